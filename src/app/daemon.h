@@ -1,0 +1,17 @@
+/* The running relay: listen and relay sockets in an epoll loop, feeding the TURN core. */
+#ifndef XTURN_APP_DAEMON_H
+#define XTURN_APP_DAEMON_H
+
+#include "app/config.h"
+
+struct daemon;
+
+/* Opens the listen sockets and creates the TURN core. On failure, returns NULL with a
+ * one-line reason in err. */
+struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errlen);
+/* Runs until SIGINT or SIGTERM. Returns 0, or -1 on a fatal loop error (logged). */
+int daemon_run(struct daemon *d);
+/* Deletes all allocations, closes every socket. */
+void daemon_free(struct daemon *d);
+
+#endif

@@ -1,0 +1,23 @@
+/* Structured logging: JSON lines (default) or text, one line per event, to stdout. */
+#ifndef XTURN_COMMON_LOG_H
+#define XTURN_COMMON_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum log_format { LOG_JSON = 0, LOG_TEXT = 1 };
+
+void log_setup(enum log_level level, enum log_format fmt);
+bool log_enabled(enum log_level level);
+/* Parse "error|warn|info|debug" / "json|text"; return 0 or -1. */
+int log_level_parse(const char *s, enum log_level *out);
+int log_format_parse(const char *s, enum log_format *out);
+
+/* Emits one line. fields is a NULL-terminated list of key, value string pairs, e.g.
+ *   xt_log(LOG_INFO, "allocation created", "client", c, "relayed", r, NULL);
+ * Values are JSON-escaped. A key starting with '#' marks a numeric value written unquoted (the
+ * '#' is not printed). Output: {"time":"2026-...Z","severity":"INFO","message":...,"k":"v"} with
+ * time in RFC 3339 UTC with nanoseconds. */
+void xt_log(enum log_level level, const char *message, ...) __attribute__((sentinel));
+
+#endif

@@ -1,0 +1,40 @@
+#include "net/udp_socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int udp_socket_open(const struct xt_addr *bind_addr, int dont_fragment, int bufsize)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = xt_addr_to_sockaddr(bind_addr, &ss);
+    int one = 1, err;
+    int fd = socket(bind_addr->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+
+    if (fd < 0)
+        return -errno;
+    if (bind_addr->family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+        goto fail;
+    if (dont_fragment) {
+        int v = IP_PMTUDISC_DO;
+        int level = bind_addr->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+        int opt = bind_addr->family == AF_INET ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER;
+        if (setsockopt(fd, level, opt, &v, sizeof(v)) != 0)
+            goto fail;
+    }
+    /* Best effort: bigger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max. */
+    if (bufsize > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0)
+        goto fail;
+    return fd;
+fail:
+    err = -errno;
+    close(fd);
+    return err;
+}

@@ -1,0 +1,47 @@
+/* Which peer addresses a client may reach through the relay (deny/allow CIDR lists). */
+#ifndef XTURN_TURN_PEER_POLICY_H
+#define XTURN_TURN_PEER_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+
+struct cidr {
+    struct xt_addr net; /* port unused */
+    uint8_t prefix;     /* 0..32 or 0..128 */
+};
+
+/* Parse "198.18.0.0/15", "2001:db8::/32", or a bare address (full-length prefix). 0 or -1. */
+int cidr_parse(const char *s, struct cidr *out);
+bool cidr_contains(const struct cidr *c, const struct xt_addr *a);
+
+struct peer_policy {
+    struct cidr *allow; /* operator --allow-peer */
+    size_t nallow;
+    struct cidr *deny; /* operator --deny-peer */
+    size_t ndeny;
+    struct xt_addr *self; /* the relay's own listen and relay addresses (ports ignored) */
+    size_t nself;
+    uint16_t relay_port_lo, relay_port_hi;
+};
+
+enum peer_verdict {
+    PEER_ALLOWED = 0,
+    PEER_DENIED = 1,   /* by the default deny list or --deny-peer */
+    PEER_SELF_PORT = 2 /* one of the relay's own addresses on a port outside the relay range */
+};
+
+/* Decision for a peer transport address. Order: --deny-peer, then the relay's own addresses
+ * (allowed only on relay-range ports, so relay-to-self works), then --allow-peer, then the
+ * default deny list (loopback, unspecified, link-local, multicast, broadcast, RFC 1918,
+ * 100.64/10, 0/8, 240/4, fc00::/7, fe80::/10, ff00::/8, ::, ::1, and IPv4-mapped, IPv4-compatible,
+ * 6to4 and Teredo forms of denied IPv4 addresses), else allowed. Each IPv6 form embedding an IPv4
+ * address is judged as that IPv4 address as well. */
+enum peer_verdict peer_policy_check(const struct peer_policy *p, const struct xt_addr *peer);
+
+/* True if the IP (port ignored) is one of the relay's own addresses, in any embedded form. */
+bool peer_policy_is_self(const struct peer_policy *p, const struct xt_addr *peer);
+
+#endif

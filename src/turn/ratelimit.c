@@ -1,0 +1,37 @@
+#include "turn/ratelimit.h"
+
+#include <string.h>
+
+void ratelimit_init(struct ratelimit *r, uint32_t rate, uint32_t burst, uint32_t seed)
+{
+    memset(r, 0, sizeof(*r));
+    r->rate = rate;
+    r->burst = burst ? burst : rate;
+    r->seed = seed;
+}
+
+bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms)
+{
+    struct ratelimit_slot *s;
+    uint64_t refill;
+
+    if (r->rate == 0)
+        return true;
+    s = &r->slots[xt_addr_ip_hash(src, r->seed) % RATELIMIT_SLOTS];
+    if (!xt_addr_ip_equal(&s->ip, src) || s->last_ms == 0) {
+        s->ip = *src;
+        s->ip.port = 0;
+        s->tokens_milli = r->burst * 1000;
+        s->last_ms = now_ms ? now_ms : 1;
+    }
+    refill = (now_ms - s->last_ms) * r->rate;
+    if (now_ms > s->last_ms) {
+        uint64_t t = s->tokens_milli + refill;
+        s->tokens_milli = t > (uint64_t)r->burst * 1000 ? r->burst * 1000 : (uint32_t)t;
+        s->last_ms = now_ms;
+    }
+    if (s->tokens_milli < 1000)
+        return false;
+    s->tokens_milli -= 1000;
+    return true;
+}

@@ -1,0 +1,31 @@
+/* Per-source-IP token buckets in a fixed-size table, so spoofed floods cannot grow memory. */
+#ifndef XTURN_TURN_RATELIMIT_H
+#define XTURN_TURN_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+
+#define RATELIMIT_SLOTS 4096
+
+struct ratelimit_slot {
+    struct xt_addr ip; /* port zero */
+    uint32_t tokens_milli;
+    uint64_t last_ms;
+};
+
+struct ratelimit {
+    uint32_t rate;  /* tokens per second */
+    uint32_t burst; /* bucket size */
+    uint32_t seed;
+    struct ratelimit_slot slots[RATELIMIT_SLOTS];
+};
+
+/* rate 0 disables limiting. */
+void ratelimit_init(struct ratelimit *r, uint32_t rate, uint32_t burst, uint32_t seed);
+/* Takes one token for the source's IP; false when it has none left. Two IPs that share a
+ * slot evict each other, which only ever resets a bucket to full. */
+bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms);
+
+#endif

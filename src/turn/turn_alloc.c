@@ -1,0 +1,427 @@
+/* Allocation, permission, channel and reservation state and its expiry. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "turn/turn_internal.h"
+
+uint32_t alloc_hash(const struct turn_server *s, const struct xt_addr *client, int listen_handle)
+{
+    return xt_addr_hash(client, s->seed) ^ (uint32_t)listen_handle * 2654435761u;
+}
+
+struct turn_allocation *alloc_find(struct turn_server *s, const struct xt_addr *client,
+                                   int listen_handle)
+{
+    uint32_t h = alloc_hash(s, client, listen_handle);
+    for (struct hnode *n = htab_first(&s->allocs, h); n; n = htab_next(n, h)) {
+        struct turn_allocation *a = container_of(n, struct turn_allocation, node);
+        if (a->listen_handle == listen_handle && xt_addr_equal(&a->client, client))
+            return a;
+    }
+    return NULL;
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t v = 0;
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+        v = (uint32_t)random();
+    return v;
+}
+
+/* ---- per-user allocation counts (quota) ---- */
+
+/* REST API usernames carry an expiry that changes with every credential: count the user part. */
+static const char *quota_name(const char *user)
+{
+    const char *colon = strchr(user, ':');
+    return colon ? colon + 1 : user;
+}
+
+static uint32_t str_hash(const char *str, uint32_t seed)
+{
+    uint32_t h = 2166136261u ^ seed;
+    for (; *str; str++)
+        h = (h ^ (uint8_t)*str) * 16777619u;
+    return h;
+}
+
+static struct turn_user_count *quota_get(struct turn_server *s, const char *name, bool create)
+{
+    uint32_t h = str_hash(name, s->seed);
+    struct turn_user_count *u;
+    for (struct hnode *n = htab_first(&s->user_counts, h); n; n = htab_next(n, h)) {
+        u = container_of(n, struct turn_user_count, node);
+        if (strcmp(u->name, name) == 0)
+            return u;
+    }
+    if (!create)
+        return NULL;
+    u = calloc(1, sizeof(*u) + strlen(name) + 1);
+    if (!u)
+        return NULL;
+    strcpy(u->name, name);
+    htab_insert(&s->user_counts, &u->node, h);
+    return u;
+}
+
+static void quota_put(struct turn_server *s, struct turn_user_count *u)
+{
+    if (!u || --u->count > 0)
+        return;
+    htab_remove(&s->user_counts, &u->node);
+    free(u);
+}
+
+/* ---- reservations (EVEN-PORT with the R bit) ---- */
+
+static void reservation_free(struct turn_server *s, struct turn_reservation *res, bool release)
+{
+    tw_cancel(&res->timer);
+    htab_remove(&s->reservations, &res->node);
+    if (release)
+        port_pool_release(&s->ports[fam_index(res->family)], res->port);
+    free(res);
+}
+
+static void reservation_expired(struct tw_timer *t, void *ctx)
+{
+    reservation_free(ctx, container_of(t, struct turn_reservation, timer), true);
+}
+
+static struct turn_reservation *reservation_find(struct turn_server *s, uint64_t token)
+{
+    uint32_t h = (uint32_t)(token ^ (token >> 32));
+    for (struct hnode *n = htab_first(&s->reservations, h); n; n = htab_next(n, h)) {
+        struct turn_reservation *res = container_of(n, struct turn_reservation, node);
+        if (res->token == token)
+            return res;
+    }
+    return NULL;
+}
+
+static int reservation_add(struct turn_server *s, uint16_t family, uint16_t port, uint64_t now_ms,
+                           uint64_t *token)
+{
+    struct turn_reservation *res = calloc(1, sizeof(*res));
+    if (!res || RAND_bytes((unsigned char *)&res->token, sizeof(res->token)) != 1) {
+        free(res);
+        return -1;
+    }
+    res->family = family;
+    res->port = port;
+    tw_timer_init(&res->timer, reservation_expired);
+    tw_schedule(&s->wheel, &res->timer, now_ms + RESERVATION_LIFETIME_MS);
+    htab_insert(&s->reservations, &res->node, (uint32_t)(res->token ^ (res->token >> 32)));
+    port_pool_mark(&s->ports[fam_index(family)], port);
+    *token = res->token;
+    return 0;
+}
+
+/* ---- relay sockets ---- */
+
+static const struct xt_addr *relay_bind_addr(const struct turn_config *c, int fam)
+{
+    return fam == FAM_V4 ? &c->relay_v4 : &c->relay_v6;
+}
+
+static const struct xt_addr *relay_public_addr(const struct turn_config *c, int fam)
+{
+    return fam == FAM_V4 ? &c->public_v4 : &c->public_v6;
+}
+
+static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam, uint16_t port,
+                           bool df)
+{
+    const struct xt_addr *pub = relay_public_addr(s->cfg, fam);
+    rl->addr = *relay_bind_addr(s->cfg, fam);
+    rl->addr.port = port;
+    rl->handle = s->io.relay_open(s->io.ctx, &rl->addr, df, rl);
+    if (rl->handle < 0)
+        return rl->handle;
+    rl->advertised = pub->family ? *pub : rl->addr;
+    rl->advertised.port = port;
+    port_pool_mark(&s->ports[fam], port);
+    return 0;
+}
+
+/* Picks a free port and binds it, skipping ports something else on the host holds. */
+static int relay_open_any(struct turn_server *s, struct turn_relay *rl, int fam, bool even,
+                          bool pair, bool df)
+{
+    struct port_pool *pool = &s->ports[fam];
+    uint32_t start = random_u32();
+    for (int attempt = 0; attempt < 64; attempt++) {
+        uint16_t port = port_pool_find(pool, start, even, pair);
+        int err;
+        if (port == 0)
+            return -EADDRINUSE;
+        err = relay_open_port(s, rl, fam, port, df);
+        if (err != -EADDRINUSE)
+            return err;
+        start = (uint32_t)(port - pool->lo) + 1;
+    }
+    return -EADDRINUSE;
+}
+
+static void relay_close(struct turn_server *s, struct turn_relay *rl, int fam)
+{
+    if (rl->handle < 0)
+        return;
+    s->io.relay_close(s->io.ctx, rl->handle);
+    port_pool_release(&s->ports[fam], rl->addr.port);
+    rl->handle = -1;
+}
+
+/* ---- allocations ---- */
+
+static void alloc_expired(struct tw_timer *t, void *ctx)
+{
+    alloc_delete(ctx, container_of(t, struct turn_allocation, timer), "expired");
+}
+
+static void log_alloc(const char *msg, const struct turn_allocation *a, const char *reason)
+{
+    char c[XT_ADDR_STRLEN], r4[XT_ADDR_STRLEN] = "", r6[XT_ADDR_STRLEN] = "", life[16];
+    if (!log_enabled(LOG_INFO))
+        return;
+    xt_addr_str(&a->client, c);
+    if (a->relay[FAM_V4].handle >= 0)
+        xt_addr_str(&a->relay[FAM_V4].advertised, r4);
+    if (a->relay[FAM_V6].handle >= 0)
+        xt_addr_str(&a->relay[FAM_V6].advertised, r6);
+    snprintf(life, sizeof(life), "%u", a->lifetime_s);
+    xt_log(LOG_INFO, msg, "client", c, "relayed_ipv4", r4, "relayed_ipv6", r6, "user", a->user,
+           "#lifetime", life, "reason", reason ? reason : "", NULL);
+}
+
+static int quota_check(struct turn_server *s, const char *user, struct turn_user_count **out)
+{
+    const struct turn_config *c = s->cfg;
+    *out = NULL;
+    if (c->max_allocations && s->allocs.count >= c->max_allocations)
+        return 486;
+    if (!c->user_quota)
+        return 0;
+    *out = quota_get(s, quota_name(user), true);
+    if (!*out)
+        return 500;
+    if ((*out)->count >= c->user_quota) {
+        quota_put(s, *out);
+        *out = NULL;
+        return 486;
+    }
+    (*out)->count++;
+    return 0;
+}
+
+static int open_relays(struct turn_server *s, struct turn_allocation *a,
+                       const struct alloc_request *ar, uint64_t now_ms, uint64_t *token_out)
+{
+    bool first = true;
+    if (ar->reservation) {
+        struct turn_reservation *res = reservation_find(s, ar->reservation);
+        int fam, err;
+        if (!res)
+            return 508;
+        fam = fam_index(res->family);
+        port_pool_release(&s->ports[fam], res->port);
+        err = relay_open_port(s, &a->relay[fam], fam, res->port, ar->dont_fragment);
+        reservation_free(s, res, false);
+        return err < 0 ? 508 : 0;
+    }
+    for (int fam = 0; fam < FAM_COUNT; fam++) {
+        /* EVEN-PORT applies to the first relayed address only. */
+        bool even = first && ar->even_port, pair = even && ar->reserve_next;
+        if (!ar->want[fam])
+            continue;
+        if (relay_open_any(s, &a->relay[fam], fam, even, pair, ar->dont_fragment) < 0)
+            return 508;
+        if (pair && reservation_add(s, a->relay[fam].addr.family,
+                                    (uint16_t)(a->relay[fam].addr.port + 1), now_ms,
+                                    token_out) != 0)
+            return 508;
+        first = false;
+    }
+    return 0;
+}
+
+int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn_allocation **out,
+                 uint64_t *token_out)
+{
+    struct turn_server *s = r->s;
+    struct turn_allocation *a;
+    int code;
+
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        return 500;
+    code = quota_check(s, r->user, &a->quota);
+    if (code) {
+        free(a);
+        return code;
+    }
+    a->client = *r->client;
+    a->local = *r->local;
+    a->listen_handle = r->listen_handle;
+    memcpy(a->user, r->user, sizeof(a->user));
+    memcpy(a->key, r->key, sizeof(a->key));
+    memcpy(a->create_tid, r->msg->tid, STUN_TID_LEN);
+    tw_timer_init(&a->timer, alloc_expired);
+    for (int fam = 0; fam < FAM_COUNT; fam++) {
+        a->relay[fam].alloc = a;
+        a->relay[fam].handle = -1;
+    }
+    *token_out = 0;
+    code = open_relays(s, a, ar, r->now->ms, token_out);
+    if (code) {
+        for (int fam = 0; fam < FAM_COUNT; fam++)
+            relay_close(s, &a->relay[fam], fam);
+        quota_put(s, a->quota);
+        free(a);
+        return code;
+    }
+    htab_insert(&s->allocs, &a->node, alloc_hash(s, &a->client, a->listen_handle));
+    s->counters.allocations++;
+    a->lifetime_s = ar->lifetime_s;
+    tw_schedule(&s->wheel, &a->timer, r->now->ms + (uint64_t)ar->lifetime_s * 1000);
+    log_alloc("allocation created", a, NULL);
+    *out = a;
+    return 0;
+}
+
+static void perm_free(struct turn_server *s, struct turn_permission *p)
+{
+    tw_cancel(&p->timer);
+    s->counters.permissions--;
+    free(p);
+}
+
+static void chan_free(struct turn_server *s, struct turn_channel *c)
+{
+    tw_cancel(&c->timer);
+    s->counters.channels--;
+    free(c);
+}
+
+void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason)
+{
+    log_alloc("allocation deleted", a, reason);
+    tw_cancel(&a->timer);
+    while (a->perms) {
+        struct turn_permission *p = a->perms;
+        a->perms = p->next;
+        perm_free(s, p);
+    }
+    while (a->chans) {
+        struct turn_channel *c = a->chans;
+        a->chans = c->next;
+        chan_free(s, c);
+    }
+    for (int fam = 0; fam < FAM_COUNT; fam++)
+        relay_close(s, &a->relay[fam], fam);
+    quota_put(s, a->quota);
+    htab_remove(&s->allocs, &a->node);
+    s->counters.allocations--;
+    free(a);
+}
+
+void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
+                   uint64_t now_ms)
+{
+    a->lifetime_s = lifetime_s;
+    tw_schedule(&s->wheel, &a->timer, now_ms + (uint64_t)lifetime_s * 1000);
+    log_alloc("allocation refreshed", a, NULL);
+}
+
+/* ---- permissions ---- */
+
+static void perm_expired(struct tw_timer *t, void *ctx)
+{
+    struct turn_permission *p = container_of(t, struct turn_permission, timer), **pp;
+    for (pp = &p->alloc->perms; *pp && *pp != p; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = p->next;
+    perm_free(ctx, p);
+}
+
+struct turn_permission *perm_find(struct turn_allocation *a, const struct xt_addr *peer)
+{
+    for (struct turn_permission *p = a->perms; p; p = p->next)
+        if (xt_addr_ip_equal(&p->ip, peer))
+            return p;
+    return NULL;
+}
+
+int perm_install(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peer,
+                 uint64_t now_ms)
+{
+    struct turn_permission *p = perm_find(a, peer);
+    if (!p) {
+        p = calloc(1, sizeof(*p));
+        if (!p)
+            return -1;
+        p->alloc = a;
+        p->ip = *peer;
+        p->ip.port = 0;
+        p->self = peer_policy_is_self(&s->cfg->policy, peer);
+        tw_timer_init(&p->timer, perm_expired);
+        p->next = a->perms;
+        a->perms = p;
+        s->counters.permissions++;
+    }
+    tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
+    return 0;
+}
+
+/* ---- channels ---- */
+
+static void chan_expired(struct tw_timer *t, void *ctx)
+{
+    struct turn_channel *c = container_of(t, struct turn_channel, timer), **pp;
+    for (pp = &c->alloc->chans; *pp && *pp != c; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = c->next;
+    chan_free(ctx, c);
+}
+
+struct turn_channel *chan_by_number(struct turn_allocation *a, uint16_t number)
+{
+    for (struct turn_channel *c = a->chans; c; c = c->next)
+        if (c->number == number)
+            return c;
+    return NULL;
+}
+
+struct turn_channel *chan_by_peer(struct turn_allocation *a, const struct xt_addr *peer)
+{
+    for (struct turn_channel *c = a->chans; c; c = c->next)
+        if (xt_addr_equal(&c->peer, peer))
+            return c;
+    return NULL;
+}
+
+int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
+              const struct xt_addr *peer, uint64_t now_ms)
+{
+    struct turn_channel *c = chan_by_number(a, number);
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return -1;
+        c->alloc = a;
+        c->number = number;
+        c->peer = *peer;
+        tw_timer_init(&c->timer, chan_expired);
+        c->next = a->chans;
+        a->chans = c;
+        s->counters.channels++;
+    }
+    tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);
+    return perm_install(s, a, peer, now_ms);
+}

@@ -1,0 +1,119 @@
+/* The userspace data path: Send indications and ChannelData to peers, peer data to clients. */
+#include <string.h>
+
+#include "turn/turn_internal.h"
+
+static bool self_port_ok(const struct turn_server *s, const struct turn_permission *p,
+                         const struct xt_addr *peer)
+{
+    const struct peer_policy *pol = &s->cfg->policy;
+    return !p->self || (peer->port >= pol->relay_port_lo && peer->port <= pol->relay_port_hi);
+}
+
+static void to_peer(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peer,
+                    const uint8_t *payload, size_t len)
+{
+    const struct turn_relay *rl = &a->relay[fam_index(peer->family)];
+    const struct turn_permission *p;
+
+    if (rl->handle < 0 || !(p = perm_find(a, peer)) || !self_port_ok(s, p, peer)) {
+        s->counters.dropped_pkts++;
+        return;
+    }
+    s->io.send(s->io.ctx, rl->handle, peer, NULL, 0, payload, len, 0);
+    s->counters.relayed_to_peer_pkts++;
+    s->counters.relayed_to_peer_bytes += len;
+}
+
+void relay_send_indication(struct turn_server *s, int listen_handle, const struct xt_addr *client,
+                           const struct stun_msg *m)
+{
+    struct turn_allocation *a = alloc_find(s, client, listen_handle);
+    const struct stun_attr *pa = stun_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
+    const struct stun_attr *data = stun_find(m, TURN_ATTR_DATA);
+    struct xt_addr peer;
+
+    if (!a || !pa || !data || stun_attr_xor_addr(m, pa, &peer) != 0) {
+        s->counters.dropped_pkts++;
+        return;
+    }
+    to_peer(s, a, &peer, data->val, data->len);
+}
+
+void relay_channeldata(struct turn_server *s, int listen_handle, const struct xt_addr *client,
+                       const uint8_t *data, size_t len)
+{
+    struct turn_allocation *a;
+    struct turn_channel *c;
+    const uint8_t *payload;
+    size_t plen;
+    uint16_t number;
+
+    if (channeldata_parse(data, len, &number, &payload, &plen) != 0 ||
+        !(a = alloc_find(s, client, listen_handle)) || !(c = chan_by_number(a, number))) {
+        s->counters.dropped_pkts++;
+        return;
+    }
+    to_peer(s, a, &c->peer, payload, plen);
+}
+
+/* A Data indication's header up to the DATA attribute's value; the payload and its padding
+ * follow as the body. No FINGERPRINT: it would have to come after the payload. */
+static size_t data_indication_head(struct turn_server *s, uint8_t *buf, size_t cap,
+                                   const struct xt_addr *peer, size_t len, size_t pad)
+{
+    struct stun_builder b;
+    uint8_t tid[STUN_TID_LEN];
+    uint16_t total;
+    int n;
+
+    /* Indications need unique ids, not secret ones: a counter from a random start. */
+    memcpy(tid, &s->seed, sizeof(s->seed));
+    memcpy(tid + 4, &s->counters.relayed_to_client_pkts, 8);
+    stun_build_init(&b, buf, cap, TURN_DATA, STUN_INDICATION, tid);
+    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+    n = stun_finish(&b);
+    if (n < 0 || (size_t)n + 4 > cap)
+        return 0;
+    buf[n] = TURN_ATTR_DATA >> 8;
+    buf[n + 1] = TURN_ATTR_DATA & 0xff;
+    buf[n + 2] = (uint8_t)(len >> 8);
+    buf[n + 3] = (uint8_t)len;
+    total = (uint16_t)(n - STUN_HEADER_LEN + 4 + len + pad);
+    buf[2] = (uint8_t)(total >> 8);
+    buf[3] = (uint8_t)total;
+    return (size_t)n + 4;
+}
+
+void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
+                  const struct xt_addr *peer, const uint8_t *data, size_t len)
+{
+    struct turn_relay *rl = owner;
+    struct turn_allocation *a = rl->alloc;
+    const struct turn_channel *c;
+    uint8_t head[64];
+    size_t head_len, pad = 0;
+
+    (void)now;
+    if (!perm_find(a, peer)) {
+        s->counters.dropped_pkts++;
+        return;
+    }
+    c = chan_by_peer(a, peer);
+    if (c && len <= 0xFFFF) {
+        channeldata_header(head, c->number, len);
+        head_len = CHANNELDATA_HEADER_LEN;
+    } else {
+        pad = (4 - len % 4) % 4;
+        head_len = len + pad <= 0xFFFF - 64 ? data_indication_head(s, head, sizeof(head), peer,
+                                                                   len, pad)
+                                            : 0;
+        if (head_len == 0) {
+            s->counters.dropped_pkts++;
+            return;
+        }
+    }
+    s->io.send(s->io.ctx, a->listen_handle, &a->client, head, head_len, data, len, pad);
+    s->counters.relayed_to_client_pkts++;
+    s->counters.relayed_to_client_bytes += len;
+}

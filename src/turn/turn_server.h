@@ -1,0 +1,62 @@
+/* The TURN protocol core: requests, allocations, permissions, channels, relaying decisions.
+ * Pure: it owns no sockets and reads no clock. The event loop passes datagrams and the time in,
+ * and the core acts through the turn_io callbacks. */
+#ifndef XTURN_TURN_SERVER_H
+#define XTURN_TURN_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "turn/turn_config.h"
+
+struct turn_server;
+
+/* Current time: monotonic milliseconds for timers, Unix seconds for REST API usernames. */
+struct turn_time {
+    uint64_t ms;
+    int64_t unix_s;
+};
+
+struct turn_io {
+    void *ctx;
+    /* Open a UDP socket bound to addr (with port). owner comes back with every datagram that
+     * arrives on it (turn_on_peer). Returns a handle >= 0 or -errno (-EADDRINUSE: try another
+     * port). dont_fragment: set DF on what it sends (IPv4). */
+    int (*relay_open)(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner);
+    void (*relay_close)(void *ctx, int handle);
+    /* Send one datagram from socket handle to dst: head (copied now), then body (referenced
+     * until the event loop's next flush, so it may point into the received datagram), then
+     * pad zero bytes. */
+    void (*send)(void *ctx, int handle, const struct xt_addr *dst, const void *head,
+                 size_t head_len, const void *body, size_t body_len, size_t pad);
+};
+
+/* Counters, read by the daemon for logs and metrics. */
+struct turn_counters {
+    uint64_t allocations, permissions, channels;        /* live */
+    uint64_t requests, responses_error, auth_failures;  /* totals */
+    uint64_t relayed_to_peer_pkts, relayed_to_peer_bytes;
+    uint64_t relayed_to_client_pkts, relayed_to_client_bytes;
+    uint64_t dropped_pkts; /* no allocation/permission/channel, malformed, rate-limited */
+};
+
+/* Returns NULL on failure (logged). cfg must outlive the server. */
+struct turn_server *turn_server_new(const struct turn_config *cfg, const struct turn_io *io,
+                                    const struct turn_time *now);
+/* Deletes every allocation (closing relay sockets) and frees the server. */
+void turn_server_free(struct turn_server *s);
+
+/* A datagram from a client arrived on listen socket listen_handle (bound to local). */
+void turn_on_client(struct turn_server *s, const struct turn_time *now, int listen_handle,
+                    const struct xt_addr *local, const struct xt_addr *client, const uint8_t *data,
+                    size_t len);
+/* A datagram from a peer arrived on the relay socket opened with this owner. */
+void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
+                  const struct xt_addr *peer, const uint8_t *data, size_t len);
+/* Expire what is due. Call at least once a second. */
+void turn_tick(struct turn_server *s, const struct turn_time *now);
+
+const struct turn_counters *turn_server_counters(const struct turn_server *s);
+
+#endif

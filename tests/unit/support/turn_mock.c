@@ -1,0 +1,327 @@
+#include "turn_mock.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+
+static int mock_relay_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
+{
+    struct mock *m = ctx;
+    for (size_t i = 0; i < m->nbusy; i++)
+        if (m->busy_ports[i] == addr->port)
+            return -EADDRINUSE;
+    for (int h = 0; h < MOCK_MAX_SOCKS; h++) {
+        if (m->socks[h].open)
+            continue;
+        m->socks[h] = (struct mock_sock){true, *addr, owner, df};
+        return h;
+    }
+    return -EMFILE;
+}
+
+static void mock_relay_close(void *ctx, int handle)
+{
+    struct mock *m = ctx;
+    assert_true(handle >= 0 && handle < MOCK_MAX_SOCKS && m->socks[handle].open);
+    m->socks[handle].open = false;
+}
+
+static void mock_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
+                      size_t head_len, const void *body, size_t body_len, size_t pad)
+{
+    struct mock *m = ctx;
+    struct mock_dgram *d;
+    assert_true(m->nsent < MOCK_MAX_SENT);
+    assert_true(head_len + body_len + pad <= sizeof(d->data));
+    assert_true(pad < 4);
+    d = &m->sent[m->nsent++];
+    d->handle = handle;
+    d->dst = *dst;
+    memcpy(d->data, head, head_len);
+    if (body_len)
+        memcpy(d->data + head_len, body, body_len);
+    memset(d->data + head_len + body_len, 0, pad);
+    d->len = head_len + body_len + pad;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    assert_non_null(d);
+    return d;
+}
+
+void mock_addr(struct xt_addr *a, const char *s)
+{
+    assert_int_equal(xt_addr_parse(s, 3478, a), 0);
+}
+
+void mock_ip(struct xt_addr *a, const char *s)
+{
+    assert_int_equal(xt_addr_parse_ip(s, a), 0);
+}
+
+void mock_setup(struct mock *m)
+{
+    struct turn_config *c = &m->cfg;
+    memset(m, 0, sizeof(*m));
+    log_setup(LOG_ERROR, LOG_JSON);
+    c->realm = xstrdup("xturn");
+    c->users = calloc(1, sizeof(*c->users));
+    c->users[0].name = xstrdup("alice");
+    c->users[0].password = xstrdup("wonderland");
+    c->nusers = 1;
+    c->relay_port_lo = 50000;
+    c->relay_port_hi = 50099;
+    mock_ip(&c->relay_v4, "198.18.3.2");
+    mock_ip(&c->relay_v6, "2001:db8:3::2");
+    c->default_lifetime_s = 600;
+    c->max_lifetime_s = 3600;
+    c->permission_lifetime_s = 300;
+    c->channel_lifetime_s = 600;
+    c->nonce_lifetime_s = 600;
+    c->unauth_rate = 0;
+    c->policy.relay_port_lo = 50000;
+    c->policy.relay_port_hi = 50099;
+    c->policy.self = calloc(2, sizeof(struct xt_addr));
+    c->policy.self[0] = c->relay_v4;
+    c->policy.self[1] = c->relay_v6;
+    c->policy.nself = 2;
+    mock_addr(&m->local, "198.18.3.2:3478");
+    mock_addr(&m->client, "198.18.1.2:40000");
+    m->user = "alice";
+    m->pass = "wonderland";
+    m->now.ms = 1000000;
+    m->now.unix_s = 1800000000;
+}
+
+void mock_start(struct mock *m)
+{
+    struct turn_io io = {.ctx = m,
+                         .relay_open = mock_relay_open,
+                         .relay_close = mock_relay_close,
+                         .send = mock_send};
+    m->s = turn_server_new(&m->cfg, &io, &m->now);
+    assert_non_null(m->s);
+}
+
+void mock_teardown(struct mock *m)
+{
+    struct turn_config *c = &m->cfg;
+    turn_server_free(m->s);
+    assert_int_equal(mock_open_sockets(m), 0);
+    for (size_t i = 0; i < c->nusers; i++) {
+        free(c->users[i].name);
+        free(c->users[i].password);
+    }
+    for (size_t i = 0; i < c->nsecrets; i++)
+        free(c->secrets[i]);
+    free(c->secrets);
+    free(c->users);
+    free(c->realm);
+    free(c->policy.self);
+    free(c->policy.allow);
+    free(c->policy.deny);
+}
+
+int mock_open_sockets(const struct mock *m)
+{
+    int n = 0;
+    for (int h = 0; h < MOCK_MAX_SOCKS; h++)
+        n += m->socks[h].open;
+    return n;
+}
+
+int mock_relay_handle(const struct mock *m, uint16_t family)
+{
+    for (int h = 0; h < MOCK_MAX_SOCKS; h++)
+        if (m->socks[h].open && m->socks[h].addr.family == family)
+            return h;
+    return -1;
+}
+
+void mock_advance(struct mock *m, uint64_t ms)
+{
+    m->now.ms += ms;
+    m->now.unix_s += (int64_t)(ms / 1000);
+    turn_tick(m->s, &m->now);
+}
+
+void mock_req(struct mock *m, struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method)
+{
+    uint8_t tid[STUN_TID_LEN] = {0x7e, 0x57};
+    tid[11] = ++m->tid_counter;
+    tid[10] = (uint8_t)method;
+    stun_build_init(b, buf, cap, method, STUN_REQUEST, tid);
+}
+
+size_t mock_unsigned(struct stun_builder *b)
+{
+    int n;
+    stun_add_fingerprint(b);
+    n = stun_finish(b);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+static void fetch_nonce(struct mock *m)
+{
+    uint8_t buf[256];
+    struct stun_builder b;
+    struct stun_msg r;
+    const struct stun_attr *n;
+    uint8_t transport[4] = {TURN_TRANSPORT_UDP};
+
+    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, transport, 4);
+    assert_int_equal(mock_from_client(m, buf, mock_unsigned(&b)), 1);
+    mock_last_response(m, &r);
+    assert_int_equal(mock_last_code(m), 401);
+    n = stun_find(&r, STUN_ATTR_NONCE);
+    assert_non_null(n);
+    assert_true(n->len < sizeof(m->nonce));
+    memcpy(m->nonce, n->val, n->len);
+    m->nonce_len = n->len;
+}
+
+size_t mock_sign(struct mock *m, struct stun_builder *b)
+{
+    uint8_t key[16];
+    int n;
+    if (!m->nonce_len)
+        fetch_nonce(m);
+    stun_add_attr(b, STUN_ATTR_USERNAME, m->user, strlen(m->user));
+    stun_add_attr(b, STUN_ATTR_REALM, m->cfg.realm, strlen(m->cfg.realm));
+    stun_add_attr(b, STUN_ATTR_NONCE, m->nonce, m->nonce_len);
+    stun_long_term_key(m->user, strlen(m->user), m->cfg.realm, strlen(m->cfg.realm), m->pass,
+                       strlen(m->pass), key);
+    if (m->use_sha256)
+        stun_add_integrity_sha256(b, key, sizeof(key));
+    else
+        stun_add_integrity(b, key, sizeof(key));
+    stun_add_fingerprint(b);
+    n = stun_finish(b);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
+                           size_t len)
+{
+    size_t before = m->nsent;
+    /* Copy into an exactly-sized heap block so ASan catches any read past the datagram. */
+    uint8_t *copy = malloc(len ? len : 1);
+    assert_non_null(copy);
+    memcpy(copy, data, len);
+    turn_on_client(m->s, &m->now, MOCK_LISTEN, &m->local, client, copy, len);
+    free(copy);
+    return m->nsent - before;
+}
+
+size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len)
+{
+    return mock_from_client_at(m, &m->client, data, len);
+}
+
+size_t mock_from_peer(struct mock *m, int relay_handle, const struct xt_addr *peer,
+                      const uint8_t *data, size_t len)
+{
+    size_t before = m->nsent;
+    uint8_t *copy = malloc(len ? len : 1);
+    assert_non_null(copy);
+    memcpy(copy, data, len);
+    assert_true(m->socks[relay_handle].open);
+    turn_on_peer(m->s, &m->now, m->socks[relay_handle].owner, peer, copy, len);
+    free(copy);
+    return m->nsent - before;
+}
+
+void mock_last_response(struct mock *m, struct stun_msg *msg)
+{
+    struct mock_dgram *d;
+    assert_true(m->nsent > 0);
+    d = &m->sent[m->nsent - 1];
+    assert_int_equal(stun_parse(d->data, d->len, msg), STUN_OK);
+    /* Every response carries FINGERPRINT (stun_parse verified it). */
+    assert_true(msg->fingerprint >= 0);
+}
+
+int mock_last_code(struct mock *m)
+{
+    struct stun_msg r;
+    const struct stun_attr *e;
+    const uint8_t *reason;
+    size_t rlen;
+    int code;
+    mock_last_response(m, &r);
+    if (r.cls == STUN_SUCCESS)
+        return 0;
+    assert_int_equal(r.cls, STUN_ERROR);
+    e = stun_find(&r, STUN_ATTR_ERROR_CODE);
+    assert_non_null(e);
+    assert_int_equal(stun_attr_error_code(e, &code, &reason, &rlen), 0);
+    return code;
+}
+
+static int exchange(struct mock *m, struct stun_builder *b, uint8_t *buf)
+{
+    mock_from_client(m, buf, mock_sign(m, b));
+    return mock_last_code(m);
+}
+
+int mock_allocate(struct mock *m, uint8_t family, struct xt_addr *relayed)
+{
+    uint8_t buf[512];
+    struct stun_builder b;
+    uint8_t transport[4] = {TURN_TRANSPORT_UDP}, fam[4] = {family};
+    int code;
+
+    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, transport, 4);
+    if (family)
+        stun_add_attr(&b, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, fam, 4);
+    code = exchange(m, &b, buf);
+    if (code == 0 && relayed) {
+        struct stun_msg r;
+        mock_last_response(m, &r);
+        assert_int_equal(
+            stun_attr_xor_addr(&r, stun_find(&r, TURN_ATTR_XOR_RELAYED_ADDRESS), relayed), 0);
+    }
+    return code;
+}
+
+int mock_create_permission(struct mock *m, const struct xt_addr *peer)
+{
+    uint8_t buf[512];
+    struct stun_builder b;
+    mock_req(m, &b, buf, sizeof(buf), TURN_CREATE_PERMISSION);
+    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+    return exchange(m, &b, buf);
+}
+
+int mock_channel_bind(struct mock *m, uint16_t channel, const struct xt_addr *peer)
+{
+    uint8_t buf[512];
+    struct stun_builder b;
+    uint8_t cn[4] = {(uint8_t)(channel >> 8), (uint8_t)channel};
+    mock_req(m, &b, buf, sizeof(buf), TURN_CHANNEL_BIND);
+    stun_add_attr(&b, TURN_ATTR_CHANNEL_NUMBER, cn, 4);
+    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+    return exchange(m, &b, buf);
+}
+
+int mock_refresh(struct mock *m, int lifetime)
+{
+    uint8_t buf[512];
+    struct stun_builder b;
+    mock_req(m, &b, buf, sizeof(buf), TURN_REFRESH);
+    if (lifetime >= 0)
+        stun_add_u32(&b, TURN_ATTR_LIFETIME, (uint32_t)lifetime);
+    return exchange(m, &b, buf);
+}

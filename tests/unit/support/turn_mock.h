@@ -1,0 +1,93 @@
+/* Test support for the TURN core: a fake I/O layer that records sockets and datagrams, and a
+ * client that builds (and authenticates) requests. */
+#ifndef XTURN_TESTS_TURN_MOCK_H
+#define XTURN_TESTS_TURN_MOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stun/stun.h"
+#include "turn/turn_config.h"
+#include "turn/turn_server.h"
+
+#define MOCK_MAX_SOCKS 64
+#define MOCK_MAX_SENT  64
+#define MOCK_LISTEN    1000 /* listen handle used by tests */
+
+struct mock_sock {
+    bool open;
+    struct xt_addr addr;
+    void *owner;
+    int dont_fragment;
+};
+
+struct mock_dgram {
+    int handle;
+    struct xt_addr dst;
+    size_t len;
+    uint8_t data[2048];
+};
+
+struct mock {
+    struct turn_config cfg;
+    struct turn_server *s;
+    struct turn_time now;
+    struct mock_sock socks[MOCK_MAX_SOCKS];
+    uint32_t busy_ports[8]; /* relay_open fails with EADDRINUSE on these */
+    size_t nbusy;
+    struct mock_dgram sent[MOCK_MAX_SENT];
+    size_t nsent;
+    struct xt_addr local;  /* listen address */
+    struct xt_addr client; /* default client address */
+    /* credentials the client uses */
+    const char *user, *pass;
+    char nonce[64];
+    size_t nonce_len;
+    bool use_sha256;
+    uint8_t tid_counter;
+};
+
+/* A config with static user alice:wonderland, realm "xturn", relays 198.18.3.2 and
+ * 2001:db8:3::2, ports 50000-50099; then the server. */
+void mock_setup(struct mock *m);
+void mock_start(struct mock *m); /* creates the server from m->cfg (after tweaks) */
+void mock_teardown(struct mock *m);
+int mock_open_sockets(const struct mock *m);
+
+/* Advances time by ms and ticks the server. */
+void mock_advance(struct mock *m, uint64_t ms);
+
+/* Starts a request with a fresh transaction id. */
+void mock_req(struct mock *m, struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method);
+/* Adds USERNAME, REALM, NONCE (fetching a nonce with a 401 first if needed), MESSAGE-INTEGRITY
+ * (or -SHA256), FINGERPRINT; returns the length. */
+size_t mock_sign(struct mock *m, struct stun_builder *b);
+/* Finishes with FINGERPRINT only. */
+size_t mock_unsigned(struct stun_builder *b);
+
+/* Sends from the client; returns the number of datagrams the server sent in response. */
+size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len);
+size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
+                           size_t len);
+size_t mock_from_peer(struct mock *m, int relay_handle, const struct xt_addr *peer,
+                      const uint8_t *data, size_t len);
+
+/* Parses the last datagram sent (asserting it is a valid STUN message) into msg. */
+void mock_last_response(struct mock *m, struct stun_msg *msg);
+/* Error code of the last response, or 0 for a success response. */
+int mock_last_code(struct mock *m);
+
+/* Full exchanges; return the error code (0 on success). */
+int mock_allocate(struct mock *m, uint8_t family /* 0: none */, struct xt_addr *relayed);
+int mock_create_permission(struct mock *m, const struct xt_addr *peer);
+int mock_channel_bind(struct mock *m, uint16_t channel, const struct xt_addr *peer);
+int mock_refresh(struct mock *m, int lifetime /* -1: none */);
+
+/* The handle of the open relay socket bound to this family (-1 if none). */
+int mock_relay_handle(const struct mock *m, uint16_t family);
+
+void mock_addr(struct xt_addr *a, const char *s); /* parse or fail the test */
+void mock_ip(struct xt_addr *a, const char *s);   /* an IP without port */
+
+#endif

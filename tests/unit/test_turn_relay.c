@@ -1,0 +1,289 @@
+/* The userspace data path: ChannelData, Send and Data indications, permissions and channel
+ * lifetimes, cross-family relaying. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "turn_mock.h"
+
+static int setup(void **state)
+{
+    struct mock *m = calloc(1, sizeof(*m));
+    mock_setup(m);
+    *state = m;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    mock_teardown(*state);
+    free(*state);
+    return 0;
+}
+
+static const uint8_t payload[5] = {'h', 'e', 'l', 'l', 'o'};
+
+/* Allocation of the peer's family with a channel 0x4001 bound to it. */
+static int bound(struct mock *m, const char *peer_s, struct xt_addr *peer)
+{
+    mock_addr(peer, peer_s);
+    mock_start(m);
+    assert_int_equal(mock_allocate(m, peer->family == AF_INET ? 0 : TURN_FAMILY_IPV6, NULL), 0);
+    assert_int_equal(mock_channel_bind(m, 0x4001, peer), 0);
+    return mock_relay_handle(m, peer->family);
+}
+
+static size_t channeldata(uint8_t *out, uint16_t ch, const uint8_t *data, size_t len, size_t pad)
+{
+    channeldata_header(out, ch, len);
+    memcpy(out + 4, data, len);
+    memset(out + 4 + len, 0, pad);
+    return 4 + len + pad;
+}
+
+static void channeldata_to_peer(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[64];
+    int h = bound(m, "198.18.2.2:3480", &peer);
+    size_t n = channeldata(dg, 0x4001, payload, 5, 3);
+
+    /* Padding over UDP is tolerated and not forwarded. */
+    assert_int_equal(mock_from_client(m, dg, n), 1);
+    assert_int_equal(m->sent[m->nsent - 1].handle, h);
+    assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &peer));
+    assert_int_equal(m->sent[m->nsent - 1].len, 5);
+    assert_memory_equal(m->sent[m->nsent - 1].data, payload, 5);
+}
+
+static void bad_channeldata_is_dropped(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[64];
+    size_t n;
+    bound(m, "198.18.2.2:3480", &peer);
+    n = channeldata(dg, 0x4001, payload, 5, 0);
+    /* Length field larger than the datagram. */
+    assert_int_equal(mock_from_client(m, dg, n - 1), 0);
+    assert_int_equal(mock_from_client(m, dg, 3), 0);
+    /* Unbound channel. */
+    n = channeldata(dg, 0x4002, payload, 5, 0);
+    assert_int_equal(mock_from_client(m, dg, n), 0);
+    /* Unknown client. */
+    n = channeldata(dg, 0x4001, payload, 5, 0);
+    mock_addr(&m->client, "198.18.1.9:1");
+    assert_int_equal(mock_from_client(m, dg, n), 0);
+    assert_true(turn_server_counters(m->s)->dropped_pkts >= 4);
+}
+
+static void peer_data_becomes_channeldata(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    int h = bound(m, "198.18.2.2:3480", &peer);
+    struct mock_dgram *d;
+
+    assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
+    d = &m->sent[m->nsent - 1];
+    assert_int_equal(d->handle, MOCK_LISTEN);
+    assert_true(xt_addr_equal(&d->dst, &m->client));
+    assert_int_equal(d->len, 9);
+    assert_int_equal(d->data[0] << 8 | d->data[1], 0x4001);
+    assert_int_equal(d->data[2] << 8 | d->data[3], 5);
+    assert_memory_equal(d->data + 4, payload, 5);
+}
+
+static void peer_without_channel_gets_data_indication(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer, other, got;
+    int h = bound(m, "198.18.2.2:3480", &peer);
+    struct stun_msg r;
+    const struct stun_attr *data;
+
+    /* Same IP (so permitted), other port: no channel. */
+    mock_addr(&other, "198.18.2.2:9999");
+    assert_int_equal(mock_from_peer(m, h, &other, payload, 5), 1);
+    assert_int_equal(stun_parse(m->sent[m->nsent - 1].data, m->sent[m->nsent - 1].len, &r),
+                     STUN_OK);
+    assert_int_equal(r.cls, STUN_INDICATION);
+    assert_int_equal(r.method, TURN_DATA);
+    assert_int_equal(stun_attr_xor_addr(&r, stun_find(&r, TURN_ATTR_XOR_PEER_ADDRESS), &got), 0);
+    assert_true(xt_addr_equal(&got, &other));
+    data = stun_find(&r, TURN_ATTR_DATA);
+    assert_non_null(data);
+    assert_int_equal(data->len, 5);
+    assert_memory_equal(data->val, payload, 5);
+}
+
+static void peer_without_permission_is_dropped(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer, stranger;
+    int h = bound(m, "198.18.2.2:3480", &peer);
+    mock_addr(&stranger, "198.18.2.77:3480");
+    assert_int_equal(mock_from_peer(m, h, &stranger, payload, 5), 0);
+}
+
+static void send_indication(struct mock *m, const struct xt_addr *peer)
+{
+    uint8_t buf[128];
+    struct stun_builder b;
+    uint8_t tid[STUN_TID_LEN] = {9};
+    int n;
+    stun_build_init(&b, buf, sizeof(buf), TURN_SEND, STUN_INDICATION, tid);
+    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+    stun_add_attr(&b, TURN_ATTR_DATA, payload, 5);
+    n = stun_finish(&b);
+    assert_true(n > 0);
+    mock_from_client(m, buf, (size_t)n);
+}
+
+static void send_indication_needs_permission(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    int h;
+    mock_addr(&peer, "198.18.2.2:3480");
+    mock_start(m);
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    h = mock_relay_handle(m, AF_INET);
+    send_indication(m, &peer);
+    assert_int_equal(m->sent[m->nsent - 1].handle, MOCK_LISTEN); /* nothing new relayed */
+    assert_int_equal(mock_create_permission(m, &peer), 0);
+    send_indication(m, &peer);
+    assert_int_equal(m->sent[m->nsent - 1].handle, h);
+    assert_int_equal(m->sent[m->nsent - 1].len, 5);
+    assert_memory_equal(m->sent[m->nsent - 1].data, payload, 5);
+}
+
+static void send_to_own_listen_port_is_dropped(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr relay_peer, listen_peer;
+    size_t before;
+    mock_start(m);
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    mock_addr(&relay_peer, "198.18.3.2:50050");
+    assert_int_equal(mock_create_permission(m, &relay_peer), 0);
+    /* The permission covers the IP; the listen port must still be unreachable. */
+    mock_addr(&listen_peer, "198.18.3.2:3478");
+    before = m->nsent;
+    send_indication(m, &listen_peer);
+    assert_int_equal(m->nsent, before);
+    send_indication(m, &relay_peer);
+    assert_int_equal(m->nsent, before + 1);
+}
+
+static void permission_expires_after_300s(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    int h;
+    mock_addr(&peer, "198.18.2.2:3480");
+    mock_start(m);
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    assert_int_equal(mock_create_permission(m, &peer), 0);
+    h = mock_relay_handle(m, AF_INET);
+    mock_advance(m, 299 * 1000);
+    assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
+    assert_int_equal(mock_refresh(m, 3600), 0);
+    mock_advance(m, 1000);
+    assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 0);
+    assert_int_equal(turn_server_counters(m->s)->permissions, 0);
+}
+
+static void channel_expires_after_600s(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[64];
+    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+    bound(m, "198.18.2.2:3480", &peer);
+    assert_int_equal(mock_refresh(m, 3600), 0);
+    mock_advance(m, 290 * 1000);
+    assert_int_equal(mock_create_permission(m, &peer), 0); /* keep the permission */
+    mock_advance(m, 290 * 1000);
+    assert_int_equal(mock_create_permission(m, &peer), 0);
+    mock_advance(m, 19 * 1000);
+    assert_int_equal(mock_from_client(m, dg, n), 1);
+    mock_advance(m, 1000);
+    assert_int_equal(mock_from_client(m, dg, n), 0);
+    assert_int_equal(turn_server_counters(m->s)->channels, 0);
+}
+
+static void ipv4_client_relays_to_ipv6_peer(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[64];
+    int h = bound(m, "[2001:db8:2::2]:3480", &peer);
+    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+
+    assert_int_equal(m->client.family, AF_INET);
+    assert_int_equal(m->socks[h].addr.family, AF_INET6);
+    assert_int_equal(mock_from_client(m, dg, n), 1);
+    assert_int_equal(m->sent[m->nsent - 1].handle, h);
+    assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &peer));
+    assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
+    assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &m->client));
+}
+
+static void ipv6_client_relays_to_ipv4_peer(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[64];
+    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+    int h;
+
+    mock_addr(&m->client, "[2001:db8:1::2]:40000");
+    mock_addr(&m->local, "[2001:db8:3::2]:3478");
+    h = bound(m, "198.18.2.2:3480", &peer);
+    assert_int_equal(m->socks[h].addr.family, AF_INET);
+    assert_int_equal(mock_from_client(m, dg, n), 1);
+    assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &peer));
+    assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
+    assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &m->client));
+}
+
+static void garbage_is_dropped_without_state(void **state)
+{
+    struct mock *m = *state;
+    uint8_t junk[64];
+    mock_start(m);
+    for (size_t len = 0; len < sizeof(junk); len++) {
+        for (size_t i = 0; i < len; i++)
+            junk[i] = (uint8_t)(len * 31 + i * 7);
+        mock_from_client(m, junk, len);
+    }
+    assert_int_equal(mock_open_sockets(m), 0);
+    assert_int_equal(turn_server_counters(m->s)->allocations, 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(channeldata_to_peer),
+        T(bad_channeldata_is_dropped),
+        T(peer_data_becomes_channeldata),
+        T(peer_without_channel_gets_data_indication),
+        T(peer_without_permission_is_dropped),
+        T(send_indication_needs_permission),
+        T(send_to_own_listen_port_is_dropped),
+        T(permission_expires_after_300s),
+        T(channel_expires_after_600s),
+        T(ipv4_client_relays_to_ipv6_peer),
+        T(ipv6_client_relays_to_ipv4_peer),
+        T(garbage_is_dropped_without_state),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
