@@ -1,0 +1,42 @@
+/* Daemon configuration from the command line and XTURN_* environment variables. */
+#ifndef XTURN_APP_CONFIG_H
+#define XTURN_APP_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "turn/turn_config.h"
+
+#ifndef XTURN_VERSION
+#define XTURN_VERSION "0.1.0"
+#endif
+
+#define XTURN_DEFAULT_PORT 3478
+
+struct xturn_config {
+    struct xt_addr *listen; /* default port 3478 */
+    size_t nlisten;
+    struct turn_config turn;
+    enum log_level log_level;   /* default info */
+    enum log_format log_format; /* default json */
+    char *auth_secret_file;     /* remembered for reload */
+};
+
+/* Fills cfg from argv, then XTURN_<FLAG> for every flag not on the command line (repeatable flags
+ * take a comma-separated list there). Returns 0 ok, 1 if --help/--version was printed to stdout
+ * (exit 0), -1 on error with a one-line message in err. On anything but 0, cfg holds nothing to
+ * free; config_free is safe either way. Resets getopt, so it may be called repeatedly. */
+int config_parse(int argc, char **argv, struct xturn_config *cfg, char *err, size_t errlen);
+void config_free(struct xturn_config *cfg);
+/* The --help text: every flag, one line each, with its environment variable. */
+void config_usage(FILE *out);
+
+/* Reads the secrets in path (one per non-empty line, '#' starts a comment line) and appends them
+ * to *secrets. For start-up and for reloading. 0, or -1 with a message in err (unreadable, or no
+ * secret in the file); on -1 the list holds what it held before. */
+int config_read_secret_file(const char *path, char ***secrets, size_t *nsecrets, char *err,
+                            size_t errlen);
+
+#endif
