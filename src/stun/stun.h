@@ -50,14 +50,14 @@ struct stun_builder {
     size_t cap;
     size_t len;
     /* Set when an append did not fit (messages are capped at 65535 bytes) or its input cannot be
-     * encoded (address family other than AF_INET/AF_INET6, error code outside 300..699);
-     * stun_finish() then fails. */
+     * encoded (address family other than AF_INET/AF_INET6, error code outside 300..699) or
+     * OpenSSL failed computing an HMAC; stun_finish() then fails. */
     bool overflow;
 };
 
 /* Starts a message of the given method and class with the given transaction id. */
-void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
-                     uint8_t cls, const uint8_t tid[STUN_TID_LEN]);
+void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method, uint8_t cls,
+                     const uint8_t tid[STUN_TID_LEN]);
 void stun_add_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len);
 void stun_add_u32(struct stun_builder *b, uint16_t type, uint32_t v);
 void stun_add_xor_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a);

@@ -80,8 +80,8 @@ enum stun_attr_type {
 /* One attribute as found in a parsed message; val points into the message buffer. */
 struct stun_attr {
     uint16_t type;
-    uint16_t len;      /* value length without padding */
-    uint16_t offset;   /* offset of the attribute header from the start of the message */
+    uint16_t len;    /* value length without padding */
+    uint16_t offset; /* offset of the attribute header from the start of the message */
     const uint8_t *val;
 };
 

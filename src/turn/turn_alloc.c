@@ -209,8 +209,8 @@ static int quota_check(struct turn_server *s, const char *user, struct turn_user
     *out = quota_get(s, quota_name(user), true);
     if (!*out)
         return 500;
+    /* At the quota the entry is held by the user's other allocations: leave it alone. */
     if ((*out)->count >= c->user_quota) {
-        quota_put(s, *out);
         *out = NULL;
         return 486;
     }

@@ -43,7 +43,8 @@ static void mock_send(void *ctx, int handle, const struct xt_addr *dst, const vo
     d = &m->sent[m->nsent++];
     d->handle = handle;
     d->dst = *dst;
-    memcpy(d->data, head, head_len);
+    if (head_len)
+        memcpy(d->data, head, head_len);
     if (body_len)
         memcpy(d->data + head_len, body, body_len);
     memset(d->data + head_len + body_len, 0, pad);
