@@ -66,4 +66,7 @@ format-check:
 clean:
 	rm -rf build
 
+# The XDP program, its skeleton and the loader's build rules.
+include mk/bpf.mk
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -16,9 +16,9 @@
 #include "net/udp_socket.h"
 #include "turn/turn_server.h"
 
-#define SOCKET_BUFFER      (4 << 20)
-#define RX_BATCHES_PER_EV  4 /* then yield to other sockets: one busy peer cannot starve others */
-#define STATS_INTERVAL_MS  60000
+#define SOCKET_BUFFER     (4 << 20)
+#define RX_BATCHES_PER_EV 4 /* then yield to other sockets: one busy peer cannot starve others */
+#define STATS_INTERVAL_MS 60000
 
 struct dsock {
     struct ev_handler ev;
@@ -163,8 +163,7 @@ static void on_readable(struct ev_handler *h, uint32_t events)
                 continue;
             }
             if (s->owner)
-                turn_on_peer(d->turn, &d->now, s->owner, &src, d->rx.buf[i],
-                             d->rx.msgs[i].msg_len);
+                turn_on_peer(d->turn, &d->now, s->owner, &src, d->rx.buf[i], d->rx.msgs[i].msg_len);
             else
                 turn_on_client(d->turn, &d->now, s->handle, &s->local, &src, d->rx.buf[i],
                                d->rx.msgs[i].msg_len);
@@ -248,10 +247,8 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     }
     if (open_signals(d, err, errlen) != 0 || open_listeners(d, err, errlen) != 0)
         goto fail;
-    io = (struct turn_io){.ctx = d,
-                          .relay_open = io_relay_open,
-                          .relay_close = io_relay_close,
-                          .send = io_send};
+    io = (struct turn_io){
+        .ctx = d, .relay_open = io_relay_open, .relay_close = io_relay_close, .send = io_send};
     d->turn = turn_server_new(&cfg->turn, &io, &d->now);
     if (!d->turn) {
         snprintf(err, errlen, "cannot create the TURN server state");

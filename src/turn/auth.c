@@ -41,8 +41,7 @@ void auth_free(struct auth *a)
     a->users = NULL;
 }
 
-static void nonce_mac(const struct auth *a, const struct xt_addr *client, uint32_t ts,
-                      char out[16])
+static void nonce_mac(const struct auth *a, const struct xt_addr *client, uint32_t ts, char out[16])
 {
     uint8_t msg[4 + sizeof(*client)];
     uint8_t mac[EVP_MAX_MD_SIZE];
@@ -94,8 +93,8 @@ size_t auth_rest_password(const char *secret, const char *username, char out[29]
 {
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned maclen = 0;
-    HMAC(EVP_sha1(), secret, (int)strlen(secret), (const uint8_t *)username, strlen(username),
-         mac, &maclen);
+    HMAC(EVP_sha1(), secret, (int)strlen(secret), (const uint8_t *)username, strlen(username), mac,
+         &maclen);
     return (size_t)EVP_EncodeBlock((unsigned char *)out, mac, (int)maclen);
 }
 

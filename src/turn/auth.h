@@ -10,7 +10,7 @@
 #include "stun/stun.h"
 #include "turn/turn_config.h"
 
-#define AUTH_NONCE_LEN   24 /* 8 hex digits of time + 16 hex digits of MAC: small 401s */
+#define AUTH_NONCE_LEN    24 /* 8 hex digits of time + 16 hex digits of MAC: small 401s */
 #define AUTH_MAX_USERNAME 128
 
 struct auth_user {

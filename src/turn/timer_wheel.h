@@ -6,8 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TW_SLOTS 4096 /* one rotation (68 min) outlasts the longest lifetime, so most timers
-                        fire on their first visit */
+#define TW_SLOTS                                                                                   \
+    4096 /* one rotation (68 min) outlasts the longest lifetime, so most timers                    \
+           fire on their first visit */
 
 struct tw_timer;
 typedef void (*tw_fn)(struct tw_timer *t, void *ctx);

@@ -240,9 +240,9 @@ static int open_relays(struct turn_server *s, struct turn_allocation *a,
             continue;
         if (relay_open_any(s, &a->relay[fam], fam, even, pair, ar->dont_fragment) < 0)
             return 508;
-        if (pair && reservation_add(s, a->relay[fam].addr.family,
-                                    (uint16_t)(a->relay[fam].addr.port + 1), now_ms,
-                                    token_out) != 0)
+        if (pair &&
+            reservation_add(s, a->relay[fam].addr.family, (uint16_t)(a->relay[fam].addr.port + 1),
+                            now_ms, token_out) != 0)
             return 508;
         first = false;
     }

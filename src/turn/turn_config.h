@@ -28,15 +28,15 @@ struct turn_config {
     /* Address advertised in XOR-RELAYED-ADDRESS (1:1 NAT); family 0 means "same as relay". */
     struct xt_addr public_v4, public_v6;
 
-    uint32_t default_lifetime_s; /* 600 */
-    uint32_t max_lifetime_s;     /* 3600 */
+    uint32_t default_lifetime_s;    /* 600 */
+    uint32_t max_lifetime_s;        /* 3600 */
     uint32_t permission_lifetime_s; /* 300 */
-    uint32_t channel_lifetime_s; /* 600 */
-    uint32_t nonce_lifetime_s;   /* 600 */
-    bool strict_channel_range;   /* 0x4000-0x4FFF instead of 0x4000-0x7FFF */
-    uint32_t max_allocations;    /* 0: unlimited */
-    uint32_t user_quota;         /* allocations per username, 0: unlimited */
-    uint32_t unauth_rate;        /* unauthenticated responses per second per source IP */
+    uint32_t channel_lifetime_s;    /* 600 */
+    uint32_t nonce_lifetime_s;      /* 600 */
+    bool strict_channel_range;      /* 0x4000-0x4FFF instead of 0x4000-0x7FFF */
+    uint32_t max_allocations;       /* 0: unlimited */
+    uint32_t user_quota;            /* allocations per username, 0: unlimited */
+    uint32_t unauth_rate;           /* unauthenticated responses per second per source IP */
 
     struct peer_policy policy;
 };

@@ -105,9 +105,9 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
         head_len = CHANNELDATA_HEADER_LEN;
     } else {
         pad = (4 - len % 4) % 4;
-        head_len = len + pad <= 0xFFFF - 64 ? data_indication_head(s, head, sizeof(head), peer,
-                                                                   len, pad)
-                                            : 0;
+        head_len = len + pad <= 0xFFFF - 64
+                       ? data_indication_head(s, head, sizeof(head), peer, len, pad)
+                       : 0;
         if (head_len == 0) {
             s->counters.dropped_pkts++;
             return;

@@ -289,7 +289,8 @@ static void handle_channel_bind(struct turn_req *r, struct turn_allocation *a)
     /* RFC 8656 11.2: a channel stays bound to one peer and a peer to one channel until expiry. */
     by_num = chan_by_number(a, number);
     by_peer = chan_by_peer(a, &peer);
-    if ((by_num && !xt_addr_equal(&by_num->peer, &peer)) || (by_peer && by_peer->number != number)) {
+    if ((by_num && !xt_addr_equal(&by_num->peer, &peer)) ||
+        (by_peer && by_peer->number != number)) {
         req_send_error(r, 400);
         return;
     }

@@ -92,8 +92,8 @@ static void req_finish(struct turn_req *r, struct stun_builder *b)
     }
     r->s->io.send(r->s->io.ctx, r->listen_handle, r->client, b->buf, (size_t)len, NULL, 0, 0);
     if (r->authenticated)
-        txcache_put(&r->s->txcache, r->client, r->listen_handle, r->msg->tid, b->buf,
-                    (size_t)len, r->now->ms);
+        txcache_put(&r->s->txcache, r->client, r->listen_handle, r->msg->tid, b->buf, (size_t)len,
+                    r->now->ms);
 }
 
 void req_begin_success(struct turn_req *r, struct stun_builder *b, uint8_t *buf)
@@ -132,8 +132,8 @@ void req_send_error(struct turn_req *r, int code)
     if (log_enabled(LOG_DEBUG)) {
         char c[XT_ADDR_STRLEN], code_s[8];
         snprintf(code_s, sizeof(code_s), "%d", code);
-        xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c), "#code",
-               code_s, "user", r->user, NULL);
+        xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c), "#code", code_s,
+               "user", r->user, NULL);
     }
     req_finish(r, &b);
 }

@@ -34,8 +34,8 @@ struct turn_io {
 
 /* Counters, read by the daemon for logs and metrics. */
 struct turn_counters {
-    uint64_t allocations, permissions, channels;        /* live */
-    uint64_t requests, responses_error, auth_failures;  /* totals */
+    uint64_t allocations, permissions, channels;       /* live */
+    uint64_t requests, responses_error, auth_failures; /* totals */
     uint64_t relayed_to_peer_pkts, relayed_to_peer_bytes;
     uint64_t relayed_to_client_pkts, relayed_to_client_bytes;
     uint64_t dropped_pkts; /* no allocation/permission/channel, malformed, rate-limited */

@@ -89,8 +89,8 @@ static void one_denied_peer_fails_the_whole_request(void **state)
 static void denied_peers_are_403(void **state)
 {
     struct mock *m = *state;
-    const char *denied[] = {"127.0.0.1:1", "10.0.0.1:1", "192.168.1.1:1", "172.16.0.1:1",
-                            "169.254.1.1:1", "100.64.0.1:1", "224.0.0.1:1", "0.0.0.0:1",
+    const char *denied[] = {"127.0.0.1:1",       "10.0.0.1:1",     "192.168.1.1:1", "172.16.0.1:1",
+                            "169.254.1.1:1",     "100.64.0.1:1",   "224.0.0.1:1",   "0.0.0.0:1",
                             "255.255.255.255:1", "198.18.3.2:3478"};
     struct xt_addr peer;
     start_allocated(m, 0);
@@ -106,8 +106,8 @@ static void denied_peers_are_403(void **state)
 static void mapped_ipv6_forms_of_denied_peers_are_403(void **state)
 {
     struct mock *m = *state;
-    const char *denied[] = {"[::ffff:127.0.0.1]:1", "[::ffff:10.0.0.1]:1", "[::1]:1", "[::]:1",
-                            "[fe80::1]:1", "[fc00::1]:1", "[ff02::1]:1"};
+    const char *denied[] = {"[::ffff:127.0.0.1]:1", "[::ffff:10.0.0.1]:1", "[::1]:1",    "[::]:1",
+                            "[fe80::1]:1",          "[fc00::1]:1",         "[ff02::1]:1"};
     struct xt_addr peer;
     start_allocated(m, TURN_FAMILY_IPV6);
     for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
