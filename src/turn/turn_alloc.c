@@ -300,8 +300,37 @@ static void perm_free(struct turn_server *s, struct turn_permission *p)
     free(p);
 }
 
+static void chan_mirror(struct turn_server *s, struct turn_channel *c, bool up)
+{
+    struct turn_allocation *a = c->alloc;
+    struct turn_channel_info ci = {.client = &a->client,
+                                   .local = &a->local,
+                                   .channel = c->number,
+                                   .peer = &c->peer,
+                                   .relay = &a->relay[fam_index(c->peer.family)].addr};
+    if (c->mirrored == up)
+        return;
+    if (up)
+        c->mirrored = s->io.channel_up && s->io.channel_up(s->io.ctx, &ci) == 0;
+    else {
+        if (s->io.channel_down)
+            s->io.channel_down(s->io.ctx, &ci);
+        c->mirrored = false;
+    }
+}
+
+/* A channel is usable while both it and a permission for its peer's IP exist. */
+static void mirror_channels_of(struct turn_server *s, struct turn_allocation *a,
+                               const struct xt_addr *ip, bool up)
+{
+    for (struct turn_channel *c = a->chans; c; c = c->next)
+        if (xt_addr_ip_equal(&c->peer, ip))
+            chan_mirror(s, c, up);
+}
+
 static void chan_free(struct turn_server *s, struct turn_channel *c)
 {
+    chan_mirror(s, c, false);
     tw_cancel(&c->timer);
     s->counters.channels--;
     free(c);
@@ -311,15 +340,15 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
 {
     log_alloc("allocation deleted", a, reason);
     tw_cancel(&a->timer);
-    while (a->perms) {
-        struct turn_permission *p = a->perms;
-        a->perms = p->next;
-        perm_free(s, p);
-    }
     while (a->chans) {
         struct turn_channel *c = a->chans;
         a->chans = c->next;
         chan_free(s, c);
+    }
+    while (a->perms) {
+        struct turn_permission *p = a->perms;
+        a->perms = p->next;
+        perm_free(s, p);
     }
     for (int fam = 0; fam < FAM_COUNT; fam++)
         relay_close(s, &a->relay[fam], fam);
@@ -346,6 +375,7 @@ static void perm_expired(struct tw_timer *t, void *ctx)
         ;
     if (*pp)
         *pp = p->next;
+    mirror_channels_of(ctx, p->alloc, &p->ip, false);
     perm_free(ctx, p);
 }
 
@@ -375,6 +405,7 @@ int perm_install(struct turn_server *s, struct turn_allocation *a, const struct 
         s->counters.permissions++;
     }
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
+    mirror_channels_of(s, a, &p->ip, true);
     return 0;
 }
 

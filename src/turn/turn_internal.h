@@ -47,6 +47,7 @@ struct turn_channel {
     struct turn_channel *next;
     struct turn_allocation *alloc;
     uint16_t number;
+    bool mirrored; /* announced through channel_up */
     struct xt_addr peer;
     struct tw_timer timer;
 };

@@ -18,6 +18,15 @@ struct turn_time {
     int64_t unix_s;
 };
 
+/* A usable channel as the fast path sees it. */
+struct turn_channel_info {
+    const struct xt_addr *client; /* the client's transport address */
+    const struct xt_addr *local;  /* the listen address the client talks to */
+    uint16_t channel;
+    const struct xt_addr *peer;
+    const struct xt_addr *relay; /* the relay socket's bound address of the peer's family */
+};
+
 struct turn_io {
     void *ctx;
     /* Open a UDP socket bound to addr (with port). owner comes back with every datagram that
@@ -30,6 +39,12 @@ struct turn_io {
      * pad zero bytes. */
     void (*send)(void *ctx, int handle, const struct xt_addr *dst, const void *head,
                  size_t head_len, const void *body, size_t body_len, size_t pad);
+    /* Optional (NULL when unused): a channel became usable (bound, and its peer has a
+     * permission) or stopped being usable. Lets a fast path mirror exactly the usable
+     * channels; channel_up is called before the ChannelBind success response goes out. A
+     * failing channel_up only means the fast path does not carry that channel. */
+    int (*channel_up)(void *ctx, const struct turn_channel_info *ci);
+    void (*channel_down)(void *ctx, const struct turn_channel_info *ci);
 };
 
 /* Counters, read by the daemon for logs and metrics. */

@@ -267,6 +267,68 @@ static void garbage_is_dropped_without_state(void **state)
     assert_int_equal(turn_server_counters(m->s)->allocations, 0);
 }
 
+static void channel_is_mirrored_before_the_response(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    size_t before;
+    mock_addr(&peer, "[2001:db8:2::2]:3480");
+    mock_start(m);
+    assert_int_equal(mock_allocate(m, TURN_FAMILY_IPV6, NULL), 0);
+    before = m->nsent;
+    assert_int_equal(mock_channel_bind(m, 0x4001, &peer), 0);
+    assert_int_equal(m->ups, 1);
+    assert_int_equal(m->mirrored, 1);
+    assert_int_equal(m->sent_at_last_up, before);
+    assert_int_equal(m->last_up_relay.family, AF_INET6);
+    /* A refresh of the same binding does not announce it again. */
+    assert_int_equal(mock_channel_bind(m, 0x4001, &peer), 0);
+    assert_int_equal(m->ups, 1);
+}
+
+static void mirror_follows_permission_and_channel_lifetimes(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    bound(m, "198.18.2.2:3480", &peer);
+    assert_int_equal(mock_refresh(m, 3600), 0);
+    assert_int_equal(m->mirrored, 1);
+    /* The permission ends first (300 s): the fast path must stop carrying the channel. */
+    mock_advance(m, 300 * 1000);
+    assert_int_equal(m->mirrored, 0);
+    assert_int_equal(m->downs, 1);
+    /* A new permission makes the still-bound channel usable again. */
+    assert_int_equal(mock_create_permission(m, &peer), 0);
+    assert_int_equal(m->mirrored, 1);
+    /* The channel ends at 600 s. */
+    mock_advance(m, 300 * 1000);
+    assert_int_equal(m->mirrored, 0);
+    assert_int_equal(turn_server_counters(m->s)->channels, 0);
+}
+
+static void mirror_ends_with_the_allocation(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    bound(m, "198.18.2.2:3480", &peer);
+    assert_int_equal(m->mirrored, 1);
+    assert_int_equal(mock_refresh(m, 0), 0);
+    assert_int_equal(m->mirrored, 0);
+}
+
+static void full_fast_path_still_relays_in_userspace(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[64];
+    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+    m->fail_up = true;
+    bound(m, "198.18.2.2:3480", &peer);
+    assert_int_equal(m->ups, 1);
+    assert_int_equal(m->mirrored, 0);
+    assert_int_equal(mock_from_client(m, dg, n), 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -283,6 +345,10 @@ int main(void)
         T(ipv4_client_relays_to_ipv6_peer),
         T(ipv6_client_relays_to_ipv4_peer),
         T(garbage_is_dropped_without_state),
+        T(channel_is_mirrored_before_the_response),
+        T(mirror_follows_permission_and_channel_lifetimes),
+        T(mirror_ends_with_the_allocation),
+        T(full_fast_path_still_relays_in_userspace),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,28 @@ static void mock_send(void *ctx, int handle, const struct xt_addr *dst, const vo
     d->len = head_len + body_len + pad;
 }
 
+static int mock_channel_up(void *ctx, const struct turn_channel_info *ci)
+{
+    struct mock *m = ctx;
+    m->ups++;
+    m->sent_at_last_up = m->nsent;
+    m->last_up_relay = *ci->relay;
+    assert_int_equal(ci->relay->family, ci->peer->family);
+    if (m->fail_up)
+        return -1;
+    m->mirrored++;
+    return 0;
+}
+
+static void mock_channel_down(void *ctx, const struct turn_channel_info *ci)
+{
+    struct mock *m = ctx;
+    (void)ci;
+    m->downs++;
+    m->mirrored--;
+    assert_true(m->mirrored >= 0);
+}
+
 static char *xstrdup(const char *s)
 {
     char *d = strdup(s);
@@ -107,7 +129,9 @@ void mock_start(struct mock *m)
     struct turn_io io = {.ctx = m,
                          .relay_open = mock_relay_open,
                          .relay_close = mock_relay_close,
-                         .send = mock_send};
+                         .send = mock_send,
+                         .channel_up = mock_channel_up,
+                         .channel_down = mock_channel_down};
     m->s = turn_server_new(&m->cfg, &io, &m->now);
     assert_non_null(m->s);
 }
@@ -117,6 +141,7 @@ void mock_teardown(struct mock *m)
     struct turn_config *c = &m->cfg;
     turn_server_free(m->s);
     assert_int_equal(mock_open_sockets(m), 0);
+    assert_int_equal(m->mirrored, 0);
     for (size_t i = 0; i < c->nusers; i++) {
         free(c->users[i].name);
         free(c->users[i].password);

@@ -45,6 +45,12 @@ struct mock {
     char nonce[64];
     size_t nonce_len;
     bool use_sha256;
+    /* channel_up/channel_down: calls, live mirrored channels, what was sent before the last
+     * channel_up, and whether channel_up should fail (a full fast-path map) */
+    int ups, downs, mirrored;
+    size_t sent_at_last_up;
+    bool fail_up;
+    struct xt_addr last_up_relay;
     uint8_t tid_counter;
 };
 
