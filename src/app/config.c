@@ -208,18 +208,47 @@ static const char *apply_log_level(struct xturn_config *cfg, const char *val)
                                                       : "expected error, warn, info or debug";
 }
 
-/* On the command line the flag alone means true; the environment variable spells it out. */
-static const char *apply_strict_channel_range(struct xturn_config *cfg, const char *val)
+static const char *set_bool(bool *dst, const char *val)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};
     static const char *const no[] = {"0", "false", "no", "off"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
         if (strcmp(val, yes[i]) == 0 || strcmp(val, no[i]) == 0) {
-            cfg->turn.strict_channel_range = strcmp(val, yes[i]) == 0;
+            *dst = strcmp(val, yes[i]) == 0;
             return NULL;
         }
     }
     return "expected true or false (1/0, yes/no, on/off)";
+}
+
+/* On the command line the flag alone means true; the environment variable spells it out. */
+static const char *apply_strict_channel_range(struct xturn_config *cfg, const char *val)
+{
+    return set_bool(&cfg->turn.strict_channel_range, val);
+}
+
+static const char *apply_xdp(struct xturn_config *cfg, const char *val)
+{
+    if (!*val || strlen(val) >= 16)
+        return "expected an interface name";
+    return push_string(&cfg->xdp_ifaces, &cfg->nxdp_ifaces, val);
+}
+
+static const char *apply_xdp_mode(struct xturn_config *cfg, const char *val)
+{
+    static const char *const names[] = {"auto", "native", "generic"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(val, names[i]) == 0) {
+            cfg->xdp_mode = (enum xdp_mode)i;
+            return NULL;
+        }
+    }
+    return "expected auto, native or generic";
+}
+
+static const char *apply_xdp_cross_family(struct xturn_config *cfg, const char *val)
+{
+    return set_bool(&cfg->xdp_cross_family, val);
 }
 
 static const char *set_u32(uint32_t *dst, const char *val, uint32_t min, const char *why)
@@ -241,6 +270,11 @@ static const char *apply_user_quota(struct xturn_config *cfg, const char *val)
 static const char *apply_max_lifetime(struct xturn_config *cfg, const char *val)
 {
     return set_u32(&cfg->turn.max_lifetime_s, val, 60, "expected seconds, at least 60");
+}
+
+static const char *apply_xdp_map_size(struct xturn_config *cfg, const char *val)
+{
+    return set_u32(&cfg->xdp_map_size, val, 16, "expected a count, at least 16");
 }
 
 static const struct flag flags[] = {
@@ -276,6 +310,14 @@ static const struct flag flags[] = {
      "most allocations per username (default 0: unlimited)"},
     {"max-lifetime", "SECONDS", false, false, apply_max_lifetime,
      "longest allocation lifetime granted, at least 60 (default 3600)"},
+    {"xdp", "IFACE", true, false, apply_xdp,
+     "relay ChannelData in the kernel with XDP on this interface"},
+    {"xdp-mode", "MODE", false, false, apply_xdp_mode,
+     "auto (native, else generic), native or generic (default auto)"},
+    {"xdp-cross-family", "on|off", false, false, apply_xdp_cross_family,
+     "translate IPv4<->IPv6 in XDP; off passes such packets to userspace (default on)"},
+    {"xdp-map-size", "N", false, false, apply_xdp_map_size,
+     "channel bindings the XDP maps hold, per family pair (default 65536)"},
     {"help", NULL, false, false, NULL, "print this help and exit"},
     {"version", NULL, false, false, NULL, "print the version and exit"},
 };
@@ -429,6 +471,8 @@ static void set_defaults(struct xturn_config *cfg)
     cfg->turn.channel_lifetime_s = 600;
     cfg->turn.nonce_lifetime_s = 600;
     cfg->turn.unauth_rate = 20;
+    cfg->xdp_cross_family = true;
+    cfg->xdp_map_size = 65536;
 }
 
 static const struct xt_addr *first_of_family(const struct xturn_config *cfg, int family)
@@ -586,5 +630,8 @@ void config_free(struct xturn_config *cfg)
     free(t->policy.self);
     free(cfg->listen);
     free(cfg->auth_secret_file);
+    for (size_t i = 0; i < cfg->nxdp_ifaces; i++)
+        free(cfg->xdp_ifaces[i]);
+    free(cfg->xdp_ifaces);
     memset(cfg, 0, sizeof(*cfg));
 }

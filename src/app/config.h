@@ -8,6 +8,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "turn/turn_config.h"
+#include "xdp/xdp_loader.h"
 
 #ifndef XTURN_VERSION
 #define XTURN_VERSION "0.1.0"
@@ -22,6 +23,12 @@ struct xturn_config {
     enum log_level log_level;   /* default info */
     enum log_format log_format; /* default json */
     char *auth_secret_file;     /* remembered for reload */
+    /* XDP fast path: off unless interfaces are given. */
+    char **xdp_ifaces;
+    size_t nxdp_ifaces;
+    enum xdp_mode xdp_mode; /* default auto: native, else generic */
+    bool xdp_cross_family;  /* default on */
+    uint32_t xdp_map_size;  /* entries per binding map */
 };
 
 /* Fills cfg from argv, then XTURN_<FLAG> for every flag not on the command line (repeatable flags

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/fastpath.h"
 #include "common/container_of.h"
 #include "common/log.h"
 #include "net/event_loop.h"
@@ -33,6 +34,7 @@ struct daemon {
     const struct xturn_config *cfg;
     struct ev_loop *loop;
     struct turn_server *turn;
+    struct fastpath *fp;  /* NULL without --xdp */
     struct dsock **socks; /* by handle; NULL = free */
     size_t nsocks;
     struct dsock *dead; /* closed during a dispatch, freed after it */
@@ -141,6 +143,16 @@ static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void
     udp_tx_queue(&d->tx, d->socks[handle]->ev.fd, dst, head, head_len, body, body_len, pad);
 }
 
+static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
+{
+    return fastpath_channel_up(((struct daemon *)ctx)->fp, ci);
+}
+
+static void io_channel_down(void *ctx, const struct turn_channel_info *ci)
+{
+    fastpath_channel_down(((struct daemon *)ctx)->fp, ci);
+}
+
 /* ---- events ---- */
 
 static void on_readable(struct ev_handler *h, uint32_t events)
@@ -247,8 +259,15 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     }
     if (open_signals(d, err, errlen) != 0 || open_listeners(d, err, errlen) != 0)
         goto fail;
-    io = (struct turn_io){
-        .ctx = d, .relay_open = io_relay_open, .relay_close = io_relay_close, .send = io_send};
+    d->fp = fastpath_start(cfg, err, errlen);
+    if (!d->fp && err[0])
+        goto fail;
+    io = (struct turn_io){.ctx = d,
+                          .relay_open = io_relay_open,
+                          .relay_close = io_relay_close,
+                          .send = io_send,
+                          .channel_up = d->fp ? io_channel_up : NULL,
+                          .channel_down = d->fp ? io_channel_down : NULL};
     d->turn = turn_server_new(&cfg->turn, &io, &d->now);
     if (!d->turn) {
         snprintf(err, errlen, "cannot create the TURN server state");
@@ -275,6 +294,8 @@ static void log_stats(const struct daemon *d)
     xt_log(LOG_INFO, "stats", "#allocations", v[0], "#permissions", v[1], "#channels", v[2],
            "#to_peer_packets", v[3], "#to_client_packets", v[4], "#dropped_packets", v[5],
            "#send_failures", v[6], "#oversized_datagrams", v[7], NULL);
+    if (d->fp)
+        fastpath_log_stats(d->fp);
 }
 
 int daemon_run(struct daemon *d)
@@ -311,6 +332,7 @@ void daemon_free(struct daemon *d)
     if (!d)
         return;
     turn_server_free(d->turn);
+    fastpath_stop(d->fp);
     udp_tx_flush(&d->tx);
     for (size_t i = 0; i < d->nsocks; i++)
         if (d->socks[i])

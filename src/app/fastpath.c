@@ -1,0 +1,152 @@
+#include "app/fastpath.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
+#define FULL_WARN_EVERY 1000
+
+struct fastpath {
+    struct xdp_relay *x;
+    struct xt_cfg kcfg;
+    uint64_t bound, full, failed;
+};
+
+static const struct xt_addr *first_listen(const struct xturn_config *cfg, int family)
+{
+    for (size_t i = 0; i < cfg->nlisten; i++)
+        if (cfg->listen[i].family == family)
+            return &cfg->listen[i];
+    return NULL;
+}
+
+/* The kernel serves the first listen address of each family; clients of another listen
+ * address are relayed in userspace. */
+static void fill_kernel_cfg(const struct xturn_config *cfg, struct xt_cfg *k)
+{
+    const struct xt_addr *l4 = first_listen(cfg, AF_INET), *l6 = first_listen(cfg, AF_INET6);
+    memset(k, 0, sizeof(*k));
+    if (l4) {
+        memcpy(&k->listen_v4, l4->ip, 4);
+        k->listen_port_v4 = htons(l4->port);
+    }
+    if (l6) {
+        memcpy(k->listen_v6, l6->ip, 16);
+        k->listen_port_v6 = htons(l6->port);
+    }
+    if (cfg->turn.relay_v4.family)
+        memcpy(&k->relay_v4, cfg->turn.relay_v4.ip, 4);
+    if (cfg->turn.relay_v6.family)
+        memcpy(k->relay_v6, cfg->turn.relay_v6.ip, 16);
+    k->relay_port_lo = cfg->turn.relay_port_lo;
+    k->relay_port_hi = cfg->turn.relay_port_hi;
+    k->channel_hi = cfg->turn.strict_channel_range ? 0x4FFF : 0x7FFF;
+    k->cross_family = cfg->xdp_cross_family;
+}
+
+struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen)
+{
+    struct xdp_options opt;
+    struct fastpath *fp;
+
+    err[0] = '\0';
+    if (cfg->nxdp_ifaces == 0)
+        return NULL;
+    fp = calloc(1, sizeof(*fp));
+    if (!fp) {
+        snprintf(err, errlen, "xdp: out of memory");
+        return NULL;
+    }
+    memset(&opt, 0, sizeof(opt));
+    fill_kernel_cfg(cfg, &opt.cfg);
+    fp->kcfg = opt.cfg;
+    opt.map_entries = cfg->xdp_map_size;
+    fp->x = xdp_relay_load(&opt, err, errlen);
+    if (!fp->x)
+        goto fail;
+    for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
+        if (xdp_relay_attach(fp->x, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
+            goto fail;
+        xt_log(LOG_INFO, "xdp attached", "interface", cfg->xdp_ifaces[i], "cross_family",
+               cfg->xdp_cross_family ? "on" : "off", NULL);
+    }
+    return fp;
+fail:
+    fastpath_stop(fp);
+    return NULL;
+}
+
+void fastpath_stop(struct fastpath *fp)
+{
+    if (!fp)
+        return;
+    xdp_relay_close(fp->x);
+    free(fp);
+}
+
+/* Only clients of the listen address the kernel knows can be served there. */
+static bool kernel_serves(const struct fastpath *fp, const struct xt_addr *local)
+{
+    if (local->family == AF_INET)
+        return memcmp(&fp->kcfg.listen_v4, local->ip, 4) == 0 &&
+               fp->kcfg.listen_port_v4 == htons(local->port);
+    return memcmp(fp->kcfg.listen_v6, local->ip, 16) == 0 &&
+           fp->kcfg.listen_port_v6 == htons(local->port);
+}
+
+int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
+{
+    int rc;
+    if (!kernel_serves(fp, ci->local))
+        return -1;
+    rc = xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+    if (rc == 0) {
+        fp->bound++;
+        return 0;
+    }
+    if (rc == -ENOSPC)
+        fp->full++;
+    else
+        fp->failed++;
+    if (fp->full + fp->failed <= FULL_WARNINGS || (fp->full + fp->failed) % FULL_WARN_EVERY == 0) {
+        char c[XT_ADDR_STRLEN], p[XT_ADDR_STRLEN], n[24];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)(fp->full + fp->failed));
+        xt_log(LOG_WARN,
+               rc == -ENOSPC ? "xdp map full: channel relayed in userspace"
+                             : "xdp map update failed: channel relayed in userspace",
+               "client", xt_addr_str(ci->client, c), "peer", xt_addr_str(ci->peer, p), "error",
+               strerror(-rc), "#count", n, NULL);
+    }
+    return rc;
+}
+
+void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
+{
+    xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+}
+
+void fastpath_log_stats(struct fastpath *fp)
+{
+    struct xt_counter c[XT_STAT_COUNT];
+    char line[2048];
+    size_t n = 0;
+
+    if (xdp_relay_stats(fp->x, c) != 0)
+        return;
+    /* One JSON object in one field keeps the log line's keys stable. */
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "{");
+    for (int i = 0; i < XT_STAT_COUNT && n < sizeof(line); i++) {
+        if (!c[i].packets)
+            continue;
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s\"%s\":%llu", n > 1 ? "," : "",
+                              xdp_stat_name((enum xt_stat)i), (unsigned long long)c[i].packets);
+    }
+    if (n < sizeof(line))
+        snprintf(line + n, sizeof(line) - n, "}");
+    xt_log(LOG_INFO, "xdp stats", "packets", line, NULL);
+}

@@ -1,0 +1,25 @@
+/* The daemon's use of the XDP fast path: load and attach from the configuration, mirror usable
+ * channels into the kernel, report its counters. */
+#ifndef XTURN_APP_FASTPATH_H
+#define XTURN_APP_FASTPATH_H
+
+#include <stddef.h>
+
+#include "app/config.h"
+#include "turn/turn_server.h"
+
+struct fastpath;
+
+/* Loads the program and attaches it to every --xdp interface. Returns NULL when XDP is not
+ * configured (err empty) or on failure (reason in err; nothing stays attached). */
+struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen);
+void fastpath_stop(struct fastpath *fp);
+
+/* turn_io.channel_up / channel_down, with fp as ctx. */
+int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci);
+void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci);
+
+/* Logs the kernel's counters (non-zero ones) at info. */
+void fastpath_log_stats(struct fastpath *fp);
+
+#endif

@@ -1,0 +1,63 @@
+/* The program's state: its .rodata configuration, its maps (list and key/value types in
+ * xdp_shared.h) and the counter helper. The loader sets the configuration and the capacity of
+ * the binding maps (bpf_map__set_max_entries) through the skeleton before load. */
+#ifndef XTURN_BPF_MAPS_H
+#define XTURN_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/consts.h"
+#include "bpf/xdp_shared.h"
+
+/* Frozen after load: the verifier sees the values, unused branches are dead code. */
+const volatile struct xt_cfg xt_cfg = {};
+
+#define XT_MAP_DEFAULT_ENTRIES 1024
+#define XT_TX_PORTS_MAX        64
+
+#define XT_BINDING_MAP(name, key_t, value_t)                                                       \
+    struct {                                                                                       \
+        __uint(type, BPF_MAP_TYPE_HASH);                                                           \
+        __uint(max_entries, XT_MAP_DEFAULT_ENTRIES);                                               \
+        __type(key, key_t);                                                                        \
+        __type(value, value_t);                                                                    \
+    } name SEC(".maps")
+
+/* Client -> peer: (client, channel) -> (peer, relay port). */
+XT_BINDING_MAP(c2p_44, struct xt_client4, struct xt_peer4);
+XT_BINDING_MAP(c2p_46, struct xt_client4, struct xt_peer6);
+XT_BINDING_MAP(c2p_64, struct xt_client6, struct xt_peer4);
+XT_BINDING_MAP(c2p_66, struct xt_client6, struct xt_peer6);
+/* Peer -> client: (peer, relay port) -> (client, channel). */
+XT_BINDING_MAP(p2c_44, struct xt_peer4, struct xt_client4);
+XT_BINDING_MAP(p2c_46, struct xt_peer4, struct xt_client6);
+XT_BINDING_MAP(p2c_64, struct xt_peer6, struct xt_client4);
+XT_BINDING_MAP(p2c_66, struct xt_peer6, struct xt_client6);
+
+/* Interfaces the program is attached to: redirect targets (ifindex -> ifindex). */
+struct {
+    __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+    __uint(max_entries, XT_TX_PORTS_MAX);
+    __type(key, __u32);
+    __type(value, __u32);
+} tx_ports SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, XT_STAT_COUNT);
+    __type(key, __u32);
+    __type(value, struct xt_counter);
+} stats SEC(".maps");
+
+static __always_inline void xt_count(__u32 stat, __u64 bytes)
+{
+    struct xt_counter *c = bpf_map_lookup_elem(&stats, &stat);
+
+    if (c) {
+        c->packets++;
+        c->bytes += bytes;
+    }
+}
+
+#endif

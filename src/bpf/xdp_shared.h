@@ -1,0 +1,100 @@
+/* Every type shared by the XDP program and userspace: configuration, map keys and values,
+ * counter indices. Included by src/bpf/xturn.bpf.c and by src/xdp/. One copy, never two.
+ * Addresses, ports and channel numbers are in network byte order, as on the wire. */
+#ifndef XTURN_BPF_XDP_SHARED_H
+#define XTURN_BPF_XDP_SHARED_H
+
+#include <linux/types.h>
+
+/* Read-only configuration, set in .rodata before the program is loaded. An address of all
+ * zeros means "this family is not served in XDP". */
+struct xt_cfg {
+    __be32 listen_v4; /* where clients send (the listen address, IPv4) */
+    __u8 listen_v6[16];
+    __be16 listen_port_v4; /* the listen port of listen_v4 */
+    __be16 listen_port_v6;
+    __be32 relay_v4; /* interface address relay sockets bind to (never the public one) */
+    __u8 relay_v6[16];
+    __u16 relay_port_lo; /* host byte order, inclusive */
+    __u16 relay_port_hi;
+    __u16 channel_hi;  /* host byte order: 0x7FFF, or 0x4FFF with --strict-channel-range */
+    __u8 cross_family; /* 1: translate IPv4<->IPv6; 0: count and pass such packets up */
+    __u8 pad;
+};
+
+/* A client's side of a channel: the client's transport address and the channel number. */
+struct xt_client4 {
+    __be32 ip;
+    __be16 port;
+    __be16 channel;
+};
+struct xt_client6 {
+    __u8 ip[16];
+    __be16 port;
+    __be16 channel;
+};
+
+/* A peer's side: the peer's transport address and the allocation's relay port (of the peer's
+ * family). */
+struct xt_peer4 {
+    __be32 ip;
+    __be16 port;
+    __be16 relay_port;
+};
+struct xt_peer6 {
+    __u8 ip[16];
+    __be16 port;
+    __be16 relay_port;
+};
+
+/* Maps, named by direction and (ingress family, egress family):
+ *   c2p_44: xt_client4 -> xt_peer4    p2c_44: xt_peer4 -> xt_client4
+ *   c2p_46: xt_client4 -> xt_peer6    p2c_46: xt_peer4 -> xt_client6
+ *   c2p_64: xt_client6 -> xt_peer4    p2c_64: xt_peer6 -> xt_client4
+ *   c2p_66: xt_client6 -> xt_peer6    p2c_66: xt_peer6 -> xt_client6
+ * Same-family and cross-family bindings live in separate maps, so with cross_family = 0 the
+ * cross maps still identify such packets (counted, passed to userspace).
+ * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
+ * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat. */
+
+struct xt_counter {
+    __u64 packets;
+    __u64 bytes;
+};
+
+enum xt_stat {
+    /* relayed, by direction and (ingress, egress) family */
+    XT_C2P_44 = 0,
+    XT_C2P_46,
+    XT_C2P_64,
+    XT_C2P_66,
+    XT_P2C_44,
+    XT_P2C_46,
+    XT_P2C_64,
+    XT_P2C_66,
+    XT_C2C_SELF, /* client to client of this relay, in one pass (also counted above) */
+    /* passed to userspace */
+    XT_PASS_NOT_IP,       /* not IPv4/IPv6 (ARP, VLAN, ...) */
+    XT_PASS_NOT_UDP,      /* other protocols, IPv6 extension headers */
+    XT_PASS_IP_OPTIONS,   /* IPv4 with options */
+    XT_PASS_FRAGMENT,     /* IPv4 fragments */
+    XT_PASS_TRUNCATED,    /* shorter than its headers say */
+    XT_PASS_NOT_RELAY,    /* UDP not to a listen or relay address:port */
+    XT_PASS_STUN,         /* to the listen port, not ChannelData: control traffic */
+    XT_PASS_NO_CHANNEL,   /* ChannelData for a channel not bound in the maps */
+    XT_PASS_NO_PEER,      /* to a relay port from a peer without a channel */
+    XT_PASS_CROSS_FAMILY, /* bound, but IPv4<->IPv6 translation is off */
+    XT_PASS_ZERO_CSUM,    /* IPv4 UDP without checksum that would leave as IPv6 */
+    XT_PASS_MTU,          /* the result would exceed the egress MTU */
+    XT_PASS_NO_NEIGH,     /* next hop not resolved yet: the kernel resolves, userspace relays */
+    XT_PASS_FIB,          /* no route, or another FIB failure */
+    XT_PASS_OTHER_IFACE,  /* egress interface xturn does not drive */
+    XT_PASS_PADDING,      /* more than 3 bytes after the ChannelData payload (userspace cuts) */
+    XT_PASS_BAD_CSUM,     /* bad IPv4 header checksum, or IPv6 UDP without checksum */
+    /* dropped */
+    XT_DROP_CD_LENGTH, /* ChannelData length field larger than the datagram */
+    XT_DROP_ADJUST,    /* bpf_xdp_adjust_head/tail failed */
+    XT_STAT_COUNT
+};
+
+#endif

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xturn's XDP fast path: ChannelData between clients and peers (RFC 8656 12), relayed in the
+ * kernel for the channels userspace mirrors into the maps; everything else goes up unchanged.
+ *   parsing.h  Ethernet / IPv4 / IPv6 / UDP          csum.h     checksums
+ *   relay.h    TURN decisions and map lookups         rewrite.h  next hop, new headers
+ *   maps.h     configuration, maps, counters          consts.h   sizes and constants */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/consts.h"
+#include "bpf/maps.h"
+#include "bpf/parsing.h"
+#include "bpf/relay.h"
+#include "bpf/rewrite.h"
+#include "bpf/xdp_shared.h"
+
+SEC("xdp")
+int xturn_xdp(struct xdp_md *ctx)
+{
+    struct xt_pkt p = {};
+    struct xt_out o = {};
+    struct bpf_fib_lookup fib;
+    int r;
+
+    r = xt_parse(ctx, &p);
+    if (r == XT_NEXT)
+        r = xt_decide(&p, &o);
+    if (r == XT_NEXT)
+        r = xt_route(ctx, &p, &o, &fib);
+    if (r == XT_NEXT)
+        r = xt_rewrite(ctx, &p, &o, &fib);
+    if (r != XT_NEXT) {
+        /* Reasons count frames (bytes as received); the packet is unchanged unless dropped. */
+        xt_count(r, p.frame_len);
+        return r >= XT_DROP_CD_LENGTH ? XDP_DROP : XDP_PASS;
+    }
+
+    /* Relayed: count payload bytes, per leg. */
+    xt_count(o.leg1, o.plen);
+    if (o.self) {
+        xt_count(o.leg2, o.plen);
+        xt_count(XT_C2C_SELF, o.plen);
+    }
+    if (o.action == XDP_REDIRECT)
+        return bpf_redirect_map(&tx_ports, o.ifindex, 0);
+    return XDP_TX;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,565 @@
+/* Loader of the XDP fast path: the libbpf skeleton of src/bpf/xturn.bpf.c, configured through
+ * .rodata and map sizes before load; attach/detach by netlink (bpf_xdp_attach); bindings
+ * mirrored into the program's maps. */
+#include "xdp/xdp_loader.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "common/log.h"
+#include "xturn.skel.h"
+
+#define XDP_MAX_IFACES      64 /* tx_ports' capacity in the program */
+#define XDP_DEFAULT_ENTRIES 65536
+
+struct xdp_iface {
+    int ifindex;
+    uint32_t flags; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+};
+
+struct xdp_relay {
+    struct xturn_bpf *skel;
+    struct xt_cfg cfg;
+    struct xdp_iface ifaces[XDP_MAX_IFACES];
+    int n_ifaces;
+};
+
+/* ---- libbpf's messages, kept to explain a failed load ---- */
+
+#define LIBBPF_LOG_CAP 65536
+static char libbpf_log[LIBBPF_LOG_CAP];
+static size_t libbpf_log_len;
+
+/* Keeps the last LIBBPF_LOG_CAP - 1 bytes: a verifier log ends with its verdict. */
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    int n;
+
+    if (level == LIBBPF_DEBUG)
+        return 0;
+    n = vasprintf(&msg, fmt, ap);
+    if (n <= 0) {
+        free(msg);
+        return 0;
+    }
+    if ((size_t)n >= LIBBPF_LOG_CAP - 1) {
+        memcpy(libbpf_log, msg + (size_t)n - (LIBBPF_LOG_CAP - 1), LIBBPF_LOG_CAP - 1);
+        libbpf_log_len = LIBBPF_LOG_CAP - 1;
+    } else {
+        size_t keep = LIBBPF_LOG_CAP - 1 - (size_t)n;
+
+        if (libbpf_log_len > keep) {
+            memmove(libbpf_log, libbpf_log + libbpf_log_len - keep, keep);
+            libbpf_log_len = keep;
+        }
+        memcpy(libbpf_log + libbpf_log_len, msg, (size_t)n);
+        libbpf_log_len += (size_t)n;
+    }
+    libbpf_log[libbpf_log_len] = '\0';
+    free(msg);
+    return n;
+}
+
+/* libbpf prints to stderr by default; while the loader works, its messages are kept instead
+ * and end up in err when something fails. */
+static libbpf_print_fn_t capture_begin(void)
+{
+    libbpf_log_len = 0;
+    libbpf_log[0] = '\0';
+    return libbpf_set_print(capture_print);
+}
+
+static void capture_end(libbpf_print_fn_t prev)
+{
+    libbpf_set_print(prev);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* A verifier instruction line: "1394: (79) r5 = ...". */
+static bool is_insn_line(const char *l, const char *end)
+{
+    const char *p = l;
+
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    return p > l && p < end && *p == ':';
+}
+
+/* The most telling part of libbpf's output, on one line (" | " between lines): for a rejected
+ * program, the source line and the instruction the verifier stopped at (without its register
+ * dump), then its verdict; else libbpf's last messages. */
+static void log_tail(char *out, size_t outlen)
+{
+    const char *log = libbpf_log;
+    const char *end = log + libbpf_log_len;
+    const char *mark = strstr(log, "-- END PROG LOAD LOG --");
+    const char *start;
+    const char *part_s[3] = {NULL, NULL, NULL}, *part_e[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+
+    if (outlen == 0)
+        return;
+    if (mark)
+        end = mark;
+    while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    start = end;
+    /* back over at most 6 lines, stopping at an instruction line */
+    for (int lines = 0; start > log && lines < 6; lines++) {
+        const char *ls = start - 1;
+
+        while (ls > log && ls[-1] != '\n')
+            ls--;
+        if (mark && is_insn_line(ls, end)) {
+            const char *semi = memchr(ls, ';', (size_t)(start - ls));
+
+            part_s[1] = ls;
+            part_e[1] = semi ? semi : start - 1;
+            /* the source line the verifier printed shortly before ("; code @ file:line") */
+            for (const char *pe = ls; pe > log && lines < 12; lines++) {
+                const char *ps = pe - 1;
+
+                while (ps > log && ps[-1] != '\n')
+                    ps--;
+                if (ps[0] == ';' && ps[1] == ' ') {
+                    part_s[0] = ps + 2;
+                    part_e[0] = pe - 1;
+                    break;
+                }
+                pe = ps;
+            }
+            break;
+        }
+        start = ls;
+    }
+    part_s[2] = start;
+    part_e[2] = end;
+    for (int part = 0; part < 3; part++) {
+        const char *s = part_s[part];
+
+        if (!s || s >= part_e[part])
+            continue;
+        if (n > 0 && n + 4 < outlen) {
+            memcpy(out + n, " | ", 3);
+            n += 3;
+        }
+        for (; s < part_e[part] && n + 1 < outlen; s++) {
+            if (strncmp(s, "libbpf: ", 8) == 0 && (s == log || s[-1] == '\n'))
+                s += 8;
+            if (*s == '\n') {
+                if (n + 4 >= outlen)
+                    break;
+                memcpy(out + n, " | ", 3);
+                n += 3;
+            } else {
+                out[n++] = *s;
+            }
+        }
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '|'))
+        n--;
+    out[n] = '\0';
+}
+
+/* ---- configuration helpers ---- */
+
+void xdp_cfg_set_listen(struct xt_cfg *cfg, const struct xt_addr *a)
+{
+    if (a->family == AF_INET) {
+        memcpy(&cfg->listen_v4, a->ip, 4);
+        cfg->listen_port_v4 = htons(a->port);
+    } else {
+        memcpy(cfg->listen_v6, a->ip, 16);
+        cfg->listen_port_v6 = htons(a->port);
+    }
+}
+
+void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a)
+{
+    if (a->family == AF_INET)
+        memcpy(&cfg->relay_v4, a->ip, 4);
+    else
+        memcpy(cfg->relay_v6, a->ip, 16);
+}
+
+/* ---- load, attach, close ---- */
+
+static struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
+{
+    struct bpf_map *m[] = {s->maps.c2p_44, s->maps.c2p_46, s->maps.c2p_64, s->maps.c2p_66,
+                           s->maps.p2c_44, s->maps.p2c_46, s->maps.p2c_64, s->maps.p2c_66};
+    return m[i];
+}
+
+struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_t errlen)
+{
+    struct xdp_relay *x = calloc(1, sizeof(*x));
+    uint32_t entries = opt->map_entries ? opt->map_entries : XDP_DEFAULT_ENTRIES;
+    libbpf_print_fn_t prev;
+    int rc = 0;
+
+    if (!x) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    prev = capture_begin();
+    x->skel = xturn_bpf__open();
+    if (!x->skel) {
+        rc = -errno;
+        goto fail;
+    }
+    x->cfg = opt->cfg;
+    x->skel->rodata->xt_cfg = opt->cfg;
+    for (int i = 0; i < 8 && rc == 0; i++)
+        rc = bpf_map__set_max_entries(binding_maps(x->skel, i), entries);
+    if (rc == 0)
+        rc = xturn_bpf__load(x->skel);
+    if (rc)
+        goto fail;
+    capture_end(prev);
+    return x;
+
+fail:
+    capture_end(prev);
+    {
+        char tail[1024];
+
+        log_tail(tail, sizeof(tail));
+        set_err(err, errlen, "loading the XDP program failed: %s%s%s", strerror(-rc),
+                tail[0] ? ": " : "", tail);
+    }
+    xturn_bpf__destroy(x->skel);
+    free(x);
+    return NULL;
+}
+
+int xdp_relay_prog_fd(const struct xdp_relay *x)
+{
+    return bpf_program__fd(x->skel->progs.xturn_xdp);
+}
+
+static int attach_mode(struct xdp_relay *x, int ifindex, uint32_t flags)
+{
+    return bpf_xdp_attach(ifindex, xdp_relay_prog_fd(x), flags, NULL);
+}
+
+/* bpf_fib_lookup answers BPF_FIB_LKUP_RET_FWD_DISABLED (so: pass_fib, every packet) unless
+ * forwarding is on for the ingress interface, whatever its flags. */
+static void check_forwarding(const struct xdp_relay *x, const char *ifname)
+{
+    static const uint8_t zero[16];
+    const char *fam[2] = {"ipv4", "ipv6"};
+    bool served[2] = {x->cfg.listen_v4 != 0 || x->cfg.relay_v4 != 0,
+                      memcmp(x->cfg.listen_v6, zero, 16) != 0 ||
+                          memcmp(x->cfg.relay_v6, zero, 16) != 0};
+
+    for (int i = 0; i < 2; i++) {
+        char path[128];
+        int c = EOF;
+        FILE *f;
+
+        if (!served[i])
+            continue;
+        snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding", fam[i], ifname);
+        f = fopen(path, "r");
+        if (f) {
+            c = fgetc(f);
+            fclose(f);
+        }
+        if (c == '0')
+            xt_log(LOG_WARN, "forwarding is off: the XDP fast path passes every packet up",
+                   "interface", ifname, "sysctl", path + strlen("/proc/sys/"), NULL);
+    }
+}
+
+int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode, char *err,
+                     size_t errlen)
+{
+    int ifindex = (int)if_nametoindex(ifname);
+    libbpf_print_fn_t prev;
+    uint32_t flags;
+    uint32_t key;
+    int rc;
+
+    if (ifindex == 0) {
+        set_err(err, errlen, "%s: %s", ifname, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < x->n_ifaces; i++) {
+        if (x->ifaces[i].ifindex == ifindex) {
+            set_err(err, errlen, "%s: already attached", ifname);
+            return -1;
+        }
+    }
+    if (x->n_ifaces == XDP_MAX_IFACES) {
+        set_err(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
+        return -1;
+    }
+
+    prev = capture_begin();
+    flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+    rc = attach_mode(x, ifindex, flags);
+    if (rc && mode == XDP_MODE_AUTO) {
+        char why[512];
+
+        log_tail(why, sizeof(why));
+        xt_log(LOG_WARN, "native XDP not available, using generic XDP (slower)", "interface",
+               ifname, "reason", why[0] ? why : strerror(-rc), NULL);
+        libbpf_log_len = 0;
+        libbpf_log[0] = '\0';
+        flags = XDP_FLAGS_SKB_MODE;
+        rc = attach_mode(x, ifindex, flags);
+    }
+    if (rc) {
+        char why[512];
+
+        log_tail(why, sizeof(why));
+        capture_end(prev);
+        set_err(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s%s", ifname,
+                flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc),
+                why[0] ? ": " : "", why);
+        return -1;
+    }
+    capture_end(prev);
+
+    key = (uint32_t)ifindex;
+    rc =
+        bpf_map__update_elem(x->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key), BPF_ANY);
+    if (rc) {
+        bpf_xdp_detach(ifindex, flags, NULL);
+        set_err(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
+        return -1;
+    }
+    x->ifaces[x->n_ifaces].ifindex = ifindex;
+    x->ifaces[x->n_ifaces].flags = flags;
+    x->n_ifaces++;
+    check_forwarding(x, ifname);
+    return 0;
+}
+
+void xdp_relay_close(struct xdp_relay *x)
+{
+    libbpf_print_fn_t prev;
+
+    if (!x)
+        return;
+    prev = capture_begin();
+    for (int i = 0; i < x->n_ifaces; i++) {
+        /* Only our program: XDP_FLAGS_REPLACE with old_prog_fd leaves another one alone. */
+        LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_relay_prog_fd(x));
+        int rc =
+            bpf_xdp_detach(x->ifaces[i].ifindex, x->ifaces[i].flags | XDP_FLAGS_REPLACE, &opts);
+        if (rc) {
+            char ifname[IF_NAMESIZE] = "?";
+            char idx[16];
+
+            if_indextoname((unsigned)x->ifaces[i].ifindex, ifname);
+            snprintf(idx, sizeof(idx), "%d", x->ifaces[i].ifindex);
+            xt_log(LOG_WARN, "detaching XDP failed", "interface", ifname, "#ifindex", idx, "reason",
+                   strerror(-rc), NULL);
+        }
+    }
+    capture_end(prev);
+    xturn_bpf__destroy(x->skel);
+    free(x);
+}
+
+/* ---- bindings ---- */
+
+/* Keys and values are the packed map structs of xdp_shared.h; the 4- and 6- variants have the
+ * same layout {ip, port, aux} with a 4- or 16-byte ip. */
+union xdp_ep {
+    struct xt_client4 c4;
+    struct xt_client6 c6;
+    struct xt_peer4 p4;
+    struct xt_peer6 p6;
+};
+
+static size_t ep_make(union xdp_ep *e, const struct xt_addr *a, uint16_t aux)
+{
+    memset(e, 0, sizeof(*e));
+    if (a->family == AF_INET) {
+        memcpy(&e->p4.ip, a->ip, 4);
+        e->p4.port = htons(a->port);
+        e->p4.relay_port = htons(aux);
+        return sizeof(e->p4);
+    }
+    memcpy(e->p6.ip, a->ip, 16);
+    e->p6.port = htons(a->port);
+    e->p6.relay_port = htons(aux);
+    return sizeof(e->p6);
+}
+
+static int fam_index(const struct xt_addr *a)
+{
+    return a->family == AF_INET ? 0 : 1;
+}
+
+static int check_families(const struct xt_addr *client, const struct xt_addr *peer)
+{
+    if ((client->family != AF_INET && client->family != AF_INET6) ||
+        (peer->family != AF_INET && peer->family != AF_INET6))
+        return -EAFNOSUPPORT;
+    return 0;
+}
+
+/* c2p_<client fam><peer fam> and p2c_<peer fam><client fam>. */
+static void pick_maps(struct xdp_relay *x, const struct xt_addr *client, const struct xt_addr *peer,
+                      struct bpf_map **c2p, struct bpf_map **p2c)
+{
+    *c2p = binding_maps(x->skel, fam_index(client) * 2 + fam_index(peer));
+    *p2c = binding_maps(x->skel, 4 + fam_index(peer) * 2 + fam_index(client));
+}
+
+static int map_errno(int rc)
+{
+    /* A full hash map answers E2BIG. */
+    return rc == -E2BIG ? -ENOSPC : rc;
+}
+
+int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
+                   const struct xt_addr *peer, uint16_t relay_port)
+{
+    union xdp_ep ckey, pval, pkey, cval, old;
+    size_t csz, psz;
+    struct bpf_map *c2p, *p2c;
+    bool had_old;
+    int rc = check_families(client, peer);
+
+    if (rc)
+        return rc;
+    pick_maps(x, client, peer, &c2p, &p2c);
+    csz = ep_make(&ckey, client, channel);
+    psz = ep_make(&pval, peer, relay_port);
+    ep_make(&pkey, peer, relay_port);
+    ep_make(&cval, client, channel);
+
+    /* All or nothing: if the second insert fails, the first map gets back what it had. */
+    had_old = bpf_map__lookup_elem(c2p, &ckey, csz, &old, psz, 0) == 0;
+    rc = bpf_map__update_elem(c2p, &ckey, csz, &pval, psz, BPF_ANY);
+    if (rc)
+        return map_errno(rc);
+    rc = bpf_map__update_elem(p2c, &pkey, psz, &cval, csz, BPF_ANY);
+    if (rc) {
+        if (had_old)
+            bpf_map__update_elem(c2p, &ckey, csz, &old, psz, BPF_ANY);
+        else
+            bpf_map__delete_elem(c2p, &ckey, csz, 0);
+        return map_errno(rc);
+    }
+    return 0;
+}
+
+int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
+                     const struct xt_addr *peer, uint16_t relay_port)
+{
+    union xdp_ep ckey, pkey;
+    size_t csz, psz;
+    struct bpf_map *c2p, *p2c;
+    int rc = check_families(client, peer);
+    int rc2;
+
+    if (rc)
+        return rc;
+    pick_maps(x, client, peer, &c2p, &p2c);
+    csz = ep_make(&ckey, client, channel);
+    psz = ep_make(&pkey, peer, relay_port);
+    rc = bpf_map__delete_elem(c2p, &ckey, csz, 0);
+    rc2 = bpf_map__delete_elem(p2c, &pkey, psz, 0);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc2 == -ENOENT)
+        rc2 = 0;
+    return rc ? rc : rc2;
+}
+
+/* ---- counters ---- */
+
+int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    struct xt_counter *per;
+
+    if (ncpu <= 0)
+        return ncpu < 0 ? ncpu : -EINVAL;
+    per = calloc((size_t)ncpu, sizeof(*per));
+    if (!per)
+        return -ENOMEM;
+    for (uint32_t k = 0; k < XT_STAT_COUNT; k++) {
+        int rc = bpf_map__lookup_elem(x->skel->maps.stats, &k, sizeof(k), per,
+                                      sizeof(*per) * (size_t)ncpu, 0);
+        if (rc) {
+            free(per);
+            return rc;
+        }
+        out[k].packets = out[k].bytes = 0;
+        for (int c = 0; c < ncpu; c++) {
+            out[k].packets += per[c].packets;
+            out[k].bytes += per[c].bytes;
+        }
+    }
+    free(per);
+    return 0;
+}
+
+const char *xdp_stat_name(enum xt_stat s)
+{
+    static const char *const names[XT_STAT_COUNT] = {
+        [XT_C2P_44] = "c2p_44",
+        [XT_C2P_46] = "c2p_46",
+        [XT_C2P_64] = "c2p_64",
+        [XT_C2P_66] = "c2p_66",
+        [XT_P2C_44] = "p2c_44",
+        [XT_P2C_46] = "p2c_46",
+        [XT_P2C_64] = "p2c_64",
+        [XT_P2C_66] = "p2c_66",
+        [XT_C2C_SELF] = "c2c_self",
+        [XT_PASS_NOT_IP] = "pass_not_ip",
+        [XT_PASS_NOT_UDP] = "pass_not_udp",
+        [XT_PASS_IP_OPTIONS] = "pass_ip_options",
+        [XT_PASS_FRAGMENT] = "pass_fragment",
+        [XT_PASS_TRUNCATED] = "pass_truncated",
+        [XT_PASS_NOT_RELAY] = "pass_not_relay",
+        [XT_PASS_STUN] = "pass_stun",
+        [XT_PASS_NO_CHANNEL] = "pass_no_channel",
+        [XT_PASS_NO_PEER] = "pass_no_peer",
+        [XT_PASS_CROSS_FAMILY] = "pass_cross_family",
+        [XT_PASS_ZERO_CSUM] = "pass_zero_csum",
+        [XT_PASS_MTU] = "pass_mtu",
+        [XT_PASS_NO_NEIGH] = "pass_no_neigh",
+        [XT_PASS_FIB] = "pass_fib",
+        [XT_PASS_OTHER_IFACE] = "pass_other_iface",
+        [XT_PASS_PADDING] = "pass_padding",
+        [XT_PASS_BAD_CSUM] = "pass_bad_csum",
+        [XT_DROP_CD_LENGTH] = "drop_cd_length",
+        [XT_DROP_ADJUST] = "drop_adjust",
+    };
+
+    if ((unsigned)s >= XT_STAT_COUNT || !names[s])
+        return "unknown";
+    return names[s];
+}

@@ -1,0 +1,53 @@
+/* Userspace side of the XDP fast path: load the program with its configuration, attach it to
+ * interfaces, mirror channel bindings into its maps, read its counters. */
+#ifndef XTURN_XDP_LOADER_H
+#define XTURN_XDP_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/xdp_shared.h"
+#include "common/addr.h"
+
+struct xdp_relay;
+
+enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
+
+struct xdp_options {
+    struct xt_cfg cfg;    /* filled by the caller (xdp_cfg_from helpers below may help) */
+    uint32_t map_entries; /* capacity of each binding map */
+};
+
+/* Fill cfg from transport addresses: the listen address and port of a's family, the relay
+ * address of a's family (a's port is not used). Ports go to network byte order. */
+void xdp_cfg_set_listen(struct xt_cfg *cfg, const struct xt_addr *a);
+void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a);
+
+/* Opens and loads (verifies) the program. NULL on failure with the reason in err. */
+struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_t errlen);
+/* Attaches to an interface by name. AUTO tries native, then generic (warning logged). Returns 0
+ * or -1 with the reason in err. Interfaces attached are added to the redirect devmap. */
+int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode, char *err,
+                     size_t errlen);
+/* Detaches from every interface and frees everything. */
+void xdp_relay_close(struct xdp_relay *x);
+
+/* One channel binding: client (transport address + channel) <-> peer (transport address) via
+ * the allocation's relay port of the peer's family. Inserts both directions. Returns 0,
+ * -ENOSPC when a map is full (nothing inserted), or another -errno. */
+int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
+                   const struct xt_addr *peer, uint16_t relay_port);
+/* Removes both directions (missing entries are not an error). */
+int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
+                     const struct xt_addr *peer, uint16_t relay_port);
+
+/* Sums the per-CPU counters. out has XT_STAT_COUNT entries. */
+int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out);
+/* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel". */
+const char *xdp_stat_name(enum xt_stat s);
+
+/* Program fd, for bpf_prog_test_run_opts in tests. */
+int xdp_relay_prog_fd(const struct xdp_relay *x);
+
+#endif
