@@ -11,7 +11,8 @@ CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC   := $(sort $(wildcard src/common/*.c src/stun/*.c src/turn/*.c src/net/*.c) $(filter-out src/app/main.c,$(wildcard src/app/*.c)))
+LIB_SRC   := $(sort $(wildcard src/common/*.c src/stun/*.c src/turn/*.c src/net/*.c src/xdp/*.c) \
+             $(filter-out src/app/main.c,$(wildcard src/app/*.c)))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -20,7 +21,7 @@ TOOL_SRC  := $(sort $(wildcard tools/*.c))
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 
 .PHONY: all deps run test unit-tests format format-check clean
-all: $(BUILD)/xturn $(TOOL_BIN)
+all: $(BUILD)/xturn $(TOOL_BIN) $(BUILD)/bpf/xdp_pass.bpf.o
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

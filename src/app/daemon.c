@@ -315,6 +315,9 @@ int daemon_run(struct daemon *d)
         }
         update_time(d);
         turn_tick(d->turn, &d->now);
+        if (d->fp)
+            fastpath_note_cross_family(d->fp, turn_server_counters(d->turn)->cross_family_pkts,
+                                       d->now.ms);
         udp_tx_flush(&d->tx);
         reap_dead(d);
         if (d->now.ms >= next_stats) {

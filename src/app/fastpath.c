@@ -11,10 +11,14 @@
 #define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
 #define FULL_WARN_EVERY 1000
 
+#define CROSS_FAMILY_FIRST_LOGS   10    /* log lines at once, then */
+#define CROSS_FAMILY_LOG_EVERY_MS 60000 /* at most one a minute */
+
 struct fastpath {
     struct xdp_relay *x;
     struct xt_cfg kcfg;
     uint64_t bound, full, failed;
+    uint64_t cross_seen, cross_logs, cross_logged_ms;
 };
 
 static const struct xt_addr *first_listen(const struct xturn_config *cfg, int family)
@@ -128,6 +132,22 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
     xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+}
+
+void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms)
+{
+    char n[24];
+    if (fp->kcfg.cross_family || relayed == fp->cross_seen)
+        return;
+    if (fp->cross_logs >= CROSS_FAMILY_FIRST_LOGS &&
+        now_ms - fp->cross_logged_ms < CROSS_FAMILY_LOG_EVERY_MS)
+        return;
+    snprintf(n, sizeof(n), "%llu", (unsigned long long)relayed);
+    xt_log(LOG_INFO, "cross-family packets relayed in userspace (--xdp-cross-family off)",
+           "#packets_total", n, NULL);
+    fp->cross_seen = relayed;
+    fp->cross_logs++;
+    fp->cross_logged_ms = now_ms;
 }
 
 void fastpath_log_stats(struct fastpath *fp)

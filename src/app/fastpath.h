@@ -4,6 +4,7 @@
 #define XTURN_APP_FASTPATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app/config.h"
 #include "turn/turn_server.h"
@@ -18,6 +19,10 @@ void fastpath_stop(struct fastpath *fp);
 /* turn_io.channel_up / channel_down, with fp as ctx. */
 int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci);
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci);
+
+/* Called from the event loop with the core's count of cross-family packets relayed in userspace:
+ * with cross-family translation off in XDP, says so in a dedicated, rate-limited log line. */
+void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms);
 
 /* Logs the kernel's counters (non-zero ones) at info. */
 void fastpath_log_stats(struct fastpath *fp);

@@ -2,10 +2,27 @@
  * shutdown and 2 on any configuration or start-up error. */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "app/config.h"
 #include "app/daemon.h"
 #include "common/log.h"
+#include "xdp/xdp_loader.h"
+
+/* `xturn stats`: the counters of the running relays' XDP programs, as JSON lines. */
+static int print_stats(void)
+{
+    int n = xdp_stats_print_running(stdout);
+    if (n < 0) {
+        fprintf(stderr, "xturn stats: cannot list BPF programs: %s (run as root)\n", strerror(-n));
+        return 2;
+    }
+    if (n == 0) {
+        fprintf(stderr, "xturn stats: no xturn XDP program is loaded\n");
+        return 1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -15,6 +32,8 @@ int main(int argc, char **argv)
     int rc = 2, parsed;
 
     signal(SIGPIPE, SIG_IGN);
+    if (argc == 2 && strcmp(argv[1], "stats") == 0)
+        return print_stats();
     parsed = config_parse(argc, argv, &cfg, err, sizeof(err));
     if (parsed != 0) {
         if (parsed < 0)

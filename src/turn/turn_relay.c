@@ -21,6 +21,7 @@ static void to_peer(struct turn_server *s, struct turn_allocation *a, const stru
         return;
     }
     s->io.send(s->io.ctx, rl->handle, peer, NULL, 0, payload, len, 0);
+    s->counters.cross_family_pkts += a->client.family != peer->family;
     s->counters.relayed_to_peer_pkts++;
     s->counters.relayed_to_peer_bytes += len;
 }
@@ -114,6 +115,7 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
         }
     }
     s->io.send(s->io.ctx, a->listen_handle, &a->client, head, head_len, data, len, pad);
+    s->counters.cross_family_pkts += a->client.family != peer->family;
     s->counters.relayed_to_client_pkts++;
     s->counters.relayed_to_client_bytes += len;
 }

@@ -53,7 +53,8 @@ struct turn_counters {
     uint64_t requests, responses_error, auth_failures; /* totals */
     uint64_t relayed_to_peer_pkts, relayed_to_peer_bytes;
     uint64_t relayed_to_client_pkts, relayed_to_client_bytes;
-    uint64_t dropped_pkts; /* no allocation/permission/channel, malformed, rate-limited */
+    uint64_t dropped_pkts;      /* no allocation/permission/channel, malformed, rate-limited */
+    uint64_t cross_family_pkts; /* relayed between an IPv4 and an IPv6 side, both directions */
 };
 
 /* Returns NULL on failure (logged). cfg must outlive the server. */

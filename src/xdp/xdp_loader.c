@@ -499,31 +499,32 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
 
 /* ---- counters ---- */
 
-int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)
+int xdp_stats_read_fd(int map_fd, struct xt_counter *out)
 {
     int ncpu = libbpf_num_possible_cpus();
     struct xt_counter *per;
+    int rc = 0;
 
     if (ncpu <= 0)
         return ncpu < 0 ? ncpu : -EINVAL;
     per = calloc((size_t)ncpu, sizeof(*per));
     if (!per)
         return -ENOMEM;
-    for (uint32_t k = 0; k < XT_STAT_COUNT; k++) {
-        int rc = bpf_map__lookup_elem(x->skel->maps.stats, &k, sizeof(k), per,
-                                      sizeof(*per) * (size_t)ncpu, 0);
-        if (rc) {
-            free(per);
-            return rc;
-        }
+    for (uint32_t k = 0; k < XT_STAT_COUNT && rc == 0; k++) {
+        rc = bpf_map_lookup_elem(map_fd, &k, per) ? -errno : 0;
         out[k].packets = out[k].bytes = 0;
-        for (int c = 0; c < ncpu; c++) {
+        for (int c = 0; c < ncpu && rc == 0; c++) {
             out[k].packets += per[c].packets;
             out[k].bytes += per[c].bytes;
         }
     }
     free(per);
-    return 0;
+    return rc;
+}
+
+int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)
+{
+    return xdp_stats_read_fd(bpf_map__fd(x->skel->maps.stats), out);
 }
 
 const char *xdp_stat_name(enum xt_stat s)

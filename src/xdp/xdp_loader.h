@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bpf/xdp_shared.h"
 #include "common/addr.h"
@@ -44,6 +45,11 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
 
 /* Sums the per-CPU counters. out has XT_STAT_COUNT entries. */
 int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out);
+/* The same from the fd of a stats map (also one found in another process's program). */
+int xdp_stats_read_fd(int map_fd, struct xt_counter *out);
+/* `xturn stats`: prints one JSON line with the counters of each xturn XDP program loaded on
+ * this host (whichever process and namespace). Returns the number printed, or -errno. */
+int xdp_stats_print_running(FILE *out);
 /* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel". */
 const char *xdp_stat_name(enum xt_stat s);
 

@@ -233,6 +233,7 @@ static void ipv4_client_relays_to_ipv6_peer(void **state)
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &peer));
     assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &m->client));
+    assert_int_equal(turn_server_counters(m->s)->cross_family_pkts, 2);
 }
 
 static void ipv6_client_relays_to_ipv4_peer(void **state)

@@ -1,0 +1,73 @@
+/* Finds the xturn XDP programs loaded on this host and reads their counters, for `xturn stats`
+ * while daemons run: no pinning, so it works whatever namespace a daemon runs in. */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xdp/xdp_loader.h"
+
+#define PROG_NAME "xturn_xdp"
+#define STATS_MAP "stats"
+#define MAX_MAPS  16
+
+/* The fd of the program's stats map, or -1. */
+static int stats_map_of(int prog_fd)
+{
+    struct bpf_prog_info info;
+    __u32 len = sizeof(info), ids[MAX_MAPS];
+
+    memset(&info, 0, sizeof(info));
+    info.nr_map_ids = MAX_MAPS;
+    info.map_ids = (__u64)(unsigned long)ids;
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0 || strcmp(info.name, PROG_NAME) != 0)
+        return -1;
+    for (__u32 i = 0; i < info.nr_map_ids && i < MAX_MAPS; i++) {
+        struct bpf_map_info mi;
+        __u32 mlen = sizeof(mi);
+        int fd = bpf_map_get_fd_by_id(ids[i]);
+        if (fd < 0)
+            continue;
+        memset(&mi, 0, sizeof(mi));
+        if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, STATS_MAP) == 0 &&
+            mi.max_entries == XT_STAT_COUNT)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+static void print_counters(FILE *out, __u32 prog_id, const struct xt_counter *c)
+{
+    fprintf(out, "{\"program_id\":%u,\"counters\":{", prog_id);
+    for (int i = 0; i < XT_STAT_COUNT; i++)
+        fprintf(out, "%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", i ? "," : "",
+                xdp_stat_name((enum xt_stat)i), (unsigned long long)c[i].packets,
+                (unsigned long long)c[i].bytes);
+    fprintf(out, "}}\n");
+}
+
+int xdp_stats_print_running(FILE *out)
+{
+    __u32 id = 0;
+    int printed = 0;
+
+    while (bpf_prog_get_next_id(id, &id) == 0) {
+        struct xt_counter c[XT_STAT_COUNT];
+        int prog_fd = bpf_prog_get_fd_by_id(id), map_fd;
+        if (prog_fd < 0)
+            continue;
+        map_fd = stats_map_of(prog_fd);
+        close(prog_fd);
+        if (map_fd < 0)
+            continue;
+        if (xdp_stats_read_fd(map_fd, c) == 0) {
+            print_counters(out, id, c);
+            printed++;
+        }
+        close(map_fd);
+    }
+    if (errno == EPERM)
+        return -EPERM;
+    return printed;
+}
