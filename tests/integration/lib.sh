@@ -1,0 +1,427 @@
+# shellcheck shell=bash
+# Shared helpers for the xturn integration tests. Source it first thing in a test:
+#   . "$(dirname "$0")/lib.sh"
+# It re-executes the test under an overall `timeout`, installs the cleanup trap,
+# and offers: topo_up, ns_exec, start_xturn, stop_xturn, start_peer, run_uclient,
+# assert_no_loss, fail.
+#
+# Topology (all addresses in 198.18.0.0/15 and 2001:db8::/32 only):
+#
+#   client 198.18.1.2 2001:db8:1::2 ---+
+#   peer   198.18.2.2 2001:db8:2::2 ---+--- router (.1 / ::1 on each subnet)
+#   relay  198.18.3.2 2001:db8:3::2 ---+     forwards IPv4 and IPv6
+#
+# Environment: XTURN_BIN (daemon to test, default build/xturn), XT_TEST_TIMEOUT
+# (overall guard in seconds, default 60), XT_KEEP_TMP=1 (keep the temp dir).
+set -euo pipefail
+
+# Overall guard: re-run this very test under `timeout`, once. The TERM it sends
+# on expiry runs our trap, so namespaces and processes are still cleaned up.
+# --foreground keeps the test in the caller's process group, so Ctrl-C reaches it.
+if [ "${XT_GUARDED:-}" != "$0" ]; then
+    export XT_GUARDED="$0"
+    exec timeout --foreground -k 10 "${XT_TEST_TIMEOUT:-60}" bash "$0" "$@"
+fi
+
+# junk.py imports stun_binding.py: no __pycache__ in the work tree.
+export PYTHONDONTWRITEBYTECODE=1
+
+XT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+XT_DIR="$XT_ROOT/tests/integration"
+XTURN=${XTURN_BIN:-$XT_ROOT/build/xturn}
+case "$XTURN" in /*) ;; *) XTURN="$XT_ROOT/$XTURN" ;; esac
+XT_NAME=$(basename "$0" .sh)
+
+XT_CLIENT4=198.18.1.2 XT_CLIENT6=2001:db8:1::2
+XT_PEER4=198.18.2.2 XT_PEER6=2001:db8:2::2
+XT_RELAY4=198.18.3.2 XT_RELAY6=2001:db8:3::2
+XT_PORT=3478
+XT_PEER_PORT=3480
+XT_REALM=xturn
+XT_USER=xtuser
+XT_SECRET="it-secret-$$-$RANDOM"
+# xturn allows the test networks 198.18.0.0/15 and 2001:db8::/32 as peers by default (and its
+# own relayed addresses, for client-to-client); a test may add --allow-peer flags here.
+XT_ALLOW_ARGS=()
+# Credentials flags of start_xturn; a test may empty it to use --user only.
+XT_AUTH_ARGS=(--auth-secret "$XT_SECRET")
+
+# Unique per run: the pid plus a random byte (a killed earlier run with the same
+# pid must not collide). Names stay <= 15 chars: "xt" + 9 + role + side.
+XT_ID="$$$(printf '%02x' $((RANDOM % 256)))"
+XT_NS_CLIENT="xt${XT_ID}c"
+XT_NS_PEER="xt${XT_ID}p"
+XT_NS_RELAY="xt${XT_ID}r"
+XT_NS_ROUTER="xt${XT_ID}g"
+
+XT_TMP=$(mktemp -d "/tmp/xturn-it.${XT_NAME}.XXXXXX")
+XT_LOG="$XT_TMP/xturn.log"   # daemon stdout (JSON log lines)
+XT_ERR="$XT_TMP/xturn.err"   # daemon stderr
+XT_PEER_LOG="$XT_TMP/peer.log"
+XT_UCLIENT_OUT=""            # output file of the latest run_uclient
+XT_UCLIENT_N=0
+XT_DAEMON_PID=""
+XT_PEER_PID=""
+XT_PIDS=()                   # every background process this test started
+XT_TOPO=0
+XT_START=$SECONDS
+
+log() { printf '[%s +%ss] %s\n' "$XT_NAME" $((SECONDS - XT_START)) "$*" >&2; }
+
+# fail REASON: print the reason plus the tails of the daemon log and the latest
+# uclient output, then exit non-zero (the EXIT trap cleans up).
+fail() {
+    local f
+    {
+        echo "FAIL [$XT_NAME]: $*"
+        for f in "$XT_LOG" "$XT_ERR" "$XT_UCLIENT_OUT" "$XT_PEER_LOG"; do
+            if [ -z "$f" ] || [ ! -s "$f" ]; then continue; fi
+            echo "---- last lines of $f ----"
+            tail -n 25 "$f"
+        done
+        echo "---- end ----"
+    } >&2
+    exit 1
+}
+
+need_root() {
+    [ "$(id -u)" -eq 0 ] || fail "must run as root (network namespaces)"
+}
+
+ns_exec() { # ns_exec NS CMD...
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# xt_forget PID: drop a reaped process from XT_PIDS, so that cleanup never
+# signals a pid the system may have handed to someone else since.
+xt_forget() {
+    local p keep=()
+    for p in "${XT_PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    XT_PIDS=("${keep[@]}")
+}
+
+# xt_kill PID: stop one of our processes: TERM, a bounded wait, then KILL; reap it.
+xt_kill() {
+    local pid=$1 i
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 30); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    xt_forget "$pid"
+}
+
+xt_cleanup() {
+    local rc=$? pid ns
+    trap - EXIT INT TERM
+    set +e
+    for pid in "${XT_PIDS[@]}"; do
+        xt_kill "$pid"
+    done
+    if [ "$XT_TOPO" = 1 ]; then
+        topo_down
+    fi
+    if [ "$rc" -eq 0 ] && [ "${XT_KEEP_TMP:-0}" != 1 ]; then
+        rm -rf "$XT_TMP"
+    else
+        echo "[$XT_NAME] files kept in $XT_TMP" >&2
+    fi
+    exit "$rc"
+}
+trap xt_cleanup EXIT
+trap 'fail "interrupted (SIGINT)"' INT
+trap 'fail "terminated (SIGTERM): over the ${XT_TEST_TIMEOUT:-60} s limit, or stopped"' TERM
+
+# Remove our namespaces (their veths go with them), killing anything left in them.
+topo_down() {
+    local ns pid
+    for ns in "$XT_NS_CLIENT" "$XT_NS_PEER" "$XT_NS_RELAY" "$XT_NS_ROUTER"; do
+        [ -e "/run/netns/$ns" ] || continue
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kill -KILL "$pid" 2>/dev/null || true
+        done
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    XT_TOPO=0
+}
+
+# xt_host NS TAG ADDR4 ADDR6 SUBNET: a host namespace wired to the router by a
+# veth pair created directly inside the two namespaces (never in the root ns).
+xt_host() {
+    local ns=$1 tag=$2 a4=$3 a6=$4 sub=$5
+    local dev="xt${XT_ID}${tag}0" rdev="xt${XT_ID}${tag}1"
+    ip netns add "$ns"
+    # No DAD: the IPv6 addresses must be usable at once.
+    ns_exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    ns_exec "$ns" ip link set lo up
+    ip link add "$dev" netns "$ns" type veth peer name "$rdev" netns "$XT_NS_ROUTER"
+    # Full checksums on the wire, as a real NIC would deliver them.
+    ns_exec "$ns" ethtool -K "$dev" tx off >/dev/null
+    ns_exec "$XT_NS_ROUTER" ethtool -K "$rdev" tx off >/dev/null
+    ns_exec "$ns" ip addr add "$a4/24" dev "$dev"
+    ns_exec "$ns" ip -6 addr add "$a6/64" dev "$dev" nodad
+    ns_exec "$XT_NS_ROUTER" ip addr add "198.18.$sub.1/24" dev "$rdev"
+    ns_exec "$XT_NS_ROUTER" ip -6 addr add "2001:db8:$sub::1/64" dev "$rdev" nodad
+    ns_exec "$ns" ip link set "$dev" up
+    ns_exec "$XT_NS_ROUTER" ip link set "$rdev" up
+    ns_exec "$ns" ip route add default via "198.18.$sub.1"
+    ns_exec "$ns" ip -6 route add default via "2001:db8:$sub::1"
+}
+
+topo_up() {
+    need_root
+    XT_TOPO=1 # set first: a half-built topology is still torn down
+    ip netns add "$XT_NS_ROUTER"
+    ns_exec "$XT_NS_ROUTER" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+        net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    ns_exec "$XT_NS_ROUTER" ip link set lo up
+    xt_host "$XT_NS_CLIENT" c "$XT_CLIENT4" "$XT_CLIENT6" 1
+    xt_host "$XT_NS_PEER" p "$XT_PEER4" "$XT_PEER6" 2
+    xt_host "$XT_NS_RELAY" r "$XT_RELAY4" "$XT_RELAY6" 3
+    # Prove routing end to end before test traffic, where ping exists (bounded).
+    if command -v ping >/dev/null; then
+        ns_exec "$XT_NS_CLIENT" ping -c 1 -W 2 "$XT_RELAY4" >/dev/null || fail "topology: no IPv4 route client->relay"
+        ns_exec "$XT_NS_CLIENT" ping -c 1 -W 2 "$XT_RELAY6" >/dev/null || fail "topology: no IPv6 route client->relay"
+        ns_exec "$XT_NS_RELAY" ping -c 1 -W 2 "$XT_PEER4" >/dev/null || fail "topology: no IPv4 route relay->peer"
+        ns_exec "$XT_NS_RELAY" ping -c 1 -W 2 "$XT_PEER6" >/dev/null || fail "topology: no IPv6 route relay->peer"
+    fi
+}
+
+# udp_listening NS ADDR:PORT...: true when every given local UDP address is bound.
+udp_listening() {
+    local ns=$1 bound a
+    shift
+    bound=$(ns_exec "$ns" ss -Hunla | awk '{print $4}')
+    for a in "$@"; do
+        grep -qxF -- "$a" <<<"$bound" || return 1
+    done
+}
+
+# relay_socket_count 4|6: UDP sockets bound in the relay ns on the relay address
+# of that family, other than the listen port (that is: allocations' relays).
+relay_socket_count() {
+    local addr=$XT_RELAY4
+    [ "$1" = 4 ] || addr="[$XT_RELAY6]"
+    ns_exec "$XT_NS_RELAY" ss -Hunla |
+        awk -v a="$addr:" -v l="$addr:$XT_PORT" 'index($4, a) == 1 && $4 != l { n++ } END { print n + 0 }'
+}
+
+daemon_alive() {
+    [ -n "$XT_DAEMON_PID" ] && kill -0 "$XT_DAEMON_PID" 2>/dev/null
+}
+
+# start_xturn ARGS...: the daemon in the relay ns with the standard flags plus
+# ARGS; returns once both listen sockets are bound (at most ~5 s).
+start_xturn() {
+    local i
+    [ -x "$XTURN" ] || fail "daemon binary $XTURN missing or not executable (build it, or set XTURN_BIN)"
+    log "starting $XTURN $*"
+    # env --default-signal: a background job of a non-interactive shell starts
+    # with SIGINT ignored; the daemon must see signals as under a service manager.
+    # `ip netns exec` directly, not ns_exec: a backgrounded function would be a
+    # subshell and $! its pid, not the daemon's.
+    ip netns exec "$XT_NS_RELAY" env --default-signal "$XTURN" \
+        --listen "$XT_RELAY4:$XT_PORT" --listen "[$XT_RELAY6]:$XT_PORT" \
+        --realm "$XT_REALM" "${XT_AUTH_ARGS[@]}" --log-level info \
+        "${XT_ALLOW_ARGS[@]}" "$@" >"$XT_LOG" 2>"$XT_ERR" </dev/null &
+    XT_DAEMON_PID=$!
+    XT_PIDS+=("$XT_DAEMON_PID")
+    for i in $(seq 1 50); do
+        if ! daemon_alive; then
+            local rc=0
+            wait "$XT_DAEMON_PID" || rc=$?
+            xt_forget "$XT_DAEMON_PID"
+            fail "daemon exited during startup (status $rc)"
+        fi
+        if udp_listening "$XT_NS_RELAY" "$XT_RELAY4:$XT_PORT" "[$XT_RELAY6]:$XT_PORT"; then
+            log "daemon ready (pid $XT_DAEMON_PID) after ${i} polls"
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "daemon not listening on $XT_RELAY4:$XT_PORT and [$XT_RELAY6]:$XT_PORT after 5 s"
+}
+
+# stop_xturn [SIGNAL]: signal the daemon (TERM by default), wait at most 5 s,
+# and require exit status 0, "xturn stopped" as the last log line, JSON log
+# lines only, and no sanitizer report on stderr.
+stop_xturn() {
+    local sig=${1:-TERM} i rc=0 last
+    daemon_alive || fail "daemon is not running at stop time"
+    log "stopping daemon with SIG$sig"
+    kill -s "$sig" "$XT_DAEMON_PID"
+    for i in $(seq 1 50); do
+        daemon_alive || break
+        sleep 0.1
+    done
+    daemon_alive && fail "daemon still running 5 s after SIG$sig"
+    wait "$XT_DAEMON_PID" || rc=$?
+    xt_forget "$XT_DAEMON_PID"
+    XT_DAEMON_PID=""
+    [ "$rc" -eq 0 ] || fail "daemon exited with status $rc after SIG$sig (want 0)"
+    last=$(grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 || true)
+    grep -qF 'xturn stopped' <<<"$last" || fail "last log line is not 'xturn stopped': $last"
+    assert_json_log
+    if grep -qE 'Sanitizer|runtime error:' "$XT_ERR"; then
+        fail "sanitizer report on daemon stderr"
+    fi
+}
+
+# assert_json_log: every non-empty line the daemon wrote on stdout is a JSON object.
+assert_json_log() {
+    python3 - "$XT_LOG" <<'EOF' || fail "daemon stdout has a line that is not a JSON object"
+import json, sys
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 1):
+    if not line.strip():
+        continue
+    try:
+        ok = isinstance(json.loads(line), dict)
+    except ValueError:
+        ok = False
+    if not ok:
+        print(f"line {n} is not a JSON object: {line.rstrip()[:200]}", file=sys.stderr)
+        sys.exit(1)
+EOF
+}
+
+# start_peer: turnutils_peer (a UDP echo server) in the peer ns on both addresses.
+start_peer() {
+    local i
+    ip netns exec "$XT_NS_PEER" turnutils_peer -L "$XT_PEER4" -L "$XT_PEER6" -p "$XT_PEER_PORT" \
+        >"$XT_PEER_LOG" 2>&1 </dev/null &
+    XT_PEER_PID=$!
+    XT_PIDS+=("$XT_PEER_PID")
+    for i in $(seq 1 50); do
+        kill -0 "$XT_PEER_PID" 2>/dev/null || fail "turnutils_peer exited"
+        if udp_listening "$XT_NS_PEER" "$XT_PEER4:$XT_PEER_PORT" "[$XT_PEER6]:$XT_PEER_PORT"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "turnutils_peer not listening after 5 s"
+}
+
+# ns_run NS SECONDS OUT CMD...: CMD in NS, bounded by `timeout`, stdout and
+# stderr to the file OUT. Run in the background and waited for, so a TERM from
+# the guard is acted on at once. (The redirection is in here, not on the call:
+# a trap running while a function's redirection is active would print into it.)
+ns_run() {
+    local ns=$1 secs=$2 out=$3 pid rc=0
+    shift 3
+    timeout -k 3 "$secs" ip netns exec "$ns" "$@" >"$out" 2>&1 </dev/null &
+    pid=$!
+    XT_PIDS+=("$pid")
+    wait "$pid" || rc=$?
+    xt_forget "$pid"
+    [ "$rc" -ne 124 ] || log "timed out after ${secs}s: $*"
+    return "$rc"
+}
+
+# run_uclient ARGS...: turnutils_uclient in the client ns, bounded; output in
+# $XT_UCLIENT_OUT; returns uclient's exit status.
+run_uclient() {
+    local rc=0
+    XT_UCLIENT_N=$((XT_UCLIENT_N + 1))
+    XT_UCLIENT_OUT="$XT_TMP/uclient.$XT_UCLIENT_N.out"
+    log "turnutils_uclient $*"
+    ns_run "$XT_NS_CLIENT" "${XT_UCLIENT_TIMEOUT:-30}" "$XT_UCLIENT_OUT" turnutils_uclient "$@" || rc=$?
+    return "$rc"
+}
+
+# stun_ok HOST: a STUN Binding request from the client ns to HOST:3478 must get
+# a success response whose XOR-MAPPED-ADDRESS is the client's own address.
+stun_ok() {
+    local out="$XT_TMP/stun.out"
+    ns_run "$XT_NS_CLIENT" 15 "$out" python3 "$XT_DIR/stun_binding.py" "$1" "$XT_PORT" 5 1 ||
+        fail "STUN Binding to $1: $(tail -n 1 "$out")"
+    log "$(tail -n 1 "$out")"
+}
+
+# REST API credentials for turnutils_uclient: -u USER -W SECRET.
+# shellcheck disable=SC2034 # used by the tests
+XT_REST_ARGS=(-u "$XT_USER" -W "$XT_SECRET")
+
+# assert_no_loss FILE: from turnutils_uclient's closing statistics
+#   start_mclient: tot_send_msgs=S, tot_recv_msgs=R
+#   Total lost packets L (P%), total send dropped D (Q%)
+# require S > 0, R == S, L == 0 and D == 0.
+assert_no_loss() {
+    local f=${1:-$XT_UCLIENT_OUT} counts sent recv lost dropped
+    [ -s "$f" ] || fail "no uclient output in '$f'"
+    counts=$(sed -nE 's/.*start_mclient: tot_send_msgs=([0-9]+), tot_recv_msgs=([0-9]+)[[:space:]]*$/\1 \2/p' "$f" | tail -n 1)
+    [ -n "$counts" ] || fail "uclient printed no final statistics (allocation or permission failed?)"
+    read -r sent recv <<<"$counts"
+    lost=$(sed -nE 's/.*Total lost packets ([0-9]+) .*/\1/p' "$f" | tail -n 1)
+    dropped=$(sed -nE 's/.*total send dropped ([0-9]+) .*/\1/p' "$f" | tail -n 1)
+    [ -n "$lost" ] || fail "no 'Total lost packets' line in uclient output"
+    [ "$sent" -gt 0 ] || fail "uclient sent nothing (tot_send_msgs=0)"
+    [ "$recv" -gt 0 ] || fail "uclient received nothing back (tot_recv_msgs=0 of $sent)"
+    [ "$recv" -eq "$sent" ] || fail "uclient received $recv of $sent messages"
+    [ "$lost" -eq 0 ] || fail "uclient lost $lost packets"
+    [ "${dropped:-0}" -eq 0 ] || fail "uclient had $dropped send drops"
+    log "no loss: sent=$sent received=$recv"
+}
+
+# uclient_ok ARGS...: run_uclient + assert_no_loss.
+uclient_ok() {
+    local rc=0
+    run_uclient "$@" || rc=$?
+    [ "$rc" -eq 0 ] || fail "turnutils_uclient exited with status $rc"
+    assert_no_loss "$XT_UCLIENT_OUT"
+}
+
+# pass: the test's last word.
+pass() {
+    log "PASS ($((SECONDS - XT_START)) s)"
+    exit 0
+}
+
+# ---- XDP ----
+
+# xdp_prepare: what a relay host needs for the XDP fast path. bpf_fib_lookup answers only
+# where forwarding is on; and frames the relay sends back with XDP_TX are dropped by a veth
+# whose far end has no XDP program, so the router's end gets one that passes everything.
+# shellcheck disable=SC2034 # used by the XDP tests
+XT_RELAY_DEV="xt${XT_ID}r0"
+XT_RELAY_RDEV="xt${XT_ID}r1"
+xdp_prepare() {
+    local pass_obj="$XT_ROOT/build/bpf/xdp_pass.bpf.o"
+    [ -f "$pass_obj" ] || fail "$pass_obj missing (make all)"
+    ns_exec "$XT_NS_RELAY" sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
+    ns_exec "$XT_NS_ROUTER" ip link set dev "$XT_RELAY_RDEV" xdp obj "$pass_obj" sec xdp ||
+        fail "cannot attach the pass-through XDP program on the router"
+}
+
+# xdp_counters: the running daemon's XDP counters (`xturn stats`) as "name packets" lines.
+# Tests run one daemon at a time; the newest program is taken should an old one linger.
+xdp_counters() {
+    "$XTURN" stats | python3 -c '
+import json, sys
+progs = [json.loads(l) for l in sys.stdin if l.strip()]
+newest = max(progs, key=lambda p: p["program_id"])
+for name, c in newest["counters"].items():
+    print(name, c["packets"])
+'
+}
+
+# xdp_count NAME: one counter from xdp_counters.
+xdp_count() {
+    xdp_counters | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# xdp_assert_at_least NAME MIN
+xdp_assert_at_least() {
+    local v
+    v=$(xdp_count "$1")
+    [ -n "$v" ] || fail "no XDP counter $1"
+    [ "$v" -ge "$2" ] || fail "XDP counter $1 is $v, expected at least $2 ($(xdp_counters | awk '$2 > 0' | tr '\n' ' '))"
+    log "xdp $1 = $v"
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Command-line errors: each bad invocation exits 2 with exactly one line on
+# stderr and does not start serving; --help exits 0. No namespaces: the only
+# sockets are on 127.0.0.1, on free ports.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$XTURN" ] || fail "daemon binary $XTURN missing or not executable (build it, or set XTURN_BIN)"
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# run_cli NAME ARGS...: the daemon bounded by 5 s; sets rc, out, err files.
+run_cli() {
+    local name=$1 pid
+    shift
+    out="$XT_TMP/$name.out" err="$XT_TMP/$name.err" rc=0
+    env --default-signal timeout -k 2 5 "$XTURN" "$@" >"$out" 2>"$err" </dev/null &
+    pid=$!
+    XT_PIDS+=("$pid")
+    wait "$pid" || rc=$?
+    xt_forget "$pid"
+}
+
+# expect_usage_error NAME ARGS...: exit status 2 and exactly one stderr line.
+expect_usage_error() {
+    local name=$1 lines
+    shift
+    run_cli "$name" "$@"
+    [ "$rc" -ne 124 ] || fail "$name: still running after 5 s (accepted: $*)"
+    [ "$rc" -eq 2 ] || fail "$name: exit status $rc, want 2 (args: $*); stderr: $(head -c 300 "$err")"
+    lines=$(grep -c . "$err" || true)
+    [ "$lines" -eq 1 ] || fail "$name: $lines lines on stderr, want exactly 1: $(head -c 300 "$err")"
+    log "$name: exit 2: $(cat "$err")"
+}
+
+port=$(free_port)
+base=(--listen "127.0.0.1:$port" --realm xturn)
+auth=(--auth-secret "cli-test-secret")
+
+# Control: the base flags are good, so each failure below is the bad flag's doing.
+# timeout passes our TERM on to the daemon and returns the daemon's status.
+env --default-signal timeout -k 2 10 "$XTURN" "${base[@]}" "${auth[@]}" --log-level info \
+    >"$XT_TMP/control.out" 2>"$XT_TMP/control.err" </dev/null &
+ctl=$!
+XT_PIDS+=("$ctl")
+listening() { ss -Hunl | awk '{print $4}' | grep -qxF "127.0.0.1:$port"; }
+for _ in $(seq 1 50); do
+    listening && break
+    kill -0 "$ctl" 2>/dev/null || break
+    sleep 0.1
+done
+listening || fail "control: daemon with valid flags is not listening on 127.0.0.1:$port: $(tail -n 3 "$XT_TMP/control.err")"
+kill -TERM "$ctl"
+rc=0
+wait "$ctl" || rc=$?
+xt_forget "$ctl"
+[ "$rc" -eq 0 ] || fail "control: exit status $rc after SIGTERM, want 0"
+grep -v '^[[:space:]]*$' "$XT_TMP/control.out" | tail -n 1 | grep -qF 'xturn stopped' ||
+    fail "control: no 'xturn stopped' at the end of the log"
+log "control: valid flags start, serve and stop"
+
+expect_usage_error unknown_flag "${base[@]}" "${auth[@]}" --no-such-flag
+expect_usage_error relay_ports "${base[@]}" "${auth[@]}" --relay-ports 70000-1
+expect_usage_error relay_ports_reversed "${base[@]}" "${auth[@]}" --relay-ports 50000-40000
+expect_usage_error listen_not_ip --listen not-an-ip --realm xturn "${auth[@]}"
+expect_usage_error no_credentials "${base[@]}"
+expect_usage_error user_without_colon "${base[@]}" --user alice
+expect_usage_error missing_value "${base[@]}" "${auth[@]}" --realm
+expect_usage_error bad_log_level "${base[@]}" "${auth[@]}" --log-level loud
+expect_usage_error bad_log_format "${base[@]}" "${auth[@]}" --log-format xml
+expect_usage_error bad_cidr "${base[@]}" "${auth[@]}" --allow-peer 300.1.2.3/8
+
+# A listen port already in use: python holds it (bounded) while the daemon tries.
+busy_out="$XT_TMP/busy.port"
+timeout 20 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+time.sleep(15)' >"$busy_out" &
+holder=$!
+XT_PIDS+=("$holder")
+for _ in $(seq 1 50); do
+    [ -s "$busy_out" ] && break
+    sleep 0.1
+done
+busy=$(head -n 1 "$busy_out")
+[ -n "$busy" ] || fail "could not hold a UDP port"
+expect_usage_error port_in_use --listen "127.0.0.1:$busy" --realm xturn "${auth[@]}"
+xt_kill "$holder"
+
+run_cli help --help
+[ "$rc" -eq 0 ] || fail "--help: exit status $rc, want 0"
+[ -s "$out" ] || fail "--help printed nothing on stdout"
+log "--help: exit 0"
+pass
