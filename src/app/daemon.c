@@ -257,10 +257,11 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
         goto fail;
     }
-    if (open_signals(d, err, errlen) != 0 || open_listeners(d, err, errlen) != 0)
+    if (open_signals(d, err, errlen) != 0)
         goto fail;
+    /* The fast path is in place before the first client can reach a listen socket. */
     d->fp = fastpath_start(cfg, err, errlen);
-    if (!d->fp && err[0])
+    if ((!d->fp && err[0]) || open_listeners(d, err, errlen) != 0)
         goto fail;
     io = (struct turn_io){.ctx = d,
                           .relay_open = io_relay_open,
