@@ -16,9 +16,12 @@ const volatile struct xt_cfg xt_cfg = {};
 #define XT_MAP_DEFAULT_ENTRIES 1024
 #define XT_TX_PORTS_MAX        64
 
+/* Not preallocated: eight maps sized for the largest deployment would otherwise pin memory for
+ * family pairs that may never be used; entries are allocated when userspace binds. */
 #define XT_BINDING_MAP(name, key_t, value_t)                                                       \
     struct {                                                                                       \
         __uint(type, BPF_MAP_TYPE_HASH);                                                           \
+        __uint(map_flags, BPF_F_NO_PREALLOC);                                                      \
         __uint(max_entries, XT_MAP_DEFAULT_ENTRIES);                                               \
         __type(key, key_t);                                                                        \
         __type(value, value_t);                                                                    \

@@ -208,6 +208,8 @@ void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a)
 
 /* ---- load, attach, close ---- */
 
+#define BINDING_MAPS 8
+
 static struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
 {
     struct bpf_map *m[] = {s->maps.c2p_44, s->maps.c2p_46, s->maps.c2p_64, s->maps.c2p_66,
@@ -234,7 +236,7 @@ struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_
     }
     x->cfg = opt->cfg;
     x->skel->rodata->xt_cfg = opt->cfg;
-    for (int i = 0; i < 8 && rc == 0; i++)
+    for (int i = 0; i < BINDING_MAPS && rc == 0; i++)
         rc = bpf_map__set_max_entries(binding_maps(x->skel, i), entries);
     if (rc == 0)
         rc = xturn_bpf__load(x->skel);
@@ -520,6 +522,32 @@ int xdp_stats_read_fd(int map_fd, struct xt_counter *out)
     }
     free(per);
     return rc;
+}
+
+/* The kernel's own account of a map's memory: "memlock" in the map fd's fdinfo. */
+static unsigned long long map_memlock(int fd)
+{
+    char path[64], line[128];
+    unsigned long long v = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "memlock: %llu", &v) == 1)
+            break;
+    fclose(f);
+    return v;
+}
+
+unsigned long long xdp_relay_map_memory(const struct xdp_relay *x)
+{
+    unsigned long long total = 0;
+    for (int i = 0; i < BINDING_MAPS; i++)
+        total += map_memlock(bpf_map__fd(binding_maps(x->skel, i)));
+    return total;
 }
 
 int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)

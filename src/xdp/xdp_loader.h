@@ -53,6 +53,9 @@ int xdp_stats_print_running(FILE *out);
 /* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel". */
 const char *xdp_stat_name(enum xt_stat s);
 
+/* Memory the kernel accounts to the binding maps, in bytes. */
+unsigned long long xdp_relay_map_memory(const struct xdp_relay *x);
+
 /* Program fd, for bpf_prog_test_run_opts in tests. */
 int xdp_relay_prog_fd(const struct xdp_relay *x);
 
