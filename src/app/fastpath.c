@@ -153,7 +153,7 @@ void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t 
 void fastpath_log_stats(struct fastpath *fp)
 {
     struct xt_counter c[XT_STAT_COUNT];
-    char line[2048];
+    char line[2048], full[24], bound[24];
     size_t n = 0;
 
     if (xdp_relay_stats(fp->x, c) != 0)
@@ -168,5 +168,8 @@ void fastpath_log_stats(struct fastpath *fp)
     }
     if (n < sizeof(line))
         snprintf(line + n, sizeof(line) - n, "}");
-    xt_log(LOG_INFO, "xdp stats", "packets", line, NULL);
+    snprintf(full, sizeof(full), "%llu", (unsigned long long)fp->full);
+    snprintf(bound, sizeof(bound), "%llu", (unsigned long long)fp->bound);
+    xt_log(LOG_INFO, "xdp stats", "packets", line, "#bindings_mirrored", bound,
+           "#bindings_map_full", full, NULL);
 }
