@@ -2,7 +2,7 @@
 # Installs the Debian packages xturn needs to build, run and test; a no-op when all are present.
 set -euo pipefail
 pkgs=(gcc make pkg-config libssl-dev zlib1g-dev libcmocka-dev clang
-      iproute2 ethtool jq coturn procps python3 libbpf-dev libelf-dev bpftool linux-libc-dev)
+      iproute2 ethtool jq coturn procps python3 libbpf-dev libelf-dev bpftool linux-libc-dev tcpdump)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -10,21 +10,6 @@
 
 #include "turn_mock.h"
 
-static int setup(void **state)
-{
-    struct mock *m = calloc(1, sizeof(*m));
-    mock_setup(m);
-    *state = m;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    mock_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static const uint8_t udp[4] = {TURN_TRANSPORT_UDP};
 
 /* Signs and sends an Allocate with extra attributes added by the caller before signing. */
@@ -393,7 +378,7 @@ static void binding_answers_with_mapped_address(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, mock_test_setup, mock_test_teardown)
     const struct CMUnitTest tests[] = {
         T(missing_transport_is_400_and_tcp_is_442),
         T(success_has_relayed_mapped_lifetime),

@@ -11,21 +11,6 @@
 #include "turn/auth.h"
 #include "turn_mock.h"
 
-static int setup(void **state)
-{
-    struct mock *m = calloc(1, sizeof(*m));
-    mock_setup(m);
-    *state = m;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    mock_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static void unauthenticated_allocate_gets_small_401(void **state)
 {
     struct mock *m = *state;
@@ -213,19 +198,27 @@ static void unauthenticated_responses_are_rate_limited(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(unauthenticated_allocate_gets_small_401, setup, teardown),
-        cmocka_unit_test_setup_teardown(static_user_allocates_and_response_is_signed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(sha256_integrity_answered_with_sha256, setup, teardown),
-        cmocka_unit_test_setup_teardown(wrong_password_is_401_and_counted, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_username_is_400, setup, teardown),
-        cmocka_unit_test_setup_teardown(stale_nonce_is_438_with_a_new_nonce, setup, teardown),
-        cmocka_unit_test_setup_teardown(nonce_is_bound_to_the_client_address, setup, teardown),
-        cmocka_unit_test_setup_teardown(rest_api_credentials_and_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(rest_api_expired_username_is_401, setup, teardown),
+        cmocka_unit_test_setup_teardown(unauthenticated_allocate_gets_small_401, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(static_user_allocates_and_response_is_signed,
+                                        mock_test_setup, mock_test_teardown),
+        cmocka_unit_test_setup_teardown(sha256_integrity_answered_with_sha256, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(wrong_password_is_401_and_counted, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(missing_username_is_400, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(stale_nonce_is_438_with_a_new_nonce, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(nonce_is_bound_to_the_client_address, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(rest_api_credentials_and_rotation, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(rest_api_expired_username_is_401, mock_test_setup,
+                                        mock_test_teardown),
         cmocka_unit_test(rest_password_matches_known_value),
-        cmocka_unit_test_setup_teardown(unauthenticated_responses_are_rate_limited, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(unauthenticated_responses_are_rate_limited, mock_test_setup,
+                                        mock_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

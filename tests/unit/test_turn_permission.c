@@ -9,21 +9,6 @@
 
 #include "turn_mock.h"
 
-static int setup(void **state)
-{
-    struct mock *m = calloc(1, sizeof(*m));
-    mock_setup(m);
-    *state = m;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    mock_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static void start_allocated(struct mock *m, uint8_t family)
 {
     mock_start(m);
@@ -207,7 +192,7 @@ static void channel_bind_missing_attributes_is_400(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, mock_test_setup, mock_test_teardown)
     const struct CMUnitTest tests[] = {
         T(permission_without_allocation_is_437),
         T(permission_needs_a_peer),

@@ -10,21 +10,6 @@
 
 #include "turn_mock.h"
 
-static int setup(void **state)
-{
-    struct mock *m = calloc(1, sizeof(*m));
-    mock_setup(m);
-    *state = m;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    mock_teardown(*state);
-    free(*state);
-    return 0;
-}
-
 static const uint8_t payload[5] = {'h', 'e', 'l', 'l', 'o'};
 
 /* Allocation of the peer's family with a channel 0x4001 bound to it. */
@@ -332,7 +317,7 @@ static void full_fast_path_still_relays_in_userspace(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, mock_test_setup, mock_test_teardown)
     const struct CMUnitTest tests[] = {
         T(channeldata_to_peer),
         T(bad_channeldata_is_dropped),

@@ -124,6 +124,22 @@ void mock_setup(struct mock *m)
     m->now.unix_s = 1800000000;
 }
 
+int mock_test_setup(void **state)
+{
+    struct mock *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    mock_setup(m);
+    *state = m;
+    return 0;
+}
+
+int mock_test_teardown(void **state)
+{
+    mock_teardown(*state);
+    free(*state);
+    return 0;
+}
+
 void mock_start(struct mock *m)
 {
     struct turn_io io = {.ctx = m,

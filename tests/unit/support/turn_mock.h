@@ -58,6 +58,9 @@ struct mock {
  * 2001:db8:3::2, ports 50000-50099; then the server. */
 void mock_setup(struct mock *m);
 void mock_start(struct mock *m); /* creates the server from m->cfg (after tweaks) */
+/* cmocka setup/teardown: a mock_setup() mock in *state, torn down and freed after the test. */
+int mock_test_setup(void **state);
+int mock_test_teardown(void **state);
 void mock_teardown(struct mock *m);
 int mock_open_sockets(const struct mock *m);
 
