@@ -269,7 +269,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
                           .send = io_send,
                           .channel_up = d->fp ? io_channel_up : NULL,
                           .channel_down = d->fp ? io_channel_down : NULL};
-    d->turn = turn_server_new(&cfg->turn, &io, &d->now);
+    d->turn = turn_server_new(&cfg->turn, &io, &d->now, NULL);
     if (!d->turn) {
         snprintf(err, errlen, "cannot create the TURN server state");
         goto fail;

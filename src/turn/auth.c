@@ -3,22 +3,20 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 
-int auth_init(struct auth *a, const struct turn_config *cfg)
+int auth_init(struct auth *a, const struct turn_config *cfg, const uint8_t *nonce_key,
+              size_t nonce_key_len)
 {
     const char *realm = cfg->realm;
     memset(a, 0, sizeof(*a));
     a->cfg = cfg;
-    if (RAND_bytes(a->nonce_secret, sizeof(a->nonce_secret)) != 1) {
-        xt_log(LOG_ERROR, "cannot get random bytes for the nonce key", NULL);
-        return -1;
-    }
+    a->nonce_key = nonce_key;
+    a->nonce_key_len = nonce_key_len;
     if (cfg->nusers) {
         a->users = calloc(cfg->nusers, sizeof(*a->users));
         if (!a->users)
@@ -36,7 +34,6 @@ int auth_init(struct auth *a, const struct turn_config *cfg)
 
 void auth_free(struct auth *a)
 {
-    OPENSSL_cleanse(a->nonce_secret, sizeof(a->nonce_secret));
     free(a->users);
     a->users = NULL;
 }
@@ -50,7 +47,7 @@ static void nonce_mac(const struct auth *a, const struct xt_addr *client, uint32
 
     memcpy(msg, &ts, 4);
     memcpy(msg + 4, client, sizeof(*client));
-    HMAC(EVP_sha1(), a->nonce_secret, sizeof(a->nonce_secret), msg, sizeof(msg), mac, &maclen);
+    HMAC(EVP_sha1(), a->nonce_key, (int)a->nonce_key_len, msg, sizeof(msg), mac, &maclen);
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[mac[i] >> 4];
         out[2 * i + 1] = hex[mac[i] & 15];

@@ -20,12 +20,14 @@ struct auth_user {
 
 struct auth {
     const struct turn_config *cfg;
-    uint8_t nonce_secret[32];
+    const uint8_t *nonce_key; /* shared by every worker, so any of them verifies a nonce */
+    size_t nonce_key_len;
     struct auth_user *users; /* static users with precomputed keys */
     size_t nusers;
 };
 
-int auth_init(struct auth *a, const struct turn_config *cfg);
+int auth_init(struct auth *a, const struct turn_config *cfg, const uint8_t *nonce_key,
+              size_t nonce_key_len);
 void auth_free(struct auth *a);
 
 /* A nonce bound to the client's transport address and the current time. */

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "turn/port_pool.h"
 #include "turn/turn_internal.h"
+#include "turn/turn_shared.h"
 
 uint32_t alloc_hash(const struct turn_server *s, const struct xt_addr *client, int listen_handle)
 {
@@ -32,95 +34,6 @@ static uint32_t random_u32(void)
     return v;
 }
 
-/* ---- per-user allocation counts (quota) ---- */
-
-/* REST API usernames carry an expiry that changes with every credential: count the user part. */
-static const char *quota_name(const char *user)
-{
-    const char *colon = strchr(user, ':');
-    return colon ? colon + 1 : user;
-}
-
-static uint32_t str_hash(const char *str, uint32_t seed)
-{
-    uint32_t h = 2166136261u ^ seed;
-    for (; *str; str++)
-        h = (h ^ (uint8_t)*str) * 16777619u;
-    return h;
-}
-
-static struct turn_user_count *quota_get(struct turn_server *s, const char *name, bool create)
-{
-    uint32_t h = str_hash(name, s->seed);
-    struct turn_user_count *u;
-    for (struct hnode *n = htab_first(&s->user_counts, h); n; n = htab_next(n, h)) {
-        u = container_of(n, struct turn_user_count, node);
-        if (strcmp(u->name, name) == 0)
-            return u;
-    }
-    if (!create)
-        return NULL;
-    u = calloc(1, sizeof(*u) + strlen(name) + 1);
-    if (!u)
-        return NULL;
-    strcpy(u->name, name);
-    htab_insert(&s->user_counts, &u->node, h);
-    return u;
-}
-
-static void quota_put(struct turn_server *s, struct turn_user_count *u)
-{
-    if (!u || --u->count > 0)
-        return;
-    htab_remove(&s->user_counts, &u->node);
-    free(u);
-}
-
-/* ---- reservations (EVEN-PORT with the R bit) ---- */
-
-static void reservation_free(struct turn_server *s, struct turn_reservation *res, bool release)
-{
-    tw_cancel(&res->timer);
-    htab_remove(&s->reservations, &res->node);
-    if (release)
-        port_pool_release(&s->ports[fam_index(res->family)], res->port);
-    free(res);
-}
-
-static void reservation_expired(struct tw_timer *t, void *ctx)
-{
-    reservation_free(ctx, container_of(t, struct turn_reservation, timer), true);
-}
-
-static struct turn_reservation *reservation_find(struct turn_server *s, uint64_t token)
-{
-    uint32_t h = (uint32_t)(token ^ (token >> 32));
-    for (struct hnode *n = htab_first(&s->reservations, h); n; n = htab_next(n, h)) {
-        struct turn_reservation *res = container_of(n, struct turn_reservation, node);
-        if (res->token == token)
-            return res;
-    }
-    return NULL;
-}
-
-static int reservation_add(struct turn_server *s, uint16_t family, uint16_t port, uint64_t now_ms,
-                           uint64_t *token)
-{
-    struct turn_reservation *res = calloc(1, sizeof(*res));
-    if (!res || RAND_bytes((unsigned char *)&res->token, sizeof(res->token)) != 1) {
-        free(res);
-        return -1;
-    }
-    res->family = family;
-    res->port = port;
-    tw_timer_init(&res->timer, reservation_expired);
-    tw_schedule(&s->wheel, &res->timer, now_ms + RESERVATION_LIFETIME_MS);
-    htab_insert(&s->reservations, &res->node, (uint32_t)(res->token ^ (res->token >> 32)));
-    port_pool_mark(&s->ports[fam_index(family)], port);
-    *token = res->token;
-    return 0;
-}
-
 /* ---- relay sockets ---- */
 
 static const struct xt_addr *relay_bind_addr(const struct turn_config *c, int fam)
@@ -144,7 +57,7 @@ static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam
         return rl->handle;
     rl->advertised = pub->family ? *pub : rl->addr;
     rl->advertised.port = port;
-    port_pool_mark(&s->ports[fam], port);
+    port_pool_mark(turn_shared_ports(s->shared, fam), port);
     return 0;
 }
 
@@ -152,7 +65,7 @@ static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam
 static int relay_open_any(struct turn_server *s, struct turn_relay *rl, int fam, bool even,
                           bool pair, bool df)
 {
-    struct port_pool *pool = &s->ports[fam];
+    struct port_pool *pool = turn_shared_ports(s->shared, fam);
     uint32_t start = random_u32();
     for (int attempt = 0; attempt < 64; attempt++) {
         uint16_t port = port_pool_find(pool, start, even, pair);
@@ -172,7 +85,7 @@ static void relay_close(struct turn_server *s, struct turn_relay *rl, int fam)
     if (rl->handle < 0)
         return;
     s->io.relay_close(s->io.ctx, rl->handle);
-    port_pool_release(&s->ports[fam], rl->addr.port);
+    port_pool_release(turn_shared_ports(s->shared, fam), rl->addr.port);
     rl->handle = -1;
 }
 
@@ -198,40 +111,18 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
            "#lifetime", life, "reason", reason ? reason : "", NULL);
 }
 
-static int quota_check(struct turn_server *s, const char *user, struct turn_user_count **out)
-{
-    const struct turn_config *c = s->cfg;
-    *out = NULL;
-    if (c->max_allocations && s->allocs.count >= c->max_allocations)
-        return 486;
-    if (!c->user_quota)
-        return 0;
-    *out = quota_get(s, quota_name(user), true);
-    if (!*out)
-        return 500;
-    /* At the quota the entry is held by the user's other allocations: leave it alone. */
-    if ((*out)->count >= c->user_quota) {
-        *out = NULL;
-        return 486;
-    }
-    (*out)->count++;
-    return 0;
-}
-
+/* With the shared lock held: ports are picked and bound atomically across workers. */
 static int open_relays(struct turn_server *s, struct turn_allocation *a,
                        const struct alloc_request *ar, uint64_t now_ms, uint64_t *token_out)
 {
     bool first = true;
     if (ar->reservation) {
-        struct turn_reservation *res = reservation_find(s, ar->reservation);
-        int fam, err;
-        if (!res)
+        uint16_t family, port;
+        int fam;
+        if (turn_shared_redeem(s->shared, ar->reservation, now_ms, &family, &port) != 0)
             return 508;
-        fam = fam_index(res->family);
-        port_pool_release(&s->ports[fam], res->port);
-        err = relay_open_port(s, &a->relay[fam], fam, res->port, ar->dont_fragment);
-        reservation_free(s, res, false);
-        return err < 0 ? 508 : 0;
+        fam = fam_index(family);
+        return relay_open_port(s, &a->relay[fam], fam, port, ar->dont_fragment) < 0 ? 508 : 0;
     }
     for (int fam = 0; fam < FAM_COUNT; fam++) {
         /* EVEN-PORT applies to the first relayed address only. */
@@ -241,8 +132,8 @@ static int open_relays(struct turn_server *s, struct turn_allocation *a,
         if (relay_open_any(s, &a->relay[fam], fam, even, pair, ar->dont_fragment) < 0)
             return 508;
         if (pair &&
-            reservation_add(s, a->relay[fam].addr.family, (uint16_t)(a->relay[fam].addr.port + 1),
-                            now_ms, token_out) != 0)
+            turn_shared_reserve(s->shared, a->relay[fam].addr.family,
+                                (uint16_t)(a->relay[fam].addr.port + 1), now_ms, token_out) != 0)
             return 508;
         first = false;
     }
@@ -259,11 +150,6 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     a = calloc(1, sizeof(*a));
     if (!a)
         return 500;
-    code = quota_check(s, r->user, &a->quota);
-    if (code) {
-        free(a);
-        return code;
-    }
     a->client = *r->client;
     a->local = *r->local;
     a->listen_handle = r->listen_handle;
@@ -276,11 +162,18 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
         a->relay[fam].handle = -1;
     }
     *token_out = 0;
-    code = open_relays(s, a, ar, r->now->ms, token_out);
+    turn_shared_lock(s->shared);
+    code = turn_shared_quota_take(s->shared, r->user, &a->quota);
+    if (code == 0) {
+        code = open_relays(s, a, ar, r->now->ms, token_out);
+        if (code) {
+            for (int fam = 0; fam < FAM_COUNT; fam++)
+                relay_close(s, &a->relay[fam], fam);
+            turn_shared_quota_put(s->shared, a->quota);
+        }
+    }
+    turn_shared_unlock(s->shared);
     if (code) {
-        for (int fam = 0; fam < FAM_COUNT; fam++)
-            relay_close(s, &a->relay[fam], fam);
-        quota_put(s, a->quota);
         free(a);
         return code;
     }
@@ -350,9 +243,11 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
         a->perms = p->next;
         perm_free(s, p);
     }
+    turn_shared_lock(s->shared);
     for (int fam = 0; fam < FAM_COUNT; fam++)
         relay_close(s, &a->relay[fam], fam);
-    quota_put(s, a->quota);
+    turn_shared_quota_put(s->shared, a->quota);
+    turn_shared_unlock(s->shared);
     htab_remove(&s->allocs, &a->node);
     s->counters.allocations--;
     free(a);

@@ -8,14 +8,12 @@
 #include "common/htab.h"
 #include "stun/stun.h"
 #include "turn/auth.h"
-#include "turn/port_pool.h"
 #include "turn/ratelimit.h"
 #include "turn/timer_wheel.h"
 #include "turn/turn_server.h"
 #include "turn/txcache.h"
 
-#define RESERVATION_LIFETIME_MS 30000
-#define RESP_MAX                512
+#define RESP_MAX 512
 
 enum { FAM_V4 = 0, FAM_V6 = 1, FAM_COUNT = 2 };
 
@@ -52,12 +50,6 @@ struct turn_channel {
     struct tw_timer timer;
 };
 
-struct turn_user_count {
-    struct hnode node;
-    uint32_t count;
-    char name[];
-};
-
 struct turn_allocation {
     struct hnode node; /* in turn_server.allocs, by 5-tuple */
     struct xt_addr client;
@@ -74,23 +66,14 @@ struct turn_allocation {
     struct tw_timer timer;
 };
 
-struct turn_reservation {
-    struct hnode node; /* by token */
-    uint64_t token;
-    uint16_t family;
-    uint16_t port;
-    struct tw_timer timer;
-};
-
 struct turn_server {
     const struct turn_config *cfg;
     struct turn_io io;
     uint32_t seed;
     struct auth auth;
     struct htab allocs;
-    struct htab reservations;
-    struct htab user_counts;
-    struct port_pool ports[FAM_COUNT];
+    struct turn_shared *shared;
+    bool own_shared; /* created for this server alone (one worker, tests) */
     struct timer_wheel wheel;
     struct ratelimit unauth_limit;
     struct txcache txcache;

@@ -5,25 +5,31 @@
 
 #include "common/log.h"
 #include "turn/turn_internal.h"
+#include "turn/turn_shared.h"
 
 struct turn_server *turn_server_new(const struct turn_config *cfg, const struct turn_io *io,
-                                    const struct turn_time *now)
+                                    const struct turn_time *now, struct turn_shared *shared)
 {
     struct turn_server *s = calloc(1, sizeof(*s));
+    const uint8_t *nonce_key;
+    size_t nonce_key_len;
+
     if (!s)
         goto fail;
     s->cfg = cfg;
     s->io = *io;
-    if (RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1)
+    s->shared = shared;
+    if (!s->shared) {
+        s->shared = turn_shared_new(cfg);
+        s->own_shared = true;
+    }
+    if (!s->shared || RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1)
         goto fail;
-    if (auth_init(&s->auth, cfg) != 0)
+    nonce_key = turn_shared_nonce_key(s->shared, &nonce_key_len);
+    if (auth_init(&s->auth, cfg, nonce_key, nonce_key_len) != 0)
         goto fail;
-    if (htab_init(&s->allocs, 1024) || htab_init(&s->reservations, 64) ||
-        htab_init(&s->user_counts, 64))
+    if (htab_init(&s->allocs, 1024))
         goto fail;
-    for (int fam = 0; fam < FAM_COUNT; fam++)
-        if (port_pool_init(&s->ports[fam], cfg->relay_port_lo, cfg->relay_port_hi) != 0)
-            goto fail;
     tw_init(&s->wheel, now->ms);
     ratelimit_init(&s->unauth_limit, cfg->unauth_rate, cfg->unauth_rate * 5, s->seed);
     txcache_init(&s->txcache, s->seed);
@@ -44,14 +50,9 @@ void turn_server_free(struct turn_server *s)
                 alloc_delete(s, container_of(s->allocs.buckets[i], struct turn_allocation, node),
                              "shutdown");
     }
-    /* Reservations and per-user counts go with their timers and allocations; what remains is
-     * freed by running every timer to the end of time. */
-    tw_advance(&s->wheel, UINT64_MAX / 2, s);
     htab_free(&s->allocs);
-    htab_free(&s->reservations);
-    htab_free(&s->user_counts);
-    for (int fam = 0; fam < FAM_COUNT; fam++)
-        port_pool_free(&s->ports[fam]);
+    if (s->own_shared)
+        turn_shared_free(s->shared);
     auth_free(&s->auth);
     free(s);
 }
@@ -64,6 +65,9 @@ const struct turn_counters *turn_server_counters(const struct turn_server *s)
 void turn_tick(struct turn_server *s, const struct turn_time *now)
 {
     tw_advance(&s->wheel, now->ms, s);
+    turn_shared_lock(s->shared);
+    turn_shared_expire(s->shared, now->ms);
+    turn_shared_unlock(s->shared);
 }
 
 /* ---- responses ---- */

@@ -57,9 +57,12 @@ struct turn_counters {
     uint64_t cross_family_pkts; /* relayed between an IPv4 and an IPv6 side, both directions */
 };
 
-/* Returns NULL on failure (logged). cfg must outlive the server. */
+struct turn_shared;
+
+/* Returns NULL on failure (logged). cfg must outlive the server. shared: the state every
+ * worker's server shares (turn_shared.h), or NULL for a server of its own. */
 struct turn_server *turn_server_new(const struct turn_config *cfg, const struct turn_io *io,
-                                    const struct turn_time *now);
+                                    const struct turn_time *now, struct turn_shared *shared);
 /* Deletes every allocation (closing relay sockets) and frees the server. */
 void turn_server_free(struct turn_server *s);
 

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "turn/turn_shared.h"
 #include "turn_mock.h"
 
 static const uint8_t udp[4] = {TURN_TRANSPORT_UDP};
@@ -231,6 +232,73 @@ static void even_port_with_reservation(void **state)
     assert_int_equal(allocate_with(m, &b, buf, &r), 508);
 }
 
+static void reservation_expires_after_30s(void **state)
+{
+    struct mock *m = *state;
+    uint8_t buf[512], r_bit = 0x80, token[8];
+    struct stun_builder b;
+    struct stun_msg r;
+
+    m->cfg.relay_port_lo = 50000;
+    m->cfg.relay_port_hi = 50001;
+    mock_start(m);
+    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, udp, 4);
+    stun_add_attr(&b, TURN_ATTR_EVEN_PORT, &r_bit, 1);
+    assert_int_equal(allocate_with(m, &b, buf, &r), 0);
+    memcpy(token, stun_find(&r, TURN_ATTR_RESERVATION_TOKEN)->val, 8);
+    assert_int_equal(mock_refresh(m, 3600), 0);
+    /* While reserved, the only other port is taken. */
+    mock_addr(&m->client, "198.18.1.2:40001");
+    m->nonce_len = 0;
+    assert_int_equal(mock_allocate(m, 0, NULL), 508);
+    /* After 30 s the reservation is gone: the port is free and the token worthless. */
+    mock_advance(m, 30 * 1000);
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    mock_addr(&m->client, "198.18.1.2:40002");
+    m->nonce_len = 0;
+    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, udp, 4);
+    stun_add_attr(&b, TURN_ATTR_RESERVATION_TOKEN, token, 8);
+    assert_int_equal(allocate_with(m, &b, buf, &r), 508);
+}
+
+static void servers_sharing_state_share_ports_and_quotas(void **state)
+{
+    struct mock *m = *state, *m2 = calloc(1, sizeof(*m2));
+    struct turn_shared *sh;
+
+    m->cfg.relay_port_lo = 50000;
+    m->cfg.relay_port_hi = 50001;
+    m->cfg.user_quota = 2;
+    sh = turn_shared_new(&m->cfg);
+    assert_non_null(sh);
+    mock_start_shared(m, sh);
+    mock_setup(m2);
+    m2->cfg.relay_port_lo = 50000;
+    m2->cfg.relay_port_hi = 50001;
+    mock_start_shared(m2, sh);
+    mock_addr(&m2->client, "198.18.1.2:40005");
+    /* One allocation on each "worker": the two ports are used, and the user's quota too. */
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    assert_int_equal(mock_allocate(m2, 0, NULL), 0);
+    assert_int_not_equal(m->socks[mock_relay_handle(m, AF_INET)].addr.port,
+                         m2->socks[mock_relay_handle(m2, AF_INET)].addr.port);
+    mock_addr(&m2->client, "198.18.1.2:40001");
+    m2->nonce_len = 0;
+    assert_int_equal(mock_allocate(m2, 0, NULL), 486);
+    /* A nonce made by one server is good at the other. */
+    memcpy(m2->nonce, m->nonce, sizeof(m->nonce));
+    m2->nonce_len = m->nonce_len;
+    m2->client = m->client;
+    assert_int_equal(mock_refresh(m2, 600), 437); /* authenticated: no allocation there */
+    mock_teardown(m2);
+    free(m2);
+    turn_server_free(m->s);
+    m->s = NULL;
+    turn_shared_free(sh);
+}
+
 static void reservation_token_with_even_port_is_400(void **state)
 {
     struct mock *m = *state;
@@ -392,6 +460,8 @@ int main(void)
         T(both_family_attributes_is_400),
         T(even_port_with_reservation),
         T(reservation_token_with_even_port_is_400),
+        T(reservation_expires_after_30s),
+        T(servers_sharing_state_share_ports_and_quotas),
         T(no_free_port_is_508),
         T(user_quota_is_486),
         T(unknown_comprehension_required_is_420),

@@ -142,13 +142,18 @@ int mock_test_teardown(void **state)
 
 void mock_start(struct mock *m)
 {
+    mock_start_shared(m, NULL);
+}
+
+void mock_start_shared(struct mock *m, struct turn_shared *shared)
+{
     struct turn_io io = {.ctx = m,
                          .relay_open = mock_relay_open,
                          .relay_close = mock_relay_close,
                          .send = mock_send,
                          .channel_up = mock_channel_up,
                          .channel_down = mock_channel_down};
-    m->s = turn_server_new(&m->cfg, &io, &m->now);
+    m->s = turn_server_new(&m->cfg, &io, &m->now, shared);
     assert_non_null(m->s);
 }
 

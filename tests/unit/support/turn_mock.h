@@ -58,6 +58,8 @@ struct mock {
  * 2001:db8:3::2, ports 50000-50099; then the server. */
 void mock_setup(struct mock *m);
 void mock_start(struct mock *m); /* creates the server from m->cfg (after tweaks) */
+/* The same with state shared with other servers (workers). */
+void mock_start_shared(struct mock *m, struct turn_shared *shared);
 /* cmocka setup/teardown: a mock_setup() mock in *state, torn down and freed after the test. */
 int mock_test_setup(void **state);
 int mock_test_teardown(void **state);

@@ -1,0 +1,236 @@
+#include "turn/turn_shared.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/htab.h"
+#include "turn/port_pool.h"
+
+#define RESERVATION_LIFETIME_MS 30000
+
+struct turn_user_count {
+    struct hnode node;
+    uint32_t count;
+    char name[];
+};
+
+/* Reservations all live 30 s, so a FIFO is also expiry order. */
+struct reservation {
+    struct hnode node;
+    struct reservation *next;
+    uint64_t token;
+    uint64_t expires_ms;
+    uint16_t family;
+    uint16_t port;
+};
+
+struct turn_shared {
+    const struct turn_config *cfg;
+    pthread_mutex_t lock;
+    uint32_t seed;
+    uint8_t nonce_key[32];
+    struct port_pool ports[2];
+    struct htab users;
+    uint64_t allocations;
+    struct htab reservations;
+    struct reservation *fifo_head, **fifo_tail;
+};
+
+struct turn_shared *turn_shared_new(const struct turn_config *cfg)
+{
+    struct turn_shared *sh = calloc(1, sizeof(*sh));
+    if (!sh)
+        return NULL;
+    sh->cfg = cfg;
+    sh->fifo_tail = &sh->fifo_head;
+    pthread_mutex_init(&sh->lock, NULL);
+    if (RAND_bytes(sh->nonce_key, sizeof(sh->nonce_key)) != 1 ||
+        RAND_bytes((unsigned char *)&sh->seed, sizeof(sh->seed)) != 1 ||
+        htab_init(&sh->users, 64) != 0 || htab_init(&sh->reservations, 64) != 0 ||
+        port_pool_init(&sh->ports[0], cfg->relay_port_lo, cfg->relay_port_hi) != 0 ||
+        port_pool_init(&sh->ports[1], cfg->relay_port_lo, cfg->relay_port_hi) != 0) {
+        turn_shared_free(sh);
+        return NULL;
+    }
+    return sh;
+}
+
+void turn_shared_free(struct turn_shared *sh)
+{
+    if (!sh)
+        return;
+    turn_shared_expire(sh, UINT64_MAX);
+    /* Users are counted by live allocations, which are gone by now. */
+    htab_free(&sh->users);
+    htab_free(&sh->reservations);
+    port_pool_free(&sh->ports[0]);
+    port_pool_free(&sh->ports[1]);
+    OPENSSL_cleanse(sh->nonce_key, sizeof(sh->nonce_key));
+    pthread_mutex_destroy(&sh->lock);
+    free(sh);
+}
+
+const uint8_t *turn_shared_nonce_key(const struct turn_shared *sh, size_t *len)
+{
+    *len = sizeof(sh->nonce_key);
+    return sh->nonce_key;
+}
+
+void turn_shared_lock(struct turn_shared *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+}
+
+void turn_shared_unlock(struct turn_shared *sh)
+{
+    pthread_mutex_unlock(&sh->lock);
+}
+
+struct port_pool *turn_shared_ports(struct turn_shared *sh, int fam)
+{
+    return &sh->ports[fam];
+}
+
+/* ---- quotas ---- */
+
+/* REST API usernames carry an expiry that changes with every credential: count the user part. */
+static const char *quota_name(const char *user)
+{
+    const char *colon = strchr(user, ':');
+    return colon ? colon + 1 : user;
+}
+
+static uint32_t str_hash(const char *str, uint32_t seed)
+{
+    uint32_t h = 2166136261u ^ seed;
+    for (; *str; str++)
+        h = (h ^ (uint8_t)*str) * 16777619u;
+    return h;
+}
+
+static struct turn_user_count *user_get(struct turn_shared *sh, const char *name)
+{
+    uint32_t h = str_hash(name, sh->seed);
+    struct turn_user_count *u;
+    for (struct hnode *n = htab_first(&sh->users, h); n; n = htab_next(n, h)) {
+        u = container_of(n, struct turn_user_count, node);
+        if (strcmp(u->name, name) == 0)
+            return u;
+    }
+    u = calloc(1, sizeof(*u) + strlen(name) + 1);
+    if (!u)
+        return NULL;
+    strcpy(u->name, name);
+    htab_insert(&sh->users, &u->node, h);
+    return u;
+}
+
+static void user_put(struct turn_shared *sh, struct turn_user_count *u)
+{
+    if (u->count > 0)
+        return;
+    htab_remove(&sh->users, &u->node);
+    free(u);
+}
+
+int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out)
+{
+    const struct turn_config *c = sh->cfg;
+    struct turn_user_count *u = NULL;
+
+    *out = NULL;
+    if (c->max_allocations && sh->allocations >= c->max_allocations)
+        return 486;
+    if (c->user_quota) {
+        u = user_get(sh, quota_name(user));
+        if (!u)
+            return 486;
+        if (u->count >= c->user_quota) {
+            user_put(sh, u);
+            return 486;
+        }
+        u->count++;
+    }
+    sh->allocations++;
+    *out = u;
+    return 0;
+}
+
+void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u)
+{
+    sh->allocations--;
+    if (u) {
+        u->count--;
+        user_put(sh, u);
+    }
+}
+
+/* ---- reservations (EVEN-PORT with the R bit) ---- */
+
+static uint32_t token_hash(uint64_t token)
+{
+    return (uint32_t)(token ^ (token >> 32));
+}
+
+static void reservation_unlink(struct turn_shared *sh, struct reservation *r)
+{
+    struct reservation **pp = &sh->fifo_head;
+    while (*pp != r)
+        pp = &(*pp)->next;
+    *pp = r->next;
+    if (sh->fifo_tail == &r->next)
+        sh->fifo_tail = pp;
+    htab_remove(&sh->reservations, &r->node);
+}
+
+int turn_shared_reserve(struct turn_shared *sh, uint16_t family, uint16_t port, uint64_t now_ms,
+                        uint64_t *token)
+{
+    struct reservation *r = calloc(1, sizeof(*r));
+    /* Zero is never handed out: the request handler reads it as "no token". */
+    if (!r || RAND_bytes((unsigned char *)&r->token, sizeof(r->token)) != 1 || r->token == 0) {
+        free(r);
+        return -1;
+    }
+    r->family = family;
+    r->port = port;
+    r->expires_ms = now_ms + RESERVATION_LIFETIME_MS;
+    *sh->fifo_tail = r;
+    sh->fifo_tail = &r->next;
+    htab_insert(&sh->reservations, &r->node, token_hash(r->token));
+    port_pool_mark(&sh->ports[family == AF_INET ? 0 : 1], port);
+    *token = r->token;
+    return 0;
+}
+
+int turn_shared_redeem(struct turn_shared *sh, uint64_t token, uint64_t now_ms, uint16_t *family,
+                       uint16_t *port)
+{
+    uint32_t h = token_hash(token);
+    turn_shared_expire(sh, now_ms);
+    for (struct hnode *n = htab_first(&sh->reservations, h); n; n = htab_next(n, h)) {
+        struct reservation *r = container_of(n, struct reservation, node);
+        if (r->token != token)
+            continue;
+        *family = r->family;
+        *port = r->port;
+        port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
+        reservation_unlink(sh, r);
+        free(r);
+        return 0;
+    }
+    return -1;
+}
+
+void turn_shared_expire(struct turn_shared *sh, uint64_t now_ms)
+{
+    while (sh->fifo_head && sh->fifo_head->expires_ms <= now_ms) {
+        struct reservation *r = sh->fifo_head;
+        port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
+        reservation_unlink(sh, r);
+        free(r);
+    }
+}
