@@ -272,6 +272,12 @@ static const char *apply_max_lifetime(struct xturn_config *cfg, const char *val)
     return set_u32(&cfg->turn.max_lifetime_s, val, 60, "expected seconds, at least 60");
 }
 
+static const char *apply_workers(struct xturn_config *cfg, const char *val)
+{
+    const char *why = set_u32(&cfg->workers, val, 0, "expected a count, 0 for one per CPU");
+    return why ? why : cfg->workers > 256 ? "at most 256" : NULL;
+}
+
 static const char *apply_xdp_map_size(struct xturn_config *cfg, const char *val)
 {
     return set_u32(&cfg->xdp_map_size, val, 16, "expected a count, at least 16");
@@ -310,6 +316,8 @@ static const struct flag flags[] = {
      "most allocations per username (default 0: unlimited)"},
     {"max-lifetime", "SECONDS", false, false, apply_max_lifetime,
      "longest allocation lifetime granted, at least 60 (default 3600)"},
+    {"workers", "N", false, false, apply_workers,
+     "relay threads sharing the listen addresses (default 0: one per CPU)"},
     {"xdp", "IFACE", true, false, apply_xdp,
      "relay ChannelData in the kernel with XDP on this interface"},
     {"xdp-mode", "MODE", false, false, apply_xdp_mode,

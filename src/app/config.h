@@ -23,6 +23,7 @@ struct xturn_config {
     enum log_level log_level;   /* default info */
     enum log_format log_format; /* default json */
     char *auth_secret_file;     /* remembered for reload */
+    uint32_t workers;           /* relay threads; 0: one per online CPU */
     /* XDP fast path: off unless interfaces are given. */
     char **xdp_ifaces;
     size_t nxdp_ifaces;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 struct fastpath {
     struct xdp_relay *x;
     struct xt_cfg kcfg;
-    uint64_t bound, full, failed;
+    _Atomic uint64_t bound, full, failed; /* bumped by every worker */
     uint64_t cross_seen, cross_logs, cross_logged_ms;
 };
 

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int udp_socket_open(const struct xt_addr *bind_addr, int dont_fragment, int bufsize)
+int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opts *o)
 {
     struct sockaddr_storage ss;
     socklen_t sl = xt_addr_to_sockaddr(bind_addr, &ss);
@@ -18,7 +18,9 @@ int udp_socket_open(const struct xt_addr *bind_addr, int dont_fragment, int bufs
     if (bind_addr->family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
         goto fail;
-    if (dont_fragment) {
+    if (o->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        goto fail;
+    if (o->dont_fragment) {
         int v = IP_PMTUDISC_DO;
         int level = bind_addr->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
         int opt = bind_addr->family == AF_INET ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER;
@@ -26,9 +28,9 @@ int udp_socket_open(const struct xt_addr *bind_addr, int dont_fragment, int bufs
             goto fail;
     }
     /* Best effort: bigger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max. */
-    if (bufsize > 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+    if (o->bufsize > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->bufsize, sizeof(o->bufsize));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->bufsize, sizeof(o->bufsize));
     }
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0)
         goto fail;
@@ -37,4 +39,14 @@ fail:
     err = -errno;
     close(fd);
     return err;
+}
+
+int udp_address_free(const struct xt_addr *addr)
+{
+    struct udp_socket_opts plain = {0};
+    int fd = udp_socket_open(addr, &plain);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
 }

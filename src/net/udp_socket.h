@@ -4,7 +4,17 @@
 
 #include "common/addr.h"
 
-/* Returns the fd or -errno. dont_fragment sets DF on IPv4 (path MTU discovery "do"). */
-int udp_socket_open(const struct xt_addr *bind_addr, int dont_fragment, int bufsize);
+struct udp_socket_opts {
+    int dont_fragment; /* DF on IPv4, no fragmentation on IPv6 (path MTU discovery "do") */
+    int bufsize;       /* SO_RCVBUF/SO_SNDBUF when > 0 (best effort) */
+    int reuseport;     /* SO_REUSEPORT: one of a group of sockets the kernel balances over */
+};
+
+/* Returns the fd or -errno. */
+int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opts *o);
+
+/* 0 if nothing is bound to the address (a plain bind succeeds), else -errno (-EADDRINUSE).
+ * SO_REUSEPORT would join another program's group silently: this is checked first. */
+int udp_address_free(const struct xt_addr *addr);
 
 #endif

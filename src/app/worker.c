@@ -1,0 +1,360 @@
+#include "app/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/container_of.h"
+#include "common/log.h"
+#include "net/event_loop.h"
+#include "net/udp_batch.h"
+#include "net/udp_socket.h"
+
+#define LISTEN_BUFFER     (4 << 20)
+#define RX_BATCHES_PER_EV 4 /* then yield to other sockets: one busy peer cannot starve others */
+
+struct wsock {
+    struct ev_handler ev;
+    struct worker *w;
+    int handle;
+    void *owner; /* NULL for a listen socket, the core's relay otherwise */
+    struct xt_addr local;
+    struct wsock *next_dead;
+};
+
+struct worker {
+    const struct xturn_config *cfg;
+    struct fastpath *fp;
+    struct ev_loop *loop;
+    struct turn_server *turn;
+    struct wsock **socks; /* by handle; NULL = free */
+    size_t nsocks;
+    int *free_handles; /* stack of free handles below nsocks */
+    size_t nfree;
+    struct wsock *dead;     /* closed during a dispatch, freed after it */
+    struct ev_handler stop; /* eventfd */
+    bool stopping;
+    pthread_t thread;
+    bool running;
+    struct turn_time now;
+    uint64_t oversized;
+    pthread_mutex_t published_lock;
+    struct worker_counters published;
+    struct udp_rx rx;
+    struct udp_tx tx;
+};
+
+static void update_time(struct worker *w)
+{
+    struct timespec mono, real;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    w->now.ms = (uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000;
+    w->now.unix_s = real.tv_sec;
+}
+
+/* ---- sockets by handle ---- */
+
+static void on_readable(struct ev_handler *h, uint32_t events);
+
+static int grow_socks(struct worker *w)
+{
+    size_t n = w->nsocks ? w->nsocks * 2 : 64;
+    struct wsock **socks = realloc(w->socks, n * sizeof(*socks));
+    int *free_handles;
+    if (!socks)
+        return -ENOMEM;
+    w->socks = socks;
+    free_handles = realloc(w->free_handles, n * sizeof(*free_handles));
+    if (!free_handles)
+        return -ENOMEM;
+    w->free_handles = free_handles;
+    /* Lowest handles on top of the stack. */
+    for (size_t i = n; i > w->nsocks; i--) {
+        w->socks[i - 1] = NULL;
+        w->free_handles[w->nfree++] = (int)(i - 1);
+    }
+    w->nsocks = n;
+    return 0;
+}
+
+/* Returns the new socket's handle or -errno. */
+static int sock_add(struct worker *w, int fd, void *owner, const struct xt_addr *local)
+{
+    struct wsock *s;
+    int handle, err;
+
+    if (w->nfree == 0 && (err = grow_socks(w)) != 0)
+        return err;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    handle = w->free_handles[w->nfree - 1];
+    s->ev.fd = fd;
+    s->ev.cb = on_readable;
+    s->w = w;
+    s->handle = handle;
+    s->owner = owner;
+    s->local = *local;
+    err = ev_add(w->loop, &s->ev);
+    if (err) {
+        free(s);
+        return err;
+    }
+    w->nfree--;
+    w->socks[handle] = s;
+    return handle;
+}
+
+static void sock_close(struct worker *w, int handle)
+{
+    struct wsock *s = w->socks[handle];
+    /* Queued datagrams name this fd; send them before the fd number can be reused. */
+    udp_tx_flush(&w->tx);
+    ev_del(w->loop, &s->ev);
+    close(s->ev.fd);
+    s->ev.fd = -1;
+    w->socks[handle] = NULL;
+    w->free_handles[w->nfree++] = handle;
+    s->next_dead = w->dead;
+    w->dead = s;
+}
+
+static void reap_dead(struct worker *w)
+{
+    while (w->dead) {
+        struct wsock *s = w->dead;
+        w->dead = s->next_dead;
+        free(s);
+    }
+}
+
+/* ---- the TURN core's I/O ---- */
+
+static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner)
+{
+    struct worker *w = ctx;
+    struct udp_socket_opts o = {.dont_fragment = dont_fragment};
+    int fd = udp_socket_open(addr, &o);
+    int handle;
+    if (fd < 0)
+        return fd;
+    handle = sock_add(w, fd, owner, addr);
+    if (handle < 0)
+        close(fd);
+    return handle;
+}
+
+static void io_relay_close(void *ctx, int handle)
+{
+    sock_close(ctx, handle);
+}
+
+static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
+                    size_t head_len, const void *body, size_t body_len, size_t pad)
+{
+    struct worker *w = ctx;
+    udp_tx_queue(&w->tx, w->socks[handle]->ev.fd, dst, head, head_len, body, body_len, pad);
+}
+
+static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
+{
+    return fastpath_channel_up(((struct worker *)ctx)->fp, ci);
+}
+
+static void io_channel_down(void *ctx, const struct turn_channel_info *ci)
+{
+    fastpath_channel_down(((struct worker *)ctx)->fp, ci);
+}
+
+/* ---- events ---- */
+
+static void on_readable(struct ev_handler *h, uint32_t events)
+{
+    struct wsock *s = container_of(h, struct wsock, ev);
+    struct worker *w = s->w;
+
+    (void)events;
+    for (int batch = 0; batch < RX_BATCHES_PER_EV && s->ev.fd >= 0; batch++) {
+        int n = udp_rx_recv(&w->rx, s->ev.fd);
+        if (n <= 0)
+            break;
+        update_time(w);
+        for (int i = 0; i < n && s->ev.fd >= 0; i++) {
+            struct msghdr *mh = &w->rx.msgs[i].msg_hdr;
+            struct xt_addr src;
+            if ((mh->msg_flags & MSG_TRUNC) ||
+                xt_addr_from_sockaddr((struct sockaddr *)mh->msg_name, mh->msg_namelen, &src)) {
+                w->oversized++;
+                continue;
+            }
+            if (s->owner)
+                turn_on_peer(w->turn, &w->now, s->owner, &src, w->rx.buf[i], w->rx.msgs[i].msg_len);
+            else
+                turn_on_client(w->turn, &w->now, s->handle, &s->local, &src, w->rx.buf[i],
+                               w->rx.msgs[i].msg_len);
+        }
+        udp_tx_flush(&w->tx);
+        if (n < UDP_BATCH)
+            break;
+    }
+}
+
+static void on_stop(struct ev_handler *h, uint32_t events)
+{
+    struct worker *w = container_of(h, struct worker, stop);
+    uint64_t v;
+    (void)events;
+    if (read(h->fd, &v, sizeof(v)) == sizeof(v))
+        w->stopping = true;
+}
+
+static void publish(struct worker *w)
+{
+    pthread_mutex_lock(&w->published_lock);
+    w->published.turn = *turn_server_counters(w->turn);
+    w->published.send_failures = w->tx.failed;
+    w->published.oversized = w->oversized;
+    pthread_mutex_unlock(&w->published_lock);
+}
+
+static void *run(void *arg)
+{
+    struct worker *w = arg;
+    uint64_t next_publish = 0;
+
+    while (!w->stopping) {
+        /* Wake at the next second so expiries happen on time even when idle. */
+        int n = ev_run_once(w->loop, (int)(1000 - w->now.ms % 1000));
+        reap_dead(w);
+        if (n < 0) {
+            xt_log(LOG_ERROR, "event loop failed", "error", strerror(-n), NULL);
+            break;
+        }
+        update_time(w);
+        turn_tick(w->turn, &w->now);
+        udp_tx_flush(&w->tx);
+        reap_dead(w);
+        if (w->now.ms >= next_publish) {
+            publish(w);
+            next_publish = w->now.ms + 1000;
+        }
+    }
+    publish(w);
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static int open_listeners(struct worker *w, bool reuseport, char *err, size_t errlen)
+{
+    struct udp_socket_opts o = {.bufsize = LISTEN_BUFFER, .reuseport = reuseport};
+    for (size_t i = 0; i < w->cfg->nlisten; i++) {
+        const struct xt_addr *a = &w->cfg->listen[i];
+        char as[XT_ADDR_STRLEN];
+        int fd = udp_socket_open(a, &o), handle;
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", xt_addr_str(a, as), strerror(-fd));
+            return -1;
+        }
+        handle = sock_add(w, fd, NULL, a);
+        if (handle < 0) {
+            close(fd);
+            snprintf(err, errlen, "cannot watch %s: %s", xt_addr_str(a, as), strerror(-handle));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *shared,
+                          struct fastpath *fp, bool reuseport, char *err, size_t errlen)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    struct turn_io io;
+
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    w->fp = fp;
+    w->stop.fd = -1;
+    pthread_mutex_init(&w->published_lock, NULL);
+    udp_rx_init(&w->rx);
+    udp_tx_init(&w->tx);
+    update_time(w);
+    w->loop = ev_loop_new();
+    w->stop.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    w->stop.cb = on_stop;
+    if (!w->loop || w->stop.fd < 0 || ev_add(w->loop, &w->stop) != 0) {
+        snprintf(err, errlen, "cannot create an event loop: %s", strerror(errno));
+        goto fail;
+    }
+    if (open_listeners(w, reuseport, err, errlen) != 0)
+        goto fail;
+    io = (struct turn_io){.ctx = w,
+                          .relay_open = io_relay_open,
+                          .relay_close = io_relay_close,
+                          .send = io_send,
+                          .channel_up = fp ? io_channel_up : NULL,
+                          .channel_down = fp ? io_channel_down : NULL};
+    w->turn = turn_server_new(&cfg->turn, &io, &w->now, shared);
+    if (!w->turn) {
+        snprintf(err, errlen, "cannot create the TURN server state");
+        goto fail;
+    }
+    return w;
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    int rc = pthread_create(&w->thread, NULL, run, w);
+    w->running = rc == 0;
+    return -rc;
+}
+
+void worker_stop(struct worker *w)
+{
+    uint64_t one = 1;
+    if (!w || !w->running)
+        return;
+    if (write(w->stop.fd, &one, sizeof(one)) != sizeof(one))
+        xt_log(LOG_ERROR, "cannot wake a worker to stop it", "error", strerror(errno), NULL);
+    pthread_join(w->thread, NULL);
+    w->running = false;
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    turn_server_free(w->turn);
+    udp_tx_flush(&w->tx);
+    for (size_t i = 0; i < w->nsocks; i++)
+        if (w->socks[i])
+            sock_close(w, (int)i);
+    reap_dead(w);
+    free(w->socks);
+    free(w->free_handles);
+    if (w->stop.fd >= 0)
+        close(w->stop.fd);
+    ev_loop_free(w->loop);
+    pthread_mutex_destroy(&w->published_lock);
+    free(w);
+}
+
+void worker_counters(struct worker *w, struct worker_counters *out)
+{
+    pthread_mutex_lock(&w->published_lock);
+    *out = w->published;
+    pthread_mutex_unlock(&w->published_lock);
+}

@@ -1,0 +1,37 @@
+/* One relay worker: a thread with its own epoll loop, listen sockets (SO_REUSEPORT, so the
+ * kernel spreads clients over workers by their addresses), relay sockets and TURN server.
+ * An allocation lives in the worker its client reached; the data path takes no lock. */
+#ifndef XTURN_APP_WORKER_H
+#define XTURN_APP_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/config.h"
+#include "app/fastpath.h"
+#include "turn/turn_server.h"
+#include "turn/turn_shared.h"
+
+struct worker;
+
+struct worker_counters {
+    struct turn_counters turn;
+    uint64_t send_failures;
+    uint64_t oversized; /* datagrams larger than the receive buffers, dropped */
+};
+
+/* Opens the worker's listen sockets (reuseport: join a group shared with the other workers)
+ * and creates its TURN server. NULL with the reason in err. fp may be NULL. */
+struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *shared,
+                          struct fastpath *fp, bool reuseport, char *err, size_t errlen);
+/* Runs the worker's loop in a new thread. 0 or -errno. */
+int worker_start(struct worker *w);
+/* Asks the loop to end and waits for the thread. */
+void worker_stop(struct worker *w);
+/* Deletes the worker's allocations, closes its sockets. Call after worker_stop. */
+void worker_free(struct worker *w);
+/* A copy of the counters as the worker last published them (once a second). */
+void worker_counters(struct worker *w, struct worker_counters *out);
+
+#endif
