@@ -9,16 +9,28 @@
 #include "common/log.h"
 #include "xdp/xdp_loader.h"
 
-/* `xturn stats`: the counters of the running relays' XDP programs, as JSON lines. */
-static int print_stats(void)
+/* `xturn stats [--interface IFACE]`: the counters of the running relays' XDP programs (or of
+ * the one on IFACE), as JSON lines. */
+static int print_stats(int argc, char **argv)
 {
-    int n = xdp_stats_print_running(stdout);
+    const char *ifname = NULL;
+    int n;
+
+    if (argc == 4 && strcmp(argv[2], "--interface") == 0)
+        ifname = argv[3];
+    else if (argc != 2) {
+        fprintf(stderr, "usage: xturn stats [--interface IFACE]\n");
+        return 2;
+    }
+    n = xdp_stats_print_running(stdout, ifname);
     if (n < 0) {
-        fprintf(stderr, "xturn stats: cannot list BPF programs: %s (run as root)\n", strerror(-n));
+        fprintf(stderr, "xturn stats: %s: %s\n", ifname ? ifname : "cannot list BPF programs",
+                strerror(-n));
         return 2;
     }
     if (n == 0) {
-        fprintf(stderr, "xturn stats: no xturn XDP program is loaded\n");
+        fprintf(stderr, "xturn stats: no xturn XDP program is loaded%s%s\n", ifname ? " on " : "",
+                ifname ? ifname : "");
         return 1;
     }
     return 0;
@@ -32,8 +44,8 @@ int main(int argc, char **argv)
     int rc = 2, parsed;
 
     signal(SIGPIPE, SIG_IGN);
-    if (argc == 2 && strcmp(argv[1], "stats") == 0)
-        return print_stats();
+    if (argc >= 2 && strcmp(argv[1], "stats") == 0)
+        return print_stats(argc, argv);
     parsed = config_parse(argc, argv, &cfg, err, sizeof(err));
     if (parsed != 0) {
         if (parsed < 0)

@@ -48,8 +48,9 @@ int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out);
 /* The same from the fd of a stats map (also one found in another process's program). */
 int xdp_stats_read_fd(int map_fd, struct xt_counter *out);
 /* `xturn stats`: prints one JSON line with the counters of each xturn XDP program loaded on
- * this host (whichever process and namespace). Returns the number printed, or -errno. */
-int xdp_stats_print_running(FILE *out);
+ * this host (whichever process and namespace), or only of the one attached to ifname (in this
+ * network namespace) when ifname is not NULL. Returns the number printed, or -errno. */
+int xdp_stats_print_running(FILE *out, const char *ifname);
 /* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel". */
 const char *xdp_stat_name(enum xt_stat s);
 

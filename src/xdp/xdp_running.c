@@ -1,6 +1,8 @@
 /* Finds the xturn XDP programs loaded on this host and reads their counters, for `xturn stats`
  * while daemons run: no pinning, so it works whatever namespace a daemon runs in. */
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,14 +49,24 @@ static void print_counters(FILE *out, __u32 prog_id, const struct xt_counter *c)
     fprintf(out, "}}\n");
 }
 
-int xdp_stats_print_running(FILE *out)
+int xdp_stats_print_running(FILE *out, const char *ifname)
 {
-    __u32 id = 0;
+    __u32 id = 0, only = 0;
     int printed = 0;
 
+    if (ifname) {
+        int ifindex = (int)if_nametoindex(ifname);
+        if (ifindex == 0)
+            return -ENODEV;
+        if (bpf_xdp_query_id(ifindex, 0, &only) != 0 || only == 0)
+            return 0;
+    }
     while (bpf_prog_get_next_id(id, &id) == 0) {
         struct xt_counter c[XT_STAT_COUNT];
-        int prog_fd = bpf_prog_get_fd_by_id(id), map_fd;
+        int prog_fd, map_fd;
+        if (only && id != only)
+            continue;
+        prog_fd = bpf_prog_get_fd_by_id(id);
         if (prog_fd < 0)
             continue;
         map_fd = stats_map_of(prog_fd);

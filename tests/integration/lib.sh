@@ -400,10 +400,10 @@ xdp_prepare() {
         fail "cannot attach the pass-through XDP program on the router"
 }
 
-# xdp_counters: the running daemon's XDP counters (`xturn stats`) as "name packets" lines.
-# Tests run one daemon at a time; the newest program is taken should an old one linger.
+# xdp_counters: the XDP counters of the daemon on the relay's interface (`xturn stats
+# --interface`) as "name packets" lines.
 xdp_counters() {
-    "$XTURN" stats | python3 -c '
+    ns_exec "$XT_NS_RELAY" "$XTURN" stats --interface "$XT_RELAY_DEV" | python3 -c '
 import json, sys
 progs = [json.loads(l) for l in sys.stdin if l.strip()]
 newest = max(progs, key=lambda p: p["program_id"])

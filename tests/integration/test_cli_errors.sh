@@ -45,7 +45,7 @@ env --default-signal timeout -k 2 10 "$XTURN" "${base[@]}" "${auth[@]}" --log-le
     >"$XT_TMP/control.out" 2>"$XT_TMP/control.err" </dev/null &
 ctl=$!
 XT_PIDS+=("$ctl")
-listening() { ss -Hunl | awk '{print $4}' | grep -qxF "127.0.0.1:$port"; }
+listening() { ss -Hunl | awk '{print $4}' | grep -xF "127.0.0.1:$port" >/dev/null; }
 for _ in $(seq 1 50); do
     listening && break
     kill -0 "$ctl" 2>/dev/null || break
@@ -57,7 +57,7 @@ rc=0
 wait "$ctl" || rc=$?
 xt_forget "$ctl"
 [ "$rc" -eq 0 ] || fail "control: exit status $rc after SIGTERM, want 0"
-grep -v '^[[:space:]]*$' "$XT_TMP/control.out" | tail -n 1 | grep -qF 'xturn stopped' ||
+grep -v '^[[:space:]]*$' "$XT_TMP/control.out" | tail -n 1 | grep -F 'xturn stopped' >/dev/null ||
     fail "control: no 'xturn stopped' at the end of the log"
 log "control: valid flags start, serve and stop"
 

@@ -46,7 +46,7 @@ read -r to_peer to_client <<<"$(userspace_relayed)"
 log "userspace relayed $to_peer + $to_client packets (pass_no_neigh $no_neigh)"
 grep -q '"message":"xdp attached"' "$XT_LOG" || fail "no 'xdp attached' log line"
 # Detached on exit: no XDP program left on the relay's interface.
-if ns_exec "$XT_NS_RELAY" ip link show dev "$XT_RELAY_DEV" | grep -q 'prog/xdp'; then
+if ns_exec "$XT_NS_RELAY" ip link show dev "$XT_RELAY_DEV" | grep 'prog/xdp' >/dev/null; then
     fail "XDP program still attached after shutdown"
 fi
 pass
