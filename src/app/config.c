@@ -272,6 +272,28 @@ static const char *apply_max_lifetime(struct xturn_config *cfg, const char *val)
     return set_u32(&cfg->turn.max_lifetime_s, val, 60, "expected seconds, at least 60");
 }
 
+/* Lifetimes below the RFC's defaults are for tests and soak runs; the ceiling is a day. */
+static const char *set_lifetime(uint32_t *dst, const char *val)
+{
+    const char *why = set_u32(dst, val, 1, "expected seconds, 1 to 86400");
+    return why ? why : *dst > 86400 ? "expected seconds, 1 to 86400" : NULL;
+}
+
+static const char *apply_default_lifetime(struct xturn_config *cfg, const char *val)
+{
+    return set_lifetime(&cfg->turn.default_lifetime_s, val);
+}
+
+static const char *apply_permission_lifetime(struct xturn_config *cfg, const char *val)
+{
+    return set_lifetime(&cfg->turn.permission_lifetime_s, val);
+}
+
+static const char *apply_channel_lifetime(struct xturn_config *cfg, const char *val)
+{
+    return set_lifetime(&cfg->turn.channel_lifetime_s, val);
+}
+
 static const char *apply_workers(struct xturn_config *cfg, const char *val)
 {
     const char *why = set_u32(&cfg->workers, val, 0, "expected a count, 0 for one per CPU");
@@ -316,6 +338,12 @@ static const struct flag flags[] = {
      "most allocations per username (default 0: unlimited)"},
     {"max-lifetime", "SECONDS", false, false, apply_max_lifetime,
      "longest allocation lifetime granted, at least 60 (default 3600)"},
+    {"default-lifetime", "SECONDS", false, false, apply_default_lifetime,
+     "allocation lifetime when the client asks for less or nothing (default 600)"},
+    {"permission-lifetime", "SECONDS", false, false, apply_permission_lifetime,
+     "permission lifetime (default 300)"},
+    {"channel-lifetime", "SECONDS", false, false, apply_channel_lifetime,
+     "channel binding lifetime (default 600)"},
     {"workers", "N", false, false, apply_workers,
      "relay threads sharing the listen addresses (default 0: one per CPU)"},
     {"xdp", "IFACE", true, false, apply_xdp,
