@@ -140,13 +140,7 @@ static void sum_counters(struct daemon *d, struct worker_counters *sum)
     for (size_t i = 0; i < d->nworkers; i++) {
         struct worker_counters c;
         worker_counters(d->workers[i], &c);
-        sum->turn.allocations += c.turn.allocations;
-        sum->turn.permissions += c.turn.permissions;
-        sum->turn.channels += c.turn.channels;
-        sum->turn.relayed_to_peer_pkts += c.turn.relayed_to_peer_pkts;
-        sum->turn.relayed_to_client_pkts += c.turn.relayed_to_client_pkts;
-        sum->turn.dropped_pkts += c.turn.dropped_pkts;
-        sum->turn.cross_family_pkts += c.turn.cross_family_pkts;
+        turn_counters_add(&sum->turn, &c.turn);
         sum->send_failures += c.send_failures;
         sum->oversized += c.oversized;
     }
@@ -160,9 +154,11 @@ static void log_stats(struct daemon *d)
     snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)c.turn.allocations);
     snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)c.turn.permissions);
     snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)c.turn.channels);
-    snprintf(v[3], sizeof(v[3]), "%llu", (unsigned long long)c.turn.relayed_to_peer_pkts);
-    snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)c.turn.relayed_to_client_pkts);
-    snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)c.turn.dropped_pkts);
+    snprintf(v[3], sizeof(v[3]), "%llu",
+             (unsigned long long)turn_counters_relayed(&c.turn, TURN_TO_PEER));
+    snprintf(v[4], sizeof(v[4]), "%llu",
+             (unsigned long long)turn_counters_relayed(&c.turn, TURN_TO_CLIENT));
+    snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)turn_counters_dropped(&c.turn));
     snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)c.send_failures);
     snprintf(v[7], sizeof(v[7]), "%llu", (unsigned long long)c.oversized);
     xt_log(LOG_INFO, "stats", "#allocations", v[0], "#permissions", v[1], "#channels", v[2],
@@ -196,7 +192,7 @@ int daemon_run(struct daemon *d)
         if (d->fp) {
             struct worker_counters c;
             sum_counters(d, &c);
-            fastpath_note_cross_family(d->fp, c.turn.cross_family_pkts, t);
+            fastpath_note_cross_family(d->fp, turn_counters_cross_family(&c.turn), t);
         }
         if (t >= next_stats) {
             log_stats(d);

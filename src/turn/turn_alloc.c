@@ -58,6 +58,7 @@ static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam
     rl->advertised = pub->family ? *pub : rl->addr;
     rl->advertised.port = port;
     port_pool_mark(turn_shared_ports(s->shared, fam), port);
+    s->counters.family[fam].relayed_addrs++;
     return 0;
 }
 
@@ -86,6 +87,7 @@ static void relay_close(struct turn_server *s, struct turn_relay *rl, int fam)
         return;
     s->io.relay_close(s->io.ctx, rl->handle);
     port_pool_release(turn_shared_ports(s->shared, fam), rl->addr.port);
+    s->counters.family[fam].relayed_addrs--;
     rl->handle = -1;
 }
 
@@ -190,6 +192,7 @@ static void perm_free(struct turn_server *s, struct turn_permission *p)
 {
     tw_cancel(&p->timer);
     s->counters.permissions--;
+    s->counters.family[fam_index(p->ip.family)].permissions--;
     free(p);
 }
 
@@ -226,6 +229,7 @@ static void chan_free(struct turn_server *s, struct turn_channel *c)
     chan_mirror(s, c, false);
     tw_cancel(&c->timer);
     s->counters.channels--;
+    s->counters.family[fam_index(c->peer.family)].channels--;
     free(c);
 }
 
@@ -298,6 +302,7 @@ int perm_install(struct turn_server *s, struct turn_allocation *a, const struct 
         p->next = a->perms;
         a->perms = p;
         s->counters.permissions++;
+        s->counters.family[fam_index(peer->family)].permissions++;
     }
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
     mirror_channels_of(s, a, &p->ip, true);
@@ -347,6 +352,7 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
         c->next = a->chans;
         a->chans = c;
         s->counters.channels++;
+        s->counters.family[fam_index(peer->family)].channels++;
     }
     tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);
     return perm_install(s, a, peer, now_ms);

@@ -78,6 +78,7 @@ struct turn_server {
     struct ratelimit unauth_limit;
     struct txcache txcache;
     struct turn_counters counters;
+    uint64_t indication_seq; /* Data indications sent: their transaction ids */
 };
 
 /* A request being answered: what every handler needs to respond. */

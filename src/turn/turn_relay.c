@@ -10,20 +10,39 @@ static bool self_port_ok(const struct turn_server *s, const struct turn_permissi
     return !p->self || (peer->port >= pol->relay_port_lo && peer->port <= pol->relay_port_hi);
 }
 
+static void drop(struct turn_server *s, enum turn_drop_reason why)
+{
+    s->counters.dropped[why]++;
+}
+
+static void count_relayed(struct turn_server *s, int dir, const struct turn_allocation *a,
+                          const struct xt_addr *peer, size_t len)
+{
+    int c = fam_index(a->client.family), p = fam_index(peer->family);
+    s->counters.relayed_pkts[dir][c][p]++;
+    s->counters.relayed_bytes[dir][c][p] += len;
+}
+
 static void to_peer(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peer,
                     const uint8_t *payload, size_t len)
 {
     const struct turn_relay *rl = &a->relay[fam_index(peer->family)];
     const struct turn_permission *p;
 
-    if (rl->handle < 0 || !(p = perm_find(a, peer)) || !self_port_ok(s, p, peer)) {
-        s->counters.dropped_pkts++;
+    if (rl->handle < 0) {
+        drop(s, TD_NO_RELAY);
+        return;
+    }
+    if (!(p = perm_find(a, peer))) {
+        drop(s, TD_NO_PERMISSION);
+        return;
+    }
+    if (!self_port_ok(s, p, peer)) {
+        drop(s, TD_SELF_PORT);
         return;
     }
     s->io.send(s->io.ctx, rl->handle, peer, NULL, 0, payload, len, 0);
-    s->counters.cross_family_pkts += a->client.family != peer->family;
-    s->counters.relayed_to_peer_pkts++;
-    s->counters.relayed_to_peer_bytes += len;
+    count_relayed(s, TURN_TO_PEER, a, peer, len);
 }
 
 void relay_send_indication(struct turn_server *s, int listen_handle, const struct xt_addr *client,
@@ -34,8 +53,12 @@ void relay_send_indication(struct turn_server *s, int listen_handle, const struc
     const struct stun_attr *data = stun_find(m, TURN_ATTR_DATA);
     struct xt_addr peer;
 
-    if (!a || !pa || !data || stun_attr_xor_addr(m, pa, &peer) != 0) {
-        s->counters.dropped_pkts++;
+    if (!a) {
+        drop(s, TD_NO_ALLOCATION);
+        return;
+    }
+    if (!pa || !data || stun_attr_xor_addr(m, pa, &peer) != 0) {
+        drop(s, TD_MALFORMED);
         return;
     }
     to_peer(s, a, &peer, data->val, data->len);
@@ -50,9 +73,16 @@ void relay_channeldata(struct turn_server *s, int listen_handle, const struct xt
     size_t plen;
     uint16_t number;
 
-    if (channeldata_parse(data, len, &number, &payload, &plen) != 0 ||
-        !(a = alloc_find(s, client, listen_handle)) || !(c = chan_by_number(a, number))) {
-        s->counters.dropped_pkts++;
+    if (channeldata_parse(data, len, &number, &payload, &plen) != 0) {
+        drop(s, TD_MALFORMED);
+        return;
+    }
+    if (!(a = alloc_find(s, client, listen_handle))) {
+        drop(s, TD_NO_ALLOCATION);
+        return;
+    }
+    if (!(c = chan_by_number(a, number))) {
+        drop(s, TD_NO_CHANNEL);
         return;
     }
     to_peer(s, a, &c->peer, payload, plen);
@@ -70,7 +100,8 @@ static size_t data_indication_head(struct turn_server *s, uint8_t *buf, size_t c
 
     /* Indications need unique ids, not secret ones: a counter from a random start. */
     memcpy(tid, &s->seed, sizeof(s->seed));
-    memcpy(tid + 4, &s->counters.relayed_to_client_pkts, 8);
+    memcpy(tid + 4, &s->indication_seq, 8);
+    s->indication_seq++;
     stun_build_init(&b, buf, cap, TURN_DATA, STUN_INDICATION, tid);
     stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
     n = stun_finish(&b);
@@ -97,7 +128,7 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
 
     (void)now;
     if (!perm_find(a, peer)) {
-        s->counters.dropped_pkts++;
+        drop(s, TD_NO_PERMISSION);
         return;
     }
     c = chan_by_peer(a, peer);
@@ -110,12 +141,10 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
                        ? data_indication_head(s, head, sizeof(head), peer, len, pad)
                        : 0;
         if (head_len == 0) {
-            s->counters.dropped_pkts++;
+            drop(s, TD_TOO_BIG);
             return;
         }
     }
     s->io.send(s->io.ctx, a->listen_handle, &a->client, head, head_len, data, len, pad);
-    s->counters.cross_family_pkts += a->client.family != peer->family;
-    s->counters.relayed_to_client_pkts++;
-    s->counters.relayed_to_client_bytes += len;
+    count_relayed(s, TURN_TO_CLIENT, a, peer, len);
 }

@@ -79,9 +79,38 @@ static void req_begin(struct turn_req *r, struct stun_builder *b, uint8_t *buf, 
 
 /* Signs (when authenticated) with the integrity attribute(s) the request used, adds
  * FINGERPRINT, sends, and caches the response for retransmissions. */
-static void req_finish(struct turn_req *r, struct stun_builder *b)
+static int method_stat(uint16_t method)
+{
+    switch (method) {
+    case STUN_BINDING:
+        return TM_BINDING;
+    case TURN_ALLOCATE:
+        return TM_ALLOCATE;
+    case TURN_REFRESH:
+        return TM_REFRESH;
+    case TURN_CREATE_PERMISSION:
+        return TM_CREATE_PERMISSION;
+    case TURN_CHANNEL_BIND:
+        return TM_CHANNEL_BIND;
+    default:
+        return TM_OTHER;
+    }
+}
+
+/* Unauthenticated sources get a limited number of responses: no use as a reflector. */
+static bool unauth_allowed(struct turn_req *r)
+{
+    if (r->authenticated || ratelimit_take(&r->s->unauth_limit, r->client, r->now->ms))
+        return true;
+    r->s->counters.unauth_rate_limited++;
+    return false;
+}
+
+/* code: 0 for success. */
+static void req_finish(struct turn_req *r, struct stun_builder *b, int code)
 {
     int len;
+    r->s->counters.responses[method_stat(r->msg->method)][turn_code_index(code)]++;
     if (r->authenticated) {
         if (r->msg->mi >= 0)
             stun_add_integrity(b, r->key, sizeof(r->key));
@@ -107,7 +136,7 @@ void req_begin_success(struct turn_req *r, struct stun_builder *b, uint8_t *buf)
 
 void req_send_success(struct turn_req *r, struct stun_builder *b)
 {
-    req_finish(r, b);
+    req_finish(r, b, 0);
 }
 
 static void add_challenge(struct turn_req *r, struct stun_builder *b)
@@ -124,8 +153,7 @@ void req_send_error(struct turn_req *r, int code)
     uint8_t buf[RESP_MAX];
     struct stun_builder b;
 
-    r->s->counters.responses_error++;
-    if (!r->authenticated && !ratelimit_take(&r->s->unauth_limit, r->client, r->now->ms))
+    if (!unauth_allowed(r))
         return;
     req_begin(r, &b, buf, STUN_ERROR);
     stun_add_error(&b, code);
@@ -139,7 +167,7 @@ void req_send_error(struct turn_req *r, int code)
         xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c), "#code", code_s,
                "user", r->user, NULL);
     }
-    req_finish(r, &b);
+    req_finish(r, &b, code);
 }
 
 /* ---- demultiplexing ---- */
@@ -153,11 +181,11 @@ static void handle_binding(struct turn_req *r)
         req_send_error(r, 420);
         return;
     }
-    if (!ratelimit_take(&r->s->unauth_limit, r->client, r->now->ms))
+    if (!unauth_allowed(r))
         return;
     req_begin_success(r, &b, buf);
     stun_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->client);
-    req_finish(r, &b);
+    req_finish(r, &b, 0);
 }
 
 static void handle_stun(struct turn_server *s, const struct turn_time *now, int listen_handle,
@@ -169,21 +197,17 @@ static void handle_stun(struct turn_server *s, const struct turn_time *now, int 
     const struct txcache_entry *cached;
 
     if (stun_parse(data, len, &m) != STUN_OK) {
-        s->counters.dropped_pkts++;
+        s->counters.dropped[TD_MALFORMED]++;
         return;
     }
-    if (m.cls == STUN_INDICATION) {
-        if (m.method == TURN_SEND)
-            relay_send_indication(s, listen_handle, client, &m);
-        else
-            s->counters.dropped_pkts++;
+    if (m.cls == STUN_INDICATION && m.method == TURN_SEND) {
+        relay_send_indication(s, listen_handle, client, &m);
         return;
     }
     if (m.cls != STUN_REQUEST) {
-        s->counters.dropped_pkts++;
+        s->counters.dropped[TD_UNEXPECTED]++;
         return;
     }
-    s->counters.requests++;
     cached = txcache_get(&s->txcache, client, listen_handle, m.tid, now->ms);
     if (cached) {
         s->io.send(s->io.ctx, listen_handle, client, cached->resp, cached->len, NULL, 0, 0);
@@ -211,5 +235,5 @@ void turn_on_client(struct turn_server *s, const struct turn_time *now, int list
     else if (stun_is_message(data, len))
         handle_stun(s, now, listen_handle, local, client, data, len);
     else
-        s->counters.dropped_pkts++;
+        s->counters.dropped[TD_NOT_TURN]++;
 }

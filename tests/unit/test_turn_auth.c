@@ -74,6 +74,8 @@ static void wrong_password_is_401_and_counted(void **state)
     m->pass = "wrong";
     assert_int_equal(mock_allocate(m, 0, NULL), 401);
     assert_int_equal(turn_server_counters(m->s)->auth_failures, 1);
+    /* The challenge and the rejection, both counted as Allocate 401. */
+    assert_int_equal(turn_server_counters(m->s)->responses[TM_ALLOCATE][turn_code_index(401)], 2);
     assert_int_equal(mock_open_sockets(m), 0);
     m->user = "mallory";
     assert_int_equal(mock_allocate(m, 0, NULL), 401);
@@ -190,6 +192,8 @@ static void unauthenticated_responses_are_rate_limited(void **state)
         answered += mock_from_client(m, buf, mock_unsigned(&b));
     }
     assert_int_equal(answered, 10); /* the burst: five seconds' worth */
+    assert_int_equal(turn_server_counters(m->s)->unauth_rate_limited, 40);
+    assert_int_equal(turn_server_counters(m->s)->responses[TM_BINDING][turn_code_index(0)], 10);
     mock_advance(m, 1000);
     mock_req(m, &b, buf, sizeof(buf), STUN_BINDING);
     assert_int_equal(mock_from_client(m, buf, mock_unsigned(&b)), 1);

@@ -64,7 +64,11 @@ static void bad_channeldata_is_dropped(void **state)
     n = channeldata(dg, 0x4001, payload, 5, 0);
     mock_addr(&m->client, "198.18.1.9:1");
     assert_int_equal(mock_from_client(m, dg, n), 0);
-    assert_true(turn_server_counters(m->s)->dropped_pkts >= 4);
+    const struct turn_counters *c = turn_server_counters(m->s);
+    assert_int_equal(c->dropped[TD_MALFORMED], 2);
+    assert_int_equal(c->dropped[TD_NO_CHANNEL], 1);
+    assert_int_equal(c->dropped[TD_NO_ALLOCATION], 1);
+    assert_int_equal(turn_counters_dropped(c), 4);
 }
 
 static void peer_data_becomes_channeldata(void **state)
@@ -218,7 +222,11 @@ static void ipv4_client_relays_to_ipv6_peer(void **state)
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &peer));
     assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &m->client));
-    assert_int_equal(turn_server_counters(m->s)->cross_family_pkts, 2);
+    assert_int_equal(turn_counters_cross_family(turn_server_counters(m->s)), 2);
+    assert_int_equal(turn_server_counters(m->s)->relayed_pkts[TURN_TO_PEER][0][1], 1);
+    assert_int_equal(turn_server_counters(m->s)->relayed_bytes[TURN_TO_CLIENT][0][1], 5);
+    assert_int_equal(turn_server_counters(m->s)->family[1].relayed_addrs, 1);
+    assert_int_equal(turn_server_counters(m->s)->family[1].channels, 1);
 }
 
 static void ipv6_client_relays_to_ipv4_peer(void **state)
