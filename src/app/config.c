@@ -300,6 +300,56 @@ static const char *apply_workers(struct xturn_config *cfg, const char *val)
     return why ? why : cfg->workers > 256 ? "at most 256" : NULL;
 }
 
+static const char *apply_metrics(struct xturn_config *cfg, const char *val)
+{
+    struct xt_addr a;
+    if (xt_addr_parse(val, 9641, &a) != 0)
+        return "expected ADDR[:PORT] or [IPV6]:PORT";
+    cfg->metrics = a;
+    return NULL;
+}
+
+static const char *apply_drain_timeout(struct xturn_config *cfg, const char *val)
+{
+    return set_u32(&cfg->drain_timeout_s, val, 0, "expected seconds, 0 to exit at once");
+}
+
+static const char *apply_alternate_server(struct xturn_config *cfg, const char *val)
+{
+    struct xt_addr a;
+    if (xt_addr_parse(val, XTURN_DEFAULT_PORT, &a) != 0 || xt_addr_is_any(&a))
+        return "expected ADDR[:PORT] or [IPV6]:PORT";
+    if (a.family == AF_INET)
+        cfg->turn.alternate_v4 = a;
+    else
+        cfg->turn.alternate_v6 = a;
+    return NULL;
+}
+
+static const char *apply_log_file(struct xturn_config *cfg, const char *val)
+{
+    return *val ? replace_string(&cfg->log_file, val) : "expected a file name";
+}
+
+static const char *apply_run_as_user(struct xturn_config *cfg, const char *val)
+{
+    return *val ? replace_string(&cfg->run_as_user, val) : "expected a user name";
+}
+
+static const char *apply_run_as_group(struct xturn_config *cfg, const char *val)
+{
+    return *val ? replace_string(&cfg->run_as_group, val) : "expected a group name";
+}
+
+static const char *apply_max_bps(struct xturn_config *cfg, const char *val)
+{
+    uint32_t v;
+    const char *why = set_u32(&v, val, 0, "expected bytes per second, 0 for unlimited");
+    if (!why)
+        cfg->turn.max_bps = v;
+    return why;
+}
+
 static const char *apply_xdp_map_size(struct xturn_config *cfg, const char *val)
 {
     return set_u32(&cfg->xdp_map_size, val, 16, "expected a count, at least 16");
@@ -354,6 +404,20 @@ static const struct flag flags[] = {
      "translate IPv4<->IPv6 in XDP; off passes such packets to userspace (default on)"},
     {"xdp-map-size", "N", false, false, apply_xdp_map_size,
      "channel bindings the XDP maps hold, per family pair (default 65536)"},
+    {"metrics", "ADDR[:PORT]", false, false, apply_metrics,
+     "serve Prometheus /metrics and /healthz here (default off; port 9641; keep it private)"},
+    {"drain-timeout", "SECONDS", false, false, apply_drain_timeout,
+     "on SIGTERM refuse new allocations and keep relaying up to this long (default 0: exit)"},
+    {"alternate-server", "ADDR[:PORT]", true, false, apply_alternate_server,
+     "while draining, send new clients here (300 Try Alternate), one per family"},
+    {"log-file", "FILE", false, false, apply_log_file,
+     "append the log here instead of stdout; reopened on SIGHUP"},
+    {"run-as-user", "USER", false, false, apply_run_as_user,
+     "after start-up, switch to this user, keeping only the capabilities still needed"},
+    {"run-as-group", "GROUP", false, false, apply_run_as_group,
+     "the group for --run-as-user (default: the user's primary group)"},
+    {"max-bps", "BYTES", false, false, apply_max_bps,
+     "relayed bytes per second per allocation, in userspace and XDP (default 0: unlimited)"},
     {"help", NULL, false, false, NULL, "print this help and exit"},
     {"version", NULL, false, false, NULL, "print the version and exit"},
 };
@@ -666,6 +730,9 @@ void config_free(struct xturn_config *cfg)
     free(t->policy.self);
     free(cfg->listen);
     free(cfg->auth_secret_file);
+    free(cfg->log_file);
+    free(cfg->run_as_user);
+    free(cfg->run_as_group);
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++)
         free(cfg->xdp_ifaces[i]);
     free(cfg->xdp_ifaces);

@@ -24,6 +24,11 @@ struct xturn_config {
     enum log_format log_format; /* default json */
     char *auth_secret_file;     /* remembered for reload */
     uint32_t workers;           /* relay threads; 0: one per online CPU */
+    /* Operations */
+    struct xt_addr metrics;           /* family 0: no metrics endpoint */
+    uint32_t drain_timeout_s;         /* 0: SIGTERM exits at once */
+    char *log_file;                   /* NULL: stdout */
+    char *run_as_user, *run_as_group; /* drop privileges to these after start-up */
     /* XDP fast path: off unless interfaces are given. */
     char **xdp_ifaces;
     size_t nxdp_ifaces;

@@ -1,6 +1,7 @@
 #include "app/daemon.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ struct daemon {
     struct fastpath *fp; /* NULL without --xdp */
     struct worker **workers;
     size_t nworkers;
+    int64_t start_time_unix;
+    _Atomic bool draining;
 };
 
 static uint64_t now_ms(void)
@@ -99,6 +102,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     }
     d->cfg = cfg;
     d->sig.fd = -1;
+    d->start_time_unix = time(NULL);
     d->loop = ev_loop_new();
     if (!d->loop) {
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
@@ -144,6 +148,31 @@ static void sum_counters(struct daemon *d, struct worker_counters *sum)
         sum->send_failures += c.send_failures;
         sum->oversized += c.oversized;
     }
+}
+
+void daemon_snapshot(void *ctx, struct xturn_snapshot *out)
+{
+    struct daemon *d = ctx;
+    struct worker_counters c;
+    const struct turn_config *t = &d->cfg->turn;
+
+    memset(out, 0, sizeof(*out));
+    out->start_time_unix = d->start_time_unix;
+    out->draining = d->draining;
+    out->workers = (uint32_t)d->nworkers;
+    sum_counters(d, &c);
+    out->turn = c.turn;
+    out->send_failures = c.send_failures;
+    out->oversized = c.oversized;
+    out->relay_ports_total = (uint32_t)t->relay_port_hi - t->relay_port_lo + 1;
+    out->relay_family[0] = t->relay_v4.family != 0;
+    out->relay_family[1] = t->relay_v6.family != 0;
+    turn_shared_lock(d->shared);
+    for (int fam = 0; fam < 2; fam++)
+        out->relay_ports_free[fam] = turn_shared_ports_free(d->shared, fam);
+    turn_shared_unlock(d->shared);
+    if (d->fp)
+        fastpath_snapshot(d->fp, out);
 }
 
 static void log_stats(struct daemon *d)

@@ -3,6 +3,7 @@
 #define XTURN_APP_DAEMON_H
 
 #include "app/config.h"
+#include "app/snapshot.h"
 
 struct daemon;
 
@@ -11,6 +12,8 @@ struct daemon;
 struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errlen);
 /* Runs until SIGINT or SIGTERM. Returns 0, or -1 on a fatal loop error (logged). */
 int daemon_run(struct daemon *d);
+/* Everything the metrics endpoint shows; callable from any thread (a snapshot_fn). */
+void daemon_snapshot(void *d, struct xturn_snapshot *out);
 /* Deletes all allocations, closes every socket. */
 void daemon_free(struct daemon *d);
 

@@ -18,7 +18,8 @@
 struct fastpath {
     struct xdp_relay *x;
     struct xt_cfg kcfg;
-    _Atomic uint64_t bound, full, failed; /* bumped by every worker */
+    _Atomic uint64_t bound, unbound, full, failed; /* bumped by every worker */
+    uint32_t map_entries;
     uint64_t cross_seen, cross_logs, cross_logged_ms;
 };
 
@@ -71,6 +72,7 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
     fill_kernel_cfg(cfg, &opt.cfg);
     fp->kcfg = opt.cfg;
     opt.map_entries = cfg->xdp_map_size;
+    fp->map_entries = cfg->xdp_map_size;
     fp->x = xdp_relay_load(&opt, err, errlen);
     if (!fp->x)
         goto fail;
@@ -133,6 +135,18 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
     xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+    fp->unbound++;
+}
+
+void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out)
+{
+    out->xdp = true;
+    if (xdp_relay_stats(fp->x, out->xdp_stats) != 0)
+        memset(out->xdp_stats, 0, sizeof(out->xdp_stats));
+    out->xdp_bindings = fp->bound - fp->unbound;
+    out->xdp_map_full = fp->full;
+    out->xdp_map_capacity = fp->map_entries;
+    out->xdp_map_bytes = xdp_relay_map_memory(fp->x);
 }
 
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "app/config.h"
+#include "app/snapshot.h"
 #include "turn/turn_server.h"
 
 struct fastpath;
@@ -23,6 +24,9 @@ void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *
 /* Called from the event loop with the core's count of cross-family packets relayed in userspace:
  * with cross-family translation off in XDP, says so in a dedicated, rate-limited log line. */
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms);
+
+/* The fast path's part of a snapshot (xdp_* fields). */
+void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out);
 
 /* Logs the kernel's counters (non-zero ones) at info. */
 void fastpath_log_stats(struct fastpath *fp);

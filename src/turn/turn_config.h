@@ -37,6 +37,9 @@ struct turn_config {
     uint32_t max_allocations;       /* 0: unlimited */
     uint32_t user_quota;            /* allocations per username, 0: unlimited */
     uint32_t unauth_rate;           /* unauthenticated responses per second per source IP */
+    uint64_t max_bps;               /* relayed bytes per second per allocation, 0: unlimited */
+    /* Offered in 300 (Try Alternate) while draining, per family; family 0: none (508). */
+    struct xt_addr alternate_v4, alternate_v6;
 
     struct peer_policy policy;
 };

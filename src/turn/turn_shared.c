@@ -94,6 +94,11 @@ struct port_pool *turn_shared_ports(struct turn_shared *sh, int fam)
     return &sh->ports[fam];
 }
 
+uint32_t turn_shared_ports_free(struct turn_shared *sh, int fam)
+{
+    return port_pool_free_count(&sh->ports[fam]);
+}
+
 /* ---- quotas ---- */
 
 /* REST API usernames carry an expiry that changes with every credential: count the user part. */

@@ -24,6 +24,8 @@ void turn_shared_unlock(struct turn_shared *sh);
 /* ---- everything below: with the lock held ---- */
 
 struct port_pool *turn_shared_ports(struct turn_shared *sh, int fam);
+/* Free relay ports of a family (0 IPv4, 1 IPv6). */
+uint32_t turn_shared_ports_free(struct turn_shared *sh, int fam);
 
 /* Counts a new allocation for user against --max-allocations and --user-quota. Returns 0 and
  * the user's count entry (NULL without a user quota), or 486. */
