@@ -61,6 +61,8 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t 
 void stun_add_attr(struct stun_builder *b, uint16_t type, const void *val, size_t len);
 void stun_add_u32(struct stun_builder *b, uint16_t type, uint32_t v);
 void stun_add_xor_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a);
+/* Plain address (MAPPED-ADDRESS, ALTERNATE-SERVER). */
+void stun_add_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a);
 /* ERROR-CODE with the standard reason phrase. */
 void stun_add_error(struct stun_builder *b, int code);
 void stun_add_unknown_attrs(struct stun_builder *b, const uint16_t *types, size_t n);

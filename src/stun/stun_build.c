@@ -63,7 +63,8 @@ void stun_add_u32(struct stun_builder *b, uint16_t type, uint32_t v)
         stun_put32(p, v);
 }
 
-void stun_add_xor_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a)
+/* MAPPED-ADDRESS layout; xor: the XOR- variants (port and address masked with cookie and tid). */
+static void add_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a, bool xor)
 {
     if (a->family != AF_INET && a->family != AF_INET6) {
         b->overflow = true; /* not encodable: fail the message rather than send garbage */
@@ -73,12 +74,23 @@ void stun_add_xor_addr(struct stun_builder *b, uint16_t type, const struct xt_ad
     uint8_t *p = append(b, type, 4 + iplen);
     if (!p)
         return;
-    uint8_t mask[16];
-    stun_xor_mask(b->buf + 8, mask);
+    uint8_t mask[16] = {0};
+    if (xor)
+        stun_xor_mask(b->buf + 8, mask);
     p[1] = iplen == 4 ? STUN_FAMILY_IPV4 : STUN_FAMILY_IPV6;
     stun_put16(p + 2, a->port ^ stun_get16(mask));
     for (size_t i = 0; i < iplen; i++)
         p[4 + i] = a->ip[i] ^ mask[i];
+}
+
+void stun_add_xor_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a)
+{
+    add_addr(b, type, a, true);
+}
+
+void stun_add_addr(struct stun_builder *b, uint16_t type, const struct xt_addr *a)
+{
+    add_addr(b, type, a, false);
 }
 
 void stun_add_error(struct stun_builder *b, int code)

@@ -9,14 +9,12 @@
 
 #include "common/log.h"
 
-int auth_init(struct auth *a, const struct turn_config *cfg, const uint8_t *nonce_key,
-              size_t nonce_key_len)
+int auth_init(struct auth *a, const struct turn_config *cfg, struct turn_shared *shared)
 {
     const char *realm = cfg->realm;
     memset(a, 0, sizeof(*a));
     a->cfg = cfg;
-    a->nonce_key = nonce_key;
-    a->nonce_key_len = nonce_key_len;
+    a->shared = shared;
     if (cfg->nusers) {
         a->users = calloc(cfg->nusers, sizeof(*a->users));
         if (!a->users)
@@ -44,10 +42,12 @@ static void nonce_mac(const struct auth *a, const struct xt_addr *client, uint32
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned maclen = 0;
     static const char hex[] = "0123456789abcdef";
+    size_t keylen;
+    const uint8_t *key = turn_shared_nonce_key(a->shared, &keylen);
 
     memcpy(msg, &ts, 4);
     memcpy(msg + 4, client, sizeof(*client));
-    HMAC(EVP_sha1(), a->nonce_key, (int)a->nonce_key_len, msg, sizeof(msg), mac, &maclen);
+    HMAC(EVP_sha1(), key, (int)keylen, msg, sizeof(msg), mac, &maclen);
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[mac[i] >> 4];
         out[2 * i + 1] = hex[mac[i] & 15];
@@ -113,6 +113,28 @@ static bool try_key(const struct stun_msg *m, const uint8_t cand[16], uint8_t ke
     return true;
 }
 
+/* Several secrets during rotation: the first that verifies wins. */
+static enum auth_result check_rest(const struct auth *a, const struct stun_msg *m, const char *user,
+                                   size_t user_len, uint8_t key[16])
+{
+    const char *realm = a->cfg->realm;
+    enum auth_result r = AUTH_REJECTED;
+    char *const *secrets;
+    size_t n;
+
+    turn_shared_secrets_begin(a->shared, &secrets, &n);
+    for (size_t i = 0; i < n && r != AUTH_OK; i++) {
+        char pass[29];
+        uint8_t cand[16];
+        size_t plen = auth_rest_password(secrets[i], user, pass);
+        stun_long_term_key(user, user_len, realm, strlen(realm), pass, plen, cand);
+        if (try_key(m, cand, key))
+            r = AUTH_OK;
+    }
+    turn_shared_secrets_end(a->shared);
+    return r;
+}
+
 enum auth_result auth_check(const struct auth *a, const struct stun_msg *m,
                             const struct xt_addr *client, int64_t now_unix, uint8_t key[16],
                             char user[AUTH_MAX_USERNAME + 1])
@@ -142,16 +164,7 @@ enum auth_result auth_check(const struct auth *a, const struct stun_msg *m,
         if (strcmp(a->users[i].name, user) == 0)
             return try_key(m, a->users[i].key, key) ? AUTH_OK : AUTH_REJECTED;
     }
-    if (cfg->nsecrets == 0 || !rest_username_valid(user, now_unix))
+    if (!rest_username_valid(user, now_unix))
         return AUTH_REJECTED;
-    /* Several secrets during rotation: the first that verifies wins. */
-    for (size_t i = 0; i < cfg->nsecrets; i++) {
-        char pass[29];
-        uint8_t cand[16];
-        size_t plen = auth_rest_password(cfg->secrets[i], user, pass);
-        stun_long_term_key(user, un->len, cfg->realm, strlen(cfg->realm), pass, plen, cand);
-        if (try_key(m, cand, key))
-            return AUTH_OK;
-    }
-    return AUTH_REJECTED;
+    return check_rest(a, m, user, un->len, key);
 }

@@ -9,6 +9,7 @@
 #include "common/addr.h"
 #include "stun/stun.h"
 #include "turn/turn_config.h"
+#include "turn/turn_shared.h"
 
 #define AUTH_NONCE_LEN    24 /* 8 hex digits of time + 16 hex digits of MAC: small 401s */
 #define AUTH_MAX_USERNAME 128
@@ -20,14 +21,12 @@ struct auth_user {
 
 struct auth {
     const struct turn_config *cfg;
-    const uint8_t *nonce_key; /* shared by every worker, so any of them verifies a nonce */
-    size_t nonce_key_len;
-    struct auth_user *users; /* static users with precomputed keys */
+    struct turn_shared *shared; /* nonce key and REST API secrets, the same in every worker */
+    struct auth_user *users;    /* static users with precomputed keys */
     size_t nusers;
 };
 
-int auth_init(struct auth *a, const struct turn_config *cfg, const uint8_t *nonce_key,
-              size_t nonce_key_len);
+int auth_init(struct auth *a, const struct turn_config *cfg, struct turn_shared *shared);
 void auth_free(struct auth *a);
 
 /* A nonce bound to the client's transport address and the current time. */

@@ -96,6 +96,9 @@ struct turn_req {
 
 /* turn_server.c: responses */
 void req_send_error(struct turn_req *r, int code);
+/* An error response with attributes of the caller's: begin, add them, then send. */
+void req_begin_error(struct turn_req *r, struct stun_builder *b, uint8_t *buf, int code);
+void req_send_built_error(struct turn_req *r, struct stun_builder *b, int code);
 /* Starts a success response; add attributes, then req_send_success(). */
 void req_begin_success(struct turn_req *r, struct stun_builder *b, uint8_t *buf);
 void req_send_success(struct turn_req *r, struct stun_builder *b);

@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "turn/turn_internal.h"
+#include "turn/turn_shared.h"
 
 /* RFC 8656 7.2: the proposed lifetime bounded by the maximum, and never below the default. */
 static uint32_t pick_lifetime(const struct turn_config *c, const struct stun_msg *m, int *bad)
@@ -109,6 +110,24 @@ static int pick_families(struct turn_req *r, struct alloc_request *ar, int *addr
     return 0;
 }
 
+/* Draining: new clients go to the alternate server of their family if there is one (300,
+ * RFC 8489 10), else they are told there is no capacity here (508). */
+static void send_try_alternate(struct turn_req *r)
+{
+    const struct turn_config *c = r->s->cfg;
+    const struct xt_addr *alt = r->client->family == AF_INET ? &c->alternate_v4 : &c->alternate_v6;
+    uint8_t buf[RESP_MAX];
+    struct stun_builder b;
+
+    if (!alt->family) {
+        req_send_error(r, 508);
+        return;
+    }
+    req_begin_error(r, &b, buf, 300);
+    stun_add_addr(&b, STUN_ATTR_ALTERNATE_SERVER, alt);
+    req_send_built_error(r, &b, 300);
+}
+
 static void handle_allocate(struct turn_req *r, struct turn_allocation *a)
 {
     const struct stun_msg *m = r->msg;
@@ -123,6 +142,10 @@ static void handle_allocate(struct turn_req *r, struct turn_allocation *a)
             send_allocate_success(r, a, 0, -1);
         else
             req_send_error(r, 437);
+        return;
+    }
+    if (turn_shared_draining(r->s->shared)) {
+        send_try_alternate(r);
         return;
     }
     memset(&ar, 0, sizeof(ar));

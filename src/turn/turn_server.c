@@ -11,8 +11,6 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
                                     const struct turn_time *now, struct turn_shared *shared)
 {
     struct turn_server *s = calloc(1, sizeof(*s));
-    const uint8_t *nonce_key;
-    size_t nonce_key_len;
 
     if (!s)
         goto fail;
@@ -25,8 +23,7 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
     }
     if (!s->shared || RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1)
         goto fail;
-    nonce_key = turn_shared_nonce_key(s->shared, &nonce_key_len);
-    if (auth_init(&s->auth, cfg, nonce_key, nonce_key_len) != 0)
+    if (auth_init(&s->auth, cfg, s->shared) != 0)
         goto fail;
     if (htab_init(&s->allocs, 1024))
         goto fail;
@@ -148,6 +145,27 @@ static void add_challenge(struct turn_req *r, struct stun_builder *b)
     stun_add_attr(b, STUN_ATTR_NONCE, nonce, sizeof(nonce));
 }
 
+void req_begin_error(struct turn_req *r, struct stun_builder *b, uint8_t *buf, int code)
+{
+    req_begin(r, b, buf, STUN_ERROR);
+    stun_add_error(b, code);
+    if (code == 401 || code == 438)
+        add_challenge(r, b);
+    if (code == 420)
+        stun_add_unknown_attrs(b, r->msg->unknown, r->msg->nunknown);
+}
+
+void req_send_built_error(struct turn_req *r, struct stun_builder *b, int code)
+{
+    if (log_enabled(LOG_DEBUG)) {
+        char c[XT_ADDR_STRLEN], code_s[8];
+        snprintf(code_s, sizeof(code_s), "%d", code);
+        xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c), "#code", code_s,
+               "user", r->user, NULL);
+    }
+    req_finish(r, b, code);
+}
+
 void req_send_error(struct turn_req *r, int code)
 {
     uint8_t buf[RESP_MAX];
@@ -155,19 +173,8 @@ void req_send_error(struct turn_req *r, int code)
 
     if (!unauth_allowed(r))
         return;
-    req_begin(r, &b, buf, STUN_ERROR);
-    stun_add_error(&b, code);
-    if (code == 401 || code == 438)
-        add_challenge(r, &b);
-    if (code == 420)
-        stun_add_unknown_attrs(&b, r->msg->unknown, r->msg->nunknown);
-    if (log_enabled(LOG_DEBUG)) {
-        char c[XT_ADDR_STRLEN], code_s[8];
-        snprintf(code_s, sizeof(code_s), "%d", code);
-        xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c), "#code", code_s,
-               "user", r->user, NULL);
-    }
-    req_finish(r, &b, code);
+    req_begin_error(r, &b, buf, code);
+    req_send_built_error(r, &b, code);
 }
 
 /* ---- demultiplexing ---- */

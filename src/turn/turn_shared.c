@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,10 @@ struct reservation {
 struct turn_shared {
     const struct turn_config *cfg;
     pthread_mutex_t lock;
+    pthread_rwlock_t secrets_lock;
+    char **secrets;
+    size_t nsecrets;
+    atomic_bool draining;
     uint32_t seed;
     uint8_t nonce_key[32];
     struct port_pool ports[2];
@@ -39,6 +44,15 @@ struct turn_shared {
     struct reservation *fifo_head, **fifo_tail;
 };
 
+static void free_secrets(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        OPENSSL_cleanse(v[i], strlen(v[i]));
+        free(v[i]);
+    }
+    free(v);
+}
+
 struct turn_shared *turn_shared_new(const struct turn_config *cfg)
 {
     struct turn_shared *sh = calloc(1, sizeof(*sh));
@@ -47,11 +61,13 @@ struct turn_shared *turn_shared_new(const struct turn_config *cfg)
     sh->cfg = cfg;
     sh->fifo_tail = &sh->fifo_head;
     pthread_mutex_init(&sh->lock, NULL);
+    pthread_rwlock_init(&sh->secrets_lock, NULL);
     if (RAND_bytes(sh->nonce_key, sizeof(sh->nonce_key)) != 1 ||
         RAND_bytes((unsigned char *)&sh->seed, sizeof(sh->seed)) != 1 ||
         htab_init(&sh->users, 64) != 0 || htab_init(&sh->reservations, 64) != 0 ||
         port_pool_init(&sh->ports[0], cfg->relay_port_lo, cfg->relay_port_hi) != 0 ||
-        port_pool_init(&sh->ports[1], cfg->relay_port_lo, cfg->relay_port_hi) != 0) {
+        port_pool_init(&sh->ports[1], cfg->relay_port_lo, cfg->relay_port_hi) != 0 ||
+        turn_shared_set_secrets(sh, cfg->secrets, cfg->nsecrets) != 0) {
         turn_shared_free(sh);
         return NULL;
     }
@@ -69,6 +85,8 @@ void turn_shared_free(struct turn_shared *sh)
     port_pool_free(&sh->ports[0]);
     port_pool_free(&sh->ports[1]);
     OPENSSL_cleanse(sh->nonce_key, sizeof(sh->nonce_key));
+    free_secrets(sh->secrets, sh->nsecrets);
+    pthread_rwlock_destroy(&sh->secrets_lock);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
@@ -77,6 +95,61 @@ const uint8_t *turn_shared_nonce_key(const struct turn_shared *sh, size_t *len)
 {
     *len = sizeof(sh->nonce_key);
     return sh->nonce_key;
+}
+
+int turn_shared_set_secrets(struct turn_shared *sh, char *const *secrets, size_t n)
+{
+    char **copy = calloc(n ? n : 1, sizeof(*copy)), **old;
+    size_t nold;
+    if (!copy)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = strdup(secrets[i]);
+        if (!copy[i]) {
+            free_secrets(copy, i);
+            return -1;
+        }
+    }
+    pthread_rwlock_wrlock(&sh->secrets_lock);
+    old = sh->secrets;
+    nold = sh->nsecrets;
+    sh->secrets = copy;
+    sh->nsecrets = n;
+    pthread_rwlock_unlock(&sh->secrets_lock);
+    if (old)
+        free_secrets(old, nold);
+    return 0;
+}
+
+void turn_shared_secrets_begin(struct turn_shared *sh, char *const **secrets, size_t *n)
+{
+    pthread_rwlock_rdlock(&sh->secrets_lock);
+    *secrets = sh->secrets;
+    *n = sh->nsecrets;
+}
+
+void turn_shared_secrets_end(struct turn_shared *sh)
+{
+    pthread_rwlock_unlock(&sh->secrets_lock);
+}
+
+void turn_shared_set_draining(struct turn_shared *sh, bool draining)
+{
+    atomic_store(&sh->draining, draining);
+}
+
+bool turn_shared_draining(const struct turn_shared *sh)
+{
+    return atomic_load(&((struct turn_shared *)sh)->draining);
+}
+
+uint64_t turn_shared_allocations(struct turn_shared *sh)
+{
+    uint64_t n;
+    pthread_mutex_lock(&sh->lock);
+    n = sh->allocations;
+    pthread_mutex_unlock(&sh->lock);
+    return n;
 }
 
 void turn_shared_lock(struct turn_shared *sh)

@@ -18,6 +18,18 @@ void turn_shared_free(struct turn_shared *sh);
 /* The key nonces are made with, the same for every worker. */
 const uint8_t *turn_shared_nonce_key(const struct turn_shared *sh, size_t *len);
 
+/* TURN REST API secrets, replaceable while running (SIGHUP re-reads the secret file). Readers
+ * hold a read lock between begin and end; the list is copied in. */
+int turn_shared_set_secrets(struct turn_shared *sh, char *const *secrets, size_t n);
+void turn_shared_secrets_begin(struct turn_shared *sh, char *const **secrets, size_t *n);
+void turn_shared_secrets_end(struct turn_shared *sh);
+
+/* Draining: no new allocations (300 or 508); read by every worker without the lock. */
+void turn_shared_set_draining(struct turn_shared *sh, bool draining);
+bool turn_shared_draining(const struct turn_shared *sh);
+/* Allocations alive in every worker. */
+uint64_t turn_shared_allocations(struct turn_shared *sh);
+
 void turn_shared_lock(struct turn_shared *sh);
 void turn_shared_unlock(struct turn_shared *sh);
 

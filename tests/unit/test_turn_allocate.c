@@ -299,6 +299,50 @@ static void servers_sharing_state_share_ports_and_quotas(void **state)
     turn_shared_free(sh);
 }
 
+static void draining_refuses_new_allocations(void **state)
+{
+    struct mock *m = *state;
+    struct turn_shared *sh = turn_shared_new(&m->cfg);
+    mock_start_shared(m, sh);
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    turn_shared_set_draining(sh, true);
+    /* Existing allocations live on... */
+    assert_int_equal(mock_refresh(m, 600), 0);
+    /* ...new ones are refused (no alternate server configured). */
+    mock_addr(&m->client, "198.18.1.2:40001");
+    m->nonce_len = 0;
+    assert_int_equal(mock_allocate(m, 0, NULL), 508);
+    assert_int_equal(turn_shared_allocations(sh), 1);
+    turn_server_free(m->s);
+    m->s = NULL;
+    turn_shared_free(sh);
+}
+
+static void draining_sends_clients_to_the_alternate_server(void **state)
+{
+    struct mock *m = *state;
+    struct turn_shared *sh;
+    struct stun_msg r;
+    struct xt_addr alt;
+    uint8_t key[16];
+
+    mock_addr(&m->cfg.alternate_v4, "198.18.3.9:3478");
+    sh = turn_shared_new(&m->cfg);
+    mock_start_shared(m, sh);
+    turn_shared_set_draining(sh, true);
+    assert_int_equal(mock_allocate(m, 0, NULL), 300);
+    mock_last_response(m, &r);
+    assert_int_equal(stun_attr_addr(stun_find(&r, STUN_ATTR_ALTERNATE_SERVER), &alt), 0);
+    assert_true(xt_addr_equal(&alt, &m->cfg.alternate_v4));
+    /* Authenticated: the client can trust where it is sent. */
+    stun_long_term_key("alice", 5, "xturn", 5, "wonderland", 10, key);
+    assert_true(stun_check_integrity(&r, key, sizeof(key)));
+    assert_int_equal(mock_open_sockets(m), 0);
+    turn_server_free(m->s);
+    m->s = NULL;
+    turn_shared_free(sh);
+}
+
 static void reservation_token_with_even_port_is_400(void **state)
 {
     struct mock *m = *state;
@@ -461,6 +505,8 @@ int main(void)
         T(even_port_with_reservation),
         T(reservation_token_with_even_port_is_400),
         T(reservation_expires_after_30s),
+        T(draining_refuses_new_allocations),
+        T(draining_sends_clients_to_the_alternate_server),
         T(servers_sharing_state_share_ports_and_quotas),
         T(no_free_port_is_508),
         T(user_quota_is_486),

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "turn/auth.h"
+#include "turn/turn_shared.h"
 #include "turn_mock.h"
 
 static void unauthenticated_allocate_gets_small_401(void **state)
@@ -151,6 +152,29 @@ static void rest_api_credentials_and_rotation(void **state)
     assert_int_equal(mock_allocate(m, 0, NULL), 401);
 }
 
+static void secrets_replaced_while_running(void **state)
+{
+    struct mock *m = *state;
+    struct turn_shared *sh;
+    char user[64], pass[29];
+    char *rotated[] = {"next-secret"};
+
+    set_secrets(m, "s1", "s2");
+    sh = turn_shared_new(&m->cfg);
+    mock_start_shared(m, sh);
+    snprintf(user, sizeof(user), "%lld:bob", (long long)m->now.unix_s + 3600);
+    auth_rest_password("next-secret", user, pass);
+    m->user = user;
+    m->pass = pass;
+    assert_int_equal(mock_allocate(m, 0, NULL), 401);
+    /* What SIGHUP does after re-reading the secret file. */
+    assert_int_equal(turn_shared_set_secrets(sh, rotated, 1), 0);
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);
+    turn_server_free(m->s);
+    m->s = NULL;
+    turn_shared_free(sh);
+}
+
 static void rest_api_expired_username_is_401(void **state)
 {
     struct mock *m = *state;
@@ -221,6 +245,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(rest_api_expired_username_is_401, mock_test_setup,
                                         mock_test_teardown),
         cmocka_unit_test(rest_password_matches_known_value),
+        cmocka_unit_test_setup_teardown(secrets_replaced_while_running, mock_test_setup,
+                                        mock_test_teardown),
         cmocka_unit_test_setup_teardown(unauthenticated_responses_are_rate_limited, mock_test_setup,
                                         mock_test_teardown),
     };
