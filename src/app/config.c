@@ -519,6 +519,18 @@ static void getopt_error(int c, char **argv, char *err, size_t errlen)
         set_err(err, errlen, "unknown or ambiguous flag \"%s\" (see --help)", arg);
 }
 
+int config_push_secret(char ***secrets, size_t *n, const char *secret)
+{
+    return push_string(secrets, n, secret) ? -1 : 0;
+}
+
+void config_free_secrets(char **secrets, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free_secret(secrets[i]);
+    free(secrets);
+}
+
 int config_read_secret_file(const char *path, char ***secrets, size_t *nsecrets, char *err,
                             size_t errlen)
 {
@@ -636,6 +648,7 @@ static int finish(struct xturn_config *cfg, char *err, size_t errlen)
         set_err(err, errlen, "%s", OOM);
         return -1;
     }
+    cfg->nflag_secrets = cfg->turn.nsecrets;
     if (cfg->auth_secret_file && config_read_secret_file(cfg->auth_secret_file, &cfg->turn.secrets,
                                                          &cfg->turn.nsecrets, err, errlen) != 0)
         return -1;
@@ -716,13 +729,11 @@ int config_parse(int argc, char **argv, struct xturn_config *cfg, char *err, siz
 void config_free(struct xturn_config *cfg)
 {
     struct turn_config *t = &cfg->turn;
-    for (size_t i = 0; i < t->nsecrets; i++)
-        free_secret(t->secrets[i]);
+    config_free_secrets(t->secrets, t->nsecrets);
     for (size_t i = 0; i < t->nusers; i++) {
         free(t->users[i].name);
         free_secret(t->users[i].password);
     }
-    free(t->secrets);
     free(t->users);
     free(t->realm);
     free(t->policy.allow);

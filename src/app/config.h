@@ -23,6 +23,7 @@ struct xturn_config {
     enum log_level log_level;   /* default info */
     enum log_format log_format; /* default json */
     char *auth_secret_file;     /* remembered for reload */
+    size_t nflag_secrets;       /* turn.secrets[0..n) came from flags, the rest from the file */
     uint32_t workers;           /* relay threads; 0: one per online CPU */
     /* Operations */
     struct xt_addr metrics;           /* family 0: no metrics endpoint */
@@ -49,6 +50,11 @@ void config_usage(FILE *out);
 /* Reads the secrets in path (one per non-empty line, '#' starts a comment line) and appends them
  * to *secrets. For start-up and for reloading. 0, or -1 with a message in err (unreadable, or no
  * secret in the file); on -1 the list holds what it held before. */
+/* Appends a copy of one secret; 0 or -1 (out of memory). */
+int config_push_secret(char ***secrets, size_t *n, const char *secret);
+/* Wipes and frees a secret list. */
+void config_free_secrets(char **secrets, size_t n);
+
 int config_read_secret_file(const char *path, char ***secrets, size_t *nsecrets, char *err,
                             size_t errlen);
 

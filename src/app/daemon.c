@@ -31,6 +31,7 @@ struct daemon {
     size_t nworkers;
     int64_t start_time_unix;
     _Atomic bool draining;
+    uint64_t drain_deadline_ms;
 };
 
 static uint64_t now_ms(void)
@@ -40,13 +41,67 @@ static uint64_t now_ms(void)
     return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* SIGTERM with --drain-timeout: stop granting allocations, relay on until they end or the time
+ * is up. A second SIGTERM, or SIGINT, stops at once. */
+static void begin_drain(struct daemon *d)
+{
+    char n[24], t[16];
+    d->draining = true;
+    d->drain_deadline_ms = now_ms() + (uint64_t)d->cfg->drain_timeout_s * 1000;
+    turn_shared_set_draining(d->shared, true);
+    snprintf(n, sizeof(n), "%llu", (unsigned long long)turn_shared_allocations(d->shared));
+    snprintf(t, sizeof(t), "%u", d->cfg->drain_timeout_s);
+    xt_log(LOG_INFO, "draining: no new allocations, relaying until the existing ones end",
+           "#allocations", n, "#timeout_s", t, NULL);
+}
+
+/* SIGHUP: the secret file again (rotation without dropping allocations), and the log file. */
+static void reload(struct daemon *d)
+{
+    const struct xturn_config *cfg = d->cfg;
+    char **secrets = NULL, err[512], n[16];
+    size_t nsecrets = 0;
+
+    if (cfg->log_file && log_open_file(cfg->log_file) != 0)
+        xt_log(LOG_ERROR, "cannot reopen the log file", "file", cfg->log_file, NULL);
+    if (!cfg->auth_secret_file) {
+        xt_log(LOG_INFO, "reloaded (no secret file to re-read)", NULL);
+        return;
+    }
+    /* The flags' secrets first, then the file's, as at start. */
+    for (size_t i = 0; i < cfg->nflag_secrets; i++)
+        if (config_push_secret(&secrets, &nsecrets, cfg->turn.secrets[i]) != 0)
+            goto fail_oom;
+    if (config_read_secret_file(cfg->auth_secret_file, &secrets, &nsecrets, err, sizeof(err)) !=
+        0) {
+        xt_log(LOG_ERROR, "reload failed: secrets unchanged", "error", err, NULL);
+        goto out;
+    }
+    if (turn_shared_set_secrets(d->shared, secrets, nsecrets) != 0)
+        goto fail_oom;
+    snprintf(n, sizeof(n), "%zu", nsecrets);
+    xt_log(LOG_INFO, "reloaded: secrets re-read", "file", cfg->auth_secret_file, "#secrets", n,
+           NULL);
+    goto out;
+fail_oom:
+    xt_log(LOG_ERROR, "reload failed: out of memory; secrets unchanged", NULL);
+out:
+    config_free_secrets(secrets, nsecrets);
+}
+
 static void on_signal(struct ev_handler *h, uint32_t events)
 {
     struct daemon *d = container_of(h, struct daemon, sig);
     struct signalfd_siginfo si;
     (void)events;
-    while (read(h->fd, &si, sizeof(si)) == sizeof(si))
-        d->stop_signal = (int)si.ssi_signo;
+    while (read(h->fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            reload(d);
+        else if (si.ssi_signo == SIGTERM && d->cfg->drain_timeout_s && !d->draining)
+            begin_drain(d);
+        else
+            d->stop_signal = (int)si.ssi_signo;
+    }
 }
 
 /* Blocked in every thread (workers inherit the mask) and read here through a signalfd, so
@@ -57,6 +112,7 @@ static int open_signals(struct daemon *d, char *err, size_t errlen)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
         (d->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
         snprintf(err, errlen, "cannot set up signal handling: %s", strerror(errno));
@@ -226,6 +282,15 @@ int daemon_run(struct daemon *d)
         if (t >= next_stats) {
             log_stats(d);
             next_stats = t + STATS_INTERVAL_MS;
+        }
+        if (d->draining && !d->stop_signal) {
+            if (turn_shared_allocations(d->shared) == 0) {
+                xt_log(LOG_INFO, "drained: no allocation left", NULL);
+                d->stop_signal = SIGTERM;
+            } else if (t >= d->drain_deadline_ms) {
+                xt_log(LOG_INFO, "drain timeout: stopping with allocations left", NULL);
+                d->stop_signal = SIGTERM;
+            }
         }
     }
     if (d->stop_signal)

@@ -54,6 +54,11 @@ int main(int argc, char **argv)
         return parsed > 0 ? 0 : 2;
     }
     log_setup(cfg.log_level, cfg.log_format);
+    if (cfg.log_file && (parsed = log_open_file(cfg.log_file)) != 0) {
+        fprintf(stderr, "xturn: --log-file: \"%s\": %s\n", cfg.log_file, strerror(-parsed));
+        config_free(&cfg);
+        return 2;
+    }
     d = daemon_new(&cfg, err, sizeof(err));
     if (!d) {
         fprintf(stderr, "xturn: %s\n", err);

@@ -81,12 +81,9 @@ static const char *const family_names[2] = {"ipv4", "ipv6"};
 static const char *const direction_names[2] = {"to_peer", "to_client"};
 
 static const char *const method_names[TM_COUNT] = {
-    [TM_BINDING] = "binding",
-    [TM_ALLOCATE] = "allocate",
-    [TM_REFRESH] = "refresh",
-    [TM_CREATE_PERMISSION] = "create_permission",
-    [TM_CHANNEL_BIND] = "channel_bind",
-    [TM_OTHER] = "other",
+    [TM_BINDING] = "binding",           [TM_ALLOCATE] = "allocate",
+    [TM_REFRESH] = "refresh",           [TM_CREATE_PERMISSION] = "create_permission",
+    [TM_CHANNEL_BIND] = "channel_bind", [TM_OTHER] = "other",
 };
 
 static const char *const drop_names[TD_COUNT] = {
@@ -323,7 +320,8 @@ struct metrics {
     char start_err[200];
 };
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct metrics *m = cls;
@@ -391,9 +389,8 @@ static enum MHD_Result serve_metrics(struct metrics *m, struct MHD_Connection *c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct metrics *m = cls;
     (void)version;
@@ -442,17 +439,19 @@ struct metrics *metrics_start(const struct xt_addr *addr, snapshot_fn fn, void *
     if (addr->family == AF_INET6)
         flags |= MHD_USE_IPv6; /* and not MHD_USE_DUAL_STACK: exactly this address */
     errno = 0;
-    m->mhd = MHD_start_daemon(
-        flags, addr->port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, METRICS_MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-        METRICS_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, METRICS_BACKLOG, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        m, MHD_OPTION_END);
+    m->mhd = MHD_start_daemon(flags, addr->port, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
+                              (const struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                              METRICS_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              METRICS_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, METRICS_BACKLOG,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_END);
     if (!m->mhd) {
         int e = errno;
         snprintf(err, errlen, "cannot serve metrics on %s: %s", xt_addr_str(addr, as),
-                 m->start_err[0] ? m->start_err : e ? strerror(e) : "libmicrohttpd failed");
+                 m->start_err[0] ? m->start_err
+                 : e             ? strerror(e)
+                                 : "libmicrohttpd failed");
         free(m);
         return NULL;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 /* One line fits PIPE_BUF, so a single write(2) to a pipe (the usual log collector) is atomic. */
@@ -307,4 +308,17 @@ void xt_log(enum log_level level, const char *message, ...)
         put(&l, "}", 1);
     put(&l, "\n", 1);
     write_all(l.buf, l.len);
+}
+
+int log_open_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    int rc = 0;
+    if (fd < 0)
+        return -errno;
+    /* Replaces stdout in one step: a line being written goes wholly to the old or the new file. */
+    if (dup2(fd, STDOUT_FILENO) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
 }

@@ -8,6 +8,9 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum log_format { LOG_JSON = 0, LOG_TEXT = 1 };
 
 void log_setup(enum log_level level, enum log_format fmt);
+/* Sends the log to a file (appending) instead of stdout; called again it reopens the file, for
+ * log rotation. 0 or -errno. */
+int log_open_file(const char *path);
 bool log_enabled(enum log_level level);
 /* Parse "error|warn|info|debug" / "json|text"; return 0 or -1. */
 int log_level_parse(const char *s, enum log_level *out);
