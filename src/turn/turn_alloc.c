@@ -182,6 +182,8 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     htab_insert(&s->allocs, &a->node, alloc_hash(s, &a->client, a->listen_handle));
     s->counters.allocations++;
     a->lifetime_s = ar->lifetime_s;
+    a->tokens = s->cfg->max_bps;
+    a->tokens_ms = r->now->ms;
     tw_schedule(&s->wheel, &a->timer, r->now->ms + (uint64_t)ar->lifetime_s * 1000);
     log_alloc("allocation created", a, NULL);
     *out = a;

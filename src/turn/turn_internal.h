@@ -64,6 +64,9 @@ struct turn_allocation {
     struct turn_permission *perms;
     struct turn_channel *chans;
     struct tw_timer timer;
+    /* --max-bps token bucket (bytes, one second's worth at most), both directions together */
+    uint64_t tokens;
+    uint64_t tokens_ms;
 };
 
 struct turn_server {
@@ -134,9 +137,9 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
 void turn_handle_request(struct turn_req *r);
 
 /* turn_relay.c */
-void relay_send_indication(struct turn_server *s, int listen_handle, const struct xt_addr *client,
-                           const struct stun_msg *m);
-void relay_channeldata(struct turn_server *s, int listen_handle, const struct xt_addr *client,
-                       const uint8_t *data, size_t len);
+void relay_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                           const struct xt_addr *client, const struct stun_msg *m);
+void relay_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                       const struct xt_addr *client, const uint8_t *data, size_t len);
 
 #endif

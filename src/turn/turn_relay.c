@@ -23,8 +23,28 @@ static void count_relayed(struct turn_server *s, int dir, const struct turn_allo
     s->counters.relayed_bytes[dir][c][p] += len;
 }
 
-static void to_peer(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peer,
-                    const uint8_t *payload, size_t len)
+/* --max-bps: a token bucket per allocation, refilled by elapsed time, one second deep. */
+static bool within_rate(struct turn_server *s, struct turn_allocation *a, uint64_t now_ms,
+                        size_t len)
+{
+    uint64_t max = s->cfg->max_bps;
+    if (!max)
+        return true;
+    if (now_ms > a->tokens_ms) {
+        uint64_t refill = (now_ms - a->tokens_ms) * max / 1000;
+        a->tokens = a->tokens + refill > max ? max : a->tokens + refill;
+        a->tokens_ms = now_ms;
+    }
+    if (a->tokens < len) {
+        drop(s, TD_RATE_LIMITED);
+        return false;
+    }
+    a->tokens -= len;
+    return true;
+}
+
+static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocation *a,
+                    const struct xt_addr *peer, const uint8_t *payload, size_t len)
 {
     const struct turn_relay *rl = &a->relay[fam_index(peer->family)];
     const struct turn_permission *p;
@@ -41,12 +61,14 @@ static void to_peer(struct turn_server *s, struct turn_allocation *a, const stru
         drop(s, TD_SELF_PORT);
         return;
     }
+    if (!within_rate(s, a, now_ms, len))
+        return;
     s->io.send(s->io.ctx, rl->handle, peer, NULL, 0, payload, len, 0);
     count_relayed(s, TURN_TO_PEER, a, peer, len);
 }
 
-void relay_send_indication(struct turn_server *s, int listen_handle, const struct xt_addr *client,
-                           const struct stun_msg *m)
+void relay_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                           const struct xt_addr *client, const struct stun_msg *m)
 {
     struct turn_allocation *a = alloc_find(s, client, listen_handle);
     const struct stun_attr *pa = stun_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
@@ -61,11 +83,11 @@ void relay_send_indication(struct turn_server *s, int listen_handle, const struc
         drop(s, TD_MALFORMED);
         return;
     }
-    to_peer(s, a, &peer, data->val, data->len);
+    to_peer(s, now_ms, a, &peer, data->val, data->len);
 }
 
-void relay_channeldata(struct turn_server *s, int listen_handle, const struct xt_addr *client,
-                       const uint8_t *data, size_t len)
+void relay_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                       const struct xt_addr *client, const uint8_t *data, size_t len)
 {
     struct turn_allocation *a;
     struct turn_channel *c;
@@ -85,7 +107,7 @@ void relay_channeldata(struct turn_server *s, int listen_handle, const struct xt
         drop(s, TD_NO_CHANNEL);
         return;
     }
-    to_peer(s, a, &c->peer, payload, plen);
+    to_peer(s, now_ms, a, &c->peer, payload, plen);
 }
 
 /* A Data indication's header up to the DATA attribute's value; the payload and its padding
@@ -126,11 +148,12 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
     uint8_t head[64];
     size_t head_len, pad = 0;
 
-    (void)now;
     if (!perm_find(a, peer)) {
         drop(s, TD_NO_PERMISSION);
         return;
     }
+    if (!within_rate(s, a, now->ms, len))
+        return;
     c = chan_by_peer(a, peer);
     if (c && len <= 0xFFFF) {
         channeldata_header(head, c->number, len);

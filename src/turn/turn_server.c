@@ -208,7 +208,7 @@ static void handle_stun(struct turn_server *s, const struct turn_time *now, int 
         return;
     }
     if (m.cls == STUN_INDICATION && m.method == TURN_SEND) {
-        relay_send_indication(s, listen_handle, client, &m);
+        relay_send_indication(s, now->ms, listen_handle, client, &m);
         return;
     }
     if (m.cls != STUN_REQUEST) {
@@ -238,7 +238,7 @@ void turn_on_client(struct turn_server *s, const struct turn_time *now, int list
                     size_t len)
 {
     if (channeldata_is(data, len))
-        relay_channeldata(s, listen_handle, client, data, len);
+        relay_channeldata(s, now->ms, listen_handle, client, data, len);
     else if (stun_is_message(data, len))
         handle_stun(s, now, listen_handle, local, client, data, len);
     else

@@ -73,6 +73,7 @@ enum turn_drop_reason {
     TD_NO_PERMISSION, /* to or from a peer without permission */
     TD_SELF_PORT,     /* to the relay's own address outside the relay ports */
     TD_TOO_BIG,       /* would not fit a ChannelData or Data indication */
+    TD_RATE_LIMITED,  /* over the allocation\'s --max-bps */
     TD_COUNT
 };
 

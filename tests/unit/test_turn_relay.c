@@ -323,6 +323,29 @@ static void full_fast_path_still_relays_in_userspace(void **state)
     assert_int_equal(mock_from_client(m, dg, n), 1);
 }
 
+static void max_bps_limits_each_allocation(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t dg[1100], big[1000] = {0};
+    size_t n = channeldata(dg, 0x4001, big, sizeof(big), 0), relayed = 0;
+    int h;
+
+    m->cfg.max_bps = 5000;
+    h = bound(m, "198.18.2.2:3480", &peer);
+    /* One second's worth (5000 bytes) passes, the rest of the burst is dropped... */
+    for (int i = 0; i < 10; i++)
+        relayed += mock_from_client(m, dg, n);
+    assert_int_equal(relayed, 5);
+    assert_int_equal(turn_server_counters(m->s)->dropped[TD_RATE_LIMITED], 5);
+    /* ...and both directions draw from the same bucket. */
+    assert_int_equal(mock_from_peer(m, h, &peer, big, sizeof(big)), 0);
+    /* 200 ms later there is room for one more datagram of 1000 bytes. */
+    mock_advance(m, 200);
+    assert_int_equal(mock_from_peer(m, h, &peer, big, sizeof(big)), 1);
+    assert_int_equal(mock_from_client(m, dg, n), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, mock_test_setup, mock_test_teardown)
@@ -343,6 +366,7 @@ int main(void)
         T(mirror_follows_permission_and_channel_lifetimes),
         T(mirror_ends_with_the_allocation),
         T(full_fast_path_still_relays_in_userspace),
+        T(max_bps_limits_each_allocation),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
