@@ -53,6 +53,7 @@ static void fill_kernel_cfg(const struct xturn_config *cfg, struct xt_cfg *k)
     k->relay_port_hi = cfg->turn.relay_port_hi;
     k->channel_hi = cfg->turn.strict_channel_range ? 0x4FFF : 0x7FFF;
     k->cross_family = cfg->xdp_cross_family;
+    k->max_bps = cfg->turn.max_bps;
 }
 
 struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen)
@@ -111,6 +112,10 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
     int rc;
     if (!kernel_serves(fp, ci->local))
         return -1;
+    /* Without its bucket the kernel passes the relayed address's packets up, where userspace
+     * applies --max-bps: a failure here costs speed, not the limit. */
+    if (fp->kcfg.max_bps)
+        xdp_relay_rate_add(fp->x, ci->relay);
     rc = xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
     if (rc == 0) {
         fp->bound++;
@@ -136,6 +141,12 @@ void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *
 {
     xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
     fp->unbound++;
+}
+
+void fastpath_relay_closed(struct fastpath *fp, const struct xt_addr *relay)
+{
+    if (fp->kcfg.max_bps)
+        xdp_relay_rate_del(fp->x, relay);
 }
 
 void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out)

@@ -25,6 +25,9 @@ void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *
  * with cross-family translation off in XDP, says so in a dedicated, rate-limited log line. */
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms);
 
+/* A relayed address is gone (its socket closed): its --max-bps bucket goes too. */
+void fastpath_relay_closed(struct fastpath *fp, const struct xt_addr *relay);
+
 /* The fast path's part of a snapshot (xdp_* fields). */
 void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out);
 

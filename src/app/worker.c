@@ -152,7 +152,10 @@ static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragmen
 
 static void io_relay_close(void *ctx, int handle)
 {
-    sock_close(ctx, handle);
+    struct worker *w = ctx;
+    if (w->fp)
+        fastpath_relay_closed(w->fp, &w->socks[handle]->local);
+    sock_close(w, handle);
 }
 
 static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
