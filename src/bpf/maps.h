@@ -38,6 +38,16 @@ XT_BINDING_MAP(p2c_46, struct xt_peer4, struct xt_client6);
 XT_BINDING_MAP(p2c_64, struct xt_peer6, struct xt_client4);
 XT_BINDING_MAP(p2c_66, struct xt_peer6, struct xt_client6);
 
+/* --max-bps token buckets by relayed transport address. The loader sizes it like the binding
+ * maps (1 entry with max_bps 0); the spin lock needs the BTF that __type gives. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, XT_MAP_DEFAULT_ENTRIES);
+    __type(key, struct xt_rate_key);
+    __type(value, struct xt_rate);
+} rate SEC(".maps");
+
 /* Interfaces the program is attached to: redirect targets (ifindex -> ifindex). */
 struct {
     __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -40,6 +40,11 @@ struct xt_out {
     __u8 leg2;     /* with self: the p2c counter of the second leg */
     __u8 action;   /* XDP_TX or XDP_REDIRECT, from the FIB lookup */
     __u32 ifindex; /* egress interface for XDP_REDIRECT */
+    /* The relayed transport addresses the packet goes through (--max-bps buckets): family and
+     * port of leg 1 (the sender's with self), and with self the receiver's port (leg 2). */
+    __be16 rate_port1;
+    __be16 rate_port2;
+    __u8 rate_family;
 };
 
 static __always_inline __u8 other_family(__u8 family)
@@ -266,11 +271,16 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
             return leg;
         o->leg2 = (__u8)leg;
         o->self = 1;
+        o->rate_family = peer.family;
+        o->rate_port1 = peer.aux;
+        o->rate_port2 = peer.port;
         out_to_client(o, &client);
         return out_check(p, o);
     }
 
     o->family = peer.family;
+    o->rate_family = peer.family;
+    o->rate_port1 = peer.aux;
     cfg_relay(peer.family, o->saddr);
     o->sport = peer.aux;
     __builtin_memcpy(o->daddr, peer.ip, 16);
@@ -291,6 +301,8 @@ static __always_inline int from_peer(const struct xt_pkt *p, struct xt_out *o)
     if (!is_path(leg))
         return leg;
     o->leg1 = (__u8)leg;
+    o->rate_family = p->family;
+    o->rate_port1 = p->dport;
     o->cd_in = 0;
     o->plen = p->ulen - XT_UDP_HLEN;
     o->pad = 0;

@@ -4,6 +4,7 @@
 #ifndef XTURN_BPF_XDP_SHARED_H
 #define XTURN_BPF_XDP_SHARED_H
 
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
 /* Read-only configuration, set in .rodata before the program is loaded. An address of all
@@ -20,7 +21,14 @@ struct xt_cfg {
     __u16 channel_hi;  /* host byte order: 0x7FFF, or 0x4FFF with --strict-channel-range */
     __u8 cross_family; /* 1: translate IPv4<->IPv6; 0: count and pass such packets up */
     __u8 pad;
+    __u32 pad2;
+    /* --max-bps: relayed payload bytes per second per relayed transport address (token bucket
+     * one second deep, both directions together), 0: unlimited (the rate code is dead code).
+     * At most XT_MAX_BPS (the loader refuses more): the refill's products stay within 64 bits. */
+    __u64 max_bps;
 };
+
+#define XT_MAX_BPS (1ULL << 34) /* 16 GiB/s; 1e9 ns * 2^34 < 2^64 */
 
 /* A client's side of a channel: the client's transport address and the channel number. */
 struct xt_client4 {
@@ -47,6 +55,25 @@ struct xt_peer6 {
     __be16 relay_port;
 };
 
+/* Key of the rate map: a relayed transport address of this relay (the relay address of the
+ * family is xt_cfg's). family is AF_INET (2) or AF_INET6 (10), as xt_addr.family and the
+ * program's XT_AF_INET/XT_AF_INET6; pad is 0. */
+struct xt_rate_key {
+    __u8 family;
+    __u8 pad;
+    __be16 relay_port;
+};
+
+/* Value of the rate map: the --max-bps token bucket of one relayed transport address. Userspace
+ * creates it full (tokens = max_bps); the program refills it by elapsed time and takes the
+ * payload bytes of every packet it relays to or from that address, under the lock. */
+struct xt_rate {
+    struct bpf_spin_lock lock; /* the kernel ignores it in userspace updates */
+    __u32 pad;
+    __u64 tokens;  /* bytes, at most max_bps */
+    __u64 last_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the last refill */
+};
+
 /* Maps, named by direction and (ingress family, egress family):
  *   c2p_44: xt_client4 -> xt_peer4    p2c_44: xt_peer4 -> xt_client4
  *   c2p_46: xt_client4 -> xt_peer6    p2c_46: xt_peer4 -> xt_client6
@@ -54,6 +81,10 @@ struct xt_peer6 {
  *   c2p_66: xt_client6 -> xt_peer6    p2c_66: xt_peer6 -> xt_client6
  * Same-family and cross-family bindings live in separate maps, so with cross_family = 0 the
  * cross maps still identify such packets (counted, passed to userspace).
+ * rate: xt_rate_key -> xt_rate, HASH with BTF (for the spin lock), not preallocated, as large as
+ *   a binding map (1 entry when max_bps is 0: never used then); an entry per relayed transport
+ *   address with a mirrored channel. No entry for the address of a packet: passed up
+ *   (XT_PASS_NO_RATE), userspace enforces the limit.
  * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
  * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat. */
 
@@ -91,9 +122,11 @@ enum xt_stat {
     XT_PASS_OTHER_IFACE,  /* egress interface xturn does not drive */
     XT_PASS_PADDING,      /* more than 3 bytes after the ChannelData payload (userspace cuts) */
     XT_PASS_BAD_CSUM,     /* bad IPv4 header checksum, or IPv6 UDP without checksum */
-    /* dropped */
+    XT_PASS_NO_RATE,      /* max_bps set, no token bucket for the relayed address in the map */
+    /* dropped (every reason from XT_DROP_CD_LENGTH on) */
     XT_DROP_CD_LENGTH, /* ChannelData length field larger than the datagram */
     XT_DROP_ADJUST,    /* bpf_xdp_adjust_head/tail failed */
+    XT_DROP_RATE,      /* over max_bps: not enough tokens in the bucket of a relayed address */
     XT_STAT_COUNT
 };
 

@@ -3,13 +3,15 @@
  * kernel for the channels userspace mirrors into the maps; everything else goes up unchanged.
  *   parsing.h  Ethernet / IPv4 / IPv6 / UDP          csum.h     checksums
  *   relay.h    TURN decisions and map lookups         rewrite.h  next hop, new headers
- *   maps.h     configuration, maps, counters          consts.h   sizes and constants */
+ *   maps.h     configuration, maps, counters          consts.h   sizes and constants
+ *   rate.h     --max-bps token buckets */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "bpf/consts.h"
 #include "bpf/maps.h"
 #include "bpf/parsing.h"
+#include "bpf/rate.h"
 #include "bpf/relay.h"
 #include "bpf/rewrite.h"
 #include "bpf/xdp_shared.h"
@@ -27,6 +29,9 @@ int xturn_xdp(struct xdp_md *ctx)
         r = xt_decide(&p, &o);
     if (r == XT_NEXT)
         r = xt_route(ctx, &p, &o, &fib);
+    /* rodata: with max_bps 0 the verifier sees this branch as dead and removes it */
+    if (r == XT_NEXT && xt_cfg.max_bps)
+        r = xt_rate(&o);
     if (r == XT_NEXT)
         r = xt_rewrite(ctx, &p, &o, &fib);
     if (r != XT_NEXT) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -228,6 +229,12 @@ struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_
         set_err(err, errlen, "out of memory");
         return NULL;
     }
+    if (opt->cfg.max_bps > XT_MAX_BPS) {
+        set_err(err, errlen, "max_bps %llu is over the XDP program's limit %llu",
+                (unsigned long long)opt->cfg.max_bps, (unsigned long long)XT_MAX_BPS);
+        free(x);
+        return NULL;
+    }
     prev = capture_begin();
     x->skel = xturn_bpf__open();
     if (!x->skel) {
@@ -238,6 +245,9 @@ struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_
     x->skel->rodata->xt_cfg = opt->cfg;
     for (int i = 0; i < BINDING_MAPS && rc == 0; i++)
         rc = bpf_map__set_max_entries(binding_maps(x->skel, i), entries);
+    /* never used without max_bps: the smallest map */
+    if (rc == 0)
+        rc = bpf_map__set_max_entries(x->skel->maps.rate, opt->cfg.max_bps ? entries : 1);
     if (rc == 0)
         rc = xturn_bpf__load(x->skel);
     if (rc)
@@ -499,6 +509,55 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
     return rc ? rc : rc2;
 }
 
+/* ---- --max-bps token buckets ---- */
+
+static int rate_key(struct xt_rate_key *k, const struct xt_addr *relay)
+{
+    if (relay->family != AF_INET && relay->family != AF_INET6)
+        return -EAFNOSUPPORT;
+    memset(k, 0, sizeof(*k));
+    k->family = (uint8_t)relay->family; /* AF_INET / AF_INET6: the program's XT_AF_* */
+    k->relay_port = htons(relay->port);
+    return 0;
+}
+
+int xdp_relay_rate_add(struct xdp_relay *x, const struct xt_addr *relay)
+{
+    struct xt_rate_key k;
+    struct xt_rate v;
+    struct timespec ts;
+    int rc;
+
+    if (!x->cfg.max_bps)
+        return 0;
+    rc = rate_key(&k, relay);
+    if (rc)
+        return rc;
+    /* bpf_ktime_get_ns is CLOCK_MONOTONIC; a full bucket needs no refill anyway */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    memset(&v, 0, sizeof(v));
+    v.tokens = x->cfg.max_bps;
+    v.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    rc = bpf_map__update_elem(x->skel->maps.rate, &k, sizeof(k), &v, sizeof(v), BPF_NOEXIST);
+    if (rc == -EEXIST)
+        return 0;
+    return map_errno(rc);
+}
+
+int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay)
+{
+    struct xt_rate_key k;
+    int rc;
+
+    if (!x->cfg.max_bps)
+        return 0;
+    rc = rate_key(&k, relay);
+    if (rc)
+        return rc;
+    rc = bpf_map__delete_elem(x->skel->maps.rate, &k, sizeof(k), 0);
+    return rc == -ENOENT ? 0 : rc;
+}
+
 /* ---- counters ---- */
 
 int xdp_stats_read_fd(int map_fd, struct xt_counter *out)
@@ -547,7 +606,7 @@ unsigned long long xdp_relay_map_memory(const struct xdp_relay *x)
     unsigned long long total = 0;
     for (int i = 0; i < BINDING_MAPS; i++)
         total += map_memlock(bpf_map__fd(binding_maps(x->skel, i)));
-    return total;
+    return total + map_memlock(bpf_map__fd(x->skel->maps.rate));
 }
 
 int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)
@@ -584,8 +643,10 @@ const char *xdp_stat_name(enum xt_stat s)
         [XT_PASS_OTHER_IFACE] = "pass_other_iface",
         [XT_PASS_PADDING] = "pass_padding",
         [XT_PASS_BAD_CSUM] = "pass_bad_csum",
+        [XT_PASS_NO_RATE] = "pass_no_rate",
         [XT_DROP_CD_LENGTH] = "drop_cd_length",
         [XT_DROP_ADJUST] = "drop_adjust",
+        [XT_DROP_RATE] = "drop_rate",
     };
 
     if ((unsigned)s >= XT_STAT_COUNT || !names[s])

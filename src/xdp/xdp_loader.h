@@ -16,8 +16,10 @@ struct xdp_relay;
 enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
 struct xdp_options {
-    struct xt_cfg cfg;    /* filled by the caller (xdp_cfg_from helpers below may help) */
-    uint32_t map_entries; /* capacity of each binding map */
+    struct xt_cfg cfg;    /* filled by the caller (xdp_cfg_from helpers below may help); with
+                             cfg.max_bps (--max-bps, at most XT_MAX_BPS) the program limits each
+                             relayed address (xdp_relay_rate_add) */
+    uint32_t map_entries; /* capacity of each binding map, and of the rate map */
 };
 
 /* Fill cfg from transport addresses: the listen address and port of a's family, the relay
@@ -43,6 +45,15 @@ int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t c
 int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
                      const struct xt_addr *peer, uint16_t relay_port);
 
+/* --max-bps (cfg.max_bps != 0): the token bucket of a relayed transport address (relay's
+ * family and port; its ip is not used: the relay address of that family is cfg's). Until it
+ * exists, packets to or from that address are passed to userspace (XT_PASS_NO_RATE), which
+ * enforces the limit. rate_add creates it full and leaves an existing one as it is (not an
+ * error); returns 0, -ENOSPC when the map is full, -EAFNOSUPPORT, or another -errno. rate_del
+ * removes it (missing: not an error). With max_bps 0 both do nothing and return 0. */
+int xdp_relay_rate_add(struct xdp_relay *x, const struct xt_addr *relay);
+int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay);
+
 /* Sums the per-CPU counters. out has XT_STAT_COUNT entries. */
 int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out);
 /* The same from the fd of a stats map (also one found in another process's program). */
@@ -54,7 +65,7 @@ int xdp_stats_print_running(FILE *out, const char *ifname);
 /* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel". */
 const char *xdp_stat_name(enum xt_stat s);
 
-/* Memory the kernel accounts to the binding maps, in bytes. */
+/* Memory the kernel accounts to the binding maps and the rate map, in bytes. */
 unsigned long long xdp_relay_map_memory(const struct xdp_relay *x);
 
 /* Program fd, for bpf_prog_test_run_opts in tests. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -24,6 +25,8 @@
 #include <linux/if_link.h>
 
 #include "xdp/xdp_loader.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the test network (198.18.0.0/15, 2001:db8::/32 only) ----
  * xt0  02:00:00:00:00:01  198.18.0.1/24 2001:db8::1/64    listen and relay address, ingress
@@ -1314,6 +1317,355 @@ static void test_map_full(void **state)
     xdp_relay_close(in.x);
 }
 
+/* ---- --max-bps: token buckets per relayed address ----
+ * Each test gets a fresh instance with max_bps = 3000 (rate_setup), every channel bound and
+ * buckets for the relayed addresses 4/50001, 6/50004, 4/50010, 4/50011. Buckets set with
+ * last_ns far ahead (rate_freeze) are not refilled by the program: exact counts. */
+
+#define RATE_BPS  3000
+#define NS_PER_S  1000000000ULL
+#define FROZEN_NS (3600 * NS_PER_S) /* last_ns this far ahead: the program refills nothing */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* The program's map named `name`, found through the maps it uses (the loader keeps its own). */
+static int prog_map_fd(const struct inst *in, const char *name)
+{
+    uint32_t ids[32];
+    struct bpf_prog_info info = {0};
+    uint32_t len = sizeof(info);
+
+    info.nr_map_ids = 32;
+    info.map_ids = (uint64_t)(uintptr_t)ids;
+    assert_int_equal(bpf_obj_get_info_by_fd(in->fd, &info, &len), 0);
+    for (uint32_t i = 0; i < info.nr_map_ids && i < 32; i++) {
+        struct bpf_map_info mi = {0};
+        uint32_t mlen = sizeof(mi);
+        int fd = bpf_map_get_fd_by_id(ids[i]);
+
+        assert_true(fd >= 0);
+        if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, name) == 0)
+            return fd;
+        close(fd);
+    }
+    fail_msg("no map %s", name);
+    return -1;
+}
+
+static struct xt_rate_key rkey(int fam, uint16_t port)
+{
+    struct xt_rate_key k = {.family = (uint8_t)fam, .pad = 0, .relay_port = htons(port)};
+
+    return k;
+}
+
+/* 0 and the bucket, or -ENOENT. */
+static int rate_get(int fd, int fam, uint16_t port, struct xt_rate *v)
+{
+    struct xt_rate_key k = rkey(fam, port);
+
+    memset(v, 0, sizeof(*v));
+    return bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
+}
+
+static uint64_t rate_tokens(int fd, int fam, uint16_t port)
+{
+    struct xt_rate v;
+
+    assert_int_equal(rate_get(fd, fam, port, &v), 0);
+    return v.tokens;
+}
+
+/* Overwrites an existing bucket (the kernel leaves the lock alone). */
+static void rate_set(int fd, int fam, uint16_t port, uint64_t tokens, uint64_t last_ns)
+{
+    struct xt_rate_key k = rkey(fam, port);
+    struct xt_rate v = {.tokens = tokens, .last_ns = last_ns};
+
+    assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_EXIST), 0);
+}
+
+static void rate_freeze(int fd, int fam, uint16_t port, uint64_t tokens)
+{
+    rate_set(fd, fam, port, tokens, mono_ns() + FROZEN_NS);
+}
+
+static void rate_add(struct xdp_relay *x, const struct tep *relay)
+{
+    struct xt_addr a;
+
+    tep_addr(relay, &a);
+    assert_int_equal(xdp_relay_rate_add(x, &a), 0);
+}
+
+static void rate_del(struct xdp_relay *x, const struct tep *relay)
+{
+    struct xt_addr a;
+
+    tep_addr(relay, &a);
+    assert_int_equal(xdp_relay_rate_del(x, &a), 0);
+}
+
+/* A relay case of the table with another payload length (and no ChannelData padding). */
+static struct relay_case sized(const char *name, uint16_t len)
+{
+    struct relay_case c = *relay_case(name);
+
+    c.in.len = len;
+    c.in.pad = 0;
+    return c;
+}
+
+/* The same frame as sized(name, len), expected passed up or dropped for `stat`. */
+static struct pass_case sized_pass(const char *name, uint16_t len, uint32_t retval, int stat)
+{
+    struct pass_case p = {name, relay_case(name)->in, NULL, 0, retval, stat};
+
+    p.in.len = len;
+    p.in.pad = 0;
+    return p;
+}
+
+#define DROPPED(name, len) sized_pass(name, len, XDP_DROP, XT_DROP_RATE)
+#define NO_RATE(name, len) sized_pass(name, len, XDP_PASS, XT_PASS_NO_RATE)
+
+static struct inst rate_inst;
+static int rate_fd = -1;
+
+static int rate_setup(void **state)
+{
+    static int printed;
+    struct xdp_options o;
+    struct bpf_prog_info info = {0};
+    uint32_t info_len = sizeof(info);
+    const struct tep relays[] = {RELAY4(50001), RELAY6(50004), RELAY4(50010), RELAY4(50011)};
+
+    (void)state;
+    base_options(&o);
+    o.cfg.max_bps = RATE_BPS;
+    load(&rate_inst, &o);
+    if (!printed && bpf_obj_get_info_by_fd(rate_inst.fd, &info, &info_len) == 0 && ++printed)
+        print_message("xturn_xdp with max_bps: %u instructions verified, %u translated\n",
+                      info.verified_insns, info.xlated_prog_len / 8);
+    bind_all(rate_inst.x);
+    for (size_t i = 0; i < ARRAY_LEN(relays); i++)
+        rate_add(rate_inst.x, &relays[i]);
+    rate_fd = prog_map_fd(&rate_inst, "rate");
+    return 0;
+}
+
+static int rate_teardown(void **state)
+{
+    (void)state;
+    close(rate_fd);
+    xdp_relay_close(rate_inst.x);
+    return 0;
+}
+
+/* Created full; adding it again leaves it as it is; the key is (family, port). */
+static void test_rate_add(void **state)
+{
+    const struct tep r4 = RELAY4(50001), other_ip = {AF_INET, "198.18.0.77", 50001};
+    struct xt_rate v;
+    struct xt_addr bad;
+    uint64_t t0 = mono_ns();
+
+    (void)state;
+    assert_int_equal(rate_get(rate_fd, AF_INET, 50001, &v), 0);
+    assert_int_equal(v.tokens, RATE_BPS);
+    assert_true(v.last_ns > 0 && v.last_ns <= t0);
+    rate_set(rate_fd, AF_INET, 50001, 5, v.last_ns);
+    rate_add(rate_inst.x, &r4);
+    rate_add(rate_inst.x, &other_ip); /* the same relayed address: ip is not used */
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 5);
+    /* another family, same port: another bucket */
+    assert_int_equal(rate_get(rate_fd, AF_INET6, 50001, &v), -ENOENT);
+    tep_addr(&r4, &bad);
+    bad.family = 0;
+    assert_int_equal(xdp_relay_rate_add(rate_inst.x, &bad), -EAFNOSUPPORT);
+    assert_int_equal(xdp_relay_rate_del(rate_inst.x, &bad), -EAFNOSUPPORT);
+}
+
+/* Both directions of a relayed address draw from its bucket until it is empty. */
+static void test_rate_both_directions(void **state)
+{
+    struct relay_case c1000 = sized("c2p_44", 1000), p1000 = sized("p2c_44", 1000);
+    struct relay_case c0 = sized("c2p_44", 0), c999 = sized("c2p_44", 999);
+    struct pass_case p1 = DROPPED("p2c_44", 1), c1000d = DROPPED("c2p_44", 1000);
+
+    (void)state;
+    rate_freeze(rate_fd, AF_INET, 50001, RATE_BPS);
+    run_relay_case(&rate_inst, &c1000);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 2000);
+    run_relay_case(&rate_inst, &p1000);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 1000);
+    run_relay_case(&rate_inst, &c1000);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 0);
+    /* empty: dropped (counted as drop_rate with the frame's bytes), either direction */
+    run_pass_case(&rate_inst, &p1);
+    run_pass_case(&rate_inst, &c1000d);
+    /* an empty payload costs nothing */
+    run_relay_case(&rate_inst, &c0);
+    /* exactly as many tokens as bytes: relayed; one fewer: dropped, nothing taken */
+    rate_freeze(rate_fd, AF_INET, 50001, 999);
+    run_pass_case(&rate_inst, &c1000d);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 999);
+    run_relay_case(&rate_inst, &c999);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 0);
+    /* other relayed addresses are not affected */
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS);
+}
+
+/* IPv6 relayed address: its own bucket (family 10). */
+static void test_rate_ipv6(void **state)
+{
+    struct relay_case p1400 = sized("p2c_66", 1400);
+    struct pass_case c101 = DROPPED("c2p_66", 101);
+    struct relay_case c100 = sized("c2p_66", 100);
+
+    (void)state;
+    rate_freeze(rate_fd, AF_INET6, 50004, 1500);
+    run_relay_case(&rate_inst, &p1400);
+    run_pass_case(&rate_inst, &c101);
+    run_relay_case(&rate_inst, &c100);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET6, 50004), 0);
+}
+
+/* Relay to self in one pass: the sender's relayed address (50010) and the receiver's (50011)
+ * both pay; the sender pays even when the receiver's bucket drops it, as in userspace. */
+static void test_rate_self(void **state)
+{
+    struct relay_case c50 = sized("c2c_44", 50);
+    struct pass_case d50 = DROPPED("c2c_44", 50);
+
+    (void)state;
+    rate_freeze(rate_fd, AF_INET, 50010, RATE_BPS);
+    rate_freeze(rate_fd, AF_INET, 50011, RATE_BPS);
+    run_relay_case(&rate_inst, &c50);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS - 50);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50011), RATE_BPS - 50);
+    /* the receiver's bucket is short */
+    rate_freeze(rate_fd, AF_INET, 50011, 10);
+    run_pass_case(&rate_inst, &d50);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS - 100);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50011), 10);
+    /* the sender's is: neither pays */
+    rate_freeze(rate_fd, AF_INET, 50010, 10);
+    rate_freeze(rate_fd, AF_INET, 50011, RATE_BPS);
+    run_pass_case(&rate_inst, &d50);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), 10);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50011), RATE_BPS);
+}
+
+/* No bucket: passed up unchanged (userspace enforces the limit), nothing charged. */
+static void test_rate_missing(void **state)
+{
+    const struct tep r4 = RELAY4(50001), r4b = RELAY4(50011);
+    struct pass_case c2p46 = NO_RATE("c2p_46", 41), p2c64 = NO_RATE("p2c_64", 26);
+    struct pass_case c2p = NO_RATE("c2p_44", 10), p2c = NO_RATE("p2c_44", 10);
+    struct pass_case self = NO_RATE("c2c_44", 50);
+    struct relay_case again = sized("c2p_44", 1400), again_p2c = sized("p2c_44", 1400);
+    struct pass_case drained = DROPPED("c2p_44", 1400);
+    struct xt_rate v;
+
+    (void)state;
+    /* never added: (IPv6, 50002) */
+    run_pass_case(&rate_inst, &c2p46);
+    run_pass_case(&rate_inst, &p2c64);
+    /* removed */
+    rate_del(rate_inst.x, &r4);
+    assert_int_equal(rate_get(rate_fd, AF_INET, 50001, &v), -ENOENT);
+    rate_del(rate_inst.x, &r4); /* missing: not an error */
+    run_pass_case(&rate_inst, &c2p);
+    run_pass_case(&rate_inst, &p2c);
+    /* relay to self with the receiver's bucket gone: the sender's is not charged either */
+    rate_freeze(rate_fd, AF_INET, 50010, RATE_BPS);
+    rate_del(rate_inst.x, &r4b);
+    run_pass_case(&rate_inst, &self);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS);
+    /* added back: full again, and drained on the real clock (getting 1400 bytes back takes
+     * 467 ms) */
+    rate_add(rate_inst.x, &r4);
+    rate_add(rate_inst.x, &r4b);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), RATE_BPS);
+    run_relay_case(&rate_inst, &again);
+    run_relay_case(&rate_inst, &again_p2c);
+    run_pass_case(&rate_inst, &drained);
+}
+
+/* Refill by elapsed time, capped at one second's worth. */
+static void test_rate_refill(void **state)
+{
+    struct relay_case c0 = sized("c2p_44", 0), c600 = sized("c2p_44", 600);
+    struct relay_case c1 = sized("c2p_44", 1);
+    struct pass_case d1000 = DROPPED("c2p_44", 1000);
+    struct xt_rate v;
+    uint64_t t;
+
+    (void)state;
+    /* a second or more: full, not more */
+    rate_set(rate_fd, AF_INET, 50001, 0, mono_ns() - 5 * NS_PER_S);
+    run_relay_case(&rate_inst, &c0);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), RATE_BPS);
+    rate_set(rate_fd, AF_INET, 50001, RATE_BPS - 10, mono_ns() - NS_PER_S / 2);
+    run_relay_case(&rate_inst, &c1);
+    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), RATE_BPS - 1);
+
+    /* Only the time worth whole bytes is used: last_ns moves by tokens gained * 1e9 / rate
+     * (333333 ns a byte here), the rest stays for later. */
+    t = mono_ns() - 1000000; /* 1 ms ago: 3 bytes, more if this process is slow */
+    rate_set(rate_fd, AF_INET, 50001, 0, t);
+    run_relay_case(&rate_inst, &c0);
+    assert_int_equal(rate_get(rate_fd, AF_INET, 50001, &v), 0);
+    assert_true(v.tokens >= 3);
+    if (v.tokens < RATE_BPS)
+        assert_int_equal(v.last_ns, t + v.tokens * NS_PER_S / RATE_BPS);
+
+    /* Real time: empty now, 300 ms later at least 900 bytes back (generous margins: only the
+     * sleep's lower bound is relied on, and the 1000-byte drop holds unless this process
+     * stalls for a third of a second between two calls). */
+    rate_set(rate_fd, AF_INET, 50001, 0, mono_ns());
+    run_pass_case(&rate_inst, &d1000);
+    usleep(300 * 1000);
+    run_relay_case(&rate_inst, &c600);
+    t = rate_tokens(rate_fd, AF_INET, 50001);
+    print_message("tokens after 300 ms and 600 bytes: %llu (>= 300 expected)\n",
+                  (unsigned long long)t);
+    assert_true(t >= 300 && t <= RATE_BPS - 600);
+}
+
+/* With max_bps 0 (the main instance) rate_add and rate_del do nothing. */
+static void test_rate_off(void **state)
+{
+    const struct tep r4 = RELAY4(50001);
+    struct xt_rate v;
+    int fd = prog_map_fd(&main_inst, "rate");
+
+    (void)state;
+    rate_add(main_inst.x, &r4);
+    assert_int_equal(rate_get(fd, AF_INET, 50001, &v), -ENOENT);
+    rate_del(main_inst.x, &r4);
+    close(fd);
+}
+
+static void test_rate_too_large(void **state)
+{
+    struct xdp_options o;
+    char err[256] = "";
+
+    (void)state;
+    base_options(&o);
+    o.cfg.max_bps = XT_MAX_BPS + 1;
+    assert_null(xdp_relay_load(&o, err, sizeof(err)));
+    assert_non_null(strstr(err, "max_bps"));
+}
+
 /* ---- loader: attach, detach, errors, names ---- */
 
 static uint32_t attached_id(const char *ifname, int mode_flag)
@@ -1437,15 +1789,24 @@ static int group_teardown(void **state)
     return 0;
 }
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
-        cmocka_unit_test(test_runt_frame),    cmocka_unit_test(test_cross_family_off),
-        cmocka_unit_test(test_unbind),        cmocka_unit_test(test_map_full),
-        cmocka_unit_test(test_attach_detach), cmocka_unit_test(test_load_error),
+        cmocka_unit_test(test_runt_frame),
+        cmocka_unit_test(test_cross_family_off),
+        cmocka_unit_test(test_unbind),
+        cmocka_unit_test(test_map_full),
+        cmocka_unit_test(test_attach_detach),
+        cmocka_unit_test(test_load_error),
         cmocka_unit_test(test_stat_names),
+        cmocka_unit_test_setup_teardown(test_rate_add, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_both_directions, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_ipv6, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_self, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_missing, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_refill, rate_setup, rate_teardown),
+        cmocka_unit_test(test_rate_off),
+        cmocka_unit_test(test_rate_too_large),
     };
     size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(fixed);
     struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
