@@ -5,7 +5,7 @@ SAN     ?=
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -fno-omit-frame-pointer
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Isrc
-LDLIBS  := -lcrypto -lz
+LDLIBS  := -lcrypto -lz -lmicrohttpd -lsystemd -lcap
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -69,5 +69,9 @@ clean:
 
 # The XDP program, its skeleton and the loader's build rules.
 include mk/bpf.mk
+include mk/soak.mk
+include mk/fuzz.mk
+include tools/bench/bench.mk
+include mk/bench.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "app/fastpath.h"
+#include "app/metrics.h"
+#include "app/privileges.h"
+#include "app/service.h"
 #include "app/worker.h"
 #include "common/container_of.h"
 #include "common/log.h"
@@ -32,6 +35,7 @@ struct daemon {
     int64_t start_time_unix;
     _Atomic bool draining;
     uint64_t drain_deadline_ms;
+    struct metrics *metrics; /* NULL without --metrics */
 };
 
 static uint64_t now_ms(void)
@@ -49,6 +53,7 @@ static void begin_drain(struct daemon *d)
     d->draining = true;
     d->drain_deadline_ms = now_ms() + (uint64_t)d->cfg->drain_timeout_s * 1000;
     turn_shared_set_draining(d->shared, true);
+    service_stopping(); /* systemd: draining counts as stopping */
     snprintf(n, sizeof(n), "%llu", (unsigned long long)turn_shared_allocations(d->shared));
     snprintf(t, sizeof(t), "%u", d->cfg->drain_timeout_s);
     xt_log(LOG_INFO, "draining: no new allocations, relaying until the existing ones end",
@@ -188,6 +193,20 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->listen[i], as), "transport",
                "udp", "#workers", n, NULL);
     }
+    /* Privileges (app/privileges.h): XDP is attached and every listen socket bound; no thread
+     * runs yet (capabilities are per thread). As root only with --run-as-user; started without
+     * root (systemd's User= with AmbientCapabilities=), trims the capabilities all the same. */
+    if (cfg->run_as_user || geteuid() != 0) {
+        unsigned keep = privileges_needed(cfg);
+        if (privileges_drop(cfg->run_as_user, cfg->run_as_group, keep, err, errlen) != 0)
+            goto fail;
+    }
+    /* Metrics endpoint (app/metrics.h): after the privilege drop, so its thread holds none. */
+    if (cfg->metrics.family != 0) {
+        d->metrics = metrics_start(&cfg->metrics, daemon_snapshot, d, err, errlen);
+        if (!d->metrics)
+            goto fail;
+    }
     return d;
 fail:
     daemon_free(d);
@@ -266,6 +285,10 @@ int daemon_run(struct daemon *d)
             rc = -1;
         }
     }
+    /* systemd (app/service.h): ready once the workers run; watchdog pings from this loop. */
+    uint64_t watchdog_ms = service_watchdog_interval_ms(), next_watchdog = 0;
+    if (rc == 0)
+        service_ready("relaying");
     while (!d->stop_signal) {
         int n = ev_run_once(d->loop, 1000);
         uint64_t t = now_ms();
@@ -278,6 +301,10 @@ int daemon_run(struct daemon *d)
             struct worker_counters c;
             sum_counters(d, &c);
             fastpath_note_cross_family(d->fp, turn_counters_cross_family(&c.turn), t);
+        }
+        if (watchdog_ms && t >= next_watchdog) {
+            service_watchdog_ping();
+            next_watchdog = t + watchdog_ms;
         }
         if (t >= next_stats) {
             log_stats(d);
@@ -293,6 +320,7 @@ int daemon_run(struct daemon *d)
             }
         }
     }
+    service_stopping();
     if (d->stop_signal)
         xt_log(LOG_INFO, "shutting down", "signal", strsignal(d->stop_signal), NULL);
     for (size_t i = 0; i < d->nworkers; i++)
@@ -305,6 +333,7 @@ void daemon_free(struct daemon *d)
 {
     if (!d)
         return;
+    metrics_stop(d->metrics); /* first: its thread reads the workers and the fast path */
     for (size_t i = 0; i < d->nworkers && d->workers; i++) {
         worker_stop(d->workers[i]);
         worker_free(d->workers[i]);

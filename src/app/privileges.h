@@ -13,7 +13,8 @@ enum {
      * refuse every bpf() command without it (before 6.5, with kernel.unprivileged_bpf_disabled
      * set): map updates through the fds already held need no capability elsewhere. */
     PRIV_KEEP_XDP = 1u << 0,
-    /* Relay sockets may bind ports below 1024 (--relay-ports): CAP_NET_BIND_SERVICE. */
+    /* Relay sockets (--relay-ports) or the metrics endpoint (--metrics, started after the
+     * drop) may bind ports below 1024: CAP_NET_BIND_SERVICE. */
     PRIV_KEEP_LOW_PORTS = 1u << 1,
 };
 

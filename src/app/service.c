@@ -9,33 +9,43 @@
  * here must ever log a secret, so failures are ignored. unset_environment is 0 throughout:
  * the variables stay for later calls. */
 
-static void notify_status(const char *prefix, const char *status)
+/* Sends field (e.g. "READY=1"; NULL for none) and, if status is given, STATUS=status with any
+ * newline in it blanked (it would start another field). */
+static void notify(const char *field, const char *status)
 {
     char msg[512];
+    int n;
 
     if (!getenv("NOTIFY_SOCKET"))
         return;
-    if (status)
-        snprintf(msg, sizeof(msg), "%sSTATUS=%s", prefix, status);
-    else
-        snprintf(msg, sizeof(msg), "%s", prefix);
+    n = snprintf(msg, sizeof(msg), "%s%s%s", field ? field : "", field && status ? "\n" : "",
+                 status ? "STATUS=" : "");
+    if (n < 0 || (size_t)n >= sizeof(msg))
+        return;
+    if (status) {
+        size_t at = (size_t)n;
+        snprintf(msg + at, sizeof(msg) - at, "%s", status);
+        for (char *c = msg + at; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+    }
     (void)sd_notify(0, msg);
 }
 
 void service_ready(const char *status)
 {
-    notify_status("READY=1\n", status);
+    notify("READY=1", status);
 }
 
 void service_status(const char *status)
 {
     if (status)
-        notify_status("", status);
+        notify(NULL, status);
 }
 
 void service_stopping(void)
 {
-    notify_status("STOPPING=1", NULL);
+    notify("STOPPING=1", NULL);
 }
 
 uint64_t service_watchdog_interval_ms(void)
@@ -51,5 +61,5 @@ uint64_t service_watchdog_interval_ms(void)
 
 void service_watchdog_ping(void)
 {
-    notify_status("WATCHDOG=1", NULL);
+    notify("WATCHDOG=1", NULL);
 }

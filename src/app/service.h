@@ -9,7 +9,8 @@
 /* READY=1 with STATUS=status (may be NULL): the relay serves. Call once the listen sockets are
  * bound and the workers run. */
 void service_ready(const char *status);
-/* STATUS=status: a one-line, human-readable state (shown by `systemctl status`). */
+/* STATUS=status: a one-line, human-readable state (shown by `systemctl status`; a newline in it
+ * becomes a blank). */
 void service_status(const char *status);
 /* STOPPING=1: shutdown (or draining) has begun. */
 void service_stopping(void);

@@ -20,7 +20,7 @@ set -euo pipefail
 # --foreground keeps the test in the caller's process group, so Ctrl-C reaches it.
 if [ "${XT_GUARDED:-}" != "$0" ]; then
     export XT_GUARDED="$0"
-    exec timeout --foreground -k 10 "${XT_TEST_TIMEOUT:-60}" bash "$0" "$@"
+    exec timeout --foreground -k 10 "${XT_TEST_TIMEOUT:-100}" bash "$0" "$@"
 fi
 
 # junk.py imports stun_binding.py: no __pycache__ in the work tree.
@@ -138,7 +138,7 @@ xt_cleanup() {
 }
 trap xt_cleanup EXIT
 trap 'fail "interrupted (SIGINT)"' INT
-trap 'fail "terminated (SIGTERM): over the ${XT_TEST_TIMEOUT:-60} s limit, or stopped"' TERM
+trap 'fail "terminated (SIGTERM): over the ${XT_TEST_TIMEOUT:-100} s limit, or stopped"' TERM
 
 # Remove our namespaces (their veths go with them), killing anything left in them.
 topo_down() {

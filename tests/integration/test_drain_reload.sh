@@ -3,6 +3,7 @@
 # keep relaying, and exits 0 once they end; a second SIGTERM exits at once; SIGHUP re-reads
 # the secret file, so a rotated secret works without dropping anything.
 # shellcheck source=lib.sh
+export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 . "$(dirname "$0")/lib.sh"
 
 session() { # session OUT ARGS...: turn_session.py in the client ns, in the background
@@ -16,6 +17,15 @@ allocate_code() { # allocate_code SECRET: the Allocate response code (0 = succes
     ns_run "$XT_NS_CLIENT" 20 "$XT_TMP/alloc.out" python3 "$XT_DIR/turn_session.py" \
         "$XT_RELAY4:$XT_PORT" "$1" allocate || true
     tail -n 1 "$XT_TMP/alloc.out"
+}
+
+wait_allocated() { # wait_allocated OUT: until the session reports its allocation (20 s at most)
+    local i
+    for i in $(seq 1 200); do
+        grep -x allocated "$1" >/dev/null && return 0
+        sleep 0.1
+    done
+    fail "session did not allocate: $(cat "$1")"
 }
 
 wait_exit() { # wait_exit SECONDS: the daemon exits by itself; its status must be 0
@@ -36,7 +46,8 @@ start_peer
 # --- Drain: existing allocations keep relaying, new ones get 508, exit when they are gone.
 start_xturn --drain-timeout 30
 session "$XT_TMP/holder.out" "$XT_RELAY4:$XT_PORT" "$XT_SECRET" hold "$XT_PEER4:$XT_PEER_PORT" 6
-sleep 2
+wait_allocated "$XT_TMP/holder.out"
+sleep 1
 kill -TERM "$XT_DAEMON_PID"
 sleep 1
 daemon_alive || fail "daemon exited on SIGTERM despite --drain-timeout and a live allocation"
@@ -44,7 +55,7 @@ code=$(allocate_code "$XT_SECRET")
 [ "$code" = 508 ] || fail "Allocate while draining answered $code, want 508"
 wait_exit 15
 grep -F '"message":"drained: no allocation left"' "$XT_LOG" >/dev/null || fail "no 'drained' log line"
-read -r _ sent _ received <"$XT_TMP/holder.out" || fail "holder printed nothing"
+read -r _ sent _ received < <(grep '^sent ' "$XT_TMP/holder.out") || fail "holder printed nothing"
 [ "$sent" -gt 20 ] && [ "$received" -eq "$sent" ] ||
     fail "holder: sent $sent, received $received while draining"
 log "drain: new allocation refused (508), holder relayed $received/$sent, exited when drained"
@@ -52,10 +63,7 @@ log "drain: new allocation refused (508), holder relayed $received/$sent, exited
 # --- A second SIGTERM does not wait for the drain.
 start_xturn --drain-timeout 30
 session "$XT_TMP/keeper.out" "$XT_RELAY4:$XT_PORT" "$XT_SECRET" hold "$XT_PEER4:$XT_PEER_PORT" 1 keep
-for _ in $(seq 1 50); do
-    [ -s "$XT_TMP/keeper.out" ] && break
-    sleep 0.1
-done
+wait_allocated "$XT_TMP/keeper.out"
 kill -TERM "$XT_DAEMON_PID"
 sleep 1
 daemon_alive || fail "daemon did not drain"

@@ -2,9 +2,9 @@
 """A TURN client session for the integration tests, driven from the command line.
 
   turn_session.py SERVER SECRET allocate                 -> prints the Allocate response code
-  turn_session.py SERVER SECRET hold PEER SECONDS [keep] -> allocates, relays a Send indication
-      to PEER (an echo server) every 0.1 s for SECONDS, counting the echoes; prints
-      "sent N received M"; deletes the allocation at the end unless "keep"
+  turn_session.py SERVER SECRET hold PEER SECONDS [keep] -> allocates (prints "allocated"),
+      relays a Send indication to PEER (an echo server) every 0.1 s for SECONDS, counting the
+      echoes; prints "sent N received M"; deletes the allocation at the end unless "keep"
 SERVER and PEER are host:port (IPv6 as [addr]:port). Uses tests/soak/turn_client.py."""
 import os
 import sys
@@ -34,6 +34,7 @@ def main(argv):
     if client.create_permission([peer]).code != 0:
         print("permission refused")
         return 1
+    print("allocated", flush=True)
     sent = received = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
