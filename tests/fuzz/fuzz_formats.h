@@ -8,7 +8,9 @@
  *     range, bit 4 user quota 2, bit 5 at most 3 allocations, bit 6 no IPv6 relay address,
  *     bit 7 public (1:1 NAT) addresses advertised;
  *   second byte: bit 0 two servers sharing their state (the daemon's workers), clients 0 and 2
- *     on the first, 1 and 3 on the second.
+ *     on the first, 1 and 3 on the second; bit 1 a --max-bps limit; bit 2 alternate servers
+ *     (300 while draining); bit 3 one server with state of its own (no FT_CONTROL draining or
+ *     secrets then).
  *   record: kind, arg, len (2 bytes, big endian), then len bytes of body (fewer at the end of the
  *     input). kind & 7 is one of enum ft_kind; the other bits and arg are per kind (below).
  *
@@ -33,7 +35,13 @@ enum ft_config {
     FT_CFG_PUBLIC = 0x80,
 };
 
-#define FT_CFG2_WORKERS 0x01
+enum ft_config2 {
+    FT_CFG2_WORKERS = 0x01,
+    FT_CFG2_MAX_BPS = 0x02,
+    FT_CFG2_ALTERNATE = 0x04,
+    FT_CFG2_PRIVATE = 0x08,
+};
+#define FT_MAX_BPS 3000
 
 #define FT_CONFIG_LEN 2
 #define FT_HDR_LEN    4
@@ -42,7 +50,8 @@ enum ft_kind {
     /* A datagram from a client. arg: FT_ARG_CLIENT, FT_ARG_LISTEN2. */
     FT_RAW = 0,
     /* A request the harness signs with valid long-term credentials. arg as FT_RAW. Body:
-     * [0] FT_SIG_METHOD (index into ft_methods), FT_SIG_USER, FT_SIG_INTEGRITY;
+     * [0] FT_SIG_METHOD (index into ft_methods), FT_SIG_USER, FT_SIG_INTEGRITY,
+     *     FT_SIG_SECRET2;
      * [1] enum ft_sig_flags; then attributes as TLVs (type, length, value; padding optional,
      *     a TLV that does not fit is dropped), where the FT_MACRO_* types are replaced. */
     FT_SIGNED = 1,
@@ -59,9 +68,9 @@ enum ft_kind {
     /* Send indication from a client. arg: FT_ARG_CLIENT, FT_ARG_LISTEN2, bits 4-7 the peer.
      * kind bit 3: FINGERPRINT; kind bit 4: no DATA attribute. Body: the data. */
     FT_SEND = 5,
-    /* The length field picks a relay port (lo + n % range) that relay_open reports as
-     * EADDRINUSE from now on, or no longer does (toggle). No body. */
-    FT_BUSY = 6,
+    /* The operator's doing, by arg & 7 (enum ft_control); the length field is the argument.
+     * No body. */
+    FT_CONTROL = 6,
     /* The last datagram from a client again, from the same client (a retransmission). */
     FT_RESEND = 7,
 };
@@ -72,6 +81,16 @@ enum ft_kind {
 #define FT_SIG_METHOD    0x07
 #define FT_SIG_USER      0x18 /* >> 3: 0 alice, 1 carol, 2 REST "<expiry>:bob", 3 REST "<expiry>" */
 #define FT_SIG_INTEGRITY 0x60 /* >> 5: 0 MI, 1 MI-SHA256, 2 both, 3 none */
+#define FT_SIG_SECRET2   0x80 /* REST passwords from the second secret */
+
+enum ft_control {
+    FT_CTL_BUSY = 0,      /* relay port lo + n % range: EADDRINUSE from now on, or no more */
+    FT_CTL_DRAIN = 1,     /* draining on / off */
+    FT_CTL_SECRETS21 = 2, /* REST secrets: the second, then the first (rotation) */
+    FT_CTL_SECRET2 = 3,   /* the second only */
+    FT_CTL_SECRET1 = 4,   /* the first only */
+    FT_CTL_NO_SECRET = 5, /* none */
+};
 
 enum ft_sig_flags {
     FT_SIG_FINGERPRINT = 0x01,
@@ -113,9 +132,12 @@ static const char *const ft_peers[10] = {
 #define FT_PEER_DYNAMIC 10
 
 static const char *const ft_users[2][2] = {{"alice", "wonderland"}, {"carol", "looking-glass"}};
-#define FT_REST_SECRET "fuzz-rest-secret"
-#define FT_REST_USER   "bob"
-#define FT_REALM       "xturn"
+#define FT_REST_SECRET  "fuzz-rest-secret"
+#define FT_REST_SECRET2 "fuzz-rest-secret-2"
+#define FT_ALTERNATE_V4 "203.0.113.99:3478"
+#define FT_ALTERNATE_V6 "[2001:db8:ffff::99]:3478"
+#define FT_REST_USER    "bob"
+#define FT_REALM        "xturn"
 
 /* Monotonic and Unix time when an input starts. */
 #define FT_START_MS     1000000ull

@@ -9,7 +9,9 @@
  * are well-formed and carry the payload; relay sockets are bound once and closed once; channel
  * up/down calls pair up. Datagrams a relay socket sends to another open relay socket arrive
  * there (client to client). At the end the server is freed: every socket must be closed, every
- * mirrored channel taken down, and LeakSanitizer sees that nothing leaks.
+ * mirrored channel taken down, and LeakSanitizer sees that nothing leaks. The log (stdout, a
+ * pipe here) must stay valid UTF-8 without raw control characters, one JSON object or text
+ * line per event, whatever the usernames and addresses in it.
  *
  * Randomness (nonce key, hash seed, relay ports, reservation tokens) comes from RAND_bytes,
  * which the link wraps (-Wl,--wrap=RAND_bytes) with a generator reset for every input, so a
@@ -114,6 +116,8 @@ struct fz {
     struct turn_shared *shared; /* two workers: their common state */
     struct worker w[2];
     int nworkers;
+    bool draining;
+    uint64_t relayed[2][2]; /* data datagrams sent, by worker and direction (TURN_TO_*) */
     struct turn_time now;
     struct fsock socks[NSOCK];
     bool busy[NPORTS];
@@ -144,6 +148,10 @@ struct fz {
 
 static struct fz F;
 static bool keep_stdout, trace;
+static int log_fd = -1; /* read end of the pipe stdout goes to */
+static bool log_text;   /* the current input's log format */
+static char log_buf[1 << 17];
+static size_t log_len;
 
 static bool is_listen_handle(int h)
 {
@@ -362,8 +370,8 @@ static void check_allocate_success(const struct stun_msg *m, const struct xt_add
 }
 
 /* A STUN message to a client. */
-static void check_stun_to_client(const uint8_t *buf, size_t len, const struct xt_addr *dst,
-                                 size_t body_len)
+static void check_stun_to_client(int worker, const uint8_t *buf, size_t len,
+                                 const struct xt_addr *dst, size_t body_len)
 {
     struct stun_msg m;
     int ci = client_index(dst);
@@ -374,6 +382,7 @@ static void check_stun_to_client(const uint8_t *buf, size_t len, const struct xt
         const struct stun_attr *d = stun_find(&m, 0x0013);
         struct xt_addr peer;
         CHECK(m.method == 0x007 && d != NULL && d->len == body_len);
+        F.relayed[worker][TURN_TO_CLIENT]++;
         CHECK(stun_find(&m, 0x0012) != NULL);
         CHECK(stun_attr_xor_addr(&m, stun_find(&m, 0x0012), &peer) == 0);
         return;
@@ -387,6 +396,15 @@ static void check_stun_to_client(const uint8_t *buf, size_t len, const struct xt
         size_t rlen;
         int code;
         CHECK(e && stun_attr_error_code(e, &code, &reason, &rlen) == 0);
+        if (code == 300) {
+            /* Try Alternate: only while draining, to the alternate of the client's family */
+            const struct stun_attr *alt = stun_find(&m, 0x8023);
+            struct xt_addr want, got;
+            CHECK(F.draining && m.method == 0x003 && alt != NULL);
+            CHECK(xt_addr_parse(dst->family == AF_INET ? FT_ALTERNATE_V4 : FT_ALTERNATE_V6, 0,
+                                &want) == 0);
+            CHECK(stun_attr_addr(alt, &got) == 0 && xt_addr_equal(&got, &want));
+        }
         if ((code == 401 || code == 438) && m.mi < 0 && m.mi256 < 0) {
             CHECK(n != NULL && stun_find(&m, 0x0014) != NULL);
             CHECK(n->len < sizeof(F.nonce[0]));
@@ -405,8 +423,10 @@ static void check_stun_to_client(const uint8_t *buf, size_t len, const struct xt
         /* Success of an authenticated request: signed with its key. */
         CHECK(m.mi >= 0 || m.mi256 >= 0);
         check_signed_by_request(&m);
-        if (m.method == 0x003)
+        if (m.method == 0x003) {
             check_allocate_success(&m, dst);
+            CHECK(!F.draining || F.retransmission); /* no new allocation while draining */
+        }
     }
 }
 
@@ -439,6 +459,7 @@ static void flush(void)
             CHECK(client_index(&q->dst) >= 0);
             CHECK(q->dst.family == (fam6 ? AF_INET6 : AF_INET));
             if (len > 0 && (buf[0] & 0xC0) == 0x40) {
+                F.relayed[q->worker][TURN_TO_CLIENT]++;
                 uint16_t ch;
                 const uint8_t *p;
                 size_t plen;
@@ -447,7 +468,7 @@ static void flush(void)
                 CHECK(channeldata_parse(buf, len, &ch, &p, &plen) == 0);
                 CHECK(plen == q->body_len && ch >= 0x4000 && ch <= hi);
             } else {
-                check_stun_to_client(buf, len, &q->dst, q->body_len);
+                check_stun_to_client(q->worker, buf, len, &q->dst, q->body_len);
             }
             continue;
         }
@@ -457,6 +478,7 @@ static void flush(void)
         CHECK(q->head_len == 0 && q->pad == 0);
         CHECK(q->dst.family == F.socks[q->handle].addr.family);
         CHECK(peer_policy_check(&F.cfg.policy, &q->dst) == PEER_ALLOWED);
+        F.relayed[q->worker][TURN_TO_PEER]++;
         for (int h = 0; h < NSOCK && nlb < QCAP; h++) {
             if (!F.socks[h].open || !xt_addr_equal(&F.socks[h].addr, &q->dst))
                 continue;
@@ -567,6 +589,7 @@ static void signed_request(int ci, int second, const uint8_t *body, size_t len)
     char user[64], pass[64];
     const char *realm = F.cfg.realm;
     unsigned method_i, user_i, integ, flags;
+    const char *secret;
     size_t off = 2;
     int n;
 
@@ -574,6 +597,7 @@ static void signed_request(int ci, int second, const uint8_t *body, size_t len)
         return;
     method_i = body[0] & FT_SIG_METHOD;
     user_i = (body[0] & FT_SIG_USER) >> 3;
+    secret = body[0] & FT_SIG_SECRET2 ? FT_REST_SECRET2 : FT_REST_SECRET;
     integ = (body[0] & FT_SIG_INTEGRITY) >> 5;
     flags = body[1];
 
@@ -586,7 +610,7 @@ static void signed_request(int ci, int second, const uint8_t *body, size_t len)
             snprintf(user, sizeof(user), "%lld:%s", expiry, FT_REST_USER);
         else
             snprintf(user, sizeof(user), "%lld", expiry);
-        auth_rest_password(FT_REST_SECRET, user, pass);
+        auth_rest_password(secret, user, pass);
     }
     if (flags & FT_SIG_WRONG_PASSWORD)
         pass[0] ^= 1;
@@ -719,13 +743,50 @@ static void check_counters(void)
     uint64_t channels = 0;
     for (int i = 0; i < F.nworkers; i++) {
         const struct turn_counters *c = turn_server_counters(F.w[i].s);
-        uint64_t open = 0;
+        uint64_t open[2] = {0, 0};
         for (int h = 0; h < NSOCK; h++)
-            open += F.socks[h].open && F.socks[h].worker == i;
-        CHECK(c->allocations <= open && open <= 2 * c->allocations);
+            if (F.socks[h].open && F.socks[h].worker == i)
+                open[F.socks[h].addr.family == AF_INET6]++;
+        CHECK(c->allocations <= open[0] + open[1] && open[0] + open[1] <= 2 * c->allocations);
+        for (int fam = 0; fam < 2; fam++)
+            CHECK(c->family[fam].relayed_addrs == open[fam]);
+        CHECK(c->family[0].permissions + c->family[1].permissions == c->permissions);
+        CHECK(c->family[0].channels + c->family[1].channels == c->channels);
+        for (int dir = 0; dir < 2; dir++)
+            CHECK(turn_counters_relayed(c, dir) == F.relayed[i][dir]);
         channels += c->channels;
     }
     CHECK(channels >= (F.mirror_overflow ? 0 : F.nmirrors));
+}
+
+static void control(uint8_t arg, uint16_t field)
+{
+    static char s1[] = FT_REST_SECRET, s2[] = FT_REST_SECRET2;
+    char *lists[4][2] = {{s2, s1}, {s2, NULL}, {s1, NULL}, {NULL, NULL}};
+    size_t counts[4] = {2, 1, 1, 0};
+
+    switch (arg & 7) {
+    case FT_CTL_BUSY:
+        F.busy[field % NPORTS] = !F.busy[field % NPORTS];
+        return;
+    case FT_CTL_DRAIN:
+        if (F.shared) {
+            F.draining = !F.draining;
+            turn_shared_set_draining(F.shared, F.draining);
+            CHECK(turn_shared_draining(F.shared) == F.draining);
+        }
+        return;
+    case FT_CTL_SECRETS21:
+    case FT_CTL_SECRET2:
+    case FT_CTL_SECRET1:
+    case FT_CTL_NO_SECRET:
+        if (F.shared)
+            CHECK(turn_shared_set_secrets(F.shared, lists[(arg & 7) - 2], counts[(arg & 7) - 2]) ==
+                  0);
+        return;
+    default:
+        return;
+    }
 }
 
 /* ---- configuration ---- */
@@ -758,6 +819,8 @@ static void setup(uint8_t conf, uint8_t conf2)
     F.scratch = scratch;
     F.scratch2 = scratch2;
     rng_state = 0x9E3779B97F4A7C15ull;
+    drain_log(); /* lines of the previous input are checked in its format */
+    log_text = conf & FT_CFG_LOG_TEXT;
     log_setup((enum log_level)(conf & FT_CFG_LOG_LEVEL),
               conf & FT_CFG_LOG_TEXT ? LOG_TEXT : LOG_JSON);
 
@@ -795,6 +858,11 @@ static void setup(uint8_t conf, uint8_t conf2)
     c->max_allocations = conf & FT_CFG_MAX_ALLOCS ? 3 : 0;
     c->user_quota = conf & FT_CFG_USER_QUOTA ? 2 : 0;
     c->unauth_rate = 20;
+    c->max_bps = conf2 & FT_CFG2_MAX_BPS ? FT_MAX_BPS : 0;
+    if (conf2 & FT_CFG2_ALTERNATE) {
+        parse_addr(FT_ALTERNATE_V4, &c->alternate_v4);
+        parse_addr(FT_ALTERNATE_V6, &c->alternate_v6);
+    }
 
     /* the daemon's: listen and relay addresses are "self"; the operator denies one peer */
     for (int i = 0; i < 4; i++)
@@ -812,7 +880,7 @@ static void setup(uint8_t conf, uint8_t conf2)
     F.now.ms = FT_START_MS;
     F.now.unix_s = FT_START_UNIX_S;
     F.nworkers = conf2 & FT_CFG2_WORKERS ? 2 : 1;
-    if (F.nworkers == 2) {
+    if (F.nworkers == 2 || !(conf2 & FT_CFG2_PRIVATE)) {
         F.shared = turn_shared_new(c);
         CHECK(F.shared != NULL);
     }
@@ -836,6 +904,77 @@ static void teardown(void)
     F.last = NULL;
 }
 
+/* Strict UTF-8 (no overlong forms, surrogates or code points beyond U+10FFFF). */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint32_t cp;
+    size_t len;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, cp = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, cp = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+static void check_log_line(const uint8_t *p, size_t n)
+{
+    size_t quotes = 0;
+    CHECK(n > 0);
+    if (!log_text)
+        CHECK(p[0] == '{' && p[n - 1] == '}');
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(p + i, n - i);
+        CHECK(l > 0);
+        CHECK(p[i] >= 0x20 && p[i] != 0x7f);
+        if (p[i] == '\\') {
+            CHECK(i + 1 < n);
+            i += 2; /* an escape: the next character is not a quote */
+        } else {
+            quotes += p[i] == '"';
+            i += l;
+        }
+    }
+    if (!log_text)
+        CHECK(quotes % 2 == 0);
+}
+
+/* Reads what the server logged since the last call and checks every complete line. */
+static void drain_log(void)
+{
+    ssize_t r;
+    if (log_fd < 0)
+        return;
+    while ((r = read(log_fd, log_buf + log_len, sizeof(log_buf) - log_len)) > 0) {
+        size_t start = 0;
+        log_len += (size_t)r;
+        for (size_t i = 0; i < log_len; i++) {
+            if (log_buf[i] != '\n')
+                continue;
+            check_log_line((const uint8_t *)log_buf + start, i - start);
+            start = i + 1;
+        }
+        memmove(log_buf, log_buf + start, log_len - start);
+        log_len -= start;
+        CHECK(log_len < sizeof(log_buf)); /* a line longer than any the logger writes */
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -847,11 +986,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     keep_stdout = getenv("FUZZ_LOG") != NULL;
     trace = getenv("FUZZ_TRACE") != NULL;
     if (!keep_stdout) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            close(fd);
-        }
+        int p[2];
+        CHECK(pipe(p) == 0);
+        CHECK(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0 && fcntl(p[1], F_SETFL, O_NONBLOCK) == 0);
+        fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+        dup2(p[1], STDOUT_FILENO);
+        close(p[1]);
+        log_fd = p[0];
     }
     return 0;
 }
@@ -874,7 +1015,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (trace)
             fprintf(stderr, "record kind %d arg 0x%02x field %u\n", kind & 7, arg, field);
         off += FT_HDR_LEN;
-        if ((kind & 7) != FT_TIME && (kind & 7) != FT_BUSY) {
+        if ((kind & 7) != FT_TIME && (kind & 7) != FT_CONTROL) {
             len = field < size - off ? field : size - off;
             off += len;
         }
@@ -897,8 +1038,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case FT_SEND:
             send_indication(ci, second, kind, arg, body, len);
             break;
-        case FT_BUSY:
-            F.busy[field % NPORTS] = !F.busy[field % NPORTS];
+        case FT_CONTROL:
+            control(arg, field);
             break;
         default:
             if (F.last)
@@ -906,7 +1047,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         check_counters();
+        drain_log();
     }
     teardown();
+    drain_log();
     return 0;
 }

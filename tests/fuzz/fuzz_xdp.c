@@ -96,8 +96,11 @@ static struct xt_counter *stat_vals;
 static uint8_t *in_frame, *out_frame;
 static bool trace; /* FUZZ_TRACE=1: verdict and counters of every run on stderr */
 
-/* libFuzzer's extra coverage counters: (instance, ingress, counter that moved). */
+/* libFuzzer's extra coverage counters: (instance, ingress, counter that moved), and for
+ * relayed frames (instance, verdict, output length - input length), which tells header
+ * rewrites and cut padding apart. */
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[2][2][32];
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_lengths[2][2][128];
 
 /* ---- endpoints of the model ---- */
 
@@ -558,7 +561,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (opts.retval == XDP_PASS) {
         CHECK(opts.data_size_out == len && memcmp(out_frame, in_frame, len) == 0);
     } else if (opts.retval == XDP_TX || opts.retval == XDP_REDIRECT) {
+        long delta = (long)opts.data_size_out - (long)len + 64;
         CHECK(opts.data_size_out <= FRAME_MAX + 512);
+        extra_lengths[in->strict][opts.retval == XDP_TX][delta < 0     ? 0
+                                                         : delta > 127 ? 127
+                                                                       : delta]++;
         check_relayed(in, in_frame, len, out_frame, opts.data_size_out);
     }
     return 0;

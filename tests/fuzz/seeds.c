@@ -250,7 +250,7 @@ static void stun_seeds(void)
 /* ---- fuzz_turn_server ---- */
 
 struct rec {
-    uint8_t buf[8192];
+    uint8_t buf[32768];
     size_t len;
 };
 
@@ -266,9 +266,9 @@ static void put_rec_workers(const char *name, struct rec *r)
 {
     char n[128];
     snprintf(n, sizeof(n), "%s-workers", name);
-    r->buf[1] = FT_CFG2_WORKERS;
+    r->buf[1] |= FT_CFG2_WORKERS;
     put_file("fuzz_turn_server", n, r->buf, r->len);
-    r->buf[1] = 0;
+    r->buf[1] &= (uint8_t)~FT_CFG2_WORKERS;
 }
 
 static void rec_add(struct rec *r, uint8_t kind, uint8_t arg, uint16_t field, const void *body,
@@ -411,7 +411,7 @@ static void turn_seeds(void)
 
     /* EVEN-PORT with a reservation, taken by another client; busy ports; ports running out */
     rec_start(&r, 0);
-    rec_add(&r, FT_BUSY, 0, 2, NULL, 0);
+    rec_add(&r, FT_CONTROL, 0, 2, NULL, 0);
     rec_signed(&r, 0, M_ALLOCATE, 0, 0, 0, TRANSPORT, TURN_ATTR_EVEN_PORT, 1, EVEN_R, 0);
     rec_signed(&r, 1, M_ALLOCATE, 3, 0, 0, TRANSPORT, FT_MACRO_TOKEN, 0, NONE, 0);
     rec_signed(&r, 2, M_ALLOCATE, 0, 0, 0, TRANSPORT, 0);
@@ -463,6 +463,35 @@ static void turn_seeds(void)
     rec_signed(&r, 0, M_PERMISSION, 0, 0, 0, PEER(10), 0);
     rec_add(&r, FT_SEND, 0x80, 2, "me", 2);
     put_rec("config-limits", &r);
+
+    /* operations: --max-bps, secret rotation, draining with alternate servers */
+    {
+        static uint8_t big[2000];
+        rec_start(&r, 0);
+        r.buf[1] = FT_CFG2_MAX_BPS | FT_CFG2_ALTERNATE;
+        rec_signed(&r, 0, M_ALLOCATE, 0, 0, 0, TRANSPORT, 0);
+        rec_signed(&r, 0, M_BIND, 0, 0, 0, CHANNEL(0x4000), PEER(0), 0);
+        for (int i = 0; i < 3; i++)
+            rec_add(&r, FT_CHANNELDATA, 0, sizeof(big), big, sizeof(big));
+        rec_add(&r, FT_PEER, 0x00, sizeof(big), big, sizeof(big));
+        rec_add(&r, FT_TIME, 1, 700, NULL, 0);
+        rec_add(&r, FT_PEER, 0x00, sizeof(big), big, sizeof(big));
+        rec_signed(&r, 1, M_ALLOCATE, 2, 0, 0, TRANSPORT, 0);
+        rec_add(&r, FT_CONTROL, FT_CTL_SECRETS21, 0, NULL, 0);
+        rec_signed(&r, 2, M_ALLOCATE | FT_SIG_SECRET2, 2, 0, 0, TRANSPORT, 0);
+        rec_add(&r, FT_CONTROL, FT_CTL_SECRET2, 0, NULL, 0);
+        rec_signed(&r, 1, M_REFRESH, 2, 0, 0, 0);
+        rec_add(&r, FT_CONTROL, FT_CTL_DRAIN, 0, NULL, 0);
+        rec_signed(&r, 3, M_ALLOCATE, 0, 0, 0, TRANSPORT, 0);
+        rec_signed(&r, 1, M_ALLOCATE, 0, 0, 0, TRANSPORT, 0);
+        rec_signed(&r, 0, M_REFRESH, 0, 0, 0, 0);
+        rec_add(&r, FT_CONTROL, FT_CTL_NO_SECRET, 0, NULL, 0);
+        rec_add(&r, FT_CONTROL, FT_CTL_DRAIN, 0, NULL, 0);
+        rec_signed(&r, 3, M_ALLOCATE, 3, 0, 0, TRANSPORT, 0);
+        put_rec("operations", &r);
+        r.buf[1] = FT_CFG2_PRIVATE;
+        put_file("fuzz_turn_server", "operations-private", r.buf, r.len);
+    }
 }
 
 /* ---- fuzz_xdp ---- */

@@ -3,7 +3,7 @@
 # `xturn-bench sink` in the peer namespace. Channel mode (IPv4), Send indications, an IPv6
 # relayed address for an IPv4 client (to the IPv6 peer), an IPv6 client, and the --direct
 # baseline (no relay). Asserts behaviour only: every allocation set up, every datagram echoed
-# (zero loss at this rate), the JSON parses; never a timing.
+# (zero loss at this rate), the JSON parses; errors exit 2 with one line; never a timing.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -42,6 +42,7 @@ bench() {
     err="$XT_TMP/bench.$name.err"
     log "xturn-bench client $*"
     XT_UCLIENT_OUT=$err # shown by fail()
+    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's: stderr to its own file
     ns_run "$XT_NS_CLIENT" 20 "$out" bash -c 'exec "$@" 2>"$0"' "$err" "$BENCH" client --json "$@" ||
         rc=$?
     [ "$rc" -eq 0 ] || fail "$name: xturn-bench client exited with status $rc: $(cat "$err")"
@@ -91,6 +92,26 @@ bench client6 --server "[$XT_RELAY6]" --peer "$XT_PEER4:$SINK_PORT" --peer "[$XT
     --mode send "${COMMON[@]}"
 bench direct --direct --peer "$XT_PEER4:$SINK_PORT" --peer "[$XT_PEER6]:$SINK_PORT" \
     --allocations 4 --duration 1 --warmup 0.2 --rate 2000 --echo
+
+# Errors: one line on stderr, exit status 2, nothing on stdout.
+bench_error() {
+    local name=$1 out err rc=0
+    shift
+    out="$XT_TMP/bench.$name.out"
+    err="$XT_TMP/bench.$name.err"
+    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's
+    ns_run "$XT_NS_CLIENT" 20 "$out" bash -c 'exec "$@" 2>"$0"' "$err" "$BENCH" "$@" || rc=$?
+    [ "$rc" -eq 2 ] || fail "$name: exit status $rc, want 2"
+    [ ! -s "$out" ] || fail "$name: wrote to stdout: $(head -c 300 "$out")"
+    [ "$(wc -l <"$err")" -eq 1 ] || fail "$name: want one line on stderr: $(cat "$err")"
+    log "$name: $(cat "$err")"
+}
+bench_error bad_flag client --bogus
+bench_error no_peer client --server "$XT_RELAY4" --secret "$XT_SECRET"
+bench_error unreachable client --server "$XT_RELAY4:3999" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --json
+bench_error bad_secret client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret wrong --json
 
 daemon_alive || fail "daemon died during the runs"
 stop_xturn

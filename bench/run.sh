@@ -1,0 +1,457 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmarks, and docs/BENCHMARKS.md written from what they measured.
+#   1. build/xdp_microbench: the XDP program per path against a bare swap-and-XDP_TX program.
+#   2. Load: coturn, xturn (userspace) and xturn --xdp relaying echo traffic between
+#      build/xturn-bench client and sink in network namespaces (bench/topology.sh), offered
+#      load swept; delivered rate, loss, round-trip times and the relay's CPU per packet.
+#   3. bench/report.py: docs/BENCHMARKS.md and docs/bench-delivered.png.
+# Benchmarks are not tests: nothing here judges a number; the report states which targets the
+# numbers meet. Needs root (namespaces, XDP).
+#
+# Environment (defaults in brackets):
+#   BENCH_DURATION [3]  measured seconds per point     BENCH_WARMUP [1]  seconds before it
+#   BENCH_RATES ["5000 10000 20000 40000 80000 160000 0"]  offered packets/s, 0 = as fast as
+#                       the generator can
+#   BENCH_SIZES ["100 1200"]  payload bytes            BENCH_ALLOCATIONS [8]  per client run
+#   BENCH_ONLY ["micro coturn xturn xdp"]  parts to run
+#   BENCH_XDP_FAMILIES ["44 46 64 66"]  client family, relay family
+#   BENCH_OUT [docs/BENCHMARKS.md]  BENCH_PNG [docs/bench-delivered.png]
+#   BENCH_TIMEOUT [2400]  overall limit in seconds     BENCH_KEEP_TMP=1  keep the raw results
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+# Overall guard: this very script again under `timeout`; its TERM runs the cleanup trap.
+if [ "${XB_GUARDED:-}" != 1 ]; then
+    export XB_GUARDED=1
+    exec timeout --foreground -k 15 "${BENCH_TIMEOUT:-2400}" bash "$0" "$@"
+fi
+
+DURATION=${BENCH_DURATION:-3}
+WARMUP=${BENCH_WARMUP:-1}
+RATES=${BENCH_RATES:-"5000 10000 20000 40000 80000 160000 0"}
+SIZES=${BENCH_SIZES:-"100 1200"}
+ALLOCS=${BENCH_ALLOCATIONS:-8}
+ONLY=${BENCH_ONLY:-"micro coturn xturn xdp"}
+XDP_FAMILIES=${BENCH_XDP_FAMILIES:-"44 46 64 66"}
+OUT=${BENCH_OUT:-docs/BENCHMARKS.md}
+PNG=${BENCH_PNG:-docs/bench-delivered.png}
+
+XTURN=$ROOT/build/xturn
+GEN=$ROOT/build/xturn-bench
+MICRO=$ROOT/build/xdp_microbench
+PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
+BPF_OBJS="xdp_pass.bpf.o xdp_swap.bpf.o xdp_restore.bpf.o"
+PORT=3478
+SINK_PORT=5000
+REALM=xturn
+SECRET="bench-$$-$RANDOM$RANDOM"
+NCPU=$(nproc)
+# Debian's interpreter (scripts/install-deps.sh installs it): a version manager's shim in
+# front of it can take seconds per start on a loaded machine, and this starts one per point.
+PY=python3
+[ ! -x /usr/bin/python3 ] || PY=/usr/bin/python3
+
+TMP=$(mktemp -d /tmp/xturn-bench.XXXXXX)
+RESULTS=$TMP/results.jsonl
+PIDS=()
+START=$SECONDS
+
+. "$ROOT/bench/topology.sh"
+
+log() { printf '[bench +%ss] %s\n' $((SECONDS - START)) "$*" >&2; }
+
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+has() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# stop PID: TERM, up to 5 s, KILL; reaped and forgotten.
+stop() {
+    local pid=$1 i keep=() p
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$pid" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    set +e
+    for pid in "${PIDS[@]}"; do
+        stop "$pid"
+    done
+    bt_down
+    if [ -n "$CG" ]; then
+        for pid in 1 2 3 4 5; do
+            rmdir "$CG" 2>/dev/null && break
+            sleep 0.2
+        done
+    fi
+    if [ "$rc" -eq 0 ] && [ "${BENCH_KEEP_TMP:-0}" != 1 ]; then
+        rm -rf "$TMP"
+    else
+        log "raw results kept in $TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated (over BENCH_TIMEOUT=${BENCH_TIMEOUT:-2400} s, or stopped)"; exit 143' TERM
+
+# ---- checks ----
+[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, XDP)"
+for f in "$XTURN" "$MICRO" $(for o in $BPF_OBJS; do echo "$ROOT/build/bpf/$o"; done); do
+    [ -e "$f" ] || die "$f missing: run make all (make bench does)"
+done
+if has coturn || has xturn || has xdp; then
+    [ -x "$GEN" ] || die "$GEN missing: the load generator (tools/bench/) is not built"
+fi
+# Run copies: a rebuild of build/ while this runs (the tree is shared) must not change or
+# break what is measured.
+mkdir -p "$TMP/bin/bpf"
+cp "$XTURN" "$MICRO" "$TMP/bin/"
+[ ! -x "$GEN" ] || cp "$GEN" "$TMP/bin/"
+for o in $BPF_OBJS; do cp "$ROOT/build/bpf/$o" "$TMP/bin/bpf/"; done
+XTURN=$TMP/bin/xturn GEN=$TMP/bin/xturn-bench MICRO=$TMP/bin/xdp_microbench
+PASS_OBJ=$TMP/bin/bpf/xdp_pass.bpf.o
+if has coturn; then
+    command -v turnserver >/dev/null || die "turnserver missing (Debian package coturn: make deps)"
+fi
+command -v gnuplot >/dev/null || die "gnuplot missing (Debian package gnuplot-nox: make deps)"
+
+# ---- CPU: whole machine, from /proc/stat ----
+# cpu_sample: "busy total" jiffies of all CPUs. busy = user nice system irq softirq; total
+# also has idle, iowait and steal (time the hypervisor gave to others is not ours).
+cpu_sample() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# Our own processes' CPU, as a second, less noisy measure on a shared machine: the generator,
+# the sink and the relay run in a cpuacct cgroup of their own (its usage counts exited
+# processes too), to which the ksoftirqd threads' run time is added. This kernel does not
+# separate interrupt time from the running task's (no CONFIG_IRQ_TIME_ACCOUNTING), so softirq
+# work done in our processes' context (veth delivery, routing, the XDP program) is theirs. A
+# process joins before `ip netns exec`, which mounts a /sys of its own without the cgroups.
+CG=/sys/fs/cgroup/cpuacct/xturn-bench.$$
+if ! mkdir "$CG" 2>/dev/null; then
+    CG=""
+fi
+CGJOIN=()
+[ -z "$CG" ] || CGJOIN=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG")
+
+# own_sample: "ns-of-CPU ns-of-clock" (0 CPU without the cgroup).
+own_sample() {
+    local cg=0 k=0 p a rest
+    [ -z "$CG" ] || cg=$(cat "$CG/cpuacct.usage")
+    for p in $(pgrep '^ksoftirqd/' || true); do
+        read -r a rest <"/proc/$p/schedstat" 2>/dev/null || continue
+        k=$((k + a))
+    done
+    echo "$((cg + k)) $(date +%s%N)"
+}
+
+# Sleep a fractional number of seconds given as an awk expression.
+nap() { sleep "$(awk "BEGIN { printf \"%.3f\", $1 }")"; }
+
+# ---- machine ----
+meta() {
+    local model mem
+    model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+    "$PY" - "$model" "$NCPU" "$mem" "$(uname -r)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+        "$DURATION" "$WARMUP" "$ALLOCS" "$RATES" "$SIZES" "$(turnserver --version 2>/dev/null | head -n 1 || true)" \
+        "$("$XTURN" --version 2>/dev/null | head -n 1 || true)" "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || true)" \
+        "$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo dirty || echo clean)" <<'EOF'
+import json, sys
+a = sys.argv[1:]
+print(json.dumps({"cpu_model": a[0], "cpus": int(a[1]), "memory": a[2], "kernel": a[3],
+                  "date": a[4], "duration_s": float(a[5]), "warmup_s": float(a[6]),
+                  "allocations": int(a[7]), "rates": a[8].split(), "sizes": a[9].split(),
+                  "coturn_version": a[10], "xturn_version": a[11], "commit": a[12],
+                  "tree": a[13]}))
+EOF
+}
+
+# background_cpu SECONDS: whole-machine busy CPUs (0..NCPU) with none of our load running.
+background_cpu() {
+    local s0 s1
+    s0=$(cpu_sample)
+    sleep "$1"
+    s1=$(cpu_sample)
+    awk -v a="$s0" -v b="$s1" -v n="$NCPU" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        printf "%.3f", n * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+# shown TEXT: a command line as the report shows it (the run copies as build/, the temporary
+# folder as $TMP).
+shown() {
+    local t=${1//$TMP\/bin\//build/}
+    t=${t//$TMP/\$TMP}
+    echo "${t//$ROOT\//}"
+}
+
+# ---- relays ----
+RELAY_PID=""
+RELAY_NAME=""
+RELAY_ARGS=""
+RELAY_LOG=""
+
+# wait_listening: the relay binds its listen sockets within 5 s, or we give up.
+wait_listening() {
+    local i
+    for i in $(seq 1 50); do
+        kill -0 "$RELAY_PID" 2>/dev/null || return 1
+        bt_udp_listening "$BT_NS_RELAY" "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_relay NAME CMD...: in the relay namespace; the command line is recorded for the report.
+start_relay() {
+    local name=$1
+    shift
+    RELAY_NAME=$name
+    RELAY_LOG=$TMP/$name.log
+    RELAY_ARGS="$*"
+    log "starting $name: $*"
+    "${CGJOIN[@]}" ip netns exec "$BT_NS_RELAY" env --default-signal "$@" >"$RELAY_LOG" 2>&1 </dev/null &
+    RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+    if ! wait_listening "$BT_RELAY4:$PORT" "[$BT_RELAY6]:$PORT"; then
+        tail -n 20 "$RELAY_LOG" >&2 || true
+        die "$name is not listening on $BT_RELAY4:$PORT and [$BT_RELAY6]:$PORT"
+    fi
+    sleep 0.5
+}
+
+stop_relay() {
+    [ -n "$RELAY_PID" ] || return 0
+    stop "$RELAY_PID"
+    RELAY_PID=""
+}
+
+xturn_workers_args() {
+    if "$XTURN" --help 2>&1 | grep -q -- '--workers'; then
+        echo "--workers $NCPU"
+    fi
+}
+
+# xdp_relayed: packets the relay's own XDP program relayed so far (both directions).
+xdp_relayed() {
+    local id
+    id=$(bt_xdp_prog_id)
+    [ -n "$id" ] || {
+        echo 0
+        return
+    }
+    "$XTURN" stats 2>/dev/null | "$PY" -c '
+import json, sys
+want = int(sys.argv[1])
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    p = json.loads(line)
+    if p["program_id"] == want:
+        c = p["counters"]
+        print(sum(v["packets"] for k, v in c.items() if k[:4] in ("c2p_", "p2c_")))
+        break
+else:
+    print(0)
+' "$id"
+}
+
+# ---- one point ----
+# run_point SWEEP RELAY CFAM RFAM SIZE RATE: one client run; appends one JSON line to
+# $RESULTS. RELAY "direct" is the CPU baseline: the generator straight to the sink, no relay.
+N_POINT=0
+run_point() {
+    local sweep=$1 relay=$2 cf=$3 rf=$4 size=$5 rate=$6
+    local server peer out err pid rc=0 s0 s1 x0=0 x1=0 limit args
+    N_POINT=$((N_POINT + 1))
+    out=$TMP/point.$N_POINT.json
+    err=$TMP/point.$N_POINT.err
+    if [ "$cf" = 4 ]; then server=$BT_RELAY4:$PORT; else server="[$BT_RELAY6]:$PORT"; fi
+    if [ "$rf" = 4 ]; then peer=$BT_PEER4:$SINK_PORT; else peer="[$BT_PEER6]:$SINK_PORT"; fi
+    args=(client --peer "$peer" --rate "$rate" --size "$size" --duration "$DURATION"
+        --warmup "$WARMUP" --allocations "$ALLOCS" --echo --json)
+    if [ "$relay" = direct ]; then
+        args+=(--direct)
+    else
+        args+=(--server "$server" --secret "$SECRET" --realm "$REALM" --relay-family "$rf")
+    fi
+    [ "$relay" != xdp ] || x0=$(xdp_relayed || echo 0)
+    limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", d + w + 30 }')
+    timeout -k 5 "$limit" "${CGJOIN[@]}" ip netns exec "$BT_NS_CLIENT" "$GEN" "${args[@]}" \
+        >"$out" 2>"$err" </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    # The CPU window: inside the measured seconds, 0.4 s in from each end.
+    nap "$WARMUP + 0.4"
+    s0="$(cpu_sample) $(own_sample)"
+    nap "$DURATION - 0.8"
+    s1="$(cpu_sample) $(own_sample)"
+    wait "$pid" || rc=$?
+    stop "$pid"
+    [ "$relay" != xdp ] || x1=$(xdp_relayed || echo 0)
+    "$PY" - "$out" "$err" "$rc" "$relay" "$cf" "$rf" "$size" "$rate" "$s0" "$s1" "$NCPU" \
+        "$((x1 - x0))" "xturn-bench ${args[*]}" "$sweep" >>"$RESULTS" <<'EOF'
+import json, sys
+(out, err, rc, relay, cf, rf, size, rate, s0, s1, ncpu, xdp, cmd, sweep) = sys.argv[1:]
+b0, t0, o0, n0 = map(float, s0.split())
+b1, t1, o1, n1 = map(float, s1.split())
+r = {"relay": relay, "cfam": int(cf), "rfam": int(rf), "size": int(size), "rate": int(rate),
+     "busy_cpus": int(ncpu) * (b1 - b0) / (t1 - t0) if t1 > t0 else None,
+     "own_cpus": (o1 - o0) / (n1 - n0) if n1 > n0 and o1 > 0 else None,
+     "xdp_relayed": int(xdp), "rc": int(rc), "command": cmd, "sweep": int(sweep)}
+try:
+    text = open(out).read()
+    i = text.rfind('{"mode"')  # the last object (progress output, if any, comes before)
+    r["client"] = json.loads(text[i:].strip()) if i >= 0 else None
+except (ValueError, IndexError) as e:
+    r["client"] = None
+if not r["client"]:
+    r["error"] = (open(err).read().strip().splitlines() or ["no output, exit status " + rc])[-1][:300]
+print(json.dumps(r))
+c = r.get("client") or {}
+head = "  %-6s %s->%s %5dB rate %-6s" % (relay, cf, rf, int(size), rate)
+if r.get("error"):
+    print(head, "ERROR", r["error"], file=sys.stderr)
+else:
+    print(head + " offered %8.0f delivered %8.0f loss %6.2f%% p50 %6.0fus cpu %.2f own %.2f" % (
+        c.get("offered_pps") or 0, c.get("delivered_pps") or 0, c.get("loss_pct") or 0,
+        (c.get("rtt_us") or {}).get("p50") or 0, r["busy_cpus"] or 0, r["own_cpus"] or 0),
+        file=sys.stderr)
+EOF
+}
+
+
+# sweep RELAY CFAM RFAM SIZE: every rate, each right after its baseline point (the generator
+# straight to the sink at the same rate, same size, the relay-side family): the machine's
+# background load drifts, so the baseline is measured next to what it is subtracted from.
+N_SWEEP=0
+sweep() {
+    local relay=$1 cf=$2 rf=$3 size=$4 rate
+    N_SWEEP=$((N_SWEEP + 1))
+    for rate in $RATES; do
+        run_point "$N_SWEEP" direct "$rf" "$rf" "$size" "$rate"
+        run_point "$N_SWEEP" "$relay" "$cf" "$rf" "$size" "$rate"
+    done
+}
+
+# ---- 1. micro-benchmark ----
+meta >"$TMP/meta.json"
+: >"$RESULTS"
+: >"$TMP/micro.jsonl"
+: >"$TMP/relays.jsonl"
+MICRO_CMD="build/xdp_microbench --sizes ${SIZES// /,} --cpu $((NCPU - 1))"
+if has micro; then
+    log "micro-benchmark: $MICRO_CMD"
+    timeout -k 5 600 "$MICRO" --sizes "${SIZES// /,}" --cpu $((NCPU - 1)) >"$TMP/micro.jsonl" \
+        2>"$TMP/micro.err" || die "xdp_microbench failed: $(tail -n 3 "$TMP/micro.err")"
+    cat "$TMP/micro.err" >&2
+fi
+
+# ---- 2. load ----
+BG_BEFORE=$(background_cpu 3)
+log "background load before: $BG_BEFORE busy CPUs of $NCPU"
+if has coturn || has xturn || has xdp; then
+    bt_up "$PASS_OBJ" || die "cannot build the namespace topology"
+    log "topology up (namespaces $BT_NS_CLIENT $BT_NS_PEER $BT_NS_RELAY $BT_NS_ROUTER)"
+    "${CGJOIN[@]}" ip netns exec "$BT_NS_PEER" env --default-signal "$GEN" sink \
+        --listen "$BT_PEER4:$SINK_PORT" --listen "[$BT_PEER6]:$SINK_PORT" --echo --json \
+        >"$TMP/sink.json" 2>"$TMP/sink.err" </dev/null &
+    SINK_PID=$!
+    PIDS+=("$SINK_PID")
+    for i in $(seq 1 50); do
+        bt_udp_listening "$BT_NS_PEER" "$BT_PEER4:$SINK_PORT" "[$BT_PEER6]:$SINK_PORT" && break
+        kill -0 "$SINK_PID" 2>/dev/null || die "sink exited: $(tail -n 3 "$TMP/sink.err")"
+        [ "$i" -lt 50 ] || die "sink not listening after 5 s"
+        sleep 0.1
+    done
+    SINK_CMD="xturn-bench sink --listen $BT_PEER4:$SINK_PORT --listen [$BT_PEER6]:$SINK_PORT --echo --json"
+
+    record_relay() { # NAME: the command line of the relay just started, for the report
+        "$PY" -c 'import json,sys; print(json.dumps({"relay": sys.argv[1], "command": sys.argv[2]}))' \
+            "$1" "$(shown "$RELAY_ARGS")" >>"$TMP/relays.jsonl"
+    }
+
+    if has coturn; then
+        start_relay coturn turnserver -n --no-cli --no-tls --no-dtls --no-tcp-relay \
+            --listening-ip "$BT_RELAY4" --listening-ip "$BT_RELAY6" --listening-port "$PORT" \
+            --relay-ip "$BT_RELAY4" --relay-ip "$BT_RELAY6" --min-port 49152 --max-port 65535 \
+            --realm "$REALM" --use-auth-secret --static-auth-secret "$SECRET" \
+            --relay-threads "$NCPU" --allowed-peer-ip=198.18.0.0-198.19.255.255 \
+            --no-multicast-peers --pidfile "$TMP/turnserver.pid" --log-file "$TMP/coturn-file.log" \
+            --simple-log --no-stdout-log
+        record_relay coturn
+        for size in $SIZES; do
+            sweep coturn 4 4 "$size"
+        done
+        stop_relay
+    fi
+
+    if has xturn; then
+        # shellcheck disable=SC2046 # the flag and its value are two words
+        start_relay xturn "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
+            --realm "$REALM" --auth-secret "$SECRET" --log-level info $(xturn_workers_args)
+        record_relay xturn
+        for size in $SIZES; do
+            sweep xturn 4 4 "$size"
+        done
+        stop_relay
+    fi
+
+    if has xdp; then
+        # shellcheck disable=SC2046
+        start_relay xdp "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
+            --realm "$REALM" --auth-secret "$SECRET" --log-level info $(xturn_workers_args) \
+            --xdp "$BT_RELAY_DEV" --xdp-mode native
+        record_relay xdp
+        for size in $SIZES; do
+            for fams in $XDP_FAMILIES; do
+                sweep xdp "${fams:0:1}" "${fams:1:1}" "$size"
+            done
+        done
+        stop_relay
+        # What userspace relayed itself in all those runs: its stats line at shutdown.
+        grep '"message":"stats"' "$RELAY_LOG" | tail -n 1 >"$TMP/xdp_userspace_stats.json" || true
+    fi
+    stop "$SINK_PID"
+    bt_down
+fi
+BG_AFTER=$(background_cpu 3)
+log "background load after: $BG_AFTER busy CPUs of $NCPU"
+
+# ---- 3. report ----
+# The raw results stay in build/bench/ (not in git): bench/report.py can be run again on them.
+"$PY" - "$TMP/meta.json" "$BG_BEFORE" "$BG_AFTER" "$MICRO_CMD" "${SINK_CMD:-}" \
+    "$((SECONDS - START))" <<'EOF' >"$TMP/meta2.json"
+import json, sys
+m = json.load(open(sys.argv[1]))
+m.update({"background_cpus_before": float(sys.argv[2]), "background_cpus_after": float(sys.argv[3]),
+          "micro_command": sys.argv[4], "sink_command": sys.argv[5], "elapsed_s": int(sys.argv[6])})
+print(json.dumps(m))
+EOF
+RAW=$ROOT/build/bench
+mkdir -p "$RAW"
+touch "$TMP/xdp_userspace_stats.json"
+cp "$TMP/meta2.json" "$TMP/micro.jsonl" "$RESULTS" "$TMP/relays.jsonl" \
+    "$TMP/xdp_userspace_stats.json" "$RAW/"
+"$PY" "$ROOT/bench/report.py" --meta "$RAW/meta2.json" --micro "$RAW/micro.jsonl" \
+    --results "$RAW/results.jsonl" --relays "$RAW/relays.jsonl" --out "$OUT" --png "$PNG" \
+    --xdp-userspace "$RAW/xdp_userspace_stats.json" --plot "$ROOT/bench/delivered.gp" --work "$RAW"
+log "wrote $OUT and $PNG ($((SECONDS - START)) s)"

@@ -1,0 +1,18 @@
+# Benchmarks (bench/, results in docs/BENCHMARKS.md). Not tests: nothing here asserts a timing.
+#   build/xdp_microbench          the XDP program per path vs a bare swap-and-XDP_TX program
+#                                 (tools/xdp_microbench.c, built by `all` like every tools/*.c)
+#   build/bpf/xdp_swap.bpf.o      that bare program (tools/bpf/xdp_swap.bpf.c)
+#   build/bpf/xdp_restore.bpf.o   the microbenchmark's harness: restores the frame, tail-calls
+#   make bench                    everything: microbenchmark, then coturn / xturn / xturn XDP
+#                                 under load in namespaces (bench/run.sh writes the results)
+BENCH_BPF_OBJ := $(BUILD)/bpf/xdp_swap.bpf.o $(BUILD)/bpf/xdp_restore.bpf.o
+$(BUILD)/bpf/%.bpf.o: tools/bpf/%.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+all: $(BENCH_BPF_OBJ)
+
+.PHONY: bench
+bench: deps
+	$(MAKE) all
+	bench/run.sh
