@@ -151,7 +151,7 @@ static bool keep_stdout, trace;
 static int log_fd = -1; /* read end of the pipe stdout goes to */
 static bool log_text;   /* the current input's log format */
 static char log_buf[1 << 17];
-static size_t log_len;
+static size_t log_len, log_lines;
 
 static bool is_listen_handle(int h)
 {
@@ -225,6 +225,7 @@ static void io_relay_close(void *ctx, int handle)
 }
 
 static void flush(void);
+static void drain_log(void);
 
 static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
                     size_t head_len, const void *body, size_t body_len, size_t pad)
@@ -967,6 +968,7 @@ static void drain_log(void)
             if (log_buf[i] != '\n')
                 continue;
             check_log_line((const uint8_t *)log_buf + start, i - start);
+            log_lines++;
             start = i + 1;
         }
         memmove(log_buf, log_buf + start, log_len - start);
@@ -1051,5 +1053,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     teardown();
     drain_log();
+    if (trace)
+        fprintf(stderr, "log lines checked so far: %zu\n", log_lines);
     return 0;
 }
