@@ -28,6 +28,8 @@ static const struct cidr default_deny[] = {
     V6(0xfc, 0, 7),         /* unique local */
     V6(0xfe, 0x80, 10),     /* link-local */
     V6(0xff, 0, 8),         /* multicast */
+    /* NAT64 local-use prefix (RFC 8215): where the IPv4 address sits depends on the site */
+    {.net = {.family = AF_INET6, .ip = {0, 0x64, 0xff, 0x9b, 0, 1}}, .prefix = 48},
 };
 
 int cidr_parse(const char *s, struct cidr *out)
@@ -87,6 +89,9 @@ static size_t embedded_v4(const struct xt_addr *a, struct xt_addr out[2])
 {
     static const uint8_t zero[15];
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    /* SIIT's IPv4-translated ::ffff:0:a.b.c.d, and NAT64's well-known 64:ff9b::a.b.c.d */
+    static const uint8_t translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
     uint8_t client[4];
 
     if (a->family != AF_INET6)
@@ -94,7 +99,8 @@ static size_t embedded_v4(const struct xt_addr *a, struct xt_addr out[2])
     /* :: and ::1 are IPv6 addresses of their own, not IPv4-compatible ones. */
     bool compatible =
         memcmp(a->ip, zero, 12) == 0 && !(memcmp(a->ip, zero, 15) == 0 && a->ip[15] <= 1);
-    if (memcmp(a->ip, mapped, 12) == 0 || compatible) {
+    if (memcmp(a->ip, mapped, 12) == 0 || memcmp(a->ip, translated, 12) == 0 ||
+        memcmp(a->ip, nat64, 12) == 0 || compatible) {
         xt_addr_v4(&out[0], a->ip + 12, 0);
         return 1;
     }

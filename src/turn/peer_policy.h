@@ -36,8 +36,9 @@ enum peer_verdict {
 /* Decision for a peer transport address. Order: --deny-peer, then the relay's own addresses
  * (allowed only on relay-range ports, so relay-to-self works), then --allow-peer, then the
  * default deny list (loopback, unspecified, link-local, multicast, broadcast, RFC 1918,
- * 100.64/10, 0/8, 240/4, fc00::/7, fe80::/10, ff00::/8, ::, ::1, and IPv4-mapped, IPv4-compatible,
- * 6to4 and Teredo forms of denied IPv4 addresses), else allowed. Each IPv6 form embedding an IPv4
+ * 100.64/10, 0/8, 240/4, fc00::/7, fe80::/10, ff00::/8, ::, ::1, 64:ff9b:1::/48, and
+ * IPv4-mapped, IPv4-compatible, IPv4-translated (SIIT), NAT64 64:ff9b::/96, 6to4 and Teredo
+ * forms of denied IPv4 addresses), else allowed. Each IPv6 form embedding an IPv4
  * address is judged as that IPv4 address as well. */
 enum peer_verdict peer_policy_check(const struct peer_policy *p, const struct xt_addr *peer);
 

@@ -18,11 +18,15 @@ bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now
     if (r->rate == 0)
         return true;
     s = &r->slots[xt_addr_ip_hash(src, r->seed) % RATELIMIT_SLOTS];
-    if (!xt_addr_ip_equal(&s->ip, src) || s->last_ms == 0) {
-        s->ip = *src;
-        s->ip.port = 0;
+    if (s->last_ms == 0) {
         s->tokens_milli = r->burst * 1000;
         s->last_ms = now_ms ? now_ms : 1;
+    }
+    /* A newcomer takes the slot with the tokens it holds: evicting must not refill a bucket,
+     * or a flood of random sources would lift the limit of the one it collides with. */
+    if (!xt_addr_ip_equal(&s->ip, src)) {
+        s->ip = *src;
+        s->ip.port = 0;
     }
     refill = (now_ms - s->last_ms) * r->rate;
     if (now_ms > s->last_ms) {

@@ -24,8 +24,9 @@ struct ratelimit {
 
 /* rate 0 disables limiting. */
 void ratelimit_init(struct ratelimit *r, uint32_t rate, uint32_t burst, uint32_t seed);
-/* Takes one token for the source's IP; false when it has none left. Two IPs that share a
- * slot evict each other, which only ever resets a bucket to full. */
+/* Takes one token for the source's IP; false when it has none left. IPs that share a slot
+ * share its bucket: a flood of random sources cannot refill a victim's bucket by evicting it
+ * (it can only make collisions share the limit). */
 bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms);
 
 #endif

@@ -91,8 +91,22 @@ static void denied_peers_are_403(void **state)
 static void mapped_ipv6_forms_of_denied_peers_are_403(void **state)
 {
     struct mock *m = *state;
-    const char *denied[] = {"[::ffff:127.0.0.1]:1", "[::ffff:10.0.0.1]:1", "[::1]:1",    "[::]:1",
-                            "[fe80::1]:1",          "[fc00::1]:1",         "[ff02::1]:1"};
+    const char *denied[] = {"[::ffff:127.0.0.1]:1",
+                            "[::ffff:10.0.0.1]:1",
+                            "[::1]:1",
+                            "[::]:1",
+                            "[fe80::1]:1",
+                            "[fc00::1]:1",
+                            "[ff02::1]:1",
+                            "[::127.0.0.1]:1",
+                            "[2002:7f00:1::1]:1",
+                            "[2002:c0a8:101::1]:1",
+                            "[64:ff9b::7f00:1]:1",
+                            "[64:ff9b::a00:1]:1",
+                            "[::ffff:0:7f00:1]:1",
+                            "[64:ff9b:1::1]:1",
+                            "[::ffff:0.0.0.0]:1",
+                            "[64:ff9b::c612:302]:3478"};
     struct xt_addr peer;
     start_allocated(m, TURN_FAMILY_IPV6);
     for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
