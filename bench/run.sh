@@ -150,6 +150,7 @@ if ! mkdir "$CG" 2>/dev/null; then
     CG=""
 fi
 CGJOIN=()
+# shellcheck disable=SC2016 # expanded by that sh, not here
 [ -z "$CG" ] || CGJOIN=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG")
 
 # own_sample: "ns-of-CPU ns-of-clock" (0 CPU without the cgroup).
@@ -205,7 +206,6 @@ shown() {
 
 # ---- relays ----
 RELAY_PID=""
-RELAY_NAME=""
 RELAY_ARGS=""
 RELAY_LOG=""
 
@@ -224,7 +224,6 @@ wait_listening() {
 start_relay() {
     local name=$1
     shift
-    RELAY_NAME=$name
     RELAY_LOG=$TMP/$name.log
     RELAY_ARGS="$*"
     log "starting $name: $*"
