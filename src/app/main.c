@@ -36,6 +36,27 @@ static int print_stats(int argc, char **argv)
     return 0;
 }
 
+/* Secrets given on the command line would show in ps and /proc/PID/cmdline: once parsed, the
+ * values of --auth-secret and --user are overwritten in place. */
+static void hide_secrets(int argc, char **argv)
+{
+    static const char *const flags[] = {"--auth-secret", "--user"};
+    for (int i = 1; i < argc; i++) {
+        for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+            size_t n = strlen(flags[f]);
+            char *v = NULL;
+            if (strncmp(argv[i], flags[f], n) != 0)
+                continue;
+            if (argv[i][n] == '=')
+                v = argv[i] + n + 1;
+            else if (argv[i][n] == '\0' && i + 1 < argc)
+                v = argv[i + 1];
+            if (v)
+                memset(v, 'x', strlen(v));
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct xturn_config cfg;
@@ -53,6 +74,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return parsed > 0 ? 0 : 2;
     }
+    hide_secrets(argc, argv);
     log_setup(cfg.log_level, cfg.log_format);
     if (cfg.log_file && (parsed = log_open_file(cfg.log_file)) != 0) {
         fprintf(stderr, "xturn: --log-file: \"%s\": %s\n", cfg.log_file, strerror(-parsed));

@@ -60,10 +60,15 @@ read -r _ sent _ received < <(grep '^sent ' "$XT_TMP/holder.out") || fail "holde
     fail "holder: sent $sent, received $received while draining"
 log "drain: new allocation refused (508), holder relayed $received/$sent, exited when drained"
 
-# --- A second SIGTERM does not wait for the drain.
-start_xturn --drain-timeout 30
+# --- A second SIGTERM does not wait for the drain; --user-quota answers 486 meanwhile.
+start_xturn --drain-timeout 30 --user-quota 1
 session "$XT_TMP/keeper.out" "$XT_RELAY4:$XT_PORT" "$XT_SECRET" hold "$XT_PEER4:$XT_PEER_PORT" 1 keep
 wait_allocated "$XT_TMP/keeper.out"
+code=$(allocate_code "$XT_SECRET")
+[ "$code" = 486 ] || fail "a second allocation of the same user answered $code, want 486"
+if tr '\0' ' ' <"/proc/$XT_DAEMON_PID/cmdline" | grep -F "$XT_SECRET" >/dev/null; then
+    fail "the secret shows in /proc/PID/cmdline"
+fi
 kill -TERM "$XT_DAEMON_PID"
 sleep 1
 daemon_alive || fail "daemon did not drain"
