@@ -16,12 +16,13 @@
 # flooder, so the 1% left is for the kernel's shared queues (veth backlog), not the relay.
 # Also asserted: the flood was large (at least 20x B's rate) and reached the relay (A received
 # relayed data, or the daemon counted the drops).
+export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../soak/soak_lib.sh
 . "$XT_ROOT/tests/soak/soak_lib.sh"
 
-FLOOD_SECONDS=6
+FLOOD_SECONDS=10
 B_RATE=2000
 B_SECONDS=4
 MAX_LOSS_PCT=1
