@@ -169,8 +169,13 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     if (code == 0) {
         code = open_relays(s, a, ar, r->now->ms, token_out);
         if (code) {
+            uint16_t family, port;
             for (int fam = 0; fam < FAM_COUNT; fam++)
                 relay_close(s, &a->relay[fam], fam);
+            /* A reservation made before a later family failed: nobody will get its token. */
+            if (*token_out)
+                turn_shared_redeem(s->shared, *token_out, r->now->ms, &family, &port);
+            *token_out = 0;
             turn_shared_quota_put(s->shared, a->quota);
         }
     }
