@@ -242,7 +242,7 @@ EOF
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 120 -z 2 -e "$XT_PEER4" "$XT_RELAY4"
 ns_exec "$XT_NS_RELAY" "$XTURN" stats --interface "$XT_RELAY_DEV" >"$XT_TMP/xdp_stats.json" ||
     fail "xturn stats failed"
-step 1 0 <<EOF
+step 1 0 5 <<EOF
 delta >=190 <=200 xturn_relayed_packets_total path=xdp direction=to_peer client_family=ipv4 peer_family=ipv4
 delta >=190 <=200 xturn_relayed_packets_total path=xdp direction=to_client client_family=ipv4 peer_family=ipv4
 delta >=$((190 * 120)) <=$((200 * 120)) xturn_relayed_bytes_total path=xdp direction=to_peer client_family=ipv4 peer_family=ipv4
@@ -263,7 +263,7 @@ EOF
 # --- Cross-family: IPv4 client, IPv6 peer. XDP counts c2p_46 out and p2c_64 back: both under
 # client_family ipv4, peer_family ipv6.
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 120 -z 2 -x -e "$XT_PEER6" "$XT_RELAY4"
-step 2 1 <<EOF
+step 2 1 5 <<EOF
 delta >=190 <=200 xturn_relayed_packets_total path=xdp direction=to_peer client_family=ipv4 peer_family=ipv6
 delta >=190 <=200 xturn_relayed_packets_total path=xdp direction=to_client client_family=ipv4 peer_family=ipv6
 delta ==200 xturn_relayed_packets_total direction=to_peer client_family=ipv4 peer_family=ipv6
@@ -274,7 +274,7 @@ EOF
 
 # --- Send indications: relayed in userspace; the peer's answers pass XDP as no_peer.
 uclient_ok "${XT_REST_ARGS[@]}" -s -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
-step 3 2 <<EOF
+step 3 2 5 <<EOF
 delta ==200 xturn_relayed_packets_total path=userspace direction=to_peer client_family=ipv4 peer_family=ipv4
 delta ==200 xturn_relayed_packets_total path=userspace direction=to_client client_family=ipv4 peer_family=ipv4
 delta ==$((200 * 100)) xturn_relayed_bytes_total path=userspace direction=to_peer client_family=ipv4 peer_family=ipv4
@@ -285,7 +285,7 @@ EOF
 
 # --- A wrong secret: authentication failures, and no allocation.
 XT_UCLIENT_TIMEOUT=10 run_uclient -u "$XT_USER" -W "wrong-$XT_SECRET" -n 1 -e "$XT_PEER4" "$XT_RELAY4" || true
-step 4 3 <<EOF
+step 4 3 5 <<EOF
 delta >=1 xturn_authentication_failures_total
 delta >=1 xturn_responses_total method=allocate code=401
 delta ==0 xturn_responses_total method=allocate code=success
