@@ -16,7 +16,7 @@ LIB_SRC   := $(sort $(wildcard src/common/*.c src/stun/*.c src/turn/*.c src/net/
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/support/*.c))
+SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/support/*.c tests/support/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 
@@ -37,7 +37,7 @@ $(BUILD)/xturn: $(BUILD)/obj/src/app/main.o $(BUILD)/libxturn.a
 $(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libxturn.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/obj/tests/%.o: CFLAGS += -Itests/unit/support
+$(BUILD)/obj/tests/%.o: CFLAGS += -Itests/unit/support -Itests/support
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libxturn.a
 	@mkdir -p $(dir $@)

@@ -16,3 +16,7 @@ all: $(BENCH_BPF_OBJ)
 bench: deps
 	$(MAKE) all
 	bench/run.sh
+
+# The micro-benchmark runs the program in the tests' network (tests/support/xdp_testnet.c).
+$(BUILD)/obj/tools/xdp_microbench.o: CFLAGS += -Itests/support
+$(BUILD)/xdp_microbench: $(BUILD)/obj/tests/support/xdp_testnet.o

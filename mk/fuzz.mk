@@ -50,6 +50,14 @@ $(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -MMD -MP -c $< -o $@
 
+# fuzz_xdp runs the program in the tests' network (tests/support/xdp_testnet.c).
+$(FUZZ_DIR)/obj/tests/support/%.o: tests/support/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/obj/tests/fuzz/fuzz_xdp.o: FUZZ_CFLAGS += -Itests/support
+$(FUZZ_DIR)/fuzz_xdp: $(FUZZ_DIR)/obj/tests/support/xdp_testnet.o
+
 $(FUZZ_BIN): $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ $(FUZZ_LINK_$*) -o $@
 

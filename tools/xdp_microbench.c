@@ -55,39 +55,14 @@
 #include <linux/if_link.h>
 
 #include "xdp/xdp_loader.h"
+#include "xdp_testnet.h"
 
 #define FRAME_CAP 2048
 #define FRAME_MAX 1536 /* struct bench_frame in tools/bpf/xdp_restore.bpf.c */
 #define MAX_RUNS  64
 #define MAX_SIZES 8
 
-/* ---- the network (198.18.0.0/15 and 2001:db8::/32 only) ----
- * xt0 02:00:00:00:00:01 198.18.0.1/24 2001:db8::1/64: listen and relay address, ingress
- *     clients 198.18.10.0/24, 2001:db8:10::/48 via .254 / ::fe
- *     peers   198.18.20.0/24, 2001:db8:20::/48 via .253 / ::fd */
-static const uint8_t MAC_XT0[6] = {2, 0, 0, 0, 0, 1};
-static const uint8_t GW_C[6] = {2, 0, 0, 0, 1, 0xfe};
-static const uint8_t GW_P[6] = {2, 0, 0, 0, 1, 0xfd};
-
-static const char *const netns_setup[] = {
-    "ip link set lo up",
-    "ip link add xt0 address 02:00:00:00:00:01 type veth peer name xt0p",
-    "ip link set xt0 up",
-    "ip link set xt0p up",
-    "ip addr add 198.18.0.1/24 dev xt0",
-    "ip -6 addr add 2001:db8::1/64 dev xt0 nodad",
-    "ip neigh add 198.18.0.254 lladdr 02:00:00:00:01:fe dev xt0 nud permanent",
-    "ip neigh add 198.18.0.253 lladdr 02:00:00:00:01:fd dev xt0 nud permanent",
-    "ip -6 neigh add 2001:db8::fe lladdr 02:00:00:00:01:fe dev xt0 nud permanent",
-    "ip -6 neigh add 2001:db8::fd lladdr 02:00:00:00:01:fd dev xt0 nud permanent",
-    "ip route add 198.18.10.0/24 via 198.18.0.254",
-    "ip route add 198.18.20.0/24 via 198.18.0.253",
-    "ip -6 route add 2001:db8:10::/48 via 2001:db8::fe",
-    "ip -6 route add 2001:db8:20::/48 via 2001:db8::fd",
-    /* bpf_fib_lookup answers only for interfaces that forward */
-    "sysctl -q -w net.ipv4.conf.all.forwarding=1",
-    "sysctl -q -w net.ipv6.conf.all.forwarding=1",
-};
+/* ---- the network: tests/support/xdp_testnet.h (xt0 is the ingress) ---- */
 
 struct ep {
     int fam;
@@ -165,15 +140,15 @@ struct path {
 };
 
 static const struct path paths[] = {
-    {"c2p_44", "c2p 4→4", C4, LISTEN4, 0x4001, GW_C, XT_C2P_44, 0},
-    {"c2p_66", "c2p 6→6", C6, LISTEN6, 0x4004, GW_C, XT_C2P_66, 0},
-    {"c2p_46", "c2p 4→6", C4, LISTEN4, 0x4002, GW_C, XT_C2P_46, 1},
-    {"c2p_64", "c2p 6→4", C6, LISTEN6, 0x4003, GW_C, XT_C2P_64, 1},
-    {"p2c_44", "p2c 4→4", P4, RELAY4(50001), 0, GW_P, XT_P2C_44, 0},
-    {"p2c_66", "p2c 6→6", P6, RELAY6(50004), 0, GW_P, XT_P2C_66, 0},
-    {"p2c_46", "p2c 4→6", P4, RELAY4(50003), 0, GW_P, XT_P2C_46, 1},
-    {"p2c_64", "p2c 6→4", P6, RELAY6(50002), 0, GW_P, XT_P2C_64, 1},
-    {"c2c_self", "c2c self 4→4", CA4, LISTEN4, 0x4010, GW_C, XT_C2C_SELF, 0},
+    {"c2p_44", "c2p 4→4", C4, LISTEN4, 0x4001, testnet_gw_c, XT_C2P_44, 0},
+    {"c2p_66", "c2p 6→6", C6, LISTEN6, 0x4004, testnet_gw_c, XT_C2P_66, 0},
+    {"c2p_46", "c2p 4→6", C4, LISTEN4, 0x4002, testnet_gw_c, XT_C2P_46, 1},
+    {"c2p_64", "c2p 6→4", C6, LISTEN6, 0x4003, testnet_gw_c, XT_C2P_64, 1},
+    {"p2c_44", "p2c 4→4", P4, RELAY4(50001), 0, testnet_gw_p, XT_P2C_44, 0},
+    {"p2c_66", "p2c 6→6", P6, RELAY6(50004), 0, testnet_gw_p, XT_P2C_66, 0},
+    {"p2c_46", "p2c 4→6", P4, RELAY4(50003), 0, testnet_gw_p, XT_P2C_46, 1},
+    {"p2c_64", "p2c 6→4", P6, RELAY6(50002), 0, testnet_gw_p, XT_P2C_64, 1},
+    {"c2c_self", "c2c self 4→4", CA4, LISTEN4, 0x4010, testnet_gw_c, XT_C2C_SELF, 0},
 };
 #define NPATHS (sizeof(paths) / sizeof(paths[0]))
 
@@ -250,7 +225,7 @@ static size_t build_frame(uint8_t *buf, const struct path *pa, size_t size)
     if (14 + iph + 8 + 4 + size > FRAME_CAP)
         die("size %zu too large", size);
     memset(buf, 0, FRAME_CAP);
-    memcpy(buf, MAC_XT0, 6);
+    memcpy(buf, testnet_mac_xt0, 6);
     memcpy(buf + 6, pa->smac, 6);
     put16(buf + 12, pa->src.fam == AF_INET ? 0x0800 : 0x86dd);
     if (pa->channel) {
@@ -406,12 +381,10 @@ static int map_fd(struct bpf_object *obj, const char *name)
 
 static void setup_netns(void)
 {
-    if (unshare(CLONE_NEWNET) != 0)
-        die("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
-    for (size_t i = 0; i < sizeof(netns_setup) / sizeof(netns_setup[0]); i++) {
-        if (system(netns_setup[i]) != 0)
-            die("failed: %s", netns_setup[i]);
-    }
+    char err[256];
+
+    if (xdp_testnet_enter(err, sizeof(err)) != 0)
+        die("%s", err);
     ifindex_xt0 = (int)if_nametoindex("xt0");
     if (!ifindex_xt0)
         die("no interface xt0");

@@ -25,62 +25,11 @@
 #include <linux/if_link.h>
 
 #include "xdp/xdp_loader.h"
+#include "xdp_testnet.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- the test network (198.18.0.0/15, 2001:db8::/32 only) ----
- * xt0  02:00:00:00:00:01  198.18.0.1/24 2001:db8::1/64    listen and relay address, ingress
- *      clients 198.18.10.0/24, 2001:db8:10::/48 via .254 / ::fe  (GW_C)
- *      peers   198.18.20.0/24, 2001:db8:20::/48 via .253 / ::fd  (GW_P)
- *      198.18.50.0/24 via 198.18.0.250, no neighbour entry           (NO_NEIGH)
- * xt1  02:00:00:00:00:02  198.18.1.1/24 2001:db8:1::1/64  XDP attached: redirect target
- *      198.18.30.0/24, 2001:db8:30::/48 via .254 / ::fe  (GW_R)
- * xt2  02:00:00:00:00:03  198.18.2.1/24                   not attached
- *      198.18.40.0/24 via 198.18.2.254                   (GW_O)
- * 198.18.60.0/24 has no route. */
-static const uint8_t MAC_XT0[6] = {2, 0, 0, 0, 0, 1};
-static const uint8_t MAC_XT1[6] = {2, 0, 0, 0, 0, 2};
-static const uint8_t GW_C[6] = {2, 0, 0, 0, 1, 0xfe};
-static const uint8_t GW_P[6] = {2, 0, 0, 0, 1, 0xfd};
-static const uint8_t GW_R[6] = {2, 0, 0, 0, 2, 0xfe};
-
-static const char *const netns_setup[] = {
-    "ip link set lo up",
-    "ip link add xt0 address 02:00:00:00:00:01 type veth peer name xt0p",
-    "ip link add xt1 address 02:00:00:00:00:02 type veth peer name xt1p",
-    "ip link add xt2 address 02:00:00:00:00:03 type veth peer name xt2p",
-    "ip link add xtd0 type bridge", /* no native XDP (dummy may not be built) */
-    "ip link set xt0 up",
-    "ip link set xt0p up",
-    "ip link set xt1 up",
-    "ip link set xt1p up",
-    "ip link set xt2 up",
-    "ip link set xt2p up",
-    "ip link set xtd0 up",
-    "ip addr add 198.18.0.1/24 dev xt0",
-    "ip -6 addr add 2001:db8::1/64 dev xt0 nodad",
-    "ip addr add 198.18.1.1/24 dev xt1",
-    "ip -6 addr add 2001:db8:1::1/64 dev xt1 nodad",
-    "ip addr add 198.18.2.1/24 dev xt2",
-    "ip neigh add 198.18.0.254 lladdr 02:00:00:00:01:fe dev xt0 nud permanent",
-    "ip neigh add 198.18.0.253 lladdr 02:00:00:00:01:fd dev xt0 nud permanent",
-    "ip -6 neigh add 2001:db8::fe lladdr 02:00:00:00:01:fe dev xt0 nud permanent",
-    "ip -6 neigh add 2001:db8::fd lladdr 02:00:00:00:01:fd dev xt0 nud permanent",
-    "ip neigh add 198.18.1.254 lladdr 02:00:00:00:02:fe dev xt1 nud permanent",
-    "ip -6 neigh add 2001:db8:1::fe lladdr 02:00:00:00:02:fe dev xt1 nud permanent",
-    "ip neigh add 198.18.2.254 lladdr 02:00:00:00:03:fe dev xt2 nud permanent",
-    "ip route add 198.18.10.0/24 via 198.18.0.254",
-    "ip route add 198.18.20.0/24 via 198.18.0.253",
-    "ip -6 route add 2001:db8:10::/48 via 2001:db8::fe",
-    "ip -6 route add 2001:db8:20::/48 via 2001:db8::fd",
-    "ip route add 198.18.30.0/24 via 198.18.1.254",
-    "ip -6 route add 2001:db8:30::/48 via 2001:db8:1::fe",
-    "ip route add 198.18.40.0/24 via 198.18.2.254",
-    "ip route add 198.18.50.0/24 via 198.18.0.250",
-    /* bpf_fib_lookup answers only for interfaces that forward */
-    "sysctl -q -w net.ipv4.conf.all.forwarding=1",
-    "sysctl -q -w net.ipv6.conf.all.forwarding=1",
-};
+/* ---- the test network: tests/support/xdp_testnet.h ---- */
 
 /* ---- endpoints ---- */
 
@@ -497,8 +446,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_46",
@@ -506,8 +455,8 @@ static const struct relay_case relay_cases[] = {
      RELAY6(50002),
      P6,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_46}},
     {"c2p_64",
@@ -515,8 +464,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50003),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_64}},
     {"c2p_66",
@@ -524,8 +473,8 @@ static const struct relay_case relay_cases[] = {
      RELAY6(50004),
      P6,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_66}},
     /* peer -> client */
@@ -534,8 +483,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      C4,
      0x4001,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_44}},
     {"p2c_64",
@@ -543,8 +492,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      C4,
      0x4002,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_64}},
     {"p2c_46",
@@ -552,8 +501,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN6,
      C6,
      0x4003,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_46}},
     {"p2c_66",
@@ -561,8 +510,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN6,
      C6,
      0x4004,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_66}},
     /* client -> client through two allocations of this relay, one pass */
@@ -571,8 +520,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      CB4,
      0x4011,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44, XT_P2C_44, XT_C2C_SELF}},
     {"c2c_46",
@@ -580,8 +529,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN6,
      CD6,
      0x4021,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_46, XT_P2C_66, XT_C2C_SELF}},
     {"c2c_64",
@@ -589,8 +538,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      CC4,
      0x4020,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_66, XT_P2C_64, XT_C2C_SELF}},
     {"c2c_66",
@@ -598,8 +547,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN6,
      CF6,
      0x4031,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_66, XT_P2C_66, XT_C2C_SELF}},
     /* ChannelData lengths and padding: 0..3 padding bytes (non-zero), odd and even L */
@@ -608,8 +557,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_44 L=0 pad 3",
@@ -617,8 +566,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_44 L=1 pad 3",
@@ -626,8 +575,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_44 L=2 pad 2",
@@ -635,8 +584,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_44 L=3 pad 1",
@@ -644,8 +593,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_44 L=6 pad 1",
@@ -653,8 +602,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_44 L=7 pad 2",
@@ -662,8 +611,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"c2p_46 L=5 pad 3",
@@ -671,8 +620,8 @@ static const struct relay_case relay_cases[] = {
      RELAY6(50002),
      P6,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_46}},
     {"c2p_64 L=9 pad 1",
@@ -680,8 +629,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50003),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_64}},
     {"c2p_66 L=10 pad 2",
@@ -689,8 +638,8 @@ static const struct relay_case relay_cases[] = {
      RELAY6(50004),
      P6,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_66}},
     /* Ethernet padding after the IP datagram (short frames padded to 60 bytes) */
@@ -699,8 +648,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"p2c_44 eth padding",
@@ -708,8 +657,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      C4,
      0x4001,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_44}},
     {"p2c_64 eth padding",
@@ -717,8 +666,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      C4,
      0x4002,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_64}},
     /* IPv4 without UDP checksum, IPv4 out: relayed with checksum 0 */
@@ -727,8 +676,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50001),
      P4,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_44}},
     {"p2c_44 zero csum",
@@ -736,8 +685,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      C4,
      0x4001,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_44}},
     /* exactly the egress MTU (1500): the IPv6 output is 1500 bytes */
@@ -746,8 +695,8 @@ static const struct relay_case relay_cases[] = {
      RELAY6(50002),
      P6,
      0,
-     GW_P,
-     MAC_XT0,
+     testnet_gw_p,
+     testnet_mac_xt0,
      TX,
      {XT_C2P_46}},
     {"p2c_44 at MTU",
@@ -755,8 +704,8 @@ static const struct relay_case relay_cases[] = {
      LISTEN4,
      C4,
      0x4001,
-     GW_C,
-     MAC_XT0,
+     testnet_gw_c,
+     testnet_mac_xt0,
      TX,
      {XT_P2C_44}},
     /* egress on another interface the program is attached to */
@@ -765,8 +714,8 @@ static const struct relay_case relay_cases[] = {
      RELAY4(50040),
      P_REDIR4,
      0,
-     GW_R,
-     MAC_XT1,
+     testnet_gw_r,
+     testnet_mac_xt1,
      XDP_REDIRECT,
      {XT_C2P_44}},
     {"c2p_66 redirect",
@@ -774,8 +723,8 @@ static const struct relay_case relay_cases[] = {
      RELAY6(50044),
      P_REDIR6,
      0,
-     GW_R,
-     MAC_XT1,
+     testnet_gw_r,
+     testnet_mac_xt1,
      XDP_REDIRECT,
      {XT_C2P_66}},
 };
@@ -791,7 +740,7 @@ static void run_relay_case(const struct inst *in, const struct relay_case *c)
 
     /* "no checksum" stays so only IPv4 to IPv4 */
     o.zero_csum = c->in.zero_csum && c->osrc.fam == AF_INET;
-    len = build_frame(frame, MAC_XT0, GW_C, &c->in, &L3_IN);
+    len = build_frame(frame, testnet_mac_xt0, testnet_gw_c, &c->in, &L3_IN);
     want_len = build_frame(want, c->dmac, c->smac, &o, &L3_OUT);
 
     snapshot(in, before);
@@ -1164,7 +1113,7 @@ static void run_pass_case(const struct inst *in, const struct pass_case *c)
     uint64_t wp[XT_STAT_COUNT] = {0}, wb[XT_STAT_COUNT] = {0};
     uint32_t rv;
 
-    len = build_frame(frame, MAC_XT0, GW_C, &c->in, &L3_IN);
+    len = build_frame(frame, testnet_mac_xt0, testnet_gw_c, &c->in, &L3_IN);
     if (c->mutate)
         c->mutate(frame, &len, c->arg);
 
@@ -1231,12 +1180,20 @@ static void test_cross_family_off(void **state)
 static void test_unbind(void **state)
 {
     const struct tep client = {AF_INET, "198.18.10.77", 41000}, peer = P6;
-    const struct relay_case c2p = {
-        "c2p",      {client, LISTEN4, 0x4077, 12, 0, 0, 0}, RELAY6(50077), P6, 0, GW_P, MAC_XT0, TX,
-        {XT_C2P_46}};
-    const struct relay_case p2c = {
-        "p2c",      {P6, RELAY6(50077), 0, 12, 0, 0, 0}, LISTEN4, client, 0x4077, GW_C, MAC_XT0, TX,
-        {XT_P2C_64}};
+    const struct relay_case c2p = {"c2p",
+                                   {client, LISTEN4, 0x4077, 12, 0, 0, 0},
+                                   RELAY6(50077),
+                                   P6,
+                                   0,
+                                   testnet_gw_p,
+                                   testnet_mac_xt0,
+                                   TX,
+                                   {XT_C2P_46}};
+    const struct relay_case p2c = {"p2c",           {P6, RELAY6(50077), 0, 12, 0, 0, 0},
+                                   LISTEN4,         client,
+                                   0x4077,          testnet_gw_c,
+                                   testnet_mac_xt0, TX,
+                                   {XT_P2C_64}};
     const struct pass_case gone[] = {
         {"c2p after unbind",
          {client, LISTEN4, 0x4077, 12, 0, 0, 0},
@@ -1753,15 +1710,9 @@ static int group_setup(void **state)
     char err[256] = "";
 
     (void)state;
-    if (unshare(CLONE_NEWNET) != 0) {
-        print_error("unshare(CLONE_NEWNET): %s (needs root)\n", strerror(errno));
+    if (xdp_testnet_enter(err, sizeof(err)) != 0) {
+        print_error("%s\n", err);
         return -1;
-    }
-    for (size_t i = 0; i < sizeof(netns_setup) / sizeof(netns_setup[0]); i++) {
-        if (system(netns_setup[i]) != 0) {
-            print_error("failed: %s\n", netns_setup[i]);
-            return -1;
-        }
     }
     ifindex_xt0 = (int)if_nametoindex("xt0");
     ifindex_xt1 = (int)if_nametoindex("xt1");

@@ -1,0 +1,27 @@
+/* The network the XDP program is run in by the table tests, the fuzzer and the micro-benchmark
+ * (bpf_prog_test_run needs routes and neighbours for bpf_fib_lookup to answer). Addresses only
+ * from 198.18.0.0/15 and 2001:db8::/32:
+ * xt0  02:00:00:00:00:01  198.18.0.1/24 2001:db8::1/64    listen and relay address, ingress
+ *      clients 198.18.10.0/24, 2001:db8:10::/48 via .254 / ::fe  (testnet_gw_c)
+ *      peers   198.18.20.0/24, 2001:db8:20::/48 via .253 / ::fd  (testnet_gw_p)
+ *      198.18.50.0/24 via 198.18.0.250, no neighbour entry
+ * xt1  02:00:00:00:00:02  198.18.1.1/24 2001:db8:1::1/64  a redirect target
+ *      198.18.30.0/24, 2001:db8:30::/48 via .254 / ::fe  (testnet_gw_r)
+ * xt2  02:00:00:00:00:03  198.18.2.1/24
+ *      198.18.40.0/24 via 198.18.2.254
+ * xtd0 a bridge: no native XDP
+ * 198.18.60.0/24 has no route. */
+#ifndef XTURN_TESTS_XDP_TESTNET_H
+#define XTURN_TESTS_XDP_TESTNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern const uint8_t testnet_mac_xt0[6], testnet_mac_xt1[6];
+extern const uint8_t testnet_gw_c[6], testnet_gw_p[6], testnet_gw_r[6];
+
+/* Moves the calling process into a new network namespace and builds the network there (root
+ * only). 0, or -1 with the step that failed in err. The namespace goes with the process. */
+int xdp_testnet_enter(char *err, size_t errlen);
+
+#endif
