@@ -214,7 +214,7 @@ wait_listening() {
     local i
     for i in $(seq 1 50); do
         kill -0 "$RELAY_PID" 2>/dev/null || return 1
-        bt_udp_listening "$BT_NS_RELAY" "$@" && return 0
+        udp_listening "$BT_NS_RELAY" "$@" && return 0
         sleep 0.1
     done
     return 1
@@ -376,7 +376,7 @@ if has coturn || has xturn || has xdp; then
     SINK_PID=$!
     PIDS+=("$SINK_PID")
     for i in $(seq 1 50); do
-        bt_udp_listening "$BT_NS_PEER" "$BT_PEER4:$SINK_PORT" "[$BT_PEER6]:$SINK_PORT" && break
+        udp_listening "$BT_NS_PEER" "$BT_PEER4:$SINK_PORT" "[$BT_PEER6]:$SINK_PORT" && break
         kill -0 "$SINK_PID" 2>/dev/null || die "sink exited: $(tail -n 3 "$TMP/sink.err")"
         [ "$i" -lt 50 ] || die "sink not listening after 5 s"
         sleep 0.1

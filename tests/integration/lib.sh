@@ -32,9 +32,12 @@ XTURN=${XTURN_BIN:-$XT_ROOT/build/xturn}
 case "$XTURN" in /*) ;; *) XTURN="$XT_ROOT/$XTURN" ;; esac
 XT_NAME=$(basename "$0" .sh)
 
-XT_CLIENT4=198.18.1.2 XT_CLIENT6=2001:db8:1::2
-XT_PEER4=198.18.2.2 XT_PEER6=2001:db8:2::2
-XT_RELAY4=198.18.3.2 XT_RELAY6=2001:db8:3::2
+# shellcheck source=topology.sh
+. "$XT_DIR/topology.sh"
+# shellcheck disable=SC2034 # used by the tests
+XT_CLIENT4=$TOPO_CLIENT4 XT_CLIENT6=$TOPO_CLIENT6
+XT_PEER4=$TOPO_PEER4 XT_PEER6=$TOPO_PEER6
+XT_RELAY4=$TOPO_RELAY4 XT_RELAY6=$TOPO_RELAY6
 XT_PORT=3478
 XT_PEER_PORT=3480
 XT_REALM=xturn
@@ -52,6 +55,7 @@ XT_ID="$$$(printf '%02x' $((RANDOM % 256)))"
 XT_NS_CLIENT="xt${XT_ID}c"
 XT_NS_PEER="xt${XT_ID}p"
 XT_NS_RELAY="xt${XT_ID}r"
+# shellcheck disable=SC2034 # used by the tests
 XT_NS_ROUTER="xt${XT_ID}g"
 
 XT_TMP=$(mktemp -d "/tmp/xturn-it.${XT_NAME}.XXXXXX")
@@ -140,69 +144,18 @@ trap xt_cleanup EXIT
 trap 'fail "interrupted (SIGINT)"' INT
 trap 'fail "terminated (SIGTERM): over the ${XT_TEST_TIMEOUT:-100} s limit, or stopped"' TERM
 
-# Remove our namespaces (their veths go with them), killing anything left in them.
+# The topology itself is tests/integration/topology.sh, with the prefix "xt".
 topo_down() {
-    local ns pid
-    for ns in "$XT_NS_CLIENT" "$XT_NS_PEER" "$XT_NS_RELAY" "$XT_NS_ROUTER"; do
-        [ -e "/run/netns/$ns" ] || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        ip netns del "$ns" 2>/dev/null || true
-    done
+    topology_destroy "xt$XT_ID"
     XT_TOPO=0
 }
 
-# xt_host NS TAG ADDR4 ADDR6 SUBNET: a host namespace wired to the router by a
-# veth pair created directly inside the two namespaces (never in the root ns).
-xt_host() {
-    local ns=$1 tag=$2 a4=$3 a6=$4 sub=$5
-    local dev="xt${XT_ID}${tag}0" rdev="xt${XT_ID}${tag}1"
-    ip netns add "$ns"
-    # No DAD: the IPv6 addresses must be usable at once.
-    ns_exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-    ns_exec "$ns" ip link set lo up
-    ip link add "$dev" netns "$ns" type veth peer name "$rdev" netns "$XT_NS_ROUTER"
-    # Full checksums on the wire, as a real NIC would deliver them.
-    ns_exec "$ns" ethtool -K "$dev" tx off >/dev/null
-    ns_exec "$XT_NS_ROUTER" ethtool -K "$rdev" tx off >/dev/null
-    ns_exec "$ns" ip addr add "$a4/24" dev "$dev"
-    ns_exec "$ns" ip -6 addr add "$a6/64" dev "$dev" nodad
-    ns_exec "$XT_NS_ROUTER" ip addr add "198.18.$sub.1/24" dev "$rdev"
-    ns_exec "$XT_NS_ROUTER" ip -6 addr add "2001:db8:$sub::1/64" dev "$rdev" nodad
-    ns_exec "$ns" ip link set "$dev" up
-    ns_exec "$XT_NS_ROUTER" ip link set "$rdev" up
-    ns_exec "$ns" ip route add default via "198.18.$sub.1"
-    ns_exec "$ns" ip -6 route add default via "2001:db8:$sub::1"
-}
-
 topo_up() {
+    local why
     need_root
     XT_TOPO=1 # set first: a half-built topology is still torn down
-    ip netns add "$XT_NS_ROUTER"
-    ns_exec "$XT_NS_ROUTER" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-        net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    ns_exec "$XT_NS_ROUTER" ip link set lo up
-    xt_host "$XT_NS_CLIENT" c "$XT_CLIENT4" "$XT_CLIENT6" 1
-    xt_host "$XT_NS_PEER" p "$XT_PEER4" "$XT_PEER6" 2
-    xt_host "$XT_NS_RELAY" r "$XT_RELAY4" "$XT_RELAY6" 3
-    # Prove routing end to end before test traffic, where ping exists (bounded).
-    if command -v ping >/dev/null; then
-        ns_exec "$XT_NS_CLIENT" ping -c 1 -W 2 "$XT_RELAY4" >/dev/null || fail "topology: no IPv4 route client->relay"
-        ns_exec "$XT_NS_CLIENT" ping -c 1 -W 2 "$XT_RELAY6" >/dev/null || fail "topology: no IPv6 route client->relay"
-        ns_exec "$XT_NS_RELAY" ping -c 1 -W 2 "$XT_PEER4" >/dev/null || fail "topology: no IPv4 route relay->peer"
-        ns_exec "$XT_NS_RELAY" ping -c 1 -W 2 "$XT_PEER6" >/dev/null || fail "topology: no IPv6 route relay->peer"
-    fi
-}
-
-# udp_listening NS ADDR:PORT...: true when every given local UDP address is bound.
-udp_listening() {
-    local ns=$1 bound a
-    shift
-    bound=$(ns_exec "$ns" ss -Hunla | awk '{print $4}')
-    for a in "$@"; do
-        grep -qxF -- "$a" <<<"$bound" || return 1
-    done
+    topology_build "xt$XT_ID" || fail "topology: could not build the namespaces"
+    why=$(topology_reachable "xt$XT_ID") || fail "topology: $why"
 }
 
 # relay_socket_count 4|6: UDP sockets bound in the relay ns on the relay address
@@ -391,13 +344,11 @@ pass() {
 # whose far end has no XDP program, so the router's end gets one that passes everything.
 # shellcheck disable=SC2034 # used by the XDP tests
 XT_RELAY_DEV="xt${XT_ID}r0"
-XT_RELAY_RDEV="xt${XT_ID}r1"
 xdp_prepare() {
     local pass_obj="$XT_ROOT/build/bpf/xdp_pass.bpf.o"
     [ -f "$pass_obj" ] || fail "$pass_obj missing (make all)"
-    ns_exec "$XT_NS_RELAY" sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
-    ns_exec "$XT_NS_ROUTER" ip link set dev "$XT_RELAY_RDEV" xdp obj "$pass_obj" sec xdp ||
-        fail "cannot attach the pass-through XDP program on the router"
+    topology_prepare_xdp "xt$XT_ID" "$pass_obj" ||
+        fail "cannot prepare the relay host for XDP (forwarding, pass-through program)"
 }
 
 # xdp_counters: the XDP counters of the daemon on the relay's interface (`xturn stats
