@@ -11,12 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
-from turn_client import Signer, TurnClient, TurnError, rest_credentials  # noqa: E402
-
-
-def hostport(s):
-    host, _, port = s.rpartition(":")
-    return host.strip("[]"), int(port)
+from turn_client import Signer, TurnClient, TurnError, hostport, rest_credentials  # noqa: E402
 
 
 def main(argv):

@@ -30,21 +30,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import turn_client as tc  # noqa: E402
 
-failures = []
+check = tc.Checks()
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def hostport(s):
-    if s.startswith("["):
-        h, _, p = s[1:].partition("]:")
-    else:
-        h, _, p = s.rpartition(":")
-    return h, int(p)
 
 
 def main():
@@ -57,7 +44,7 @@ def main():
     ap.add_argument("--peer", required=True)
     ap.add_argument("--peer2", required=True)
     o = ap.parse_args()
-    peer, peer2 = hostport(o.peer), hostport(o.peer2)
+    peer, peer2 = tc.hostport(o.peer), tc.hostport(o.peer2)
     alice = tc.Signer(*o.alice.split(":", 1))
     bob = tc.Signer(*o.bob.split(":", 1))
     rest_alice = tc.Signer(*tc.rest_credentials(o.secret, alice.username))
@@ -147,8 +134,7 @@ def main():
     r = c.refresh(signer=bob)
     check(r.code == 437, f"Bob: Refresh after the deletion: {r.code} (want 437)")
     c.close()
-    print(f"{len(failures)} failed", flush=True)
-    return 1 if failures else 0
+    return check.finish()
 
 
 if __name__ == "__main__":

@@ -30,13 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import turn_client as tc  # noqa: E402
 from stun_binding import BINDING_REQUEST, message, with_fingerprint  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = tc.Checks()
 
 
 def teredo(server4, client4):
@@ -172,8 +166,7 @@ def main():
     for c in (a, b):
         c.refresh(0)
         c.close()
-    print(f"{len(failures)} failed", flush=True)
-    return 1 if failures else 0
+    return check.finish()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,31 @@ A_ADDITIONAL_FAMILY = 0x8000
 A_MI256 = 0x001C
 
 
+def hostport(s):
+    """'host:port' or '[ipv6]:port' -> (host, port)."""
+    if s.startswith("["):
+        h, _, p = s[1:].partition("]:")
+    else:
+        h, _, p = s.rpartition(":")
+    return h, int(p)
+
+
+class Checks:
+    """One printed line per check; failed() tells how many did not hold."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, what):
+        print(("ok    " if cond else "FAIL  ") + what, flush=True)
+        if not cond:
+            self.failures.append(what)
+
+    def finish(self):
+        print(f"{len(self.failures)} failed", flush=True)
+        return 1 if self.failures else 0
+
+
 def mtype(method, cls):
     """STUN message type from a 12-bit method and a 2-bit class."""
     return ((method & 0xF80) << 2) | ((method & 0x070) << 1) | (method & 0x00F) | \
