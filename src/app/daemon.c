@@ -256,8 +256,8 @@ static void log_stats(struct daemon *d)
     char v[8][24];
     sum_counters(d, &c);
     snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)c.turn.allocations);
-    snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)c.turn.permissions);
-    snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)c.turn.channels);
+    snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)turn_counters_permissions(&c.turn));
+    snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)turn_counters_channels(&c.turn));
     snprintf(v[3], sizeof(v[3]), "%llu",
              (unsigned long long)turn_counters_relayed(&c.turn, TURN_TO_PEER));
     snprintf(v[4], sizeof(v[4]), "%llu",

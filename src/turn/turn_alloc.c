@@ -198,7 +198,6 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
 static void perm_free(struct turn_server *s, struct turn_permission *p)
 {
     tw_cancel(&p->timer);
-    s->counters.permissions--;
     s->counters.family[fam_index(p->ip.family)].permissions--;
     free(p);
 }
@@ -235,7 +234,6 @@ static void chan_free(struct turn_server *s, struct turn_channel *c)
 {
     chan_mirror(s, c, false);
     tw_cancel(&c->timer);
-    s->counters.channels--;
     s->counters.family[fam_index(c->peer.family)].channels--;
     free(c);
 }
@@ -308,7 +306,6 @@ int perm_install(struct turn_server *s, struct turn_allocation *a, const struct 
         tw_timer_init(&p->timer, perm_expired);
         p->next = a->perms;
         a->perms = p;
-        s->counters.permissions++;
         s->counters.family[fam_index(peer->family)].permissions++;
     }
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
@@ -358,7 +355,6 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
         tw_timer_init(&c->timer, chan_expired);
         c->next = a->chans;
         a->chans = c;
-        s->counters.channels++;
         s->counters.family[fam_index(peer->family)].channels++;
     }
     tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);

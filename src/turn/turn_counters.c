@@ -20,6 +20,16 @@ uint64_t turn_counters_relayed(const struct turn_counters *c, int direction)
     return p[0] + p[1] + p[2] + p[3];
 }
 
+uint64_t turn_counters_permissions(const struct turn_counters *c)
+{
+    return c->family[0].permissions + c->family[1].permissions;
+}
+
+uint64_t turn_counters_channels(const struct turn_counters *c)
+{
+    return c->family[0].channels + c->family[1].channels;
+}
+
 uint64_t turn_counters_cross_family(const struct turn_counters *c)
 {
     uint64_t n = 0;

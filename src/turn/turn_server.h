@@ -80,7 +80,7 @@ enum turn_drop_reason {
 enum { TURN_TO_PEER = 0, TURN_TO_CLIENT = 1 };
 
 struct turn_counters {
-    uint64_t allocations, permissions, channels; /* live */
+    uint64_t allocations; /* live (a dual allocation has a relayed address per family) */
     struct {
         uint64_t relayed_addrs, permissions, channels; /* live, by family of the address/peer */
     } family[2];                                       /* 0 IPv4, 1 IPv6 */
@@ -94,6 +94,9 @@ struct turn_counters {
 };
 
 uint64_t turn_counters_relayed(const struct turn_counters *c, int direction);
+/* Live permissions and channels of both families. */
+uint64_t turn_counters_permissions(const struct turn_counters *c);
+uint64_t turn_counters_channels(const struct turn_counters *c);
 uint64_t turn_counters_cross_family(const struct turn_counters *c);
 uint64_t turn_counters_dropped(const struct turn_counters *c);
 /* Adds every counter of b to a. */

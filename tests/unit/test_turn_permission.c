@@ -50,7 +50,7 @@ static void several_peers_in_one_request(void **state)
     stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &p2);
     mock_from_client(m, buf, mock_sign(m, &b));
     assert_int_equal(mock_last_code(m), 0);
-    assert_int_equal(turn_server_counters(m->s)->permissions, 2);
+    assert_int_equal(turn_counters_permissions(turn_server_counters(m->s)), 2);
 }
 
 static void one_denied_peer_fails_the_whole_request(void **state)
@@ -68,7 +68,7 @@ static void one_denied_peer_fails_the_whole_request(void **state)
     stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &bad);
     mock_from_client(m, buf, mock_sign(m, &b));
     assert_int_equal(mock_last_code(m), 403);
-    assert_int_equal(turn_server_counters(m->s)->permissions, 0);
+    assert_int_equal(turn_counters_permissions(turn_server_counters(m->s)), 0);
 }
 
 static void denied_peers_are_403(void **state)
@@ -176,9 +176,9 @@ static void rebinding_rules(void **state)
     assert_int_equal(mock_channel_bind(m, 0x4000, &p2), 400);
     assert_int_equal(mock_channel_bind(m, 0x4001, &p1), 400);
     assert_int_equal(mock_channel_bind(m, 0x4001, &p2), 0);
-    assert_int_equal(turn_server_counters(m->s)->channels, 2);
+    assert_int_equal(turn_counters_channels(turn_server_counters(m->s)), 2);
     /* Both bindings installed a permission for the peer's IP (one, shared). */
-    assert_int_equal(turn_server_counters(m->s)->permissions, 1);
+    assert_int_equal(turn_counters_permissions(turn_server_counters(m->s)), 1);
 }
 
 static void channel_bind_to_denied_peer_is_403(void **state)
@@ -188,7 +188,7 @@ static void channel_bind_to_denied_peer_is_403(void **state)
     start_allocated(m, 0);
     mock_addr(&peer, "192.168.0.1:5000");
     assert_int_equal(mock_channel_bind(m, 0x4000, &peer), 403);
-    assert_int_equal(turn_server_counters(m->s)->channels, 0);
+    assert_int_equal(turn_counters_channels(turn_server_counters(m->s)), 0);
 }
 
 static void channel_bind_missing_attributes_is_400(void **state)

@@ -185,7 +185,7 @@ static void permission_expires_after_300s(void **state)
     assert_int_equal(mock_refresh(m, 3600), 0);
     mock_advance(m, 1000);
     assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 0);
-    assert_int_equal(turn_server_counters(m->s)->permissions, 0);
+    assert_int_equal(turn_counters_permissions(turn_server_counters(m->s)), 0);
 }
 
 static void channel_expires_after_600s(void **state)
@@ -204,7 +204,7 @@ static void channel_expires_after_600s(void **state)
     assert_int_equal(mock_from_client(m, dg, n), 1);
     mock_advance(m, 1000);
     assert_int_equal(mock_from_client(m, dg, n), 0);
-    assert_int_equal(turn_server_counters(m->s)->channels, 0);
+    assert_int_equal(turn_counters_channels(turn_server_counters(m->s)), 0);
 }
 
 static void ipv4_client_relays_to_ipv6_peer(void **state)
@@ -297,7 +297,7 @@ static void mirror_follows_permission_and_channel_lifetimes(void **state)
     /* The channel ends at 600 s. */
     mock_advance(m, 300 * 1000);
     assert_int_equal(m->mirrored, 0);
-    assert_int_equal(turn_server_counters(m->s)->channels, 0);
+    assert_int_equal(turn_counters_channels(turn_server_counters(m->s)), 0);
 }
 
 static void mirror_ends_with_the_allocation(void **state)
