@@ -113,11 +113,14 @@ static void put_name(struct out *o, const char *const *names, int i)
         put(o, "unnamed_%d", i);
 }
 
-static void by_family(struct out *o, const char *name, const char *help, const uint64_t v[2])
+/* A gauge per address family; only the families in shown when it is not NULL. */
+static void by_family(struct out *o, const char *name, const char *help, const uint64_t v[2],
+                      const bool *shown)
 {
     family(o, name, "gauge", help);
     for (int f = 0; f < 2; f++)
-        put(o, "%s{family=\"%s\"} %llu\n", name, family_names[f], (unsigned long long)v[f]);
+        if (!shown || shown[f])
+            put(o, "%s{family=\"%s\"} %llu\n", name, family_names[f], (unsigned long long)v[f]);
 }
 
 static void render_state(struct out *o, const struct xturn_snapshot *s)
@@ -142,13 +145,13 @@ static void render_state(struct out *o, const struct xturn_snapshot *s)
     sample(o, "xturn_allocations", s->turn.allocations);
     for (int f = 0; f < 2; f++)
         v[f] = s->turn.family[f].relayed_addrs;
-    by_family(o, "xturn_relayed_addresses", "Live relayed transport addresses by family.", v);
+    by_family(o, "xturn_relayed_addresses", "Live relayed transport addresses by family.", v, NULL);
     for (int f = 0; f < 2; f++)
         v[f] = s->turn.family[f].permissions;
-    by_family(o, "xturn_permissions", "Live permissions by family of the peer.", v);
+    by_family(o, "xturn_permissions", "Live permissions by family of the peer.", v, NULL);
     for (int f = 0; f < 2; f++)
         v[f] = s->turn.family[f].channels;
-    by_family(o, "xturn_channels", "Live channel bindings by family of the peer.", v);
+    by_family(o, "xturn_channels", "Live channel bindings by family of the peer.", v, NULL);
 }
 
 static void render_requests(struct out *o, const struct xturn_snapshot *s)
@@ -242,18 +245,13 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
            "Received datagrams larger than the receive buffers (truncated, dropped).");
     sample(o, "xturn_oversized_datagrams_total", s->oversized);
 
-    family(o, "xturn_relay_ports", "gauge",
-           "UDP ports of the relay range, per relayed address family.");
-    for (int f = 0; f < 2; f++)
-        if (s->relay_family[f])
-            put(o, "xturn_relay_ports{family=\"%s\"} %llu\n", family_names[f],
-                (unsigned long long)s->relay_ports_total);
-    family(o, "xturn_relay_ports_free", "gauge",
-           "Relay ports not in use (nor reserved), per relayed address family.");
-    for (int f = 0; f < 2; f++)
-        if (s->relay_family[f])
-            put(o, "xturn_relay_ports_free{family=\"%s\"} %llu\n", family_names[f],
-                (unsigned long long)s->relay_ports_free[f]);
+    uint64_t total[2] = {s->relay_ports_total, s->relay_ports_total};
+    uint64_t free_ports[2] = {s->relay_ports_free[0], s->relay_ports_free[1]};
+    by_family(o, "xturn_relay_ports", "UDP ports of the relay range, per relayed address family.",
+              total, s->relay_family);
+    by_family(o, "xturn_relay_ports_free",
+              "Relay ports not in use (nor reserved), per relayed address family.", free_ports,
+              s->relay_family);
 }
 
 /* Pass or drop reasons: the counters whose name starts with prefix, without it. */
