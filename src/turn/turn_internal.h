@@ -81,7 +81,8 @@ struct turn_server {
     struct ratelimit unauth_limit;
     struct txcache txcache;
     struct turn_counters counters;
-    uint64_t indication_seq; /* Data indications sent: their transaction ids */
+    uint64_t indication_seq;        /* Data indications sent: their transaction ids */
+    uint64_t next_shared_expire_ms; /* when turn_tick next expires shared reservations */
 };
 
 /* A request being answered: what every handler needs to respond. */

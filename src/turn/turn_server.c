@@ -62,9 +62,14 @@ const struct turn_counters *turn_server_counters(const struct turn_server *s)
 void turn_tick(struct turn_server *s, const struct turn_time *now)
 {
     tw_advance(&s->wheel, now->ms, s);
-    turn_shared_lock(s->shared);
-    turn_shared_expire(s->shared, now->ms);
-    turn_shared_unlock(s->shared);
+    /* The shared lock is for the control path: the workers' loops come here after every
+     * batch, so reservations are expired once a second, not on every call. */
+    if (now->ms >= s->next_shared_expire_ms) {
+        turn_shared_lock(s->shared);
+        turn_shared_expire(s->shared, now->ms);
+        turn_shared_unlock(s->shared);
+        s->next_shared_expire_ms = now->ms + 1000;
+    }
 }
 
 /* ---- responses ---- */
