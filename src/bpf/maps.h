@@ -27,16 +27,21 @@ const volatile struct xt_cfg xt_cfg = {};
         __type(value, value_t);                                                                    \
     } name SEC(".maps")
 
-/* Client -> peer: (client, channel) -> (peer, relay port). */
-XT_BINDING_MAP(c2p_44, struct xt_client4, struct xt_peer4);
-XT_BINDING_MAP(c2p_46, struct xt_client4, struct xt_peer6);
-XT_BINDING_MAP(c2p_64, struct xt_client6, struct xt_peer4);
-XT_BINDING_MAP(c2p_66, struct xt_client6, struct xt_peer6);
-/* Peer -> client: (peer, relay port) -> (client, channel). */
-XT_BINDING_MAP(p2c_44, struct xt_peer4, struct xt_client4);
-XT_BINDING_MAP(p2c_46, struct xt_peer4, struct xt_client6);
-XT_BINDING_MAP(p2c_64, struct xt_peer6, struct xt_client4);
-XT_BINDING_MAP(p2c_66, struct xt_peer6, struct xt_client6);
+/* Client -> peer: (client, channel) -> (peer, relay port) and the next hop to the peer. */
+XT_BINDING_MAP(c2p_44, struct xt_client4, struct xt_to_peer4);
+XT_BINDING_MAP(c2p_46, struct xt_client4, struct xt_to_peer6);
+XT_BINDING_MAP(c2p_64, struct xt_client6, struct xt_to_peer4);
+XT_BINDING_MAP(c2p_66, struct xt_client6, struct xt_to_peer6);
+/* Peer -> client: (peer, relay port) -> (client, channel) and the next hop to the client. */
+XT_BINDING_MAP(p2c_44, struct xt_peer4, struct xt_to_client4);
+XT_BINDING_MAP(p2c_46, struct xt_peer4, struct xt_to_client6);
+XT_BINDING_MAP(p2c_64, struct xt_peer6, struct xt_to_client4);
+XT_BINDING_MAP(p2c_66, struct xt_peer6, struct xt_to_client6);
+
+/* Generation of the next hops cached in the binding values (struct xt_nexthop): userspace
+ * bumps it through the skeleton's mmapped .bss when routes, neighbours, addresses or links
+ * change. Read once per packet: a plain load. */
+__u32 xt_route_gen = 0;
 
 /* --max-bps token buckets by relayed transport address. The loader sizes it like the binding
  * maps (1 entry with max_bps 0); the spin lock needs the BTF that __type gives. */

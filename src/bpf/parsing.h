@@ -155,6 +155,8 @@ static __always_inline int xt_parse(struct xdp_md *ctx, struct xt_pkt *p)
     __u32 l4_len = 0;
     int r;
 
+    /* Not data_end - data: a driver never hands this program (not frags-aware) a multi-buffer
+     * frame, but bpf_prog_test_run may. */
     p->frame_len = (__u32)bpf_xdp_get_buff_len(ctx);
     r = parse_ethhdr(&nh, data_end, &proto);
     if (r != XT_NEXT)

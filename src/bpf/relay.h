@@ -13,13 +13,15 @@
 #include "bpf/parsing.h"
 #include "bpf/xdp_shared.h"
 
-/* One side of a binding as read from a map value: xt_peer4/6 (port, relay_port) and
- * xt_client4/6 (port, channel) share the layout {ip, port, aux}. */
+/* One side of a binding as read from a map value: xt_to_peer4/6 (port, relay_port) and
+ * xt_to_client4/6 (port, channel) share the layout {ip, port, aux}, then the cached next hop
+ * to that side (nh, in the map value). */
 struct xt_ep {
     __be32 ip[4];
     __be16 port;
     __be16 aux;
     __u8 family;
+    struct xt_nexthop *nh;
 };
 
 /* The datagram to send: addresses and ports (network order), and how it is framed. */
@@ -32,14 +34,15 @@ struct xt_out {
     __be16 in_channel; /* ChannelData header to remove (cd_in) */
     __u16 plen;        /* application payload bytes (the ChannelData length field) */
     __u8 family;
-    __u8 cd_in;    /* the input starts with a ChannelData header (from a client) */
-    __u8 cd_out;   /* the output does (to a client) */
-    __u8 pad;      /* bytes after the ChannelData payload in the input, 0..3 */
-    __u8 self;     /* client to client through this relay's own relayed address */
-    __u8 leg1;     /* counter of the path taken (XT_C2P_xx or XT_P2C_xx) */
-    __u8 leg2;     /* with self: the p2c counter of the second leg */
-    __u8 action;   /* XDP_TX or XDP_REDIRECT, from the FIB lookup */
-    __u32 ifindex; /* egress interface for XDP_REDIRECT */
+    __u8 cd_in;            /* the input starts with a ChannelData header (from a client) */
+    __u8 cd_out;           /* the output does (to a client) */
+    __u8 pad;              /* bytes after the ChannelData payload in the input, 0..3 */
+    __u8 self;             /* client to client through this relay's own relayed address */
+    __u8 leg1;             /* counter of the path taken (XT_C2P_xx or XT_P2C_xx) */
+    __u8 leg2;             /* with self: the p2c counter of the second leg */
+    __u8 action;           /* XDP_TX or XDP_REDIRECT (xt_route) */
+    struct xt_nexthop *nh; /* the next-hop cache of the destination, in its map value */
+    struct xt_nexthop hop; /* the next hop used (xt_route): MACs, egress ifindex, MTU */
     /* The relayed transport addresses the packet goes through (--max-bps buckets): family and
      * port of leg 1 (the sender's with self), and with self the receiver's port (leg 2). */
     __be16 rate_port1;
@@ -113,22 +116,25 @@ static __always_inline int is_relayed_addr(__u8 family, const __be32 *ip, __be16
     return !ip_is_zero(me) && ip_eq(ip, me) && relay_port_ok(port);
 }
 
-/* Copies a map value {ip, port, aux} of the given family. */
-static __always_inline void ep_load(struct xt_ep *e, const void *v, __u8 family)
+/* Copies a binding map value {ip, port, aux} of the given family; points at its next hop. */
+static __always_inline void ep_load(struct xt_ep *e, void *v, __u8 family)
 {
     e->family = family;
     if (family == XT_AF_INET) {
-        const struct xt_peer4 *v4 = v;
+        struct xt_to_peer4 *v4 = v;
 
-        e->ip[0] = v4->ip;
-        e->port = v4->port;
-        e->aux = v4->relay_port;
+        e->ip[0] = v4->peer.ip;
+        e->ip[1] = e->ip[2] = e->ip[3] = 0;
+        e->port = v4->peer.port;
+        e->aux = v4->peer.relay_port;
+        e->nh = &v4->nh;
     } else {
-        const struct xt_peer6 *v6 = v;
+        struct xt_to_peer6 *v6 = v;
 
-        __builtin_memcpy(e->ip, v6->ip, 16);
-        e->port = v6->port;
-        e->aux = v6->relay_port;
+        __builtin_memcpy(e->ip, v6->peer.ip, 16);
+        e->port = v6->peer.port;
+        e->aux = v6->peer.relay_port;
+        e->nh = &v6->nh;
     }
 }
 
@@ -137,7 +143,7 @@ static __always_inline void ep_load(struct xt_ep *e, const void *v, __u8 family)
 static __always_inline int lookup_pair(void *same, void *cross, const void *key, __u8 family,
                                        int same_stat, int cross_stat, int miss, struct xt_ep *res)
 {
-    const void *v = bpf_map_lookup_elem(same, key);
+    void *v = bpf_map_lookup_elem(same, key);
 
     if (v) {
         ep_load(res, v, family);
@@ -208,6 +214,7 @@ static __always_inline void out_to_client(struct xt_out *o, const struct xt_ep *
     o->dport = client->port;
     o->cd_out = 1;
     o->channel = client->aux;
+    o->nh = client->nh;
 }
 
 /* Checks common to every output. */
@@ -234,7 +241,7 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
 {
     __u16 plen = p->ulen - XT_UDP_HLEN;
     __u16 channel, len;
-    struct xt_ep peer = {}, client = {};
+    struct xt_ep peer, client;
     int leg;
 
     if (plen == 0 || (p->head[0] & 0xc0) != 0x40)
@@ -286,13 +293,14 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
     __builtin_memcpy(o->daddr, peer.ip, 16);
     o->dport = peer.port;
     o->cd_out = 0;
+    o->nh = peer.nh;
     return out_check(p, o);
 }
 
 /* Data from a peer to a relayed transport address. */
 static __always_inline int from_peer(const struct xt_pkt *p, struct xt_out *o)
 {
-    struct xt_ep client = {};
+    struct xt_ep client;
     int leg;
 
     if (p->bad_csum)

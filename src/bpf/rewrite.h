@@ -1,7 +1,8 @@
-/* The output: next hop by bpf_fib_lookup (before anything changes, so every failure can still
- * pass the packet up unchanged), then the new headers over the old ones, with the payload left
- * where it is: bpf_xdp_adjust_tail cuts padding and trailing bytes, bpf_xdp_adjust_head moves
- * the start by the difference in header sizes (IPv4 20 / IPv6 40, ChannelData 4 or none). */
+/* The output: next hop from the binding's cache or bpf_fib_lookup (before anything changes, so
+ * every failure can still pass the packet up unchanged), then the new headers over the old ones,
+ * with the payload left where it is: bpf_xdp_adjust_tail cuts padding and trailing bytes,
+ * bpf_xdp_adjust_head moves the start by the difference in header sizes (IPv4 20 / IPv6 40,
+ * ChannelData 4 or none). */
 #ifndef XTURN_BPF_REWRITE_H
 #define XTURN_BPF_REWRITE_H
 
@@ -21,34 +22,57 @@
 #include "bpf/relay.h"
 #include "bpf/xdp_shared.h"
 
-/* Route lookup for the output datagram. tot_len is the output's IP length, so the kernel checks
- * it against the egress MTU. Fills fib (MACs, egress ifindex) and o->action. */
-static __always_inline int xt_route(struct xdp_md *ctx, const struct xt_pkt *p, struct xt_out *o,
-                                    struct bpf_fib_lookup *fib)
-{
-    __u32 ingress = ctx->ingress_ifindex;
-    __u16 ulen = (__u16)out_ulen(o); /* fits: out_check */
-    int rc;
+#define xt_barrier() asm volatile("" ::: "memory")
 
+/* The output's IP length (header and UDP; fits in 16 bits: out_check). */
+static __always_inline __u32 out_ip_len(const struct xt_out *o)
+{
+    return (o->family == XT_AF_INET ? XT_IP4_HLEN : XT_IP6_HLEN) + out_ulen(o);
+}
+
+/* bpf_fib_lookup for the output datagram, with tot_len as the IP length the kernel checks
+ * against the egress MTU. */
+static __always_inline int fib_lookup(struct xdp_md *ctx, const struct xt_pkt *p,
+                                      const struct xt_out *o, struct bpf_fib_lookup *fib,
+                                      __u16 tot_len)
+{
     __builtin_memset(fib, 0, sizeof(*fib));
     fib->l4_protocol = IPPROTO_UDP;
     fib->sport = o->sport;
     fib->dport = o->dport;
-    fib->ifindex = ingress;
+    fib->ifindex = ctx->ingress_ifindex;
+    fib->tot_len = tot_len;
     if (o->family == XT_AF_INET) {
         fib->family = XT_AF_INET;
         fib->tos = p->tos;
-        fib->tot_len = XT_IP4_HLEN + ulen;
         fib->ipv4_src = o->saddr[0];
         fib->ipv4_dst = o->daddr[0];
     } else {
         fib->family = XT_AF_INET6;
-        fib->tot_len = XT_IP6_HLEN + ulen;
         __builtin_memcpy(fib->ipv6_src, o->saddr, 16);
         __builtin_memcpy(fib->ipv6_dst, o->daddr, 16);
     }
+    return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+}
 
-    rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+/* The next hop from the FIB, into o->hop. The route's MTU comes from a first lookup for the
+ * largest IP packet (FRAG_NEEDED returns it, before any neighbour is looked at); when that is
+ * below 0xffff, a second lookup for this packet gives the MACs. Two lookups, once per binding
+ * and route generation. */
+static __always_inline int route_lookup(struct xdp_md *ctx, const struct xt_pkt *p,
+                                        struct xt_out *o, __u32 ip_len)
+{
+    struct bpf_fib_lookup fib;
+    __u16 mtu = 0xffff;
+    int rc;
+
+    rc = fib_lookup(ctx, p, o, &fib, 0xffff);
+    if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+        mtu = fib.mtu_result;
+        if (ip_len > mtu)
+            return XT_PASS_MTU;
+        rc = fib_lookup(ctx, p, o, &fib, (__u16)ip_len);
+    }
     switch (rc) {
     case BPF_FIB_LKUP_RET_SUCCESS:
         break;
@@ -59,24 +83,83 @@ static __always_inline int xt_route(struct xdp_md *ctx, const struct xt_pkt *p, 
     default:
         return XT_PASS_FIB;
     }
-
-    if (fib->ifindex == ingress) {
-        o->action = XDP_TX;
-        return XT_NEXT;
-    }
-    if (!bpf_map_lookup_elem(&tx_ports, &fib->ifindex))
+    o->hop.flags = bpf_map_lookup_elem(&tx_ports, &fib.ifindex) ? XT_NH_TX_PORT : 0;
+    if (fib.ifindex != ctx->ingress_ifindex && !o->hop.flags)
         return XT_PASS_OTHER_IFACE;
-    o->action = XDP_REDIRECT;
-    o->ifindex = fib->ifindex;
+    __builtin_memcpy(o->hop.dmac, fib.dmac, ETH_ALEN);
+    __builtin_memcpy(o->hop.smac, fib.smac, ETH_ALEN);
+    o->hop.ifindex = fib.ifindex;
+    o->hop.mtu = mtu;
     return XT_NEXT;
 }
 
-/* The removed padding bytes (pad of them, the last of the UDP datagram) placed in tail at the
- * parity they have in the checksum: the 4 bytes ending the datagram start at UDP offset
- * ulen - 4, a high byte when that is even. */
-static __always_inline int load_pad(struct xdp_md *ctx, const struct xt_pkt *p,
-                                    const struct xt_out *o, __u8 *tail)
+/* The cached next hop, when it is of this generation. gen is written last by cache_write and
+ * zeroed first, so a copy taken while another CPU rewrites the entry is seen changed and not
+ * used (the order holds on x86; BPF has no read barrier). */
+static __always_inline int cache_read(const struct xt_nexthop *c, __u32 gen, struct xt_nexthop *hop)
 {
+    if (!gen || *(const volatile __u32 *)&c->gen != gen)
+        return 0;
+    xt_barrier();
+    __builtin_memcpy(hop, c, sizeof(*hop));
+    xt_barrier();
+    return *(const volatile __u32 *)&c->gen == gen;
+}
+
+/* Fills the cache from a successful lookup. Two CPUs filling one entry at once write the same
+ * next hop. */
+static __always_inline void cache_write(struct xt_nexthop *c, __u32 gen,
+                                        const struct xt_nexthop *hop)
+{
+    if (!gen)
+        return;
+    *(volatile __u32 *)&c->gen = 0;
+    xt_barrier();
+    __builtin_memcpy(c->dmac, hop->dmac, ETH_ALEN);
+    __builtin_memcpy(c->smac, hop->smac, ETH_ALEN);
+    c->ifindex = hop->ifindex;
+    c->mtu = hop->mtu;
+    c->flags = hop->flags;
+    xt_barrier();
+    *(volatile __u32 *)&c->gen = gen;
+}
+
+/* The next hop of the output datagram: from the binding's cache, or the FIB (before anything
+ * changes, so every failure can still pass the packet up unchanged). The egress MTU is checked
+ * either way. Sets o->hop and o->action. */
+static __always_inline int xt_route(struct xdp_md *ctx, const struct xt_pkt *p, struct xt_out *o)
+{
+    __u32 gen = *(const volatile __u32 *)&xt_route_gen;
+    __u32 ip_len = out_ip_len(o);
+    int r;
+
+    if (cache_read(o->nh, gen, &o->hop)) {
+        if (ip_len > o->hop.mtu)
+            return XT_PASS_MTU;
+    } else {
+        r = route_lookup(ctx, p, o, ip_len);
+        if (r != XT_NEXT)
+            return r;
+        cache_write(o->nh, gen, &o->hop);
+    }
+    /* The packets of a binding may come in by another interface than the one that filled the
+     * cache: one that is not a redirect target then means userspace. */
+    if (o->hop.ifindex == ctx->ingress_ifindex)
+        o->action = XDP_TX;
+    else if (o->hop.flags & XT_NH_TX_PORT)
+        o->action = XDP_REDIRECT;
+    else
+        return XT_PASS_OTHER_IFACE;
+    return XT_NEXT;
+}
+
+/* Takes the removed padding bytes (pad of them, the last of the UDP datagram) out of acc, at
+ * the parity they have in the checksum: the 4 bytes ending the datagram start at UDP offset
+ * ulen - 4, a high byte when that is even. */
+static __always_inline int pad_sub(struct xdp_md *ctx, const struct xt_pkt *p,
+                                   const struct xt_out *o, __u64 *acc)
+{
+    __u32 tail[2] = {0, 0};
     __u8 w[4];
 
     if (bpf_xdp_load_bytes(ctx, p->l4_off + p->ulen - 4, w, sizeof(w)))
@@ -88,47 +171,52 @@ static __always_inline int load_pad(struct xdp_md *ctx, const struct xt_pkt *p,
         w[2] = 0;
     w[0] = 0;
     if (p->ulen & 1)
-        __builtin_memcpy(tail + 1, w, 4);
+        __builtin_memcpy((__u8 *)tail + 1, w, 4);
     else
         __builtin_memcpy(tail, w, 4);
+    *acc = csum_term32(csum_term32(*acc, tail[0], 1), tail[1], 1);
     return 0;
 }
 
-/* The output's UDP checksum, updated from the input's over the pieces that change. */
+/* The output's UDP checksum, updated from the input's (RFC 1624) over what changes: addresses,
+ * ports and lengths, the ChannelData header taken off or put on, and the padding cut. The
+ * protocol number stays. */
 static __always_inline int udp_csum_out(struct xdp_md *ctx, const struct xt_pkt *p,
                                         const struct xt_out *o, __u16 *csum)
 {
-    struct xt_csum_view from = {}, to = {};
+    struct xt_csum_fields from = {
+        .saddr = p->saddr,
+        .daddr = p->daddr,
+        .v6 = p->family == XT_AF_INET6,
+        .cd = o->cd_in,
+        .sport = p->sport,
+        .dport = p->dport,
+        .len = bpf_htons(p->ulen),
+        .cd_channel = o->in_channel,
+        .cd_len = bpf_htons(o->plen),
+    };
+    struct xt_csum_fields to = {
+        .saddr = o->saddr,
+        .daddr = o->daddr,
+        .v6 = o->family == XT_AF_INET6,
+        .cd = o->cd_out,
+        .sport = o->sport,
+        .dport = o->dport,
+        .len = bpf_htons((__u16)out_ulen(o)),
+        .cd_channel = o->channel,
+        .cd_len = bpf_htons(o->plen),
+    };
+    __u64 acc = csum_fields((__u16)~p->csum, &from, 1);
 
-    __builtin_memcpy(from.saddr, p->saddr, 16);
-    __builtin_memcpy(from.daddr, p->daddr, 16);
-    from.sport = p->sport;
-    from.dport = p->dport;
-    from.len_pseudo = from.len = bpf_htons(p->ulen);
-    if (o->cd_in) {
-        from.cd_channel = o->in_channel;
-        from.cd_len = bpf_htons(o->plen);
-    }
-    if (o->pad && load_pad(ctx, p, o, from.tail))
+    if (o->pad && pad_sub(ctx, p, o, &acc))
         return -1;
-
-    __builtin_memcpy(to.saddr, o->saddr, 16);
-    __builtin_memcpy(to.daddr, o->daddr, 16);
-    to.sport = o->sport;
-    to.dport = o->dport;
-    to.len_pseudo = to.len = bpf_htons((__u16)out_ulen(o));
-    if (o->cd_out) {
-        to.cd_channel = o->channel;
-        to.cd_len = bpf_htons(o->plen);
-    }
-    *csum = udp_csum_replace(p->csum, &from, &to);
+    *csum = udp_csum_finish(csum_fields(acc, &to, 0));
     return 0;
 }
 
 /* Writes Ethernet, IP, UDP and (cd_out) ChannelData headers at the start of the frame. */
 static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt *p,
-                                         const struct xt_out *o, const struct bpf_fib_lookup *fib,
-                                         __u16 csum)
+                                         const struct xt_out *o, __u16 csum)
 {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -175,8 +263,8 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
         *ip6 = h;
         eth->h_proto = bpf_htons(ETH_P_IPV6);
     }
-    __builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-    __builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+    __builtin_memcpy(eth->h_dest, o->hop.dmac, ETH_ALEN);
+    __builtin_memcpy(eth->h_source, o->hop.smac, ETH_ALEN);
     udp->source = o->sport;
     udp->dest = o->dport;
     udp->len = bpf_htons(ulen);
@@ -196,7 +284,7 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
 /* Turns the frame into the output. Only bpf_xdp_load_bytes failing (it cannot: the bytes are
  * within the datagram) leaves the packet to pass; past the first adjust, failures drop. */
 static __always_inline int xt_rewrite(struct xdp_md *ctx, const struct xt_pkt *p,
-                                      const struct xt_out *o, const struct bpf_fib_lookup *fib)
+                                      const struct xt_out *o)
 {
     __u32 in_hdr = p->l4_off + XT_UDP_HLEN + (o->cd_in ? XT_CD_HLEN : 0);
     __u32 out_hdr = XT_ETH_HLEN + (o->family == XT_AF_INET ? XT_IP4_HLEN : XT_IP6_HLEN) +
@@ -213,7 +301,7 @@ static __always_inline int xt_rewrite(struct xdp_md *ctx, const struct xt_pkt *p
         return XT_DROP_ADJUST;
     if (in_hdr != out_hdr && bpf_xdp_adjust_head(ctx, (int)in_hdr - (int)out_hdr))
         return XT_DROP_ADJUST;
-    return write_headers(ctx, p, o, fib, csum);
+    return write_headers(ctx, p, o, csum);
 }
 
 #endif

@@ -55,6 +55,51 @@ struct xt_peer6 {
     __be16 relay_port;
 };
 
+/* The next hop of a binding's output (the Ethernet addresses and egress interface
+ * bpf_fib_lookup gave, and the route's MTU), cached by the program in the binding's map value so
+ * that a packet costs no route lookup. Valid while gen equals the program's xt_route_gen, which
+ * userspace bumps on every routing, neighbour, address or link change it hears of and once a
+ * second (xdp_relay_routes_changed); gen 0 means "being written or empty", and userspace writes
+ * it zeroed. */
+struct xt_nexthop {
+    __u8 dmac[6];
+    __u8 smac[6];
+    __u32 ifindex; /* egress */
+    __u16 mtu;     /* the route's MTU, at most 0xffff: longer IP packets are passed up */
+    __u16 flags;   /* XT_NH_* */
+    __u32 gen;
+};
+
+#define XT_NH_TX_PORT 1 /* the egress interface is in tx_ports (a redirect target) */
+
+/* Values of the binding maps: the far side of the binding, then the cached next hop to it.
+ * The peer and client variants have the same layout ({ip, port, aux}, then nh). */
+struct xt_to_peer4 {
+    struct xt_peer4 peer;
+    struct xt_nexthop nh;
+};
+struct xt_to_peer6 {
+    struct xt_peer6 peer;
+    struct xt_nexthop nh;
+};
+struct xt_to_client4 {
+    struct xt_client4 client;
+    struct xt_nexthop nh;
+};
+struct xt_to_client6 {
+    struct xt_client6 client;
+    struct xt_nexthop nh;
+};
+
+_Static_assert(sizeof(struct xt_to_peer4) == sizeof(struct xt_to_client4) &&
+                   __builtin_offsetof(struct xt_to_peer4, nh) ==
+                       __builtin_offsetof(struct xt_to_client4, nh),
+               "IPv4 binding values share a layout");
+_Static_assert(sizeof(struct xt_to_peer6) == sizeof(struct xt_to_client6) &&
+                   __builtin_offsetof(struct xt_to_peer6, nh) ==
+                       __builtin_offsetof(struct xt_to_client6, nh),
+               "IPv6 binding values share a layout");
+
 /* Key of the rate map: a relayed transport address of this relay (the relay address of the
  * family is xt_cfg's). family is AF_INET (2) or AF_INET6 (10), as xt_addr.family and the
  * program's XT_AF_INET/XT_AF_INET6; pad is 0. */
@@ -75,10 +120,10 @@ struct xt_rate {
 };
 
 /* Maps, named by direction and (ingress family, egress family):
- *   c2p_44: xt_client4 -> xt_peer4    p2c_44: xt_peer4 -> xt_client4
- *   c2p_46: xt_client4 -> xt_peer6    p2c_46: xt_peer4 -> xt_client6
- *   c2p_64: xt_client6 -> xt_peer4    p2c_64: xt_peer6 -> xt_client4
- *   c2p_66: xt_client6 -> xt_peer6    p2c_66: xt_peer6 -> xt_client6
+ *   c2p_44: xt_client4 -> xt_to_peer4    p2c_44: xt_peer4 -> xt_to_client4
+ *   c2p_46: xt_client4 -> xt_to_peer6    p2c_46: xt_peer4 -> xt_to_client6
+ *   c2p_64: xt_client6 -> xt_to_peer4    p2c_64: xt_peer6 -> xt_to_client4
+ *   c2p_66: xt_client6 -> xt_to_peer6    p2c_66: xt_peer6 -> xt_to_client6
  * Same-family and cross-family bindings live in separate maps, so with cross_family = 0 the
  * cross maps still identify such packets (counted, passed to userspace).
  * rate: xt_rate_key -> xt_rate, HASH with BTF (for the spin lock), not preallocated, as large as
@@ -86,7 +131,9 @@ struct xt_rate {
  *   address with a mirrored channel. No entry for the address of a packet: passed up
  *   (XT_PASS_NO_RATE), userspace enforces the limit.
  * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
- * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat. */
+ * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat.
+ * .bss xt_route_gen (__u32): the generation of the cached next hops (struct xt_nexthop); 0
+ *   (before the loader sets it) turns the cache off. */
 
 struct xt_counter {
     __u64 packets;

@@ -21,19 +21,18 @@ int xturn_xdp(struct xdp_md *ctx)
 {
     struct xt_pkt p = {};
     struct xt_out o = {};
-    struct bpf_fib_lookup fib;
     int r;
 
     r = xt_parse(ctx, &p);
     if (r == XT_NEXT)
         r = xt_decide(&p, &o);
     if (r == XT_NEXT)
-        r = xt_route(ctx, &p, &o, &fib);
+        r = xt_route(ctx, &p, &o);
     /* rodata: with max_bps 0 the verifier sees this branch as dead and removes it */
     if (r == XT_NEXT && xt_cfg.max_bps)
         r = xt_rate(&o);
     if (r == XT_NEXT)
-        r = xt_rewrite(ctx, &p, &o, &fib);
+        r = xt_rewrite(ctx, &p, &o);
     if (r != XT_NEXT) {
         /* Reasons count frames (bytes as received); the packet is unchanged unless dropped. */
         xt_count(r, p.frame_len);
@@ -47,7 +46,7 @@ int xturn_xdp(struct xdp_md *ctx)
         xt_count(XT_C2C_SELF, o.plen);
     }
     if (o.action == XDP_REDIRECT)
-        return bpf_redirect_map(&tx_ports, o.ifindex, 0);
+        return bpf_redirect_map(&tx_ports, o.hop.ifindex, 0);
     return XDP_TX;
 }
 

@@ -253,6 +253,8 @@ struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_
     if (rc)
         goto fail;
     capture_end(prev);
+    /* Turns the next-hop cache on (0 keeps it off). */
+    __atomic_store_n(&x->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
     return x;
 
 fail:
@@ -267,6 +269,15 @@ fail:
     xturn_bpf__destroy(x->skel);
     free(x);
     return NULL;
+}
+
+void xdp_relay_routes_changed(struct xdp_relay *x)
+{
+    uint32_t *gen = &x->skel->bss->xt_route_gen;
+    uint32_t next = __atomic_load_n(gen, __ATOMIC_RELAXED) + 1;
+
+    /* Only this thread writes it. */
+    __atomic_store_n(gen, next ? next : 1, __ATOMIC_RELEASE);
 }
 
 int xdp_relay_prog_fd(const struct xdp_relay *x)
@@ -402,13 +413,20 @@ void xdp_relay_close(struct xdp_relay *x)
 
 /* ---- bindings ---- */
 
-/* Keys and values are the packed map structs of xdp_shared.h; the 4- and 6- variants have the
- * same layout {ip, port, aux} with a 4- or 16-byte ip. */
+/* Keys and values are the packed map structs of xdp_shared.h. Keys, client or peer, have the
+ * layout {ip, port, aux} with a 4- or 16-byte ip; values add the next-hop cache after it. */
 union xdp_ep {
     struct xt_client4 c4;
     struct xt_client6 c6;
     struct xt_peer4 p4;
     struct xt_peer6 p6;
+};
+
+union xdp_val {
+    struct xt_to_peer4 p4;
+    struct xt_to_peer6 p6;
+    struct xt_to_client4 c4;
+    struct xt_to_client6 c6;
 };
 
 static size_t ep_make(union xdp_ep *e, const struct xt_addr *a, uint16_t aux)
@@ -424,6 +442,21 @@ static size_t ep_make(union xdp_ep *e, const struct xt_addr *a, uint16_t aux)
     e->p6.port = htons(a->port);
     e->p6.relay_port = htons(aux);
     return sizeof(e->p6);
+}
+
+/* A value with an empty next-hop cache: the program fills it on the first packet. */
+static size_t val_make(union xdp_val *v, const struct xt_addr *a, uint16_t aux)
+{
+    union xdp_ep e;
+
+    memset(v, 0, sizeof(*v));
+    ep_make(&e, a, aux);
+    if (a->family == AF_INET) {
+        v->p4.peer = e.p4;
+        return sizeof(v->p4);
+    }
+    v->p6.peer = e.p6;
+    return sizeof(v->p6);
 }
 
 static int fam_index(const struct xt_addr *a)
@@ -456,8 +489,9 @@ static int map_errno(int rc)
 int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
                    const struct xt_addr *peer, uint16_t relay_port)
 {
-    union xdp_ep ckey, pval, pkey, cval, old;
-    size_t csz, psz;
+    union xdp_ep ckey, pkey;
+    union xdp_val pval, cval, old;
+    size_t csz, psz, cvsz, pvsz;
     struct bpf_map *c2p, *p2c;
     bool had_old;
     int rc = check_families(client, peer);
@@ -466,19 +500,19 @@ int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t c
         return rc;
     pick_maps(x, client, peer, &c2p, &p2c);
     csz = ep_make(&ckey, client, channel);
-    psz = ep_make(&pval, peer, relay_port);
-    ep_make(&pkey, peer, relay_port);
-    ep_make(&cval, client, channel);
+    psz = ep_make(&pkey, peer, relay_port);
+    pvsz = val_make(&pval, peer, relay_port);
+    cvsz = val_make(&cval, client, channel);
 
     /* All or nothing: if the second insert fails, the first map gets back what it had. */
-    had_old = bpf_map__lookup_elem(c2p, &ckey, csz, &old, psz, 0) == 0;
-    rc = bpf_map__update_elem(c2p, &ckey, csz, &pval, psz, BPF_ANY);
+    had_old = bpf_map__lookup_elem(c2p, &ckey, csz, &old, pvsz, 0) == 0;
+    rc = bpf_map__update_elem(c2p, &ckey, csz, &pval, pvsz, BPF_ANY);
     if (rc)
         return map_errno(rc);
-    rc = bpf_map__update_elem(p2c, &pkey, psz, &cval, csz, BPF_ANY);
+    rc = bpf_map__update_elem(p2c, &pkey, psz, &cval, cvsz, BPF_ANY);
     if (rc) {
         if (had_old)
-            bpf_map__update_elem(c2p, &ckey, csz, &old, psz, BPF_ANY);
+            bpf_map__update_elem(c2p, &ckey, csz, &old, pvsz, BPF_ANY);
         else
             bpf_map__delete_elem(c2p, &ckey, csz, 0);
         return map_errno(rc);

@@ -54,6 +54,12 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
 int xdp_relay_rate_add(struct xdp_relay *x, const struct xt_addr *relay);
 int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay);
 
+/* Invalidates every next hop the program has cached in the binding maps (struct xt_nexthop):
+ * each binding's next packet looks its route up again. For routing, neighbour, address and link
+ * changes (xdp/route_watch.h), and periodically for what no event announces (path MTU). Call
+ * from one thread. */
+void xdp_relay_routes_changed(struct xdp_relay *x);
+
 /* Sums the per-CPU counters. out has XT_STAT_COUNT entries. */
 int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out);
 /* The same from the fd of a stats map (also one found in another process's program). */

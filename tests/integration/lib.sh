@@ -337,6 +337,38 @@ pass() {
     exit 0
 }
 
+# ---- xturn-bench ----
+
+BENCH=${XTURN_BENCH_BIN:-$XT_ROOT/build/xturn-bench}
+case "$BENCH" in /*) ;; *) BENCH="$XT_ROOT/$BENCH" ;; esac
+SINK_PORT=3490
+SINK_OUT=""
+SINK_ERR=""
+SINK_PID=""
+
+# start_bench_sink [OUTFILE]: `xturn-bench sink --echo` on both peer addresses, port SINK_PORT;
+# its JSON report (on SIGTERM) goes to OUTFILE (default $XT_TMP/sink.json), stderr to
+# OUTFILE.err (SINK_OUT, SINK_ERR; its pid in SINK_PID).
+start_bench_sink() {
+    local i
+    [ -x "$BENCH" ] || fail "$BENCH missing (make; or set XTURN_BENCH_BIN)"
+    SINK_OUT=${1:-$XT_TMP/sink.json}
+    SINK_ERR="$SINK_OUT.err"
+    ip netns exec "$XT_NS_PEER" env --default-signal "$BENCH" sink --echo --json \
+        --listen "$XT_PEER4:$SINK_PORT" --listen "[$XT_PEER6]:$SINK_PORT" \
+        >"$SINK_OUT" 2>"$SINK_ERR" </dev/null &
+    SINK_PID=$!
+    XT_PIDS+=("$SINK_PID")
+    for i in $(seq 1 50); do
+        kill -0 "$SINK_PID" 2>/dev/null || fail "sink exited: $(cat "$SINK_ERR")"
+        if udp_listening "$XT_NS_PEER" "$XT_PEER4:$SINK_PORT" "[$XT_PEER6]:$SINK_PORT"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "sink not listening after 5 s"
+}
+
 # ---- XDP ----
 
 # xdp_prepare: what a relay host needs for the XDP fast path. bpf_fib_lookup answers only

@@ -7,31 +7,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BENCH=${XTURN_BENCH_BIN:-$XT_ROOT/build/xturn-bench}
-case "$BENCH" in /*) ;; *) BENCH="$XT_ROOT/$BENCH" ;; esac
-[ -x "$BENCH" ] || fail "$BENCH missing (make)"
-SINK_PORT=3490
-SINK_OUT="$XT_TMP/sink.json"
-SINK_ERR="$XT_TMP/sink.err"
-SINK_PID=""
 TOTAL_SENT=0
-
-start_sink() {
-    local i
-    ip netns exec "$XT_NS_PEER" env --default-signal "$BENCH" sink --echo --json \
-        --listen "$XT_PEER4:$SINK_PORT" --listen "[$XT_PEER6]:$SINK_PORT" \
-        >"$SINK_OUT" 2>"$SINK_ERR" </dev/null &
-    SINK_PID=$!
-    XT_PIDS+=("$SINK_PID")
-    for i in $(seq 1 50); do
-        kill -0 "$SINK_PID" 2>/dev/null || fail "sink exited: $(cat "$SINK_ERR")"
-        if udp_listening "$XT_NS_PEER" "$XT_PEER4:$SINK_PORT" "[$XT_PEER6]:$SINK_PORT"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "sink not listening after 5 s"
-}
 
 # bench NAME ARGS...: `xturn-bench client ARGS --json` in the client ns (stdout and stderr
 # apart); then checks its JSON: setup_failures 0, sent > 0, received == sent, lost 0.
@@ -83,7 +59,7 @@ COMMON=(--secret "$XT_SECRET" --allocations 4 --duration 1 --warmup 0.2 --rate 2
 
 topo_up
 start_xturn
-start_sink
+start_bench_sink
 
 bench channel4 --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" --mode channel "${COMMON[@]}"
 bench send4 --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" --mode send "${COMMON[@]}"

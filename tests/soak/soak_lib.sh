@@ -8,9 +8,8 @@ SK_DIR="$XT_ROOT/tests/soak"
 # The interpreter itself when it is there: a version-manager shim can take a second to start.
 SK_PY=python3
 if [ -x /usr/bin/python3 ]; then SK_PY=/usr/bin/python3; fi
-SK_BENCH=${XTURN_BENCH_BIN:-$XT_ROOT/build/xturn-bench}
-case "$SK_BENCH" in /*) ;; *) SK_BENCH="$XT_ROOT/$SK_BENCH" ;; esac
-SK_SINK_PORT=3490
+SK_BENCH=$BENCH # lib.sh's
+SK_SINK_PORT=$SINK_PORT
 SK_SINK_PID=""
 SK_SINK_OUT=""
 
@@ -51,24 +50,12 @@ sk_local_args() {
     done
 }
 
-# sk_start_sink OUTFILE: `xturn-bench sink --echo` on both peer addresses, port SK_SINK_PORT;
-# its JSON goes to OUTFILE when sk_stop_sink ends it.
+# sk_start_sink OUTFILE: lib.sh's start_bench_sink; its JSON goes to OUTFILE when sk_stop_sink
+# ends it.
 sk_start_sink() {
-    local i
-    SK_SINK_OUT=$1
-    ip netns exec "$XT_NS_PEER" env --default-signal "$SK_BENCH" sink --echo --json \
-        --listen "$XT_PEER4:$SK_SINK_PORT" --listen "[$XT_PEER6]:$SK_SINK_PORT" \
-        >"$SK_SINK_OUT" 2>"$SK_SINK_OUT.err" </dev/null &
-    SK_SINK_PID=$!
-    XT_PIDS+=("$SK_SINK_PID")
-    for i in $(seq 1 50); do
-        kill -0 "$SK_SINK_PID" 2>/dev/null || fail "sink exited: $(cat "$SK_SINK_OUT.err")"
-        if udp_listening "$XT_NS_PEER" "$XT_PEER4:$SK_SINK_PORT" "[$XT_PEER6]:$SK_SINK_PORT"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "sink not listening after 5 s"
+    start_bench_sink "$1"
+    SK_SINK_OUT=$SINK_OUT
+    SK_SINK_PID=$SINK_PID
 }
 
 # sk_stop_sink: SIGTERM; the sink prints its JSON and must exit 0.

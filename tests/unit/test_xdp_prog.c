@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "xdp/route_watch.h"
 #include "xdp/xdp_loader.h"
 #include "xdp_testnet.h"
 
@@ -341,6 +342,7 @@ static void verify_checksums(const uint8_t *f, size_t len, int allow_zero)
 struct inst {
     struct xdp_relay *x;
     int fd;
+    int ingress; /* ifindex the frames come in by; 0: xt0 */
 };
 
 static struct inst main_inst;
@@ -349,7 +351,8 @@ static int ifindex_xt0, ifindex_xt1;
 static uint32_t run(const struct inst *in, const uint8_t *frame, size_t len, uint8_t *out,
                     size_t *out_len)
 {
-    struct xdp_md ctx = {.data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex_xt0};
+    struct xdp_md ctx = {.data_end = (uint32_t)len,
+                         .ingress_ifindex = (uint32_t)(in->ingress ? in->ingress : ifindex_xt0)};
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (uint32_t)len,
                 .data_out = out, .data_size_out = FRAME_CAP, .ctx_in = &ctx,
                 .ctx_size_in = sizeof(ctx), .repeat = 1);
@@ -1697,6 +1700,160 @@ static void test_stat_names(void **state)
 
 /* ---- fixture ---- */
 
+/* ---- the next-hop cache in the binding values ---- */
+
+/* The c2p_44 binding's value (C4, channel 0x4001), as the program sees it. */
+static void c2p44_value(int fd, struct xt_to_peer4 *v)
+{
+    struct xt_client4 k = {.port = htons(40000), .channel = htons(0x4001)};
+
+    assert_int_equal(inet_pton(AF_INET, "198.18.10.2", &k.ip), 1);
+    assert_int_equal(bpf_map_lookup_elem(fd, &k, v), 0);
+}
+
+static void c2p44_set(int fd, const struct xt_to_peer4 *v)
+{
+    struct xt_client4 k = {.port = htons(40000), .channel = htons(0x4001)};
+
+    assert_int_equal(inet_pton(AF_INET, "198.18.10.2", &k.ip), 1);
+    assert_int_equal(bpf_map_update_elem(fd, &k, v, BPF_EXIST), 0);
+}
+
+/* The first relayed packet fills the binding's cache; later ones use it, whatever the FIB says,
+ * until userspace bumps the generation. */
+static void test_nexthop_cache(void **state)
+{
+    static const uint8_t fake[6] = {2, 0, 0, 0, 9, 9};
+    const struct relay_case *c = relay_case("c2p_44");
+    struct relay_case cached = *c;
+    int fd = prog_map_fd(&main_inst, "c2p_44");
+    struct xt_to_peer4 v, forged;
+    uint32_t gen;
+
+    (void)state;
+    run_relay_case(&main_inst, c);
+    c2p44_value(fd, &v);
+    assert_int_not_equal(v.nh.gen, 0);
+    assert_memory_equal(v.nh.dmac, testnet_gw_p, 6);
+    assert_memory_equal(v.nh.smac, testnet_mac_xt0, 6);
+    assert_int_equal(v.nh.ifindex, ifindex_xt0);
+    assert_int_equal(v.nh.mtu, 1500); /* veth's */
+    gen = v.nh.gen;
+
+    /* A next hop in the cache that the FIB would never give: the packet goes there. */
+    forged = v;
+    memcpy(forged.nh.dmac, fake, 6);
+    c2p44_set(fd, &forged);
+    cached.dmac = fake;
+    run_relay_case(&main_inst, &cached);
+
+    /* A new generation: the FIB again, and the cache refilled. */
+    xdp_relay_routes_changed(main_inst.x);
+    run_relay_case(&main_inst, c);
+    c2p44_value(fd, &v);
+    assert_int_not_equal(v.nh.gen, gen);
+    assert_int_not_equal(v.nh.gen, 0);
+    assert_memory_equal(v.nh.dmac, testnet_gw_p, 6);
+
+    /* An entry being written (gen 0) or of an old generation is not used. */
+    forged = v;
+    memcpy(forged.nh.dmac, fake, 6);
+    forged.nh.gen = 0;
+    c2p44_set(fd, &forged);
+    run_relay_case(&main_inst, c);
+    forged.nh.gen = gen;
+    c2p44_set(fd, &forged);
+    run_relay_case(&main_inst, c);
+    close(fd);
+}
+
+/* The cached MTU is checked as the FIB would: too long for it, the packet goes up unchanged. */
+static void test_nexthop_cache_mtu(void **state)
+{
+    const struct pass_case too_long = {"c2p_44 over the cached MTU",
+                                       {C4, LISTEN4, 0x4001, 100, 0, 0, 0},
+                                       NULL,
+                                       0,
+                                       PASS,
+                                       XT_PASS_MTU};
+    int fd = prog_map_fd(&main_inst, "c2p_44");
+    struct xt_to_peer4 v;
+
+    (void)state;
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    c2p44_value(fd, &v);
+    v.nh.mtu = 20 + 8 + 99; /* IP + UDP + one byte less than the payload */
+    c2p44_set(fd, &v);
+    run_pass_case(&main_inst, &too_long);
+    v.nh.mtu = 20 + 8 + 100;
+    c2p44_set(fd, &v);
+    {
+        struct relay_case fits = *relay_case("c2p_44");
+
+        fits.in.len = 100;
+        fits.in.pad = 0;
+        run_relay_case(&main_inst, &fits);
+    }
+    xdp_relay_routes_changed(main_inst.x);
+    close(fd);
+}
+
+/* A redirect is cached like XDP_TX: the second packet leaves by the same interface. */
+static void test_nexthop_cache_redirect(void **state)
+{
+    (void)state;
+    xdp_relay_routes_changed(main_inst.x);
+    run_relay_case(&main_inst, relay_case("c2p_44 redirect"));
+    run_relay_case(&main_inst, relay_case("c2p_44 redirect"));
+    run_relay_case(&main_inst, relay_case("c2p_66 redirect"));
+    run_relay_case(&main_inst, relay_case("c2p_66 redirect"));
+}
+
+/* A binding's packets coming in by an interface that is neither the cached egress nor a
+ * redirect target go up, as a fresh lookup would send them (tx_ports: xt1 only). */
+static void test_nexthop_cache_other_ingress(void **state)
+{
+    const struct pass_case other = {
+        "c2p_44 in by xt2", {C4, LISTEN4, 0x4001, 10, 0, 0, 0}, NULL, 0, PASS, XT_PASS_OTHER_IFACE};
+    struct inst via_xt2 = main_inst;
+
+    (void)state;
+    run_relay_case(&main_inst, relay_case("c2p_44")); /* cached: out by xt0, XDP_TX */
+    via_xt2.ingress = (int)if_nametoindex("xt2");
+    assert_true(via_xt2.ingress > 0);
+    run_pass_case(&via_xt2, &other);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+}
+
+/* Route, neighbour, address and link changes reach the watcher as they are made. */
+static void test_route_watch(void **state)
+{
+    static const char *const changes[] = {
+        "ip neigh add 198.18.0.200 lladdr 02:00:00:00:09:09 dev xt0 nud permanent",
+        "ip neigh del 198.18.0.200 dev xt0",
+        "ip route add 198.18.70.0/24 via 198.18.0.254",
+        "ip route del 198.18.70.0/24",
+        "ip -6 route add 2001:db8:70::/48 via 2001:db8::fe",
+        "ip -6 route del 2001:db8:70::/48",
+        "ip addr add 198.18.0.9/24 dev xt0",
+        "ip addr del 198.18.0.9/24 dev xt0",
+        "ip link set xtd0 down",
+        "ip link set xtd0 up",
+    };
+    int fd = route_watch_open();
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(route_watch_drain(fd), 0);
+    for (size_t i = 0; i < ARRAY_LEN(changes); i++) {
+        assert_int_equal(system(changes[i]), 0);
+        if (route_watch_drain(fd) != 1)
+            fail_msg("not heard: %s", changes[i]);
+        assert_int_equal(route_watch_drain(fd), 0);
+    }
+    close(fd);
+}
+
 static int group_setup(void **state)
 {
     struct xdp_options o;
@@ -1745,6 +1902,11 @@ int main(void)
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_runt_frame),
         cmocka_unit_test(test_cross_family_off),
+        cmocka_unit_test(test_nexthop_cache),
+        cmocka_unit_test(test_nexthop_cache_mtu),
+        cmocka_unit_test(test_nexthop_cache_redirect),
+        cmocka_unit_test(test_nexthop_cache_other_ingress),
+        cmocka_unit_test(test_route_watch),
         cmocka_unit_test(test_unbind),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_attach_detach),
