@@ -5,6 +5,8 @@
 #   build/bpf/xdp_restore.bpf.o   the microbenchmark's harness: restores the frame, tail-calls
 #   make bench                    everything: microbenchmark, then coturn / xturn / xturn XDP
 #                                 under load in namespaces (bench/run.sh writes the results)
+#   make profile                  perf call graphs of xturn under load, userspace and XDP
+#                                 (bench/profile.sh; build/profile/)
 BENCH_BPF_OBJ := $(BUILD)/bpf/xdp_swap.bpf.o $(BUILD)/bpf/xdp_restore.bpf.o
 $(BUILD)/bpf/%.bpf.o: tools/bpf/%.bpf.c
 	@mkdir -p $(dir $@)
@@ -12,10 +14,15 @@ $(BUILD)/bpf/%.bpf.o: tools/bpf/%.bpf.c
 
 all: $(BENCH_BPF_OBJ)
 
-.PHONY: bench
+.PHONY: bench profile
 bench: deps
 	$(MAKE) all
 	bench/run.sh
+
+profile: deps
+	$(MAKE) all
+	bench/profile.sh userspace
+	bench/profile.sh xdp
 
 # The micro-benchmark runs the program in the tests' network (tests/support/xdp_testnet.c).
 $(BUILD)/obj/tools/xdp_microbench.o: CFLAGS += -Itests/support

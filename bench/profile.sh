@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A perf profile of xturn under load (`make profile`; README, "Profiling"): the benchmark's
+# namespace topology (bench/topology.sh), xturn in userspace or with --xdp, `xturn-bench sink
+# --echo` on the peer and `xturn-bench client` sending ChannelData at RATE datagrams/s; perf
+# records call graphs (frame pointers: the default build keeps them) of the xturn process, or
+# of the whole machine with --xdp (the program runs in softirq, in whatever task is current),
+# then prints the hottest symbols. A measurement aid, not a test.
+#
+# Usage: bench/profile.sh [userspace|xdp] [RATE] [SECONDS] [SIZE]
+#        (defaults: userspace 40000 5 100). Writes build/profile/MODE.data and MODE.txt.
+set -euo pipefail
+
+MODE=${1:-userspace}
+RATE=${2:-40000}
+SECS=${3:-5}
+SIZE=${4:-100}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+XTURN=$ROOT/build/xturn
+BENCH=$ROOT/build/xturn-bench
+PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
+OUT=$ROOT/build/profile
+SECRET=profile-secret
+PORT=3478
+SINK_PORT=5000
+
+case "$MODE" in userspace | xdp) ;; *)
+    echo "usage: $0 [userspace|xdp] [RATE] [SECONDS] [SIZE]" >&2
+    exit 2
+    ;;
+esac
+[ "$(id -u)" = 0 ] || {
+    echo "$0: needs root (network namespaces)" >&2
+    exit 2
+}
+command -v perf >/dev/null || {
+    echo "$0: perf missing (apt-get install linux-perf)" >&2
+    exit 2
+}
+for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do
+    [ -e "$f" ] || {
+        echo "$0: $f missing (make)" >&2
+        exit 2
+    }
+done
+mkdir -p "$OUT"
+
+# shellcheck source=topology.sh
+. "$ROOT/bench/topology.sh"
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    bt_down
+}
+trap cleanup EXIT
+bt_up "$PASS_OBJ" || {
+    echo "$0: cannot build the topology" >&2
+    exit 1
+}
+
+args=(--listen "$BT_RELAY4:$PORT" --realm xturn --auth-secret "$SECRET" --log-level warn
+    --workers "$(nproc)")
+[ "$MODE" = xdp ] && args+=(--xdp "$BT_RELAY_DEV" --xdp-mode native)
+ip netns exec "$BT_NS_RELAY" "$XTURN" "${args[@]}" >"$OUT/$MODE.xturn.log" 2>&1 &
+XPID=$!
+PIDS+=("$XPID")
+bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
+PIDS+=("$!")
+sleep 1
+kill -0 "$XPID" || {
+    cat "$OUT/$MODE.xturn.log" >&2
+    exit 1
+}
+
+bt_exec "$BT_NS_CLIENT" "$BENCH" client --server "$BT_RELAY4:$PORT" --secret "$SECRET" \
+    --realm xturn --peer "$BT_PEER4:$SINK_PORT" --allocations 8 --rate "$RATE" --size "$SIZE" \
+    --duration $((SECS + 2)) --warmup 1 --echo --json >"$OUT/$MODE.bench.json" &
+CPID=$!
+PIDS+=("$CPID")
+sleep 1.5
+if [ "$MODE" = xdp ]; then
+    perf record -q -e cpu-clock -g -F 4999 -a -o "$OUT/$MODE.data" -- sleep "$SECS" 2>/dev/null
+else
+    perf record -q -e cpu-clock -g -F 4999 -p "$XPID" -o "$OUT/$MODE.data" -- sleep "$SECS" 2>/dev/null
+fi
+wait "$CPID"
+perf report -i "$OUT/$MODE.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+    grep -v -e "^#" -e "^$" -e safe_halt | head -40 >"$OUT/$MODE.txt" || true
+echo "== $MODE, $RATE datagrams/s of $SIZE bytes, $SECS s: $(cat "$OUT/$MODE.bench.json")"
+cat "$OUT/$MODE.txt"
