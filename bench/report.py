@@ -153,6 +153,7 @@ def main():
     for a in ("meta", "micro", "results", "relays", "out", "png", "plot", "work"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--xdp-userspace", default=None)
+    ap.add_argument("--profiles", default=None, help="hand-written notes, included as they are")
     args = ap.parse_args()
 
     meta = json.load(open(args.meta, encoding="utf-8"))
@@ -274,10 +275,14 @@ def main():
             ratio = vc / vx if vx > 0 else inf
             lo = (vc - ec) / (vx + ex) if vx + ex > 0 else inf
             hi = (vc + ec) / (vx - ex) if vx - ex > 0 else inf
+            # Below zero even with its noise added: the baseline moved more than the noise says,
+            # and no ratio can be read from it.
+            v = ("within the noise: undecided (a figure below zero by more than the noise)"
+                 if vx + ex <= 0 else verdict(lo, hi, lambda x: x >= 10))
             L.append(f"| xturn --xdp ≥ 10× lower relay CPU per packet than coturn (4→4, {size} B) | "
                      f"at {fmt(r)} pps ({how}): {pm(vx, err(px, how))} vs {pm(vc, err(pc, how))} ms per "
                      f"million relayed packets ({'∞' if ratio == inf else f'{ratio:.1f}'}× lower) | "
-                     f"{verdict(lo, hi, lambda x: x >= 10)} |")
+                     f"{v} |")
         else:
             L.append(f"| xturn --xdp ≥ 10× lower relay CPU per packet than coturn (4→4, {size} B) | "
                      "no swept rate at which both were loss-free with the machine unsaturated | not shown |")
@@ -504,6 +509,10 @@ def main():
              "loss-free rates and the CPU per packet below the maximum are the comparable figures.")
     L.append("")
 
+    if args.profiles and os.path.exists(args.profiles):
+        L.append(open(args.profiles, encoding="utf-8").read().rstrip("\n"))
+        L.append("")
+
     # noise
     L.append("## Noise")
     L.append("")
@@ -527,16 +536,18 @@ def main():
                 f"{fmt(lo)} and {fmt(hi)} pps ({f}→{f}, {size} B, {n} runs)" for f, size, lo, hi, n in max_rates) + "."
         L.append(txt)
         L.append("")
-    L.append(f"The machine has {meta['cpus']} cores, shared while this ran with other work "
-             f"(builds and tests of other changes): {meta['background_cpus_before']:.2f} busy CPUs "
+    bg = max(meta["background_cpus_before"], meta["background_cpus_after"])
+    L.append(f"The machine has {meta['cpus']} cores, "
+             + ("quiet while this ran: " if bg < 0.1 else "shared while this ran with other work: ")
+             + f"{meta['background_cpus_before']:.2f} busy CPUs "
              f"were measured with none of this benchmark's load running before it, "
-             f"{meta['background_cpus_after']:.2f} after. That background lands in every CPU window "
+             f"{meta['background_cpus_after']:.2f} after. Any background lands in every CPU window "
              "(relay and baseline alike, but not equally), so CPU per packet figures carry an error "
              "of roughly (background variation in busy CPUs) / (relayed packets per second): at "
-             "80 000 relayed packets/s, 0.05 busy CPUs of drift is 625 ms per million packets. The "
-             "same competition limits the generator, the sink and the relays, so rates and "
-             "latencies are also lower and noisier than on a quiet machine. Compare runs made on "
-             "the same machine in the same conditions only.")
+             "80 000 relayed packets/s, 0.05 busy CPUs of drift is 625 ms per million packets. "
+             + ("" if bg < 0.1 else "The same competition limits the generator, the sink and the "
+                "relays, so rates and latencies are also lower and noisier than on a quiet machine. ")
+             + "Compare runs made on the same machine in the same conditions only.")
     L.append("")
     open(args.out, "w", encoding="utf-8").write("\n".join(L))
 

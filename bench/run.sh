@@ -452,5 +452,6 @@ cp "$TMP/meta2.json" "$TMP/micro.jsonl" "$RESULTS" "$TMP/relays.jsonl" \
     "$TMP/xdp_userspace_stats.json" "$RAW/"
 "$PY" "$ROOT/bench/report.py" --meta "$RAW/meta2.json" --micro "$RAW/micro.jsonl" \
     --results "$RAW/results.jsonl" --relays "$RAW/relays.jsonl" --out "$OUT" --png "$PNG" \
-    --xdp-userspace "$RAW/xdp_userspace_stats.json" --plot "$ROOT/bench/delivered.gp" --work "$RAW"
+    --xdp-userspace "$RAW/xdp_userspace_stats.json" --plot "$ROOT/bench/delivered.gp" --work "$RAW" \
+    --profiles "$ROOT/bench/profiles.md"
 log "wrote $OUT and $PNG ($((SECONDS - START)) s)"
