@@ -4,7 +4,8 @@
 # --echo` on the peer and `xturn-bench client` sending ChannelData at RATE datagrams/s; perf
 # records call graphs (frame pointers: the default build keeps them) of the xturn process, or
 # of the whole machine with --xdp (the program runs in softirq, in whatever task is current),
-# then prints the hottest symbols. A measurement aid, not a test.
+# then prints the hottest symbols; in userspace mode it then counts xturn's system calls for 2 s
+# (`perf stat` on the syscall tracepoints). A measurement aid, not a test.
 #
 # Usage: bench/profile.sh [userspace|xdp] [RATE] [SECONDS] [SIZE]
 #        (defaults: userspace 40000 5 100). Writes build/profile/MODE.data and MODE.txt.
@@ -43,6 +44,7 @@ for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do
     }
 done
 mkdir -p "$OUT"
+rm -f "$OUT/$MODE.syscalls.txt"
 
 # shellcheck source=topology.sh
 . "$ROOT/bench/topology.sh"
@@ -75,7 +77,7 @@ kill -0 "$XPID" || {
 
 bt_exec "$BT_NS_CLIENT" "$BENCH" client --server "$BT_RELAY4:$PORT" --secret "$SECRET" \
     --realm xturn --peer "$BT_PEER4:$SINK_PORT" --allocations 8 --rate "$RATE" --size "$SIZE" \
-    --duration $((SECS + 2)) --warmup 1 --echo --json >"$OUT/$MODE.bench.json" &
+    --duration $((SECS + 5)) --warmup 1 --echo --json >"$OUT/$MODE.bench.json" &
 CPID=$!
 PIDS+=("$CPID")
 sleep 1.5
@@ -84,8 +86,17 @@ if [ "$MODE" = xdp ]; then
 else
     perf record -q -e cpu-clock -g -F 4999 -p "$XPID" -o "$OUT/$MODE.data" -- sleep "$SECS" 2>/dev/null
 fi
+if [ "$MODE" = userspace ]; then
+    # 2 s of the rate, every datagram relayed twice (to the peer, and its echo back)
+    perf stat -x, -e syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg \
+        -e syscalls:sys_enter_epoll_wait -p "$XPID" -o "$OUT/$MODE.syscalls.txt" -- sleep 2 ||
+        true
+    echo "system calls in 2 s at $RATE datagrams/s ($((RATE * 4)) relayed)" \
+        >>"$OUT/$MODE.syscalls.txt"
+fi
 wait "$CPID"
 perf report -i "$OUT/$MODE.data" --no-children --sort sym --stdio -g none 2>/dev/null |
     grep -v -e "^#" -e "^$" -e safe_halt | head -40 >"$OUT/$MODE.txt" || true
 echo "== $MODE, $RATE datagrams/s of $SIZE bytes, $SECS s: $(cat "$OUT/$MODE.bench.json")"
 cat "$OUT/$MODE.txt"
+[ ! -f "$OUT/$MODE.syscalls.txt" ] || cat "$OUT/$MODE.syscalls.txt"

@@ -16,7 +16,8 @@
 #include "net/udp_socket.h"
 
 #define LISTEN_BUFFER     (4 << 20)
-#define RX_BATCHES_PER_EV 4 /* then yield to other sockets: one busy peer cannot starve others */
+#define RX_BATCHES_PER_EV 4  /* then yield to other sockets: one busy peer cannot starve others */
+#define RX_MIN_ROOM       16 /* free receive buffers below which a read sends what is queued first */
 
 struct wsock {
     struct ev_handler ev;
@@ -111,6 +112,13 @@ static int sock_add(struct worker *w, int fd, void *owner, const struct xt_addr 
     return handle;
 }
 
+/* Sends what is queued, then frees the receive buffers the queue pointed into. */
+static void flush(struct worker *w)
+{
+    udp_tx_flush(&w->tx);
+    udp_rx_release(&w->rx);
+}
+
 static void sock_close(struct worker *w, int handle)
 {
     struct wsock *s = w->socks[handle];
@@ -184,11 +192,17 @@ static void on_readable(struct ev_handler *h, uint32_t events)
 
     (void)events;
     for (int batch = 0; batch < RX_BATCHES_PER_EV && s->ev.fd >= 0; batch++) {
-        int n = udp_rx_recv(&w->rx, s->ev.fd);
+        size_t first, room;
+        int n;
+
+        if (udp_rx_free(&w->rx) < RX_MIN_ROOM)
+            flush(w);
+        room = udp_rx_room(&w->rx);
+        n = udp_rx_recv(&w->rx, s->ev.fd, &first);
         if (n <= 0)
             break;
         update_time(w);
-        for (int i = 0; i < n && s->ev.fd >= 0; i++) {
+        for (size_t i = first; i < first + (size_t)n && s->ev.fd >= 0; i++) {
             struct msghdr *mh = &w->rx.msgs[i].msg_hdr;
             struct xt_addr src;
             if ((mh->msg_flags & MSG_TRUNC) ||
@@ -202,8 +216,7 @@ static void on_readable(struct ev_handler *h, uint32_t events)
                 turn_on_client(w->turn, &w->now, s->handle, &s->local, &src, w->rx.buf[i],
                                w->rx.msgs[i].msg_len);
         }
-        udp_tx_flush(&w->tx);
-        if (n < UDP_BATCH)
+        if ((size_t)n < room)
             break;
     }
 }
@@ -241,7 +254,8 @@ static void *run(void *arg)
         }
         update_time(w);
         turn_tick(w->turn, &w->now);
-        udp_tx_flush(&w->tx);
+        /* Once per round: replies and relayed datagrams of every socket read in it. */
+        flush(w);
         reap_dead(w);
         if (w->now.ms >= next_publish) {
             publish(w);

@@ -1,20 +1,26 @@
 #include "net/udp_batch.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 void udp_rx_init(struct udp_rx *rx)
 {
-    for (int i = 0; i < UDP_BATCH; i++) {
+    for (int i = 0; i < UDP_SLOTS; i++) {
         rx->iov[i].iov_base = rx->buf[i];
         rx->iov[i].iov_len = UDP_RX_BUF;
     }
 }
 
-int udp_rx_recv(struct udp_rx *rx, int fd)
+int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first)
 {
+    size_t room = udp_rx_room(rx);
     int n;
-    for (int i = 0; i < UDP_BATCH; i++) {
+
+    *first = rx->used;
+    if (room == 0)
+        return 0;
+    for (size_t i = rx->used; i < rx->used + room; i++) {
         struct msghdr *h = &rx->msgs[i].msg_hdr;
         memset(h, 0, sizeof(*h));
         h->msg_name = &rx->src[i];
@@ -22,10 +28,16 @@ int udp_rx_recv(struct udp_rx *rx, int fd)
         h->msg_iov = &rx->iov[i];
         h->msg_iovlen = 1;
     }
-    n = recvmmsg(fd, rx->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+    n = recvmmsg(fd, &rx->msgs[rx->used], (unsigned)room, MSG_DONTWAIT, NULL);
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+    rx->used += (size_t)n;
     return n;
+}
+
+void udp_rx_release(struct udp_rx *rx)
+{
+    rx->used = 0;
 }
 
 void udp_tx_init(struct udp_tx *tx)
@@ -44,7 +56,7 @@ void udp_tx_queue(struct udp_tx *tx, int fd, const struct xt_addr *dst, const vo
         tx->failed++;
         return;
     }
-    if (tx->n == UDP_BATCH)
+    if (tx->n == UDP_SLOTS)
         udp_tx_flush(tx);
     e = &tx->e[tx->n++];
     e->fd = fd;
@@ -64,11 +76,13 @@ void udp_tx_queue(struct udp_tx *tx, int fd, const struct xt_addr *dst, const vo
     tx->msgs[tx->n - 1].msg_hdr.msg_iovlen = (size_t)k;
 }
 
-/* Sends entries [i, j) of one socket; a message the kernel refuses is skipped, not retried. */
-static void send_run(struct udp_tx *tx, size_t i, size_t j)
+/* Sends m messages of one socket; a message the kernel refuses is skipped, not retried. */
+static void send_socket(struct udp_tx *tx, int fd, struct mmsghdr *msgs, size_t m)
 {
-    while (i < j) {
-        int n = sendmmsg(tx->e[i].fd, &tx->msgs[i], (unsigned)(j - i), MSG_DONTWAIT);
+    size_t i = 0;
+
+    while (i < m) {
+        int n = sendmmsg(fd, &msgs[i], (unsigned)(m - i), MSG_DONTWAIT);
         if (n > 0) {
             tx->sent += (uint64_t)n;
             i += (size_t)n;
@@ -81,15 +95,38 @@ static void send_run(struct udp_tx *tx, size_t i, size_t j)
     }
 }
 
+struct fd_order {
+    int fd;
+    unsigned idx;
+};
+
+static int by_fd_then_queue_order(const void *a, const void *b)
+{
+    const struct fd_order *x = a, *y = b;
+
+    if (x->fd != y->fd)
+        return x->fd < y->fd ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 void udp_tx_flush(struct udp_tx *tx)
 {
-    size_t i = 0;
-    while (i < tx->n) {
-        size_t j = i + 1;
-        while (j < tx->n && tx->e[j].fd == tx->e[i].fd)
-            j++;
-        send_run(tx, i, j);
-        i = j;
+    struct fd_order order[UDP_SLOTS];
+    struct mmsghdr group[UDP_SLOTS];
+
+    /* Gathered by socket, in queue order within each: packets for several relay sockets arrive
+     * mixed in one read of the listen socket, and each socket's share goes in one system
+     * call. */
+    for (size_t i = 0; i < tx->n; i++)
+        order[i] = (struct fd_order){tx->e[i].fd, (unsigned)i};
+    qsort(order, tx->n, sizeof(order[0]), by_fd_then_queue_order);
+    for (size_t i = 0; i < tx->n;) {
+        size_t m = 0;
+        int fd = order[i].fd;
+
+        while (i < tx->n && order[i].fd == fd)
+            group[m++] = tx->msgs[order[i++].idx];
+        send_socket(tx, fd, group, m);
     }
     tx->n = 0;
 }

@@ -10,20 +10,36 @@
 
 #include "common/addr.h"
 
-#define UDP_BATCH   64
+#define UDP_BATCH   64   /* datagrams per recvmmsg */
+#define UDP_SLOTS   256  /* receive buffers, and queued sends, held over one event-loop round */
 #define UDP_RX_BUF  4096 /* larger datagrams are counted and dropped */
 #define UDP_TX_HEAD 512  /* room for the largest response or relay header */
 
+/* Datagrams stay in their buffers until released, so that sends queued with them as bodies can
+ * wait for one flush per event-loop round instead of one per socket read. */
 struct udp_rx {
-    struct mmsghdr msgs[UDP_BATCH];
-    struct iovec iov[UDP_BATCH];
-    struct sockaddr_storage src[UDP_BATCH];
-    uint8_t buf[UDP_BATCH][UDP_RX_BUF];
+    size_t used; /* buffers [0, used) hold datagrams not released yet */
+    struct mmsghdr msgs[UDP_SLOTS];
+    struct iovec iov[UDP_SLOTS];
+    struct sockaddr_storage src[UDP_SLOTS];
+    uint8_t buf[UDP_SLOTS][UDP_RX_BUF];
 };
 
 void udp_rx_init(struct udp_rx *rx);
-/* Receives up to UDP_BATCH datagrams; returns how many (0 when none wait) or -errno. */
-int udp_rx_recv(struct udp_rx *rx, int fd);
+/* Receives into the free buffers, at most UDP_BATCH datagrams and no more than there are free
+ * buffers; they are msgs/buf [*first, *first + n). Returns n (0 when none wait) or -errno. */
+int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first);
+static inline size_t udp_rx_free(const struct udp_rx *rx)
+{
+    return UDP_SLOTS - rx->used;
+}
+/* How many datagrams the next udp_rx_recv may read: when it reads that many, more may wait. */
+static inline size_t udp_rx_room(const struct udp_rx *rx)
+{
+    return udp_rx_free(rx) < UDP_BATCH ? udp_rx_free(rx) : UDP_BATCH;
+}
+/* Every buffer free again: only once nothing queued for sending points into them. */
+void udp_rx_release(struct udp_rx *rx);
 
 struct udp_tx_entry {
     int fd;
@@ -36,16 +52,17 @@ struct udp_tx_entry {
 struct udp_tx {
     size_t n;
     uint64_t sent, failed;
-    struct udp_tx_entry e[UDP_BATCH];
-    struct mmsghdr msgs[UDP_BATCH];
+    struct udp_tx_entry e[UDP_SLOTS];
+    struct mmsghdr msgs[UDP_SLOTS];
 };
 
 void udp_tx_init(struct udp_tx *tx);
 /* Queues head (copied) + body (referenced until the next flush) + pad zero bytes. Flushes first
- * when the queue is full. A head larger than UDP_TX_HEAD is counted as failed. */
+ * when the queue is full. A head larger than UDP_TX_HEAD is counted as failed. The order of the
+ * datagrams of one socket is kept; those of different sockets may be reordered. */
 void udp_tx_queue(struct udp_tx *tx, int fd, const struct xt_addr *dst, const void *head,
                   size_t head_len, const void *body, size_t body_len, size_t pad);
-/* Sends everything queued, one sendmmsg per run of entries for the same socket. */
+/* Sends everything queued, one sendmmsg per socket. */
 void udp_tx_flush(struct udp_tx *tx);
 
 #endif

@@ -1150,7 +1150,7 @@ static void test_runt_frame(void **state)
 static void test_cross_family_off(void **state)
 {
     struct xdp_options o;
-    struct inst in;
+    struct inst in = {0};
     static const struct pass_case cross[] = {
         {"c2p 4 -> 6", {C4, LISTEN4, 0x4002, 10, 0, 0, 0}, NULL, 0, PASS, XT_PASS_CROSS_FAMILY},
         {"c2p 6 -> 4", {C6, LISTEN6, 0x4003, 10, 0, 0, 0}, NULL, 0, PASS, XT_PASS_CROSS_FAMILY},
@@ -1222,7 +1222,7 @@ static void test_unbind(void **state)
 static void test_map_full(void **state)
 {
     struct xdp_options o;
-    struct inst in;
+    struct inst in = {0};
     struct xt_addr c, p;
     const struct tep client = C4;
     char ip[32];
@@ -1639,7 +1639,7 @@ static uint32_t attached_id(const char *ifname, int mode_flag)
 static void test_attach_detach(void **state)
 {
     struct xdp_options o;
-    struct inst in;
+    struct inst in = {0};
     struct bpf_prog_info info = {0};
     uint32_t info_len = sizeof(info);
     char err[256] = "";
