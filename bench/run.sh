@@ -10,8 +10,9 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_DURATION [3]  measured seconds per point     BENCH_WARMUP [1]  seconds before it
-#   BENCH_RATES ["5000 10000 20000 40000 80000 160000 0"]  offered packets/s, 0 = as fast as
-#                       the generator can
+#   BENCH_RATES ["5000 10000 20000 30000 40000 60000 80000 120000 160000 0"]  offered
+#                       packets/s, 0 = as fast as the generator can (steps of 1.5x and 1.33x
+#                       above 20000: a rate ratio between two relays is read to that precision)
 #   BENCH_SIZES ["100 1200"]  payload bytes            BENCH_ALLOCATIONS [8]  per client run
 #   BENCH_ONLY ["micro coturn xturn xdp"]  parts to run
 #   BENCH_XDP_FAMILIES ["44 46 64 66"]  client family, relay family
@@ -29,7 +30,7 @@ fi
 
 DURATION=${BENCH_DURATION:-3}
 WARMUP=${BENCH_WARMUP:-1}
-RATES=${BENCH_RATES:-"5000 10000 20000 40000 80000 160000 0"}
+RATES=${BENCH_RATES:-"5000 10000 20000 30000 40000 60000 80000 120000 160000 0"}
 SIZES=${BENCH_SIZES:-"100 1200"}
 ALLOCS=${BENCH_ALLOCATIONS:-8}
 ONLY=${BENCH_ONLY:-"micro coturn xturn xdp"}
