@@ -64,57 +64,10 @@
 
 /* ---- the network: tests/support/xdp_testnet.h (xt0 is the ingress) ---- */
 
-struct ep {
-    int fam;
-    const char *ip;
-    uint16_t port;
-};
-
-#define LISTEN4                                                                                    \
-    {                                                                                              \
-        AF_INET, "198.18.0.1", 3478                                                                \
-    }
-#define LISTEN6                                                                                    \
-    {                                                                                              \
-        AF_INET6, "2001:db8::1", 3478                                                              \
-    }
-#define RELAY4(p)                                                                                  \
-    {                                                                                              \
-        AF_INET, "198.18.0.1", p                                                                   \
-    }
-#define RELAY6(p)                                                                                  \
-    {                                                                                              \
-        AF_INET6, "2001:db8::1", p                                                                 \
-    }
-#define C4                                                                                         \
-    {                                                                                              \
-        AF_INET, "198.18.10.2", 40000                                                              \
-    }
-#define C6                                                                                         \
-    {                                                                                              \
-        AF_INET6, "2001:db8:10::2", 40000                                                          \
-    }
-#define P4                                                                                         \
-    {                                                                                              \
-        AF_INET, "198.18.20.2", 5000                                                               \
-    }
-#define P6                                                                                         \
-    {                                                                                              \
-        AF_INET6, "2001:db8:20::2", 5000                                                           \
-    }
-#define CA4                                                                                        \
-    {                                                                                              \
-        AF_INET, "198.18.10.3", 40001                                                              \
-    }
-#define CB4                                                                                        \
-    {                                                                                              \
-        AF_INET, "198.18.10.4", 40002                                                              \
-    }
-
 struct binding {
-    struct ep client;
+    struct tep client;
     uint16_t channel;
-    struct ep peer;
+    struct tep peer;
     uint16_t relay_port;
 };
 
@@ -132,7 +85,7 @@ static const struct binding bindings[] = {
  * client on IPv6. */
 struct path {
     const char *name, *label;
-    struct ep src, dst;
+    struct tep src, dst;
     uint16_t channel; /* ChannelData from a client; 0: a raw datagram from a peer */
     const uint8_t *smac;
     enum xt_stat stat; /* counter that must move once per run */
@@ -167,7 +120,7 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static size_t ep_ip(const struct ep *e, uint8_t ip[16])
+static size_t ep_ip(const struct tep *e, uint8_t ip[16])
 {
     memset(ip, 0, 16);
     if (inet_pton(e->fam, e->ip, ip) != 1)
@@ -175,7 +128,7 @@ static size_t ep_ip(const struct ep *e, uint8_t ip[16])
     return e->fam == AF_INET ? 4 : 16;
 }
 
-static void ep_addr(const struct ep *e, struct xt_addr *a)
+static void ep_addr(const struct tep *e, struct xt_addr *a)
 {
     uint8_t ip[16];
 
@@ -392,7 +345,7 @@ static void setup_netns(void)
 
 static struct xdp_relay *load_relay(void)
 {
-    const struct ep l4 = LISTEN4, l6 = LISTEN6;
+    const struct tep l4 = LISTEN4, l6 = LISTEN6;
     struct xdp_options o;
     struct xt_addr a;
     struct xdp_relay *x;

@@ -16,6 +16,56 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* AF_INET, AF_INET6 */
+
+/* Transport addresses on this network for tables of frames and bindings: the listen and relay
+ * address of xt0, clients behind testnet_gw_c, peers behind testnet_gw_p. */
+struct tep {
+    int fam;
+    const char *ip;
+    uint16_t port;
+};
+
+#define LISTEN4                                                                                    \
+    {                                                                                              \
+        AF_INET, "198.18.0.1", 3478                                                                \
+    }
+#define LISTEN6                                                                                    \
+    {                                                                                              \
+        AF_INET6, "2001:db8::1", 3478                                                              \
+    }
+#define RELAY4(port)                                                                               \
+    {                                                                                              \
+        AF_INET, "198.18.0.1", port                                                                \
+    }
+#define RELAY6(port)                                                                               \
+    {                                                                                              \
+        AF_INET6, "2001:db8::1", port                                                              \
+    }
+#define C4                                                                                         \
+    {                                                                                              \
+        AF_INET, "198.18.10.2", 40000                                                              \
+    }
+#define C6                                                                                         \
+    {                                                                                              \
+        AF_INET6, "2001:db8:10::2", 40000                                                          \
+    }
+#define P4                                                                                         \
+    {                                                                                              \
+        AF_INET, "198.18.20.2", 5000                                                               \
+    }
+#define P6                                                                                         \
+    {                                                                                              \
+        AF_INET6, "2001:db8:20::2", 5000                                                           \
+    }
+#define CA4                                                                                        \
+    {                                                                                              \
+        AF_INET, "198.18.10.3", 40001                                                              \
+    }
+#define CB4                                                                                        \
+    {                                                                                              \
+        AF_INET, "198.18.10.4", 40002                                                              \
+    }
 
 extern const uint8_t testnet_mac_xt0[6], testnet_mac_xt1[6];
 extern const uint8_t testnet_gw_c[6], testnet_gw_p[6], testnet_gw_r[6];

@@ -34,52 +34,6 @@
 
 /* ---- endpoints ---- */
 
-struct tep {
-    int fam;
-    const char *ip;
-    uint16_t port;
-};
-
-#define LISTEN4                                                                                    \
-    {                                                                                              \
-        AF_INET, "198.18.0.1", 3478                                                                \
-    }
-#define LISTEN6                                                                                    \
-    {                                                                                              \
-        AF_INET6, "2001:db8::1", 3478                                                              \
-    }
-#define RELAY4(port)                                                                               \
-    {                                                                                              \
-        AF_INET, "198.18.0.1", port                                                                \
-    }
-#define RELAY6(port)                                                                               \
-    {                                                                                              \
-        AF_INET6, "2001:db8::1", port                                                              \
-    }
-#define C4                                                                                         \
-    {                                                                                              \
-        AF_INET, "198.18.10.2", 40000                                                              \
-    }
-#define C6                                                                                         \
-    {                                                                                              \
-        AF_INET6, "2001:db8:10::2", 40000                                                          \
-    }
-#define P4                                                                                         \
-    {                                                                                              \
-        AF_INET, "198.18.20.2", 5000                                                               \
-    }
-#define P6                                                                                         \
-    {                                                                                              \
-        AF_INET6, "2001:db8:20::2", 5000                                                           \
-    }
-#define CA4                                                                                        \
-    {                                                                                              \
-        AF_INET, "198.18.10.3", 40001                                                              \
-    }
-#define CB4                                                                                        \
-    {                                                                                              \
-        AF_INET, "198.18.10.4", 40002                                                              \
-    }
 #define CC4                                                                                        \
     {                                                                                              \
         AF_INET, "198.18.10.5", 40003                                                              \
