@@ -43,22 +43,6 @@ void bench_usage(FILE *f)
         f);
 }
 
-static int add_peer(struct client_opts *o, const char *s)
-{
-    struct xt_addr a;
-    if (o->npeers == BENCH_MAX_PEERS) {
-        bench_err("at most %d --peer", BENCH_MAX_PEERS);
-        return -1;
-    }
-    memset(&a, 0, sizeof(a));
-    if (xt_addr_parse(s, 0, &a) != 0 || a.port == 0 || xt_addr_is_any(&a)) {
-        bench_err("bad --peer '%s' (want ADDR:PORT, IPv6 as [ADDR]:PORT)", s);
-        return -1;
-    }
-    o->peers[o->npeers++] = a;
-    return 0;
-}
-
 static int set_user(struct client_opts *o, const char *s)
 {
     const char *colon = strchr(s, ':');
@@ -135,6 +119,35 @@ static int bad_value(const char *flag, const char *v, const char *want)
     return -1;
 }
 
+#define ADDR_PORT    1 /* the address must have a port */
+#define ADDR_NOT_ANY 2 /* and must not be the unspecified address */
+
+/* Appends the value of a repeatable address flag to list (n entries, at most max). */
+static int add_addr(struct xt_addr *list, size_t *n, size_t max, const char *flag, const char *s,
+                    unsigned need, const char *want)
+{
+    struct xt_addr a;
+
+    if (*n == max) {
+        bench_err("at most %zu %s", max, flag);
+        return -1;
+    }
+    memset(&a, 0, sizeof(a));
+    if (xt_addr_parse(s, 0, &a) != 0 || ((need & ADDR_PORT) && a.port == 0) ||
+        ((need & ADDR_NOT_ANY) && xt_addr_is_any(&a)))
+        return bad_value(flag, s, want);
+    list[(*n)++] = a;
+    return 0;
+}
+
+static int no_extra_args(int argc, char **argv)
+{
+    if (optind >= argc)
+        return 0;
+    bench_err("unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
 /* getopt_long with its own messages silenced: ours are one line each. */
 static int next_opt(int argc, char **argv, const struct option *opts)
 {
@@ -176,7 +189,8 @@ int client_parse(int argc, char **argv, struct client_opts *o)
             o->have_server = true;
             break;
         case OPT_PEER:
-            if (add_peer(o, arg) != 0)
+            if (add_addr(o->peers, &o->npeers, BENCH_MAX_PEERS, "--peer", arg,
+                         ADDR_PORT | ADDR_NOT_ANY, "want ADDR:PORT, IPv6 as [ADDR]:PORT") != 0)
                 return -1;
             break;
         case OPT_SECRET:
@@ -207,18 +221,11 @@ int client_parse(int argc, char **argv, struct client_opts *o)
             else
                 return bad_value("--relay-family", arg, "4 or 6");
             break;
-        case OPT_LOCAL: {
-            struct xt_addr a;
-            if (o->nlocal == BENCH_MAX_LOCAL) {
-                bench_err("at most %d --local", BENCH_MAX_LOCAL);
+        case OPT_LOCAL:
+            if (add_addr(o->local, &o->nlocal, BENCH_MAX_LOCAL, "--local", arg, 0,
+                         "want an IP address") != 0)
                 return -1;
-            }
-            memset(&a, 0, sizeof(a));
-            if (xt_addr_parse(arg, 0, &a) != 0)
-                return bad_value("--local", arg, "want an IP address");
-            o->local[o->nlocal++] = a;
             break;
-        }
         case OPT_MODE:
             if (strcmp(arg, "channel") == 0)
                 o->mode = MODE_CHANNEL;
@@ -267,10 +274,8 @@ int client_parse(int argc, char **argv, struct client_opts *o)
             return unknown_opt(argv);
         }
     }
-    if (optind < argc) {
-        bench_err("unexpected argument '%s'", argv[optind]);
+    if (no_extra_args(argc, argv) != 0)
         return -1;
-    }
     if (o->npeers == 0) {
         bench_err("client: at least one --peer ADDR:PORT is required");
         return -1;
@@ -335,18 +340,11 @@ int sink_parse(int argc, char **argv, struct sink_opts *o)
     while ((c = next_opt(argc, argv, sink_longopts)) != -1) {
         const char *arg = optarg;
         switch (c) {
-        case OPT_LISTEN: {
-            struct xt_addr a;
-            if (o->nlisten == BENCH_MAX_LISTEN) {
-                bench_err("at most %d --listen", BENCH_MAX_LISTEN);
+        case OPT_LISTEN:
+            if (add_addr(o->listen, &o->nlisten, BENCH_MAX_LISTEN, "--listen", arg, ADDR_PORT,
+                         "want ADDR:PORT, IPv6 as [ADDR]:PORT") != 0)
                 return -1;
-            }
-            memset(&a, 0, sizeof(a));
-            if (xt_addr_parse(arg, 0, &a) != 0 || a.port == 0)
-                return bad_value("--listen", arg, "want ADDR:PORT, IPv6 as [ADDR]:PORT");
-            o->listen[o->nlisten++] = a;
             break;
-        }
         case OPT_ECHO:
             o->echo = true;
             break;
@@ -364,10 +362,8 @@ int sink_parse(int argc, char **argv, struct sink_opts *o)
             return unknown_opt(argv);
         }
     }
-    if (optind < argc) {
-        bench_err("unexpected argument '%s'", argv[optind]);
+    if (no_extra_args(argc, argv) != 0)
         return -1;
-    }
     if (o->nlisten == 0) {
         bench_err("sink: at least one --listen ADDR:PORT is required");
         return -1;
