@@ -64,22 +64,7 @@
 
 /* ---- the network: tests/support/xdp_testnet.h (xt0 is the ingress) ---- */
 
-struct binding {
-    struct tep client;
-    uint16_t channel;
-    struct tep peer;
-    uint16_t relay_port;
-};
-
-static const struct binding bindings[] = {
-    {C4, 0x4001, P4, 50001},
-    {C4, 0x4002, P6, 50002},
-    {C6, 0x4003, P4, 50003},
-    {C6, 0x4004, P6, 50004},
-    /* two allocations of this relay talking to each other */
-    {CA4, 0x4010, RELAY4(50011), 50010},
-    {CB4, 0x4011, RELAY4(50010), 50011},
-};
+static const struct testnet_binding bindings[] = {TESTNET_PATH_BINDINGS};
 
 /* Map and counter names go (ingress family, egress family): p2c_46 is a peer on IPv4 to a
  * client on IPv6. */

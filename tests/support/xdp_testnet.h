@@ -67,6 +67,23 @@ struct tep {
         AF_INET, "198.18.10.4", 40002                                                              \
     }
 
+/* A channel binding to mirror into the program's maps (xdp_relay_bind). */
+struct testnet_binding {
+    struct tep client;
+    uint16_t channel;
+    struct tep peer;
+    uint16_t relay_port;
+};
+
+/* The bindings of the relayed paths: client and peer in the four family pairs, and two
+ * allocations of this relay talking to each other (4-4). */
+#define TESTNET_PATH_BINDINGS                                                                      \
+    {C4, 0x4001, P4, 50001}, {C4, 0x4002, P6, 50002}, {C6, 0x4003, P4, 50003},                     \
+        {C6, 0x4004, P6, 50004}, {CA4, 0x4010, RELAY4(50011), 50010},                              \
+    {                                                                                              \
+        CB4, 0x4011, RELAY4(50010), 50011                                                          \
+    }
+
 extern const uint8_t testnet_mac_xt0[6], testnet_mac_xt1[6];
 extern const uint8_t testnet_gw_c[6], testnet_gw_p[6], testnet_gw_r[6];
 

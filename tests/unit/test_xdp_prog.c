@@ -89,21 +89,9 @@ static void tep_addr(const struct tep *t, struct xt_addr *a)
         xt_addr_v6(a, ip, t->port);
 }
 
-struct binding {
-    struct tep client;
-    uint16_t channel;
-    struct tep peer;
-    uint16_t relay_port;
-};
-
-static const struct binding bindings[] = {
-    {C4, 0x4001, P4, 50001},
-    {C4, 0x4002, P6, 50002},
-    {C6, 0x4003, P4, 50003},
-    {C6, 0x4004, P6, 50004},
-    /* two allocations of this relay talking to each other: 4-4, 4-6 (and 6-4), 6-6 */
-    {CA4, 0x4010, RELAY4(50011), 50010},
-    {CB4, 0x4011, RELAY4(50010), 50011},
+static const struct testnet_binding bindings[] = {
+    TESTNET_PATH_BINDINGS,
+    /* more allocations of this relay talking to each other: 4-6 (and 6-4), 6-6 */
     {CC4, 0x4020, RELAY6(50021), 50020},
     {CD6, 0x4021, RELAY6(50020), 50021},
     {CE6, 0x4030, RELAY6(50031), 50030},
