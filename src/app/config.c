@@ -267,6 +267,16 @@ static const char *apply_user_quota(struct xturn_config *cfg, const char *val)
     return set_u32(&cfg->turn.user_quota, val, 0, "expected a count, 0 for unlimited");
 }
 
+static const char *apply_max_permissions(struct xturn_config *cfg, const char *val)
+{
+    return set_u32(&cfg->turn.max_permissions, val, 1, "expected a count, at least 1");
+}
+
+static const char *apply_max_channels(struct xturn_config *cfg, const char *val)
+{
+    return set_u32(&cfg->turn.max_channels, val, 1, "expected a count, at least 1");
+}
+
 static const char *apply_max_lifetime(struct xturn_config *cfg, const char *val)
 {
     return set_u32(&cfg->turn.max_lifetime_s, val, 60, "expected seconds, at least 60");
@@ -386,6 +396,10 @@ static const struct flag flags[] = {
      "most allocations at once (default 0: unlimited)"},
     {"user-quota", "N", false, false, apply_user_quota,
      "most allocations per username (default 0: unlimited)"},
+    {"max-permissions", "N", false, false, apply_max_permissions,
+     "most permissions (peer IPs) per allocation (default 1000; 508 beyond)"},
+    {"max-channels", "N", false, false, apply_max_channels,
+     "most channels per allocation (default 1000; 508 beyond)"},
     {"max-lifetime", "SECONDS", false, false, apply_max_lifetime,
      "longest allocation lifetime granted, at least 60 (default 3600)"},
     {"default-lifetime", "SECONDS", false, false, apply_default_lifetime,
@@ -583,6 +597,8 @@ static void set_defaults(struct xturn_config *cfg)
     cfg->turn.channel_lifetime_s = 600;
     cfg->turn.nonce_lifetime_s = 600;
     cfg->turn.unauth_rate = 20;
+    cfg->turn.max_permissions = 1000;
+    cfg->turn.max_channels = 1000;
     cfg->xdp_cross_family = true;
     cfg->xdp_map_size = 65536;
 }
@@ -620,7 +636,8 @@ static int settle_family(struct xturn_config *cfg, int family, char *err, size_t
     return 0;
 }
 
-/* The relay's own addresses: peers on them are only reachable on relay ports. */
+/* The relay's configured addresses: on them, and on every other address of the host, peers are
+ * reachable only at other allocations' relayed addresses (src/turn/turn_self.c). */
 static int fill_self(struct xturn_config *cfg)
 {
     struct peer_policy *pol = &cfg->turn.policy;
@@ -636,8 +653,28 @@ static int fill_self(struct xturn_config *cfg)
         if (extra[i]->family != 0)
             pol->self[n++] = *extra[i];
     pol->nself = n;
-    pol->relay_port_lo = cfg->turn.relay_port_lo;
-    pol->relay_port_hi = cfg->turn.relay_port_hi;
+    return 0;
+}
+
+/* A relay socket could take a listen or metrics port inside the relay range (or the other way
+ * round), and a client could then reach that service as a relayed address: refused. */
+static int check_ports_outside_relay_range(const struct xturn_config *cfg, char *err, size_t errlen)
+{
+    uint16_t lo = cfg->turn.relay_port_lo, hi = cfg->turn.relay_port_hi;
+    char as[XT_ADDR_STRLEN];
+
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        if (cfg->listen[i].port >= lo && cfg->listen[i].port <= hi) {
+            set_err(err, errlen, "--listen: \"%s\": port inside --relay-ports %u-%u",
+                    xt_addr_str(&cfg->listen[i], as), lo, hi);
+            return -1;
+        }
+    }
+    if (cfg->metrics.family && cfg->metrics.port >= lo && cfg->metrics.port <= hi) {
+        set_err(err, errlen, "--metrics: \"%s\": port inside --relay-ports %u-%u",
+                xt_addr_str(&cfg->metrics, as), lo, hi);
+        return -1;
+    }
     return 0;
 }
 
@@ -665,6 +702,8 @@ static int finish(struct xturn_config *cfg, char *err, size_t errlen)
         return -1;
     if (cfg->turn.default_lifetime_s > cfg->turn.max_lifetime_s)
         cfg->turn.default_lifetime_s = cfg->turn.max_lifetime_s;
+    if (check_ports_outside_relay_range(cfg, err, errlen) != 0)
+        return -1;
     if (fill_self(cfg) != 0) {
         set_err(err, errlen, "%s", OOM);
         return -1;

@@ -18,6 +18,8 @@
 #include "common/container_of.h"
 #include "common/log.h"
 #include "net/event_loop.h"
+#include "net/host_addrs.h"
+#include "net/route_watch.h"
 #include "net/udp_socket.h"
 #include "turn/turn_shared.h"
 
@@ -27,6 +29,7 @@ struct daemon {
     const struct xturn_config *cfg;
     struct ev_loop *loop; /* signals only: the workers carry the traffic */
     struct ev_handler sig;
+    struct ev_handler netwatch; /* rtnetlink: addresses, routes, neighbours, links */
     int stop_signal;
     struct turn_shared *shared;
     struct fastpath *fp; /* NULL without --xdp */
@@ -92,6 +95,65 @@ fail_oom:
     xt_log(LOG_ERROR, "reload failed: out of memory; secrets unchanged", NULL);
 out:
     config_free_secrets(secrets, nsecrets);
+}
+
+/* The host's addresses are "self" for the peer policy (src/turn/turn_self.c), read at start and
+ * again whenever one comes or goes. On failure the previous set stays. */
+static int refresh_host_addrs(struct daemon *d)
+{
+    struct xt_addr *addrs;
+    size_t n;
+    int rc = host_addrs_read(&addrs, &n);
+
+    if (rc == 0 && turn_shared_set_host_addrs(d->shared, addrs, n) != 0)
+        rc = -ENOMEM;
+    if (rc == 0 && log_enabled(LOG_DEBUG)) {
+        char count[24];
+        snprintf(count, sizeof(count), "%zu", n);
+        xt_log(LOG_DEBUG, "host addresses read", "#addresses", count, NULL);
+    }
+    free(addrs);
+    return rc;
+}
+
+static void on_netlink(struct ev_handler *h, uint32_t events)
+{
+    struct daemon *d = container_of(h, struct daemon, netwatch);
+    int what = route_watch_drain(h->fd), rc;
+
+    (void)events;
+    /* A failed read may have lost an event: act as if everything changed. */
+    if (what < 0) {
+        xt_log(LOG_WARN, "reading rtnetlink notifications failed", "error", strerror(-what), NULL);
+        what = ROUTE_WATCH_CHANGED | ROUTE_WATCH_ADDRESSES;
+    }
+    if ((what & ROUTE_WATCH_ADDRESSES) && (rc = refresh_host_addrs(d)) != 0)
+        xt_log(LOG_ERROR, "cannot read the host's addresses: the previous ones stay", "error",
+               strerror(-rc), NULL);
+    if (what && d->fp)
+        fastpath_routes_changed(d->fp);
+}
+
+/* Opened before the addresses are first read, so no change between the two is missed. */
+static int watch_netlink(struct daemon *d, char *err, size_t errlen)
+{
+    int rc = route_watch_open();
+
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot watch the host's addresses and routes (rtnetlink): %s",
+                 strerror(-rc));
+        return -1;
+    }
+    d->netwatch.fd = rc;
+    d->netwatch.cb = on_netlink;
+    rc = ev_add(d->loop, &d->netwatch);
+    if (rc == 0)
+        rc = refresh_host_addrs(d);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read the host's addresses: %s", strerror(-rc));
+        return -1;
+    }
+    return 0;
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -163,6 +225,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     }
     d->cfg = cfg;
     d->sig.fd = -1;
+    d->netwatch.fd = -1;
     d->start_time_unix = time(NULL);
     d->loop = ev_loop_new();
     if (!d->loop) {
@@ -172,7 +235,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     if (open_signals(d, err, errlen) != 0 || check_listen_free(cfg, err, errlen) != 0)
         goto fail;
     /* The fast path is in place before the first client can reach a listen socket. */
-    d->fp = fastpath_start(cfg, d->loop, err, errlen);
+    d->fp = fastpath_start(cfg, err, errlen);
     if (!d->fp && err[0])
         goto fail;
     d->shared = turn_shared_new(&cfg->turn);
@@ -182,6 +245,8 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (watch_netlink(d, err, errlen) != 0)
+        goto fail;
     for (size_t i = 0; i < d->nworkers; i++) {
         d->workers[i] = worker_new(cfg, d->shared, d->fp, d->nworkers > 1, err, errlen);
         if (!d->workers[i])
@@ -342,6 +407,8 @@ void daemon_free(struct daemon *d)
     free(d->workers);
     turn_shared_free(d->shared);
     fastpath_stop(d->fp);
+    if (d->netwatch.fd >= 0)
+        close(d->netwatch.fd);
     if (d->sig.fd >= 0)
         close(d->sig.fd);
     ev_loop_free(d->loop);

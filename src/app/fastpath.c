@@ -10,7 +10,6 @@
 
 #include "common/container_of.h"
 #include "common/log.h"
-#include "xdp/route_watch.h"
 
 #define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
 #define FULL_WARN_EVERY 1000
@@ -28,41 +27,12 @@ struct fastpath {
     _Atomic uint64_t bound, unbound, full, failed; /* bumped by every worker */
     uint32_t map_entries;
     uint64_t cross_seen, cross_logs, cross_logged_ms;
-    struct ev_loop *loop;
-    struct ev_handler routes; /* route_watch socket; fd -1 when not open */
     uint64_t routes_refreshed_ms;
 };
 
-static void routes_readable(struct ev_handler *h, uint32_t events)
+void fastpath_routes_changed(struct fastpath *fp)
 {
-    struct fastpath *fp = container_of(h, struct fastpath, routes);
-    int rc = route_watch_drain(h->fd);
-
-    (void)events;
-    /* A failed read may have lost an event: refresh all the same. */
-    if (rc != 0)
-        xdp_relay_routes_changed(fp->x);
-    if (rc < 0)
-        xt_log(LOG_WARN, "reading route changes failed", "error", strerror(-rc), NULL);
-}
-
-static int watch_routes(struct fastpath *fp, struct ev_loop *loop, char *err, size_t errlen)
-{
-    int rc = route_watch_open();
-
-    if (rc < 0) {
-        snprintf(err, errlen, "xdp: cannot watch route changes (rtnetlink): %s", strerror(-rc));
-        return -1;
-    }
-    fp->routes.fd = rc;
-    fp->routes.cb = routes_readable;
-    rc = ev_add(loop, &fp->routes);
-    if (rc != 0) {
-        snprintf(err, errlen, "xdp: cannot watch route changes: %s", strerror(-rc));
-        return -1;
-    }
-    fp->loop = loop;
-    return 0;
+    xdp_relay_routes_changed(fp->x);
 }
 
 void fastpath_tick(struct fastpath *fp, uint64_t now_ms)
@@ -106,8 +76,7 @@ static void fill_kernel_cfg(const struct xturn_config *cfg, struct xt_cfg *k)
     k->max_bps = cfg->turn.max_bps;
 }
 
-struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop, char *err,
-                                size_t errlen)
+struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen)
 {
     struct xdp_options opt;
     struct fastpath *fp;
@@ -120,14 +89,13 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *
         snprintf(err, errlen, "xdp: out of memory");
         return NULL;
     }
-    fp->routes.fd = -1;
     memset(&opt, 0, sizeof(opt));
     fill_kernel_cfg(cfg, &opt.cfg);
     fp->kcfg = opt.cfg;
     opt.map_entries = cfg->xdp_map_size;
     fp->map_entries = cfg->xdp_map_size;
     fp->x = xdp_relay_load(&opt, err, errlen);
-    if (!fp->x || watch_routes(fp, loop, err, errlen) != 0)
+    if (!fp->x)
         goto fail;
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
         if (xdp_relay_attach(fp->x, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
@@ -145,10 +113,6 @@ void fastpath_stop(struct fastpath *fp)
 {
     if (!fp)
         return;
-    if (fp->loop)
-        ev_del(fp->loop, &fp->routes);
-    if (fp->routes.fd >= 0)
-        close(fp->routes.fd);
     xdp_relay_close(fp->x);
     free(fp);
 }

@@ -8,26 +8,25 @@
 
 #include "app/config.h"
 #include "app/snapshot.h"
-#include "net/event_loop.h"
 #include "turn/turn_server.h"
 
 struct fastpath;
 
-/* Loads the program and attaches it to every --xdp interface; watches route, neighbour, address
- * and link changes on loop (the thread that runs it and fastpath_tick invalidates the program's
- * cached next hops). Returns NULL when XDP is not configured (err empty) or on failure (reason in
- * err; nothing stays attached). */
-struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop, char *err,
-                                size_t errlen);
+/* Loads the program and attaches it to every --xdp interface. Returns NULL when XDP is not
+ * configured (err empty) or on failure (reason in err; nothing stays attached). */
+struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen);
 void fastpath_stop(struct fastpath *fp);
 
 /* turn_io.channel_up / channel_down, with fp as ctx. */
 int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci);
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci);
 
-/* Called from loop's thread at least once a second: the program's cached next hops are
- * refreshed about once a second whatever happened, for what no event announces (a path MTU
- * learnt from ICMP). */
+/* A route, neighbour, address or link changed (net/route_watch.h): the program's cached next
+ * hops are dropped. From one thread, the one that calls fastpath_tick. */
+void fastpath_routes_changed(struct fastpath *fp);
+
+/* Called at least once a second: the program's cached next hops are refreshed about once a
+ * second whatever happened, for what no event announces (a path MTU learnt from ICMP). */
 void fastpath_tick(struct fastpath *fp, uint64_t now_ms);
 
 /* Called from the event loop with the core's count of cross-family packets relayed in userspace:

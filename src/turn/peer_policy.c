@@ -15,19 +15,20 @@
 /* Addresses a relay must not reach on a client's behalf unless the operator allows them:
  * the relay host itself, private networks, and addresses that are not unicast. */
 static const struct cidr default_deny[] = {
-    V4(0, 0, 0, 0, 8),      /* "this network"; 0.0.0.0 reaches the relay host itself */
-    V4(10, 0, 0, 0, 8),     /* RFC 1918 */
-    V4(100, 64, 0, 0, 10),  /* carrier-grade NAT */
-    V4(127, 0, 0, 0, 8),    /* loopback */
-    V4(169, 254, 0, 0, 16), /* link-local, including cloud metadata services */
-    V4(172, 16, 0, 0, 12),  /* RFC 1918 */
-    V4(192, 168, 0, 0, 16), /* RFC 1918 */
-    V4(224, 0, 0, 0, 4),    /* multicast */
-    V4(240, 0, 0, 0, 4),    /* reserved, and 255.255.255.255 broadcast */
-    V6(0, 0, 127),          /* :: and ::1 */
-    V6(0xfc, 0, 7),         /* unique local */
-    V6(0xfe, 0x80, 10),     /* link-local */
-    V6(0xff, 0, 8),         /* multicast */
+    V4(0, 0, 0, 0, 8),        /* "this network"; 0.0.0.0 reaches the relay host itself */
+    V4(10, 0, 0, 0, 8),       /* RFC 1918 */
+    V4(100, 64, 0, 0, 10),    /* carrier-grade NAT */
+    V4(127, 0, 0, 0, 8),      /* loopback */
+    V4(168, 63, 129, 16, 32), /* Azure's host-internal services (wire server, DNS) */
+    V4(169, 254, 0, 0, 16),   /* link-local, including cloud metadata services */
+    V4(172, 16, 0, 0, 12),    /* RFC 1918 */
+    V4(192, 168, 0, 0, 16),   /* RFC 1918 */
+    V4(224, 0, 0, 0, 4),      /* multicast */
+    V4(240, 0, 0, 0, 4),      /* reserved, and 255.255.255.255 broadcast */
+    V6(0, 0, 127),            /* :: and ::1 */
+    V6(0xfc, 0, 7),           /* unique local */
+    V6(0xfe, 0x80, 10),       /* link-local */
+    V6(0xff, 0, 8),           /* multicast */
     /* NAT64 local-use prefix (RFC 8215): where the IPv4 address sits depends on the site */
     {.net = {.family = AF_INET6, .ip = {0, 0x64, 0xff, 0x9b, 0, 1}}, .prefix = 48},
 };
@@ -133,27 +134,36 @@ static bool list_matches(const struct cidr *list, size_t n, const struct xt_addr
     return false;
 }
 
-bool peer_policy_is_self(const struct peer_policy *p, const struct xt_addr *peer)
+static bool ip_is_self(const struct peer_policy *p, const struct addr_set *host,
+                       const struct xt_addr *ip)
+{
+    for (size_t i = 0; i < p->nself; i++)
+        if (xt_addr_ip_equal(&p->self[i], ip))
+            return true;
+    return host && addr_set_contains(host, ip);
+}
+
+bool peer_policy_is_self(const struct peer_policy *p, const struct addr_set *host,
+                         const struct xt_addr *peer)
 {
     struct xt_addr v4[2];
     size_t nv4 = embedded_v4(peer, v4);
-    for (size_t i = 0; i < p->nself; i++) {
-        if (xt_addr_ip_equal(&p->self[i], peer))
+
+    if (ip_is_self(p, host, peer))
+        return true;
+    for (size_t j = 0; j < nv4; j++)
+        if (ip_is_self(p, host, &v4[j]))
             return true;
-        for (size_t j = 0; j < nv4; j++)
-            if (xt_addr_ip_equal(&p->self[i], &v4[j]))
-                return true;
-    }
     return false;
 }
 
-enum peer_verdict peer_policy_check(const struct peer_policy *p, const struct xt_addr *peer)
+enum peer_verdict peer_policy_check(const struct peer_policy *p, const struct addr_set *host,
+                                    const struct xt_addr *peer)
 {
     if (list_matches(p->deny, p->ndeny, peer))
         return PEER_DENIED;
-    if (peer_policy_is_self(p, peer))
-        return peer->port >= p->relay_port_lo && peer->port <= p->relay_port_hi ? PEER_ALLOWED
-                                                                                : PEER_SELF_PORT;
+    if (peer_policy_is_self(p, host, peer))
+        return PEER_SELF;
     if (list_matches(p->allow, p->nallow, peer))
         return PEER_ALLOWED;
     if (list_matches(default_deny, sizeof(default_deny) / sizeof(default_deny[0]), peer))

@@ -58,6 +58,7 @@ static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam
     rl->advertised = pub->family ? *pub : rl->addr;
     rl->advertised.port = port;
     port_pool_mark(turn_shared_ports(s->shared, fam), port);
+    turn_shared_set_port_bound(s->shared, fam, port, true);
     s->counters.family[fam].relayed_addrs++;
     return 0;
 }
@@ -86,6 +87,7 @@ static void relay_close(struct turn_server *s, struct turn_relay *rl, int fam)
     if (rl->handle < 0)
         return;
     s->io.relay_close(s->io.ctx, rl->handle);
+    turn_shared_set_port_bound(s->shared, fam, rl->addr.port, false);
     port_pool_release(turn_shared_ports(s->shared, fam), rl->addr.port);
     s->counters.family[fam].relayed_addrs--;
     rl->handle = -1;
@@ -113,18 +115,17 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
            "#lifetime", life, "reason", reason ? reason : "", NULL);
 }
 
-/* With the shared lock held: ports are picked and bound atomically across workers. */
+/* With the shared lock held: ports are picked and bound atomically across workers. A redeemed
+ * reservation (reserved_port != 0) gives the port. */
 static int open_relays(struct turn_server *s, struct turn_allocation *a,
-                       const struct alloc_request *ar, uint64_t now_ms, uint64_t *token_out)
+                       const struct alloc_request *ar, uint16_t reserved_family,
+                       uint16_t reserved_port, uint64_t now_ms, uint64_t *token_out)
 {
     bool first = true;
-    if (ar->reservation) {
-        uint16_t family, port;
-        int fam;
-        if (turn_shared_redeem(s->shared, ar->reservation, now_ms, &family, &port) != 0)
-            return 508;
-        fam = fam_index(family);
-        return relay_open_port(s, &a->relay[fam], fam, port, ar->dont_fragment) < 0 ? 508 : 0;
+    if (reserved_port) {
+        int fam = fam_index(reserved_family);
+        return relay_open_port(s, &a->relay[fam], fam, reserved_port, ar->dont_fragment) < 0 ? 508
+                                                                                             : 0;
     }
     for (int fam = 0; fam < FAM_COUNT; fam++) {
         /* EVEN-PORT applies to the first relayed address only. */
@@ -133,10 +134,13 @@ static int open_relays(struct turn_server *s, struct turn_allocation *a,
             continue;
         if (relay_open_any(s, &a->relay[fam], fam, even, pair, ar->dont_fragment) < 0)
             return 508;
-        if (pair &&
-            turn_shared_reserve(s->shared, a->relay[fam].addr.family,
-                                (uint16_t)(a->relay[fam].addr.port + 1), now_ms, token_out) != 0)
-            return 508;
+        if (pair) {
+            int code =
+                turn_shared_reserve(s->shared, a->user, a->relay[fam].addr.family,
+                                    (uint16_t)(a->relay[fam].addr.port + 1), now_ms, token_out);
+            if (code)
+                return code;
+        }
         first = false;
     }
     return 0;
@@ -147,6 +151,7 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
 {
     struct turn_server *s = r->s;
     struct turn_allocation *a;
+    uint16_t reserved_family = 0, reserved_port = 0;
     int code;
 
     a = calloc(1, sizeof(*a));
@@ -165,9 +170,14 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     }
     *token_out = 0;
     turn_shared_lock(s->shared);
-    code = turn_shared_quota_take(s->shared, r->user, &a->quota);
+    /* A reservation counts against its user's quota until redeemed: it is handed back before
+     * the allocation that takes its place is counted. */
+    code = ar->reservation && turn_shared_redeem(s->shared, ar->reservation, r->now->ms,
+                                                 &reserved_family, &reserved_port) != 0
+               ? 508
+               : turn_shared_quota_take(s->shared, r->user, &a->quota);
     if (code == 0) {
-        code = open_relays(s, a, ar, r->now->ms, token_out);
+        code = open_relays(s, a, ar, reserved_family, reserved_port, r->now->ms, token_out);
         if (code) {
             uint16_t family, port;
             for (int fam = 0; fam < FAM_COUNT; fam++)
@@ -195,9 +205,30 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     return 0;
 }
 
+/* ---- permissions and channels, hashed with their allocation ---- */
+
+static uint32_t alloc_mix(const struct turn_allocation *a)
+{
+    return (uint32_t)((uintptr_t)a >> 4) * 2654435761u;
+}
+
+static uint32_t ip_key(const struct turn_server *s, const struct turn_allocation *a,
+                       const struct xt_addr *ip)
+{
+    return xt_addr_ip_hash(ip, s->seed) ^ alloc_mix(a);
+}
+
+static uint32_t number_key(const struct turn_allocation *a, uint16_t number)
+{
+    return alloc_mix(a) ^ (uint32_t)number * 0x9E3779B1u;
+}
+
 static void perm_free(struct turn_server *s, struct turn_permission *p)
 {
     tw_cancel(&p->timer);
+    htab_remove(&s->perms, &p->node);
+    list_unlink(&p->entry);
+    p->alloc->nperms--;
     s->counters.family[fam_index(p->ip.family)].permissions--;
     free(p);
 }
@@ -225,15 +256,22 @@ static void chan_mirror(struct turn_server *s, struct turn_channel *c, bool up)
 static void mirror_channels_of(struct turn_server *s, struct turn_allocation *a,
                                const struct xt_addr *ip, bool up)
 {
-    for (struct turn_channel *c = a->chans; c; c = c->next)
-        if (xt_addr_ip_equal(&c->peer, ip))
+    uint32_t h = ip_key(s, a, ip);
+    for (struct hnode *n = htab_first(&s->chan_ips, h); n; n = htab_next(n, h)) {
+        struct turn_channel *c = container_of(n, struct turn_channel, by_ip);
+        if (c->alloc == a && xt_addr_ip_equal(&c->peer, ip))
             chan_mirror(s, c, up);
+    }
 }
 
 static void chan_free(struct turn_server *s, struct turn_channel *c)
 {
     chan_mirror(s, c, false);
     tw_cancel(&c->timer);
+    htab_remove(&s->chan_numbers, &c->by_number);
+    htab_remove(&s->chan_ips, &c->by_ip);
+    list_unlink(&c->entry);
+    c->alloc->nchans--;
     s->counters.family[fam_index(c->peer.family)].channels--;
     free(c);
 }
@@ -242,16 +280,10 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
 {
     log_alloc("allocation deleted", a, reason);
     tw_cancel(&a->timer);
-    while (a->chans) {
-        struct turn_channel *c = a->chans;
-        a->chans = c->next;
-        chan_free(s, c);
-    }
-    while (a->perms) {
-        struct turn_permission *p = a->perms;
-        a->perms = p->next;
-        perm_free(s, p);
-    }
+    while (a->chans)
+        chan_free(s, container_of(a->chans, struct turn_channel, entry));
+    while (a->perms)
+        perm_free(s, container_of(a->perms, struct turn_permission, entry));
     turn_shared_lock(s->shared);
     for (int fam = 0; fam < FAM_COUNT; fam++)
         relay_close(s, &a->relay[fam], fam);
@@ -272,44 +304,83 @@ void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t li
 
 /* ---- permissions ---- */
 
-static void perm_expired(struct tw_timer *t, void *ctx)
+void perm_revoke(struct turn_server *s, struct turn_permission *p)
 {
-    struct turn_permission *p = container_of(t, struct turn_permission, timer), **pp;
-    for (pp = &p->alloc->perms; *pp && *pp != p; pp = &(*pp)->next)
-        ;
-    if (*pp)
-        *pp = p->next;
-    mirror_channels_of(ctx, p->alloc, &p->ip, false);
-    perm_free(ctx, p);
+    mirror_channels_of(s, p->alloc, &p->ip, false);
+    perm_free(s, p);
 }
 
-struct turn_permission *perm_find(struct turn_allocation *a, const struct xt_addr *peer)
+static void perm_expired(struct tw_timer *t, void *ctx)
 {
-    for (struct turn_permission *p = a->perms; p; p = p->next)
-        if (xt_addr_ip_equal(&p->ip, peer))
+    perm_revoke(ctx, container_of(t, struct turn_permission, timer));
+}
+
+struct turn_permission *perm_find(struct turn_server *s, const struct turn_allocation *a,
+                                  const struct xt_addr *peer)
+{
+    uint32_t h = ip_key(s, a, peer);
+    for (struct hnode *n = htab_first(&s->perms, h); n; n = htab_next(n, h)) {
+        struct turn_permission *p = container_of(n, struct turn_permission, node);
+        if (p->alloc == a && xt_addr_ip_equal(&p->ip, peer))
             return p;
+    }
     return NULL;
 }
 
-int perm_install(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peer,
-                 uint64_t now_ms)
+/* How many of peers[0..n) have no permission yet, each IP counted once. */
+static uint32_t perms_missing(struct turn_server *s, const struct turn_allocation *a,
+                              const struct xt_addr *peers, size_t n)
 {
-    struct turn_permission *p = perm_find(a, peer);
+    uint32_t missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = perm_find(s, a, &peers[i]) != NULL;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = xt_addr_ip_equal(&peers[j], &peers[i]);
+        missing += !seen;
+    }
+    return missing;
+}
+
+static bool over_cap(uint32_t have, uint32_t more, uint32_t cap)
+{
+    return cap && more && (uint64_t)have + more > cap;
+}
+
+static int perm_install_one(struct turn_server *s, struct turn_allocation *a,
+                            const struct xt_addr *peer, uint64_t now_ms)
+{
+    struct turn_permission *p = perm_find(s, a, peer);
+
     if (!p) {
         p = calloc(1, sizeof(*p));
         if (!p)
-            return -1;
+            return 500;
         p->alloc = a;
         p->ip = *peer;
         p->ip.port = 0;
-        p->self = peer_policy_is_self(&s->cfg->policy, peer);
+        p->self = self_is_host(s, peer);
         tw_timer_init(&p->timer, perm_expired);
-        p->next = a->perms;
-        a->perms = p;
+        htab_insert(&s->perms, &p->node, ip_key(s, a, &p->ip));
+        list_push(&a->perms, &p->entry);
+        a->nperms++;
         s->counters.family[fam_index(peer->family)].permissions++;
     }
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
+    /* Also on a refresh: a channel the fast path could not take before may fit now. */
     mirror_channels_of(s, a, &p->ip, true);
+    return 0;
+}
+
+int perm_install(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peers,
+                 size_t n, uint64_t now_ms)
+{
+    if (over_cap(a->nperms, perms_missing(s, a, peers, n), s->cfg->max_permissions))
+        return 508;
+    for (size_t i = 0; i < n; i++) {
+        int code = perm_install_one(s, a, &peers[i], now_ms);
+        if (code)
+            return code;
+    }
     return 0;
 }
 
@@ -317,46 +388,56 @@ int perm_install(struct turn_server *s, struct turn_allocation *a, const struct 
 
 static void chan_expired(struct tw_timer *t, void *ctx)
 {
-    struct turn_channel *c = container_of(t, struct turn_channel, timer), **pp;
-    for (pp = &c->alloc->chans; *pp && *pp != c; pp = &(*pp)->next)
-        ;
-    if (*pp)
-        *pp = c->next;
-    chan_free(ctx, c);
+    chan_free(ctx, container_of(t, struct turn_channel, timer));
 }
 
-struct turn_channel *chan_by_number(struct turn_allocation *a, uint16_t number)
+struct turn_channel *chan_by_number(struct turn_server *s, const struct turn_allocation *a,
+                                    uint16_t number)
 {
-    for (struct turn_channel *c = a->chans; c; c = c->next)
-        if (c->number == number)
+    uint32_t h = number_key(a, number);
+    for (struct hnode *n = htab_first(&s->chan_numbers, h); n; n = htab_next(n, h)) {
+        struct turn_channel *c = container_of(n, struct turn_channel, by_number);
+        if (c->alloc == a && c->number == number)
             return c;
+    }
     return NULL;
 }
 
-struct turn_channel *chan_by_peer(struct turn_allocation *a, const struct xt_addr *peer)
+struct turn_channel *chan_by_peer(struct turn_server *s, const struct turn_allocation *a,
+                                  const struct xt_addr *peer)
 {
-    for (struct turn_channel *c = a->chans; c; c = c->next)
-        if (xt_addr_equal(&c->peer, peer))
+    uint32_t h = ip_key(s, a, peer);
+    for (struct hnode *n = htab_first(&s->chan_ips, h); n; n = htab_next(n, h)) {
+        struct turn_channel *c = container_of(n, struct turn_channel, by_ip);
+        if (c->alloc == a && xt_addr_equal(&c->peer, peer))
             return c;
+    }
     return NULL;
 }
 
 int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
               const struct xt_addr *peer, uint64_t now_ms)
 {
-    struct turn_channel *c = chan_by_number(a, number);
+    struct turn_channel *c = chan_by_number(s, a, number);
+
+    if (!c && over_cap(a->nchans, 1, s->cfg->max_channels))
+        return 508;
+    if (over_cap(a->nperms, perms_missing(s, a, peer, 1), s->cfg->max_permissions))
+        return 508;
     if (!c) {
         c = calloc(1, sizeof(*c));
         if (!c)
-            return -1;
+            return 500;
         c->alloc = a;
         c->number = number;
         c->peer = *peer;
         tw_timer_init(&c->timer, chan_expired);
-        c->next = a->chans;
-        a->chans = c;
+        htab_insert(&s->chan_numbers, &c->by_number, number_key(a, number));
+        htab_insert(&s->chan_ips, &c->by_ip, ip_key(s, a, peer));
+        list_push(&a->chans, &c->entry);
+        a->nchans++;
         s->counters.family[fam_index(peer->family)].channels++;
     }
     tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);
-    return perm_install(s, a, peer, now_ms);
+    return perm_install_one(s, a, peer, now_ms);
 }

@@ -36,6 +36,8 @@ struct turn_config {
     bool strict_channel_range;      /* 0x4000-0x4FFF instead of 0x4000-0x7FFF */
     uint32_t max_allocations;       /* 0: unlimited */
     uint32_t user_quota;            /* allocations per username, 0: unlimited */
+    uint32_t max_permissions;       /* per allocation, 0: unlimited (the daemon's default 1000) */
+    uint32_t max_channels;          /* per allocation, 0: unlimited (the daemon's default 1000) */
     uint32_t unauth_rate;           /* unauthenticated responses per second per source IP */
     uint64_t max_bps;               /* relayed bytes per second per allocation, 0: unlimited */
     /* Offered in 300 (Try Alternate) while draining, per family; family 0: none (508). */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/htab.h"
+#include "common/list.h"
 #include "stun/stun.h"
 #include "turn/auth.h"
 #include "turn/ratelimit.h"
@@ -34,15 +35,20 @@ struct turn_relay {
 };
 
 struct turn_permission {
-    struct turn_permission *next;
+    struct hnode node;      /* in turn_server.perms, by (allocation, IP) */
+    struct list_node entry; /* in the allocation's perms */
     struct turn_allocation *alloc;
     struct xt_addr ip; /* port zero */
-    bool self;         /* the relay's own address: sends are checked against the relay range */
+    /* the relay host's own address: only other allocations' relayed addresses are reached
+     * there, checked per datagram (self_reachable) */
+    bool self;
     struct tw_timer timer;
 };
 
 struct turn_channel {
-    struct turn_channel *next;
+    struct hnode by_number; /* in turn_server.chan_numbers, by (allocation, number) */
+    struct hnode by_ip;     /* in turn_server.chan_ips, by (allocation, peer IP) */
+    struct list_node entry; /* in the allocation's chans */
     struct turn_allocation *alloc;
     uint16_t number;
     bool mirrored; /* announced through channel_up */
@@ -61,8 +67,8 @@ struct turn_allocation {
     uint8_t create_tid[STUN_TID_LEN];
     uint32_t lifetime_s;
     struct turn_user_count *quota;
-    struct turn_permission *perms;
-    struct turn_channel *chans;
+    struct list_node *perms, *chans;
+    uint32_t nperms, nchans; /* against --max-permissions, --max-channels */
     struct tw_timer timer;
     /* --max-bps token bucket (bytes, one second's worth at most), both directions together */
     uint64_t tokens;
@@ -75,6 +81,10 @@ struct turn_server {
     uint32_t seed;
     struct auth auth;
     struct htab allocs;
+    /* Permissions and channels of every allocation, hashed with the allocation: a lookup per
+     * datagram costs the same with one permission or thousands. */
+    struct htab perms, chan_numbers, chan_ips;
+    uint32_t host_gen; /* turn_shared_host_generation the permissions were judged under */
     struct turn_shared *shared;
     bool own_shared; /* created for this server alone (one worker, tests) */
     struct timer_wheel wheel;
@@ -126,13 +136,37 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
 void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason);
 void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
                    uint64_t now_ms);
-struct turn_permission *perm_find(struct turn_allocation *a, const struct xt_addr *peer);
-int perm_install(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peer,
-                 uint64_t now_ms);
-struct turn_channel *chan_by_number(struct turn_allocation *a, uint16_t number);
-struct turn_channel *chan_by_peer(struct turn_allocation *a, const struct xt_addr *peer);
+struct turn_permission *perm_find(struct turn_server *s, const struct turn_allocation *a,
+                                  const struct xt_addr *peer);
+/* Ends a permission before its time (its channels stop being usable). */
+void perm_revoke(struct turn_server *s, struct turn_permission *p);
+/* Installs or refreshes permissions for n peers, all or nothing: 0, or 508 when the new ones
+ * would exceed --max-permissions, or 500. */
+int perm_install(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peers,
+                 size_t n, uint64_t now_ms);
+struct turn_channel *chan_by_number(struct turn_server *s, const struct turn_allocation *a,
+                                    uint16_t number);
+struct turn_channel *chan_by_peer(struct turn_server *s, const struct turn_allocation *a,
+                                  const struct xt_addr *peer);
+/* Binds or refreshes a channel and its peer's permission: 0, or 508 when a new channel or
+ * permission would exceed its cap, or 500. */
 int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
               const struct xt_addr *peer, uint64_t now_ms);
+
+/* turn_self.c: the relay host as a peer. */
+/* Is peer (or an IPv4 address it embeds) the relay host's: a configured address or any address
+ * of the host now? */
+bool self_is_host(struct turn_server *s, const struct xt_addr *peer);
+/* May allocation a exchange datagrams with peer, an address of the relay host? Only when peer
+ * is the relayed transport address of another allocation, live now: the relay (or advertised)
+ * address of its family, on a port a relay socket is bound to, not a's own. */
+bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
+                    const struct xt_addr *peer);
+/* For a permission (IP only): could a relayed transport address be there? */
+bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip);
+/* When the host's addresses changed: permissions are judged again; those to addresses that are
+ * now the host's and cannot hold a relayed address are revoked. */
+void self_rejudge(struct turn_server *s);
 
 /* turn_request.c */
 void turn_handle_request(struct turn_req *r);

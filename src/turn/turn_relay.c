@@ -3,13 +3,6 @@
 
 #include "turn/turn_internal.h"
 
-static bool self_port_ok(const struct turn_server *s, const struct turn_permission *p,
-                         const struct xt_addr *peer)
-{
-    const struct peer_policy *pol = &s->cfg->policy;
-    return !p->self || (peer->port >= pol->relay_port_lo && peer->port <= pol->relay_port_hi);
-}
-
 static void drop(struct turn_server *s, enum turn_drop_reason why)
 {
     s->counters.dropped[why]++;
@@ -53,11 +46,11 @@ static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocati
         drop(s, TD_NO_RELAY);
         return;
     }
-    if (!(p = perm_find(a, peer))) {
+    if (!(p = perm_find(s, a, peer))) {
         drop(s, TD_NO_PERMISSION);
         return;
     }
-    if (!self_port_ok(s, p, peer)) {
+    if (p->self && !self_reachable(s, a, peer)) {
         drop(s, TD_SELF_PORT);
         return;
     }
@@ -103,7 +96,7 @@ void relay_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle
         drop(s, TD_NO_ALLOCATION);
         return;
     }
-    if (!(c = chan_by_number(a, number))) {
+    if (!(c = chan_by_number(s, a, number))) {
         drop(s, TD_NO_CHANNEL);
         return;
     }
@@ -144,17 +137,23 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
 {
     struct turn_relay *rl = owner;
     struct turn_allocation *a = rl->alloc;
+    const struct turn_permission *p = perm_find(s, a, peer);
     const struct turn_channel *c;
     uint8_t head[64];
     size_t head_len, pad = 0;
 
-    if (!perm_find(a, peer)) {
+    if (!p) {
         drop(s, TD_NO_PERMISSION);
+        return;
+    }
+    /* The same rule as towards the host: its other sockets cannot talk to a client either. */
+    if (p->self && !self_reachable(s, a, peer)) {
+        drop(s, TD_SELF_PORT);
         return;
     }
     if (!within_rate(s, a, now->ms, len))
         return;
-    c = chan_by_peer(a, peer);
+    c = chan_by_peer(s, a, peer);
     if (c && len <= 0xFFFF) {
         channeldata_header(head, c->number, len);
         head_len = CHANNELDATA_HEADER_LEN;

@@ -225,13 +225,28 @@ static void handle_refresh(struct turn_req *r, struct turn_allocation *a)
         alloc_refresh(r->s, a, lifetime, r->now->ms);
 }
 
-/* Family and policy checks shared by CreatePermission and ChannelBind: 0 or an error code. */
+/* Family and policy checks shared by CreatePermission and ChannelBind: 0 or an error code. On
+ * the relay host only another allocation's relayed address is a peer; a permission is for an IP
+ * (and checked per datagram), but its XOR-PEER-ADDRESS must name such an address all the same,
+ * so a mistaken or hostile request fails at once. */
 static int check_peer(struct turn_req *r, const struct turn_allocation *a,
                       const struct xt_addr *peer)
 {
+    struct turn_server *s = r->s;
+    const struct addr_set *host;
+    enum peer_verdict v;
+    bool ok;
+
     if (a->relay[fam_index(peer->family)].handle < 0)
         return 443;
-    if (peer_policy_check(&r->s->cfg->policy, peer) != PEER_ALLOWED) {
+    host = turn_shared_host_begin(s->shared);
+    v = peer_policy_check(&s->cfg->policy, host, peer);
+    turn_shared_host_end(s->shared);
+    if (v == PEER_SELF)
+        ok = self_reachable(s, a, peer);
+    else
+        ok = v == PEER_ALLOWED;
+    if (!ok) {
         if (log_enabled(LOG_INFO)) {
             char c[XT_ADDR_STRLEN], p[XT_ADDR_STRLEN];
             xt_log(LOG_INFO, "peer address denied", "client", xt_addr_str(r->client, c), "peer",
@@ -255,9 +270,9 @@ static void handle_create_permission(struct turn_req *r, struct turn_allocation 
     const struct stun_msg *m = r->msg;
     struct xt_addr peers[STUN_MAX_ATTRS];
     size_t n = 0;
+    int code;
 
     for (size_t i = 0; i < m->nattrs; i++) {
-        int code;
         if (m->attrs[i].type != TURN_ATTR_XOR_PEER_ADDRESS)
             continue;
         if (stun_attr_xor_addr(m, &m->attrs[i], &peers[n]) != 0) {
@@ -276,11 +291,10 @@ static void handle_create_permission(struct turn_req *r, struct turn_allocation 
         return;
     }
     /* All or nothing: every address was checked before any permission is installed. */
-    for (size_t i = 0; i < n; i++) {
-        if (perm_install(r->s, a, &peers[i], r->now->ms) != 0) {
-            req_send_error(r, 500);
-            return;
-        }
+    code = perm_install(r->s, a, peers, n, r->now->ms);
+    if (code) {
+        req_send_error(r, code);
+        return;
     }
     send_empty_success(r);
 }
@@ -310,15 +324,16 @@ static void handle_channel_bind(struct turn_req *r, struct turn_allocation *a)
         return;
     }
     /* RFC 8656 11.2: a channel stays bound to one peer and a peer to one channel until expiry. */
-    by_num = chan_by_number(a, number);
-    by_peer = chan_by_peer(a, &peer);
+    by_num = chan_by_number(r->s, a, number);
+    by_peer = chan_by_peer(r->s, a, &peer);
     if ((by_num && !xt_addr_equal(&by_num->peer, &peer)) ||
         (by_peer && by_peer->number != number)) {
         req_send_error(r, 400);
         return;
     }
-    if (chan_bind(r->s, a, number, &peer, r->now->ms) != 0) {
-        req_send_error(r, 500);
+    code = chan_bind(r->s, a, number, &peer, r->now->ms);
+    if (code) {
+        req_send_error(r, code);
         return;
     }
     send_empty_success(r);

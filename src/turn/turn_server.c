@@ -25,8 +25,10 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
         goto fail;
     if (auth_init(&s->auth, cfg, s->shared) != 0)
         goto fail;
-    if (htab_init(&s->allocs, 1024))
+    if (htab_init(&s->allocs, 1024) || htab_init(&s->perms, 1024) ||
+        htab_init(&s->chan_numbers, 1024) || htab_init(&s->chan_ips, 1024))
         goto fail;
+    s->host_gen = turn_shared_host_generation(s->shared);
     tw_init(&s->wheel, now->ms);
     ratelimit_init(&s->unauth_limit, cfg->unauth_rate, cfg->unauth_rate * 5, s->seed);
     txcache_init(&s->txcache, s->seed);
@@ -48,6 +50,9 @@ void turn_server_free(struct turn_server *s)
                              "shutdown");
     }
     htab_free(&s->allocs);
+    htab_free(&s->perms);
+    htab_free(&s->chan_numbers);
+    htab_free(&s->chan_ips);
     if (s->own_shared)
         turn_shared_free(s->shared);
     auth_free(&s->auth);
@@ -61,7 +66,13 @@ const struct turn_counters *turn_server_counters(const struct turn_server *s)
 
 void turn_tick(struct turn_server *s, const struct turn_time *now)
 {
+    uint32_t host_gen = turn_shared_host_generation(s->shared);
+
     tw_advance(&s->wheel, now->ms, s);
+    if (host_gen != s->host_gen) {
+        s->host_gen = host_gen;
+        self_rejudge(s);
+    }
     /* The shared lock is for the control path: the workers' loops come here after every
      * batch, so reservations are expired once a second, not on every call. */
     if (now->ms >= s->next_shared_expire_ms) {

@@ -22,6 +22,7 @@ struct turn_user_count {
 struct reservation {
     struct hnode node;
     struct reservation *next;
+    struct turn_user_count *quota;
     uint64_t token;
     uint64_t expires_ms;
     uint16_t family;
@@ -40,8 +41,14 @@ struct turn_shared {
     struct port_pool ports[2];
     struct htab users;
     uint64_t allocations;
+    uint64_t nreservations; /* live, counted with allocations against the quotas */
     struct htab reservations;
     struct reservation *fifo_head, **fifo_tail;
+    pthread_rwlock_t host_lock;
+    struct addr_set host;
+    atomic_uint host_gen;
+    /* one bit per port and family: a relay socket is bound there */
+    _Atomic uint64_t bound[2][65536 / 64];
 };
 
 static void free_secrets(char **v, size_t n)
@@ -62,6 +69,7 @@ struct turn_shared *turn_shared_new(const struct turn_config *cfg)
     sh->fifo_tail = &sh->fifo_head;
     pthread_mutex_init(&sh->lock, NULL);
     pthread_rwlock_init(&sh->secrets_lock, NULL);
+    pthread_rwlock_init(&sh->host_lock, NULL);
     if (RAND_bytes(sh->nonce_key, sizeof(sh->nonce_key)) != 1 ||
         RAND_bytes((unsigned char *)&sh->seed, sizeof(sh->seed)) != 1 ||
         htab_init(&sh->users, 64) != 0 || htab_init(&sh->reservations, 64) != 0 ||
@@ -86,6 +94,8 @@ void turn_shared_free(struct turn_shared *sh)
     port_pool_free(&sh->ports[1]);
     OPENSSL_cleanse(sh->nonce_key, sizeof(sh->nonce_key));
     free_secrets(sh->secrets, sh->nsecrets);
+    addr_set_free(&sh->host);
+    pthread_rwlock_destroy(&sh->host_lock);
     pthread_rwlock_destroy(&sh->secrets_lock);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
@@ -152,6 +162,54 @@ uint64_t turn_shared_allocations(struct turn_shared *sh)
     return n;
 }
 
+int turn_shared_set_host_addrs(struct turn_shared *sh, const struct xt_addr *addrs, size_t n)
+{
+    struct addr_set next, old;
+
+    if (addr_set_init(&next, addrs, n) != 0)
+        return -1;
+    pthread_rwlock_wrlock(&sh->host_lock);
+    old = sh->host;
+    sh->host = next;
+    atomic_fetch_add(&sh->host_gen, 1);
+    pthread_rwlock_unlock(&sh->host_lock);
+    addr_set_free(&old);
+    return 0;
+}
+
+const struct addr_set *turn_shared_host_begin(struct turn_shared *sh)
+{
+    pthread_rwlock_rdlock(&sh->host_lock);
+    return &sh->host;
+}
+
+void turn_shared_host_end(struct turn_shared *sh)
+{
+    pthread_rwlock_unlock(&sh->host_lock);
+}
+
+uint32_t turn_shared_host_generation(const struct turn_shared *sh)
+{
+    return atomic_load(&((struct turn_shared *)sh)->host_gen);
+}
+
+bool turn_shared_port_bound(const struct turn_shared *sh, int fam, uint16_t port)
+{
+    uint64_t w = atomic_load_explicit(&((struct turn_shared *)sh)->bound[fam][port / 64],
+                                      memory_order_relaxed);
+    return (w >> (port % 64)) & 1;
+}
+
+void turn_shared_set_port_bound(struct turn_shared *sh, int fam, uint16_t port, bool bound)
+{
+    uint64_t bit = 1ull << (port % 64);
+
+    if (bound)
+        atomic_fetch_or_explicit(&sh->bound[fam][port / 64], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&sh->bound[fam][port / 64], ~bit, memory_order_relaxed);
+}
+
 void turn_shared_lock(struct turn_shared *sh)
 {
     pthread_mutex_lock(&sh->lock);
@@ -214,13 +272,15 @@ static void user_put(struct turn_shared *sh, struct turn_user_count *u)
     free(u);
 }
 
-int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out)
+/* One more allocation or reservation (*live) for user, within the quotas. */
+static int quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out,
+                      uint64_t *live)
 {
     const struct turn_config *c = sh->cfg;
     struct turn_user_count *u = NULL;
 
     *out = NULL;
-    if (c->max_allocations && sh->allocations >= c->max_allocations)
+    if (c->max_allocations && sh->allocations + sh->nreservations >= c->max_allocations)
         return 486;
     if (c->user_quota) {
         u = user_get(sh, quota_name(user));
@@ -232,18 +292,28 @@ int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn
         }
         u->count++;
     }
-    sh->allocations++;
+    (*live)++;
     *out = u;
     return 0;
 }
 
-void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u)
+static void quota_put(struct turn_shared *sh, struct turn_user_count *u, uint64_t *live)
 {
-    sh->allocations--;
+    (*live)--;
     if (u) {
         u->count--;
         user_put(sh, u);
     }
+}
+
+int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out)
+{
+    return quota_take(sh, user, out, &sh->allocations);
+}
+
+void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u)
+{
+    quota_put(sh, u, &sh->allocations);
 }
 
 /* ---- reservations (EVEN-PORT with the R bit) ---- */
@@ -264,14 +334,30 @@ static void reservation_unlink(struct turn_shared *sh, struct reservation *r)
     htab_remove(&sh->reservations, &r->node);
 }
 
-int turn_shared_reserve(struct turn_shared *sh, uint16_t family, uint16_t port, uint64_t now_ms,
-                        uint64_t *token)
+/* Frees a reservation that is over (redeemed or expired): its port and quota go back. */
+static void reservation_end(struct turn_shared *sh, struct reservation *r)
+{
+    port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
+    quota_put(sh, r->quota, &sh->nreservations);
+    reservation_unlink(sh, r);
+    free(r);
+}
+
+int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t family, uint16_t port,
+                        uint64_t now_ms, uint64_t *token)
 {
     struct reservation *r = calloc(1, sizeof(*r));
+    int code;
+
     /* Zero is never handed out: the request handler reads it as "no token". */
     if (!r || RAND_bytes((unsigned char *)&r->token, sizeof(r->token)) != 1 || r->token == 0) {
         free(r);
-        return -1;
+        return 500;
+    }
+    code = quota_take(sh, user, &r->quota, &sh->nreservations);
+    if (code) {
+        free(r);
+        return code;
     }
     r->family = family;
     r->port = port;
@@ -295,9 +381,7 @@ int turn_shared_redeem(struct turn_shared *sh, uint64_t token, uint64_t now_ms, 
             continue;
         *family = r->family;
         *port = r->port;
-        port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
-        reservation_unlink(sh, r);
-        free(r);
+        reservation_end(sh, r);
         return 0;
     }
     return -1;
@@ -305,10 +389,6 @@ int turn_shared_redeem(struct turn_shared *sh, uint64_t token, uint64_t now_ms, 
 
 void turn_shared_expire(struct turn_shared *sh, uint64_t now_ms)
 {
-    while (sh->fifo_head && sh->fifo_head->expires_ms <= now_ms) {
-        struct reservation *r = sh->fifo_head;
-        port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
-        reservation_unlink(sh, r);
-        free(r);
-    }
+    while (sh->fifo_head && sh->fifo_head->expires_ms <= now_ms)
+        reservation_end(sh, sh->fifo_head);
 }

@@ -1,12 +1,14 @@
 /* State shared by every worker's TURN server: relay port pools, EVEN-PORT reservations,
- * allocation counts for quotas, and the nonce key. Allocations themselves belong to one worker;
- * only their creation and deletion come here, under one lock, never the data path. */
+ * allocation counts for quotas, the nonce key, and the relay host's own addresses. Allocations
+ * themselves belong to one worker; only their creation and deletion come here, under one lock,
+ * never the data path. */
 #ifndef XTURN_TURN_SHARED_H
 #define XTURN_TURN_SHARED_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/addr_set.h"
 #include "turn/turn_config.h"
 
 struct turn_shared;
@@ -30,23 +32,40 @@ bool turn_shared_draining(const struct turn_shared *sh);
 /* Allocations alive in every worker. */
 uint64_t turn_shared_allocations(struct turn_shared *sh);
 
+/* The relay host's addresses (every address configured in its network namespace; the daemon
+ * replaces them as they come and go). Readers hold a read lock between begin and end; each
+ * replacement bumps a generation, which workers compare to re-judge their permissions. */
+int turn_shared_set_host_addrs(struct turn_shared *sh, const struct xt_addr *addrs, size_t n);
+const struct addr_set *turn_shared_host_begin(struct turn_shared *sh);
+void turn_shared_host_end(struct turn_shared *sh);
+uint32_t turn_shared_host_generation(const struct turn_shared *sh);
+
+/* Whether a relay socket is bound to this port of a family (0 IPv4, 1 IPv6) now: the relayed
+ * transport addresses a client may reach on the relay's own address. Read without the lock. */
+bool turn_shared_port_bound(const struct turn_shared *sh, int fam, uint16_t port);
+
 void turn_shared_lock(struct turn_shared *sh);
 void turn_shared_unlock(struct turn_shared *sh);
 
 /* ---- everything below: with the lock held ---- */
 
 struct port_pool *turn_shared_ports(struct turn_shared *sh, int fam);
+/* A relay socket was bound to, or closed on, a port (turn_shared_port_bound). */
+void turn_shared_set_port_bound(struct turn_shared *sh, int fam, uint16_t port, bool bound);
 /* Free relay ports of a family (0 IPv4, 1 IPv6). */
 uint32_t turn_shared_ports_free(struct turn_shared *sh, int fam);
 
-/* Counts a new allocation for user against --max-allocations and --user-quota. Returns 0 and
- * the user's count entry (NULL without a user quota), or 486. */
+/* Counts a new allocation for user against --max-allocations and --user-quota (reservations
+ * count as allocations there). Returns 0 and the user's count entry (NULL without a user quota),
+ * or 486. */
 int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out);
 void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u);
 
-/* Reserves port (marked in the pool) for RESERVATION_LIFETIME; returns 0 and the token. */
-int turn_shared_reserve(struct turn_shared *sh, uint16_t family, uint16_t port, uint64_t now_ms,
-                        uint64_t *token);
+/* Reserves port (marked in the pool) for RESERVATION_LIFETIME, counted against user's quota
+ * until redeemed or expired, as an allocation would be; returns 0 and the token, 486 over quota,
+ * or 500. */
+int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t family, uint16_t port,
+                        uint64_t now_ms, uint64_t *token);
 /* Redeems a token: 0 with its family and port (released from the pool, for the caller to
  * bind), or -1 when unknown or expired. */
 int turn_shared_redeem(struct turn_shared *sh, uint64_t token, uint64_t now_ms, uint16_t *family,

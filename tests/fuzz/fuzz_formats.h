@@ -90,6 +90,7 @@ enum ft_control {
     FT_CTL_SECRET2 = 3,   /* the second only */
     FT_CTL_SECRET1 = 4,   /* the first only */
     FT_CTL_NO_SECRET = 5, /* none */
+    FT_CTL_HOST = 6,      /* the peer FT_HOST_TOGGLED is one of the host's addresses, or no more */
 };
 
 enum ft_sig_flags {
@@ -130,6 +131,8 @@ static const char *const ft_peers[10] = {
     "198.18.3.2:3478",  "[2001:db8:3::2]:3478",
 };
 #define FT_PEER_DYNAMIC 10
+/* A peer address that FT_CTL_HOST makes the relay host's own (and back). */
+#define FT_HOST_TOGGLED "198.18.20.3"
 
 static const char *const ft_users[2][2] = {{"alice", "wonderland"}, {"carol", "looking-glass"}};
 #define FT_REST_SECRET  "fuzz-rest-secret"

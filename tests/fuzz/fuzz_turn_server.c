@@ -117,6 +117,8 @@ struct fz {
     struct worker w[2];
     int nworkers;
     bool draining;
+    bool host_toggled;      /* FT_HOST_TOGGLED is a host address */
+    struct addr_set host;   /* the host's addresses as the servers were told */
     uint64_t relayed[2][2]; /* data datagrams sent, by worker and direction (TURN_TO_*) */
     struct turn_time now;
     struct fsock socks[NSOCK];
@@ -264,6 +266,28 @@ static bool is_open_relay_addr(const struct xt_addr *a)
     return false;
 }
 
+/* The peer rule: an allowed peer, or on the relay host another allocation's relayed address
+ * that exists now (the relay or public address of its family, on a port with an open relay
+ * socket other than from's own). */
+static bool peer_ok(const struct xt_addr *peer, const struct xt_addr *from)
+{
+    int fam = peer->family == AF_INET6;
+    enum peer_verdict v = peer_policy_check(&F.cfg.policy, &F.host, peer);
+
+    if (v != PEER_SELF)
+        return v == PEER_ALLOWED;
+    if (!xt_addr_ip_equal(peer, &F.relay[fam]) &&
+        !(F.pub[fam].family && xt_addr_ip_equal(peer, &F.pub[fam])))
+        return false;
+    if (peer->port == from->port)
+        return false;
+    for (int h = 0; h < NSOCK; h++)
+        if (F.socks[h].open && F.socks[h].addr.family == peer->family &&
+            F.socks[h].addr.port == peer->port)
+            return true;
+    return false;
+}
+
 static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
 {
     uint16_t hi = F.cfg.strict_channel_range ? 0x4FFF : 0x7FFF;
@@ -271,7 +295,7 @@ static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
     CHECK(ci->channel >= 0x4000 && ci->channel <= hi);
     CHECK(ci->relay->family == ci->peer->family);
     CHECK(is_open_relay_addr(ci->relay));
-    CHECK(peer_policy_check(&F.cfg.policy, ci->peer) == PEER_ALLOWED);
+    CHECK(peer_ok(ci->peer, ci->relay));
     if (F.mirror_overflow)
         return 0;
     for (size_t i = 0; i < F.nmirrors; i++)
@@ -478,7 +502,7 @@ static void flush(void)
         CHECK(F.socks[q->handle].worker == q->worker);
         CHECK(q->head_len == 0 && q->pad == 0);
         CHECK(q->dst.family == F.socks[q->handle].addr.family);
-        CHECK(peer_policy_check(&F.cfg.policy, &q->dst) == PEER_ALLOWED);
+        CHECK(peer_ok(&q->dst, &F.socks[q->handle].addr));
         F.relayed[q->worker][TURN_TO_PEER]++;
         for (int h = 0; h < NSOCK && nlb < QCAP; h++) {
             if (!F.socks[h].open || !xt_addr_equal(&F.socks[h].addr, &q->dst))
@@ -754,8 +778,24 @@ static void check_counters(void)
         for (int dir = 0; dir < 2; dir++)
             CHECK(turn_counters_relayed(c, dir) == F.relayed[i][dir]);
         channels += turn_counters_channels(c);
+        CHECK(turn_counters_permissions(c) <= c->allocations * F.cfg.max_permissions);
+        CHECK(turn_counters_channels(c) <= c->allocations * F.cfg.max_channels);
     }
     CHECK(channels >= (F.mirror_overflow ? 0 : F.nmirrors));
+}
+
+/* The host's addresses: the relay's, and FT_HOST_TOGGLED when on. */
+static void set_host(bool toggled)
+{
+    struct xt_addr a[3] = {F.relay[0], F.relay[1]};
+    size_t n = 2;
+
+    if (toggled)
+        CHECK(xt_addr_parse_ip(FT_HOST_TOGGLED, &a[n++]) == 0);
+    addr_set_free(&F.host);
+    CHECK(addr_set_init(&F.host, a, n) == 0);
+    CHECK(turn_shared_set_host_addrs(F.shared, a, n) == 0);
+    F.host_toggled = toggled;
 }
 
 static void control(uint8_t arg, uint16_t field)
@@ -782,6 +822,10 @@ static void control(uint8_t arg, uint16_t field)
         if (F.shared)
             CHECK(turn_shared_set_secrets(F.shared, lists[(arg & 7) - 2], counts[(arg & 7) - 2]) ==
                   0);
+        return;
+    case FT_CTL_HOST:
+        if (F.shared)
+            set_host(!F.host_toggled);
         return;
     default:
         return;
@@ -873,8 +917,8 @@ static void setup(uint8_t conf, uint8_t conf2)
     c->policy.nself = 6;
     c->policy.deny = deny;
     c->policy.ndeny = 1;
-    c->policy.relay_port_lo = FT_PORT_LO;
-    c->policy.relay_port_hi = FT_PORT_HI;
+    c->max_permissions = 6;
+    c->max_channels = 4;
 
     F.now.ms = FT_START_MS;
     F.now.unix_s = FT_START_UNIX_S;
@@ -882,6 +926,7 @@ static void setup(uint8_t conf, uint8_t conf2)
     if (F.nworkers == 2 || !(conf2 & FT_CFG2_PRIVATE)) {
         F.shared = turn_shared_new(c);
         CHECK(F.shared != NULL);
+        set_host(false);
     }
     for (int i = 0; i < F.nworkers; i++) {
         F.w[i].id = i;
@@ -896,6 +941,7 @@ static void teardown(void)
     for (int i = 0; i < F.nworkers; i++)
         turn_server_free(F.w[i].s);
     turn_shared_free(F.shared);
+    addr_set_free(&F.host);
     flush();
     CHECK(open_sockets() == 0);
     CHECK(F.mirror_overflow || F.nmirrors == 0);

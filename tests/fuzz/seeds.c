@@ -464,6 +464,24 @@ static void turn_seeds(void)
     rec_add(&r, FT_SEND, 0x80, 2, "me", 2);
     put_rec("config-limits", &r);
 
+    /* the host's addresses change under a channel (revoked), caps on permissions and channels */
+    rec_start(&r, 0);
+    rec_signed(&r, 0, M_ALLOCATE, 0, 0, 0, TRANSPORT, 0);
+    rec_signed(&r, 0, M_BIND, 0, 0, 0, CHANNEL(0x4000), PEER(2), 0);
+    rec_add(&r, FT_CHANNELDATA, 0, 2, "hi", 2);
+    rec_add(&r, FT_CONTROL, FT_CTL_HOST, 0, NULL, 0);
+    rec_add(&r, FT_TIME, 0, 1000, NULL, 0);
+    rec_add(&r, FT_CHANNELDATA, 0, 2, "hi", 2);
+    rec_signed(&r, 0, M_PERMISSION, 0, 0, 0, PEER(2), 0);
+    rec_add(&r, FT_CONTROL, FT_CTL_HOST, 0, NULL, 0);
+    rec_add(&r, FT_TIME, 0, 1000, NULL, 0);
+    rec_signed(&r, 0, M_PERMISSION, 0, 0, 0, PEER(2), PEER(0), PEER(1), PEER(3), 0);
+    rec_signed(&r, 0, M_BIND, 0, 0, 0, CHANNEL(0x4001), PEER(0), 0);
+    rec_signed(&r, 0, M_BIND, 0, 0, 0, CHANNEL(0x4002), PEER(1), 0);
+    rec_signed(&r, 1, M_ALLOCATE, 0, 0, 0, TRANSPORT, 0);
+    rec_signed(&r, 0, M_PERMISSION, 0, 0, 0, PEER(10), 0);
+    put_rec("host-addresses-and-caps", &r);
+
     /* operations: --max-bps, secret rotation, draining with alternate servers */
     {
         static uint8_t big[2000];

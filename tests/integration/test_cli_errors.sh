@@ -36,7 +36,10 @@ expect_usage_error() {
 }
 
 port=$(free_port)
-base=(--listen "127.0.0.1:$port" --realm xturn)
+# The kernel's ephemeral ports (32768-60999) end below this relay range: a free port of theirs is
+# never inside it, where a listen port is refused.
+relay=(--relay-ports 61000-65535)
+base=(--listen "127.0.0.1:$port" --realm xturn "${relay[@]}")
 auth=(--auth-secret "cli-test-secret")
 
 # Control: the base flags are good, so each failure below is the bad flag's doing.
@@ -71,6 +74,13 @@ expect_usage_error missing_value "${base[@]}" "${auth[@]}" --realm
 expect_usage_error bad_log_level "${base[@]}" "${auth[@]}" --log-level loud
 expect_usage_error bad_log_format "${base[@]}" "${auth[@]}" --log-format xml
 expect_usage_error bad_cidr "${base[@]}" "${auth[@]}" --allow-peer 300.1.2.3/8
+# A listen or metrics port inside the relay range: a client could reach it as a relayed address.
+expect_usage_error listen_in_relay_range --listen 127.0.0.1:62000 "${relay[@]}" "${auth[@]}"
+grep -qF -- '--listen: "127.0.0.1:62000": port inside --relay-ports 61000-65535' "$err" ||
+    fail "listen_in_relay_range: unexpected message: $(cat "$err")"
+expect_usage_error metrics_in_relay_range "${base[@]}" "${auth[@]}" --metrics 127.0.0.1:62000
+grep -qF -- '--metrics: "127.0.0.1:62000": port inside --relay-ports 61000-65535' "$err" ||
+    fail "metrics_in_relay_range: unexpected message: $(cat "$err")"
 
 # A listen port already in use: python holds it (bounded) while the daemon tries.
 busy_out="$XT_TMP/busy.port"
@@ -88,7 +98,7 @@ for _ in $(seq 1 50); do
 done
 busy=$(head -n 1 "$busy_out")
 [ -n "$busy" ] || fail "could not hold a UDP port"
-expect_usage_error port_in_use --listen "127.0.0.1:$busy" --realm xturn "${auth[@]}"
+expect_usage_error port_in_use --listen "127.0.0.1:$busy" --realm xturn "${relay[@]}" "${auth[@]}"
 xt_kill "$holder"
 
 run_cli help --help

@@ -2,6 +2,7 @@
 """Peer deny list bypass attempts through a TURN relay (test_abuse_deny_bypass.sh).
 
 usage: deny_bypass.py --relay4 ADDR --relay6 ADDR --secret S --probe-port P --peer4 ADDR:PORT
+                      [--host-addr ADDR ...] [--range-port Q]
 
 From one client with a dual allocation (IPv4 and IPv6 relayed addresses), every denied
 address below gets a CreatePermission and a ChannelBind, each of which must be answered 403,
@@ -9,8 +10,11 @@ then a Send indication and ChannelData on the channel number the ChannelBind ask
 must be dropped: the caller checks that nothing arrived at its listeners on the loopback and
 relay addresses, port P). The forms: IPv4-mapped, IPv4-compatible, 6to4 and Teredo (server and
 obfuscated client) encodings of loopback, RFC 1918, link-local and unspecified addresses, the
-unspecified addresses themselves, and the relay's own listen addresses (port 3478 and P, both
-outside the relay port range) in every encoding.
+unspecified addresses themselves, the relay's own listen addresses (port 3478 and P, both
+outside the relay port range) in every encoding, the relay host's other addresses (--host-addr:
+a second address of its interface, one added while the relay runs) on port P and on Q, and the
+relay's own addresses on Q, a port inside the relay range that no allocation holds (a service
+listens there).
 
 Controls, which must work: a permission and a channel to an allowed peer (--peer4, an echo
 server: the echo comes back); a second client's relayed addresses (the relay's own addresses on
@@ -53,6 +57,8 @@ def main():
     ap.add_argument("--secret", required=True)
     ap.add_argument("--probe-port", type=int, required=True)
     ap.add_argument("--peer4", required=True)
+    ap.add_argument("--host-addr", action="append", default=[])
+    ap.add_argument("--range-port", type=int)
     o = ap.parse_args()
     P, L, r4, r6 = o.probe_port, o.port, o.relay4, o.relay6
     peer_host, peer_port = o.peer4.rsplit(":", 1)
@@ -98,6 +104,15 @@ def main():
         ("relay address, IPv4-mapped, non-relay port", f"::ffff:{r4}", P),
         ("relay address, port 0", r4, 0),
     ]
+    for h in o.host_addr:
+        denied.append((f"host address {h}", h, P))
+        if ":" not in h:
+            denied.append((f"host address {h}, IPv4-mapped", f"::ffff:{h}", P))
+        if o.range_port:
+            denied.append((f"host address {h}, relay-range port", h, o.range_port))
+    if o.range_port:
+        denied += [("relay address, relay-range port of no allocation", r4, o.range_port),
+                   ("relay IPv6 address, relay-range port of no allocation", r6, o.range_port)]
 
     a = tc.TurnClient(r4, o.port, signer=tc.Signer(user, pw))
     b = tc.TurnClient(r4, o.port, signer=tc.Signer(user, pw))

@@ -115,8 +115,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.turn.policy.nallow, 0);
     assert_int_equal(cfg.turn.policy.ndeny, 0);
     assert_int_equal(cfg.turn.policy.nself, 2); /* listen + relay */
-    assert_int_equal(cfg.turn.policy.relay_port_lo, 49152);
-    assert_int_equal(cfg.turn.policy.relay_port_hi, 65535);
+    assert_int_equal(cfg.turn.max_permissions, 1000);
+    assert_int_equal(cfg.turn.max_channels, 1000);
 }
 
 static void test_every_flag(void **state)
@@ -132,7 +132,7 @@ static void test_every_flag(void **state)
                            "10.0.0.0/8", "--allow-peer", "fd00::/8", "--deny-peer", "198.18.0.0/15",
                            "--log-format", "text", "--log-level", "debug", "--strict-channel-range",
                            "--max-allocations", "1000", "--user-quota", "10", "--max-lifetime",
-                           "300"),
+                           "300", "--max-permissions", "50", "--max-channels", "60"),
                      0);
     unlink(file);
     assert_int_equal(cfg.nlisten, 3);
@@ -170,12 +170,12 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.turn.max_lifetime_s, 300);
     assert_int_equal(cfg.turn.default_lifetime_s, 300); /* never above the maximum */
     assert_int_equal(cfg.turn.policy.nself, 7);         /* 3 listen, 2 relay, 2 public */
-    assert_int_equal(cfg.turn.policy.relay_port_lo, 50000);
-    assert_int_equal(cfg.turn.policy.relay_port_hi, 50100);
+    assert_int_equal(cfg.turn.max_permissions, 50);
+    assert_int_equal(cfg.turn.max_channels, 60);
     for (size_t i = 0; i < cfg.turn.policy.nself; i++) {
         struct xt_addr peer = cfg.turn.policy.self[i];
         peer.port = 22;
-        assert_int_equal(peer_policy_check(&cfg.turn.policy, &peer), PEER_SELF_PORT);
+        assert_int_equal(peer_policy_check(&cfg.turn.policy, NULL, &peer), PEER_SELF);
     }
 }
 
@@ -356,6 +356,15 @@ static void test_errors(void **state)
         {{OK_BASE, "--max-lifetime", "59"},
          "--max-lifetime: \"59\": expected seconds, at least 60"},
         {{OK_BASE, "--max-lifetime", "abc"}, "--max-lifetime: \"abc\""},
+        {{OK_BASE, "--max-permissions", "0"}, "--max-permissions: \"0\": expected a count"},
+        {{OK_BASE, "--max-channels", "x"}, "--max-channels: \"x\": expected a count"},
+        /* a relay socket could take these ports, or a client reach them as relayed addresses */
+        {{"--listen", "192.0.2.1:50000", "--user", "a:b"},
+         "--listen: \"192.0.2.1:50000\": port inside --relay-ports 49152-65535"},
+        {{OK_BASE, "--relay-ports", "3000-4000"},
+         "--listen: \"192.0.2.1:3478\": port inside --relay-ports 3000-4000"},
+        {{OK_BASE, "--metrics", "127.0.0.1:60000"},
+         "--metrics: \"127.0.0.1:60000\": port inside --relay-ports 49152-65535"},
         {{OK_BASE, "--bogus"}, "unknown or ambiguous flag \"--bogus\""},
         {{OK_BASE, "--re", "x"}, "\"--re\""}, /* ambiguous: realm, relay-... */
         {{OK_BASE, "-l"}, "unknown flag \"-l\""},

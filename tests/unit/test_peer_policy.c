@@ -12,7 +12,9 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct peer_policy empty = {.relay_port_lo = 49152, .relay_port_hi = 65535};
+static const struct peer_policy empty = {0};
+/* The host's addresses that expect_all passes (NULL: none). */
+static const struct addr_set *host;
 
 static struct xt_addr addr(const char *s)
 {
@@ -35,7 +37,7 @@ static void expect_all(const struct peer_policy *p, const char *const *addrs, si
 {
     for (size_t i = 0; i < n; i++) {
         struct xt_addr a = addr(addrs[i]);
-        enum peer_verdict got = peer_policy_check(p, &a);
+        enum peer_verdict got = peer_policy_check(p, host, &a);
         if (got != want)
             fail_msg("%s: verdict %d, want %d", addrs[i], got, want);
     }
@@ -124,17 +126,17 @@ static const char *const denied_v4[] = {
     "0.0.0.0",         "0.255.255.255",  "10.0.0.0",        "10.255.255.255",  "100.64.0.0",
     "100.127.255.255", "127.0.0.1",      "127.255.255.255", "169.254.0.0",     "169.254.255.255",
     "172.16.0.0",      "172.31.255.255", "192.168.0.0",     "192.168.255.255", "224.0.0.1",
-    "239.255.255.255", "240.0.0.0",      "255.255.255.255",
+    "239.255.255.255", "240.0.0.0",      "255.255.255.255", "168.63.129.16", /* Azure */
 };
 
 static void test_default_deny_ipv4(void **state)
 {
     static const char *const allowed[] = {
-        "1.0.0.0",     "9.255.255.255",   "11.0.0.0",   "100.63.255.255",
-        "100.128.0.0", "126.255.255.255", "128.0.0.0",  "169.253.255.255",
-        "169.255.0.0", "172.15.255.255",  "172.32.0.0", "192.167.255.255",
-        "192.169.0.0", "223.255.255.255", "198.18.0.1", "198.19.255.255",
-        "192.0.2.1",   "8.8.8.8",
+        "1.0.0.0",     "9.255.255.255",   "11.0.0.0",      "100.63.255.255",
+        "100.128.0.0", "126.255.255.255", "128.0.0.0",     "169.253.255.255",
+        "169.255.0.0", "172.15.255.255",  "172.32.0.0",    "192.167.255.255",
+        "192.169.0.0", "223.255.255.255", "198.18.0.1",    "198.19.255.255",
+        "192.0.2.1",   "8.8.8.8",         "168.63.129.15", "168.63.129.17",
     };
     (void)state;
     expect_all(&empty, denied_v4, N(denied_v4), PEER_DENIED);
@@ -245,25 +247,20 @@ static void test_deny_overrides_allow(void **state)
     expect_all(&p, denied, N(denied), PEER_DENIED);
 }
 
-static void test_self_on_relay_ports_only(void **state)
+/* The relay's own addresses are PEER_SELF on every port: whether a relayed address is there is
+ * the TURN core's to judge (turn_self.c). */
+static void test_self_on_every_port(void **state)
 {
     struct xt_addr self[] = {addr("198.18.0.10:3478"), addr("[2001:db8::10]:3478"),
                              addr("127.0.0.1:3478")};
     struct peer_policy p = empty;
-    static const char *const relay_ports[] = {"198.18.0.10:49152", "198.18.0.10:65535",
-                                              "[2001:db8::10]:50000", "127.0.0.1:50000"};
-    static const char *const other_ports[] = {"198.18.0.10:3478", "198.18.0.10:49151",
-                                              "198.18.0.10:22",   "[2001:db8::10]:3478",
-                                              "127.0.0.1:3478",   "127.0.0.1:80"};
+    static const char *const ports[] = {
+        "198.18.0.10:49152", "198.18.0.10:65535", "[2001:db8::10]:50000", "127.0.0.1:50000",
+        "198.18.0.10:3478",  "198.18.0.10:22",    "[2001:db8::10]:3478",  "127.0.0.1:80"};
     (void)state;
     p.self = self;
     p.nself = N(self);
-    expect_all(&p, relay_ports, N(relay_ports), PEER_ALLOWED);
-    expect_all(&p, other_ports, N(other_ports), PEER_SELF_PORT);
-    p.relay_port_lo = p.relay_port_hi = 40000;
-    expect_all(&p, (const char *const[]){"198.18.0.10:40000"}, 1, PEER_ALLOWED);
-    expect_all(&p, (const char *const[]){"198.18.0.10:40001", "198.18.0.10:39999"}, 2,
-               PEER_SELF_PORT);
+    expect_all(&p, ports, N(ports), PEER_SELF);
 }
 
 static void test_self_in_embedded_forms(void **state)
@@ -271,22 +268,51 @@ static void test_self_in_embedded_forms(void **state)
     struct xt_addr self[] = {addr("198.18.0.10:3478")};
     struct peer_policy p = empty;
     static const char *const forms[] = {
-        "[::ffff:198.18.0.10]:3478",        "[::198.18.0.10]:3478", "[2002:c612:a::1]:3478",
+        "[::ffff:198.18.0.10]:3478",        "[::198.18.0.10]:50000", "[2002:c612:a::1]:3478",
         "[2001:0:c612:a::f7f7:f7f7]:3478",  /* Teredo server */
         "[2001:0:808:808::39ed:fff5]:3478", /* Teredo client */
     };
     (void)state;
     p.self = self;
     p.nself = N(self);
-    expect_all(&p, forms, N(forms), PEER_SELF_PORT);
+    expect_all(&p, forms, N(forms), PEER_SELF);
     for (size_t i = 0; i < N(forms); i++) {
         struct xt_addr a = addr(forms[i]);
-        assert_true(peer_policy_is_self(&p, &a));
+        assert_true(peer_policy_is_self(&p, NULL, &a));
     }
-    struct xt_addr mapped_relay_port = addr("[::ffff:198.18.0.10]:50000");
-    assert_int_equal(peer_policy_check(&p, &mapped_relay_port), PEER_ALLOWED);
     struct xt_addr other = addr("198.18.0.11");
-    assert_false(peer_policy_is_self(&p, &other));
+    assert_false(peer_policy_is_self(&p, NULL, &other));
+}
+
+/* Every address of the host is self, not only the configured ones: a second address on the
+ * interface, a SLAAC one, a management one, loopback (issue 10, finding 1). */
+static void test_host_addresses_are_self(void **state)
+{
+    struct xt_addr self[] = {addr("198.18.3.2:3478")};
+    struct xt_addr on_host[] = {addr("198.18.3.77"), addr("[2001:db8:3::abcd]"), addr("10.0.0.5"),
+                                addr("198.18.3.77")};
+    struct addr_set set;
+    struct peer_policy p = empty;
+    static const char *const host_peers[] = {
+        "198.18.3.77:9999",          "198.18.3.77:50000", "[2001:db8:3::abcd]:9999",
+        "[::ffff:198.18.3.77]:9999", "10.0.0.5:22",
+    };
+    static const char *const others[] = {"198.18.3.78:9999", "[2001:db8:3::abce]:9999"};
+    (void)state;
+    p.self = self;
+    p.nself = N(self);
+    assert_int_equal(addr_set_init(&set, on_host, N(on_host)), 0);
+    assert_int_equal(set.n, 3); /* duplicates merged */
+    host = &set;
+    expect_all(&p, host_peers, N(host_peers), PEER_SELF);
+    expect_all(&p, others, N(others), PEER_ALLOWED);
+    host = NULL;
+    /* without the host's set, the second address is just a peer */
+    expect_all(&p, (const char *const[]){"198.18.3.77:9999"}, 1, PEER_ALLOWED);
+    addr_set_free(&set);
+    assert_int_equal(addr_set_init(&set, NULL, 0), 0);
+    struct xt_addr a = addr("198.18.3.77");
+    assert_false(addr_set_contains(&set, &a));
 }
 
 static void test_deny_beats_self(void **state)
@@ -315,8 +341,9 @@ int main(void)
         cmocka_unit_test(test_allow_overrides_default),
         cmocka_unit_test(test_v6_unspecified_loopback_not_embedded),
         cmocka_unit_test(test_deny_overrides_allow),
-        cmocka_unit_test(test_self_on_relay_ports_only),
+        cmocka_unit_test(test_self_on_every_port),
         cmocka_unit_test(test_self_in_embedded_forms),
+        cmocka_unit_test(test_host_addresses_are_self),
         cmocka_unit_test(test_deny_beats_self),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,8 +83,10 @@ static void denied_peers_are_403(void **state)
         mock_addr(&peer, denied[i]);
         assert_int_equal(mock_create_permission(m, &peer), 403);
     }
-    /* The relay's own address on a relay port is allowed: relay-to-self. */
+    /* The relay's own address is a peer only at another allocation's relayed address. */
     mock_addr(&peer, "198.18.3.2:50050");
+    assert_int_equal(mock_create_permission(m, &peer), 403);
+    assert_int_equal(mock_allocate_from(m, "198.18.1.3:40000", &peer), 0);
     assert_int_equal(mock_create_permission(m, &peer), 0);
 }
 

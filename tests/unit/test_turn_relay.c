@@ -159,7 +159,7 @@ static void send_to_own_listen_port_is_dropped(void **state)
     size_t before;
     mock_start(m);
     assert_int_equal(mock_allocate(m, 0, NULL), 0);
-    mock_addr(&relay_peer, "198.18.3.2:50050");
+    assert_int_equal(mock_allocate_from(m, "198.18.1.3:40000", &relay_peer), 0);
     assert_int_equal(mock_create_permission(m, &relay_peer), 0);
     /* The permission covers the IP; the listen port must still be unreachable. */
     mock_addr(&listen_peer, "198.18.3.2:3478");

@@ -24,7 +24,6 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
-#include "xdp/route_watch.h"
 #include "xdp/xdp_loader.h"
 #include "xdp_testnet.h"
 
@@ -1767,35 +1766,6 @@ static void test_nexthop_cache_other_ingress(void **state)
     run_relay_case(&main_inst, relay_case("c2p_44"));
 }
 
-/* Route, neighbour, address and link changes reach the watcher as they are made. */
-static void test_route_watch(void **state)
-{
-    static const char *const changes[] = {
-        "ip neigh add 198.18.0.200 lladdr 02:00:00:00:09:09 dev xt0 nud permanent",
-        "ip neigh del 198.18.0.200 dev xt0",
-        "ip route add 198.18.70.0/24 via 198.18.0.254",
-        "ip route del 198.18.70.0/24",
-        "ip -6 route add 2001:db8:70::/48 via 2001:db8::fe",
-        "ip -6 route del 2001:db8:70::/48",
-        "ip addr add 198.18.0.9/24 dev xt0",
-        "ip addr del 198.18.0.9/24 dev xt0",
-        "ip link set xtd0 down",
-        "ip link set xtd0 up",
-    };
-    int fd = route_watch_open();
-
-    (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(route_watch_drain(fd), 0);
-    for (size_t i = 0; i < ARRAY_LEN(changes); i++) {
-        assert_int_equal(system(changes[i]), 0);
-        if (route_watch_drain(fd) != 1)
-            fail_msg("not heard: %s", changes[i]);
-        assert_int_equal(route_watch_drain(fd), 0);
-    }
-    close(fd);
-}
-
 static int group_setup(void **state)
 {
     struct xdp_options o;
@@ -1848,7 +1818,6 @@ int main(void)
         cmocka_unit_test(test_nexthop_cache_mtu),
         cmocka_unit_test(test_nexthop_cache_redirect),
         cmocka_unit_test(test_nexthop_cache_other_ingress),
-        cmocka_unit_test(test_route_watch),
         cmocka_unit_test(test_unbind),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_attach_detach),

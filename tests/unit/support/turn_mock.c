@@ -110,8 +110,8 @@ void mock_setup(struct mock *m)
     c->channel_lifetime_s = 600;
     c->nonce_lifetime_s = 600;
     c->unauth_rate = 0;
-    c->policy.relay_port_lo = 50000;
-    c->policy.relay_port_hi = 50099;
+    c->max_permissions = 1000;
+    c->max_channels = 1000;
     c->policy.self = calloc(2, sizeof(struct xt_addr));
     c->policy.self[0] = c->relay_v4;
     c->policy.self[1] = c->relay_v6;
@@ -203,7 +203,9 @@ void mock_advance(struct mock *m, uint64_t ms)
 void mock_req(struct mock *m, struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method)
 {
     uint8_t tid[STUN_TID_LEN] = {0x7e, 0x57};
-    tid[11] = ++m->tid_counter;
+    uint32_t n = ++m->tid_counter;
+    /* unique over many requests: a repeated id is answered from the retransmission cache */
+    memcpy(tid + 4, &n, sizeof(n));
     tid[10] = (uint8_t)method;
     stun_build_init(b, buf, cap, method, STUN_REQUEST, tid);
 }
@@ -340,6 +342,23 @@ int mock_allocate(struct mock *m, uint8_t family, struct xt_addr *relayed)
         assert_int_equal(
             stun_attr_xor_addr(&r, stun_find(&r, TURN_ATTR_XOR_RELAYED_ADDRESS), relayed), 0);
     }
+    return code;
+}
+
+int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relayed)
+{
+    struct xt_addr saved = m->client;
+    char nonce[sizeof(m->nonce)];
+    size_t nonce_len = m->nonce_len;
+    int code;
+
+    memcpy(nonce, m->nonce, sizeof(nonce));
+    mock_addr(&m->client, client);
+    m->nonce_len = 0; /* nonces are bound to the client's address */
+    code = mock_allocate(m, 0, relayed);
+    m->client = saved;
+    memcpy(m->nonce, nonce, sizeof(nonce));
+    m->nonce_len = nonce_len;
     return code;
 }
 

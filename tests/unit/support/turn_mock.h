@@ -51,7 +51,7 @@ struct mock {
     size_t sent_at_last_up;
     bool fail_up;
     struct xt_addr last_up_relay;
-    uint8_t tid_counter;
+    uint32_t tid_counter;
 };
 
 /* A config with static user alice:wonderland, realm "xturn", relays 198.18.3.2 and
@@ -91,6 +91,8 @@ int mock_last_code(struct mock *m);
 
 /* Full exchanges; return the error code (0 on success). */
 int mock_allocate(struct mock *m, uint8_t family /* 0: none */, struct xt_addr *relayed);
+/* An allocation for another client address (m->client stays), e.g. a relay-to-self peer. */
+int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relayed);
 int mock_create_permission(struct mock *m, const struct xt_addr *peer);
 int mock_channel_bind(struct mock *m, uint16_t channel, const struct xt_addr *peer);
 int mock_refresh(struct mock *m, int lifetime /* -1: none */);

@@ -1,4 +1,4 @@
-#include "xdp/route_watch.h"
+#include "net/route_watch.h"
 
 #include <errno.h>
 #include <linux/netlink.h>
@@ -40,22 +40,34 @@ int route_watch_open(void)
     return fd;
 }
 
+/* What one datagram of notifications says changed. */
+static int classify(char *buf, int len)
+{
+    int what = ROUTE_WATCH_CHANGED;
+
+    for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+        if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR)
+            what |= ROUTE_WATCH_ADDRESSES;
+    return what;
+}
+
 int route_watch_drain(int fd)
 {
-    char buf[8192];
+    /* 8 KiB: the kernel's notifications fit one page (NLMSG_GOODSIZE). */
+    _Alignas(struct nlmsghdr) char buf[8192];
     int changed = 0;
 
     for (;;) {
         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
         if (n > 0) {
-            changed = 1;
+            changed |= classify(buf, (int)n);
             continue;
         }
         if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
             return changed;
         if (errno == ENOBUFS) {
-            changed = 1;
+            changed |= ROUTE_WATCH_CHANGED | ROUTE_WATCH_ADDRESSES;
             continue;
         }
         if (errno != EINTR)
