@@ -132,7 +132,7 @@ static bool bpf_needs_cap(cap_t held)
     return needs;
 }
 
-/* "cap_net_admin,cap_bpf", or "none". */
+/* "cap_bpf,cap_net_bind_service", or "none". */
 static void caps_text(const cap_value_t *v, int n, char *out, size_t len)
 {
     size_t used = 0;
@@ -227,25 +227,10 @@ static int verify(const cap_value_t *keep, int nkeep, bool switched, char *err, 
     return rc;
 }
 
-/* After a failure half way: whatever is still permitted is made effective again, so that the
- * clean-up can still detach XDP. */
-static void restore_effective(void)
-{
-    cap_t now = cap_get_proc();
-
-    if (!now)
-        return;
-    for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)
-        if (holds(now, c))
-            (void)cap_set_flag(now, CAP_EFFECTIVE, 1, &c, CAP_SET);
-    (void)cap_set_proc(now);
-    cap_free(now);
-}
-
 int privileges_drop(const char *user, const char *group, unsigned keep_bits, char *err,
                     size_t errlen)
 {
-    cap_value_t keep[3];
+    cap_value_t keep[2];
     int nkeep = 0, threads;
     uid_t uid = 0;
     gid_t gid = 0;
@@ -277,8 +262,6 @@ int privileges_drop(const char *user, const char *group, unsigned keep_bits, cha
     }
     /* Keep only what is held: a capability the process lacks cannot be needed later either
      * (start-up, which needed it, is over). */
-    if ((keep_bits & PRIV_KEEP_XDP) && holds(held, CAP_NET_ADMIN))
-        keep[nkeep++] = CAP_NET_ADMIN;
     if ((keep_bits & PRIV_KEEP_XDP) && holds(held, CAP_BPF) && bpf_needs_cap(held))
         keep[nkeep++] = CAP_BPF;
     if ((keep_bits & PRIV_KEEP_LOW_PORTS) && holds(held, CAP_NET_BIND_SERVICE))
@@ -312,8 +295,6 @@ int privileges_drop(const char *user, const char *group, unsigned keep_bits, cha
            "#gid", ids[1], "capabilities", kept, NULL);
     rc = 0;
 out:
-    if (rc != 0)
-        restore_effective();
     cap_free(held);
     cap_free(want);
     return rc;

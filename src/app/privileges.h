@@ -9,9 +9,10 @@
 
 /* What the running daemon needs after start-up (bits of `keep`). */
 enum {
-    /* XDP is attached: CAP_NET_ADMIN to detach it at exit, plus CAP_BPF only on kernels that
-     * refuse every bpf() command without it (before 6.5, with kernel.unprivileged_bpf_disabled
-     * set): map updates through the fds already held need no capability elsewhere. */
+    /* XDP is attached: CAP_BPF only on kernels that refuse every bpf() command without it
+     * (before 6.5, with kernel.unprivileged_bpf_disabled set): map updates through the fds
+     * already held need no capability elsewhere. Not CAP_NET_ADMIN: the program is attached
+     * through BPF links, which detach it when the process closes them, capability or not. */
     PRIV_KEEP_XDP = 1u << 0,
     /* Relay sockets (--relay-ports) or the metrics endpoint (--metrics, started after the
      * drop) may bind ports below 1024: CAP_NET_BIND_SERVICE. */

@@ -1,6 +1,7 @@
 /* Loader of the XDP fast path: the libbpf skeleton of src/bpf/xturn.bpf.c, configured through
- * .rodata and map sizes before load; attach/detach by netlink (bpf_xdp_attach); bindings
- * mirrored into the program's maps. */
+ * .rodata and map sizes before load; attached through BPF links, which the kernel detaches when
+ * their last fd closes (exit, crash or SIGKILL alike); bindings mirrored into the program's
+ * maps. */
 #include "xdp/xdp_loader.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -25,7 +27,7 @@
 
 struct xdp_iface {
     int ifindex;
-    uint32_t flags; /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+    int link_fd; /* the BPF link attaching the program: held only by this process */
 };
 
 struct xdp_relay {
@@ -285,9 +287,90 @@ int xdp_relay_prog_fd(const struct xdp_relay *x)
     return bpf_program__fd(x->skel->progs.xturn_xdp);
 }
 
+/* A link fd, or -errno. The link is the process's: nothing detaches it but its last close. */
 static int attach_mode(struct xdp_relay *x, int ifindex, uint32_t flags)
 {
-    return bpf_xdp_attach(ifindex, xdp_relay_prog_fd(x), flags, NULL);
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+
+    return bpf_link_create(xdp_relay_prog_fd(x), ifindex, BPF_XDP, &opts);
+}
+
+/* bpf() has no extended ack: what netlink would have said for the errors an attach meets. */
+static const char *attach_hint(int rc)
+{
+    switch (rc) {
+    case -EOPNOTSUPP:
+        return ": the driver does not support XDP in this mode";
+    case -EBUSY:
+    case -EEXIST:
+        return ": another XDP program is attached";
+    default:
+        return "";
+    }
+}
+
+/* An XDP program already on the interface (native or generic mode). A leftover of an older xturn
+ * that attached by netlink and died without detaching would relay for allocations that no longer
+ * exist: it is removed (that program only), with a warning. Anything else is refused: another
+ * program, or an xturn holding the interface through its link (a running one). */
+static int clear_leftover(const char *ifname, int ifindex, char *err, size_t errlen)
+{
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    LIBBPF_OPTS(bpf_xdp_attach_opts, only);
+    struct bpf_prog_info info;
+    uint32_t len = sizeof(info), id, mode;
+    char ids[16], why[512];
+    int fd, rc;
+
+    rc = bpf_xdp_query(ifindex, 0, &q);
+    if (rc) {
+        set_err(err, errlen, "%s: querying its XDP program failed: %s", ifname, strerror(-rc));
+        return -1;
+    }
+    id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+    if (id == 0)
+        return 0;
+    mode = q.drv_prog_id ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+    fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) {
+        set_err(err, errlen,
+                "%s: another XDP program (id %u) is attached; telling whether it is an xturn "
+                "leftover failed: %s%s",
+                ifname, id, strerror(-fd), fd == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+        return -1;
+    }
+    memset(&info, 0, sizeof(info));
+    rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+    if (rc || strcmp(info.name, XDP_PROG_NAME) != 0) {
+        set_err(err, errlen, "%s: another XDP program is attached (id %u, name %s)", ifname, id,
+                rc ? "unknown" : info.name);
+        close(fd);
+        return -1;
+    }
+    /* Only that program: XDP_FLAGS_REPLACE with its fd. The kernel refuses (EBUSY) to detach one
+     * a link holds. */
+    only.old_prog_fd = fd;
+    rc = bpf_xdp_detach(ifindex, mode | XDP_FLAGS_REPLACE, &only);
+    close(fd);
+    if (rc == -EBUSY) {
+        set_err(err, errlen,
+                "%s: another program holds the interface: xturn XDP program id %u, attached "
+                "through a BPF link (another xturn is running)",
+                ifname, id);
+        return -1;
+    }
+    if (rc) {
+        log_tail(why, sizeof(why));
+        set_err(err, errlen, "%s: removing the leftover xturn XDP program (id %u) failed: %s%s%s",
+                ifname, id, strerror(-rc), why[0] ? ": " : "", why);
+        return -1;
+    }
+    snprintf(ids, sizeof(ids), "%u", id);
+    xt_log(LOG_WARN,
+           "removed a leftover xturn XDP program (attached without a link by an xturn that did "
+           "not exit cleanly)",
+           "interface", ifname, "#program_id", ids, NULL);
+    return 0;
 }
 
 /* bpf_fib_lookup answers BPF_FIB_LKUP_RET_FWD_DISABLED (so: pass_fib, every packet) unless
@@ -344,41 +427,37 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
     }
 
     prev = capture_begin();
+    rc = clear_leftover(ifname, ifindex, err, errlen);
+    capture_end(prev);
+    if (rc)
+        return -1;
     flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
     rc = attach_mode(x, ifindex, flags);
-    if (rc && mode == XDP_MODE_AUTO) {
-        char why[512];
+    if (rc < 0 && mode == XDP_MODE_AUTO) {
+        char why[128];
 
-        log_tail(why, sizeof(why));
+        snprintf(why, sizeof(why), "%s%s", strerror(-rc), attach_hint(rc));
         xt_log(LOG_WARN, "native XDP not available, using generic XDP (slower)", "interface",
-               ifname, "reason", why[0] ? why : strerror(-rc), NULL);
-        libbpf_log_len = 0;
-        libbpf_log[0] = '\0';
+               ifname, "reason", why, NULL);
         flags = XDP_FLAGS_SKB_MODE;
         rc = attach_mode(x, ifindex, flags);
     }
-    if (rc) {
-        char why[512];
-
-        log_tail(why, sizeof(why));
-        capture_end(prev);
-        set_err(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s%s", ifname,
-                flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc),
-                why[0] ? ": " : "", why);
+    if (rc < 0) {
+        set_err(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s", ifname,
+                flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc), attach_hint(rc));
         return -1;
     }
-    capture_end(prev);
+    x->ifaces[x->n_ifaces].link_fd = rc;
 
     key = (uint32_t)ifindex;
     rc =
         bpf_map__update_elem(x->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key), BPF_ANY);
     if (rc) {
-        bpf_xdp_detach(ifindex, flags, NULL);
+        close(x->ifaces[x->n_ifaces].link_fd);
         set_err(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
         return -1;
     }
     x->ifaces[x->n_ifaces].ifindex = ifindex;
-    x->ifaces[x->n_ifaces].flags = flags;
     x->n_ifaces++;
     check_forwarding(x, ifname);
     return 0;
@@ -386,27 +465,11 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
 
 void xdp_relay_close(struct xdp_relay *x)
 {
-    libbpf_print_fn_t prev;
-
     if (!x)
         return;
-    prev = capture_begin();
-    for (int i = 0; i < x->n_ifaces; i++) {
-        /* Only our program: XDP_FLAGS_REPLACE with old_prog_fd leaves another one alone. */
-        LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = xdp_relay_prog_fd(x));
-        int rc =
-            bpf_xdp_detach(x->ifaces[i].ifindex, x->ifaces[i].flags | XDP_FLAGS_REPLACE, &opts);
-        if (rc) {
-            char ifname[IF_NAMESIZE] = "?";
-            char idx[16];
-
-            if_indextoname((unsigned)x->ifaces[i].ifindex, ifname);
-            snprintf(idx, sizeof(idx), "%d", x->ifaces[i].ifindex);
-            xt_log(LOG_WARN, "detaching XDP failed", "interface", ifname, "#ifindex", idx, "reason",
-                   strerror(-rc), NULL);
-        }
-    }
-    capture_end(prev);
+    /* The last close of a link detaches its program. */
+    for (int i = 0; i < x->n_ifaces; i++)
+        close(x->ifaces[i].link_fd);
     xturn_bpf__destroy(x->skel);
     free(x);
 }

@@ -13,6 +13,9 @@
 
 struct xdp_relay;
 
+/* The program's name in the kernel (bpf_prog_info.name): how xturn recognizes its own. */
+#define XDP_PROG_NAME "xturn_xdp"
+
 enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
 struct xdp_options {
@@ -29,11 +32,15 @@ void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a);
 
 /* Opens and loads (verifies) the program. NULL on failure with the reason in err. */
 struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_t errlen);
-/* Attaches to an interface by name. AUTO tries native, then generic (warning logged). Returns 0
- * or -1 with the reason in err. Interfaces attached are added to the redirect devmap. */
+/* Attaches to an interface by name through a BPF link this process holds: the kernel detaches
+ * the program when the process ends, however it ends. AUTO tries native, then generic (warning
+ * logged). An xturn program found attached without a link (the leftover of an older xturn that
+ * died) is detached first, with a warning; any other program there, or one a link holds, is an
+ * error. Returns 0 or -1 with the reason in err. Interfaces attached are added to the redirect
+ * devmap. */
 int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode, char *err,
                      size_t errlen);
-/* Detaches from every interface and frees everything. */
+/* Closes the links (which detaches the program from every interface) and frees everything. */
 void xdp_relay_close(struct xdp_relay *x);
 
 /* One channel binding: client (transport address + channel) <-> peer (transport address) via

@@ -9,7 +9,6 @@
 
 #include "xdp/xdp_loader.h"
 
-#define PROG_NAME "xturn_xdp"
 #define STATS_MAP "stats"
 #define MAX_MAPS  16
 
@@ -22,7 +21,7 @@ static int stats_map_of(int prog_fd)
     memset(&info, 0, sizeof(info));
     info.nr_map_ids = MAX_MAPS;
     info.map_ids = (__u64)(unsigned long)ids;
-    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0 || strcmp(info.name, PROG_NAME) != 0)
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0 || strcmp(info.name, XDP_PROG_NAME) != 0)
         return -1;
     for (__u32 i = 0; i < info.nr_map_ids && i < MAX_MAPS; i++) {
         struct bpf_map_info mi;

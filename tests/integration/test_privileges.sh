@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Privilege dropping, in the two ways xturn runs without root:
 #  1. started as root with --xdp --run-as-user nobody: after attaching XDP and binding its listen
-#     sockets it runs as nobody:nogroup (no supplementary group) with only CAP_NET_ADMIN (to
-#     detach XDP at exit; CAP_BPF too only on a kernel that gates every bpf() command on it),
-#     nothing inheritable or ambient, the bounding set cut down to the same, no_new_privs, in
-#     every thread; relays with zero loss through XDP; detaches XDP and exits 0 on SIGTERM.
+#     sockets it runs as nobody:nogroup (no supplementary group) with no capability at all
+#     (CAP_BPF only on a kernel that gates every bpf() command on it; no CAP_NET_ADMIN: closing
+#     its BPF link detaches XDP without one), nothing inheritable or ambient, the bounding set
+#     cut down to the same, no_new_privs, in every thread; relays with zero loss through XDP;
+#     detaches XDP and exits 0 on SIGTERM.
 #  2. started as systemd starts contrib/xturn.service (emulated with setpriv: a non-root user,
 #     ambient and bounding sets CAP_NET_ADMIN CAP_BPF CAP_NET_BIND_SERVICE, no_new_privs): that
 #     set is enough to load and attach the XDP program, xturn then trims it to what it still
-#     needs (here also CAP_NET_BIND_SERVICE: --relay-ports below 1024), relays, re-reads its
-#     secret file on SIGHUP, detaches and exits 0.
+#     needs (here CAP_NET_BIND_SERVICE: --relay-ports below 1024), relays, re-reads its secret
+#     file on SIGHUP, detaches and exits 0.
 # In both, the secret (XTURN_AUTH_SECRET / XTURN_AUTH_SECRET_FILE) is in neither the command
 # line nor the log. And: an unknown user, or root, is refused at start (exit 2) with nothing left
 # attached.
@@ -91,7 +92,6 @@ assert_detached() {
     if ns_exec "$XT_NS_RELAY" ip link show dev "$XT_RELAY_DEV" | grep 'prog/xdp' >/dev/null; then
         fail "XDP program still attached ($1)"
     fi
-    grep -q '"detaching XDP failed"' "$XT_LOG" && fail "'detaching XDP failed' in the log ($1)"
     log "XDP detached ($1)"
 }
 
@@ -131,7 +131,7 @@ start_xturn --xdp "$XT_RELAY_DEV" --xdp-mode native --workers 2 --run-as-user "$
 unset XTURN_AUTH_SECRET
 wait_log '"message":"privileges dropped"'
 # Only the run-as group (root's supplementary groups are gone); the bounding set cut down too.
-assert_dropped "$RUN_GID" same "$CAP_NET_ADMIN" "${keep_bpf[@]}"
+assert_dropped "$RUN_GID" same "${keep_bpf[@]}"
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 120 -z 2 -e "$XT_PEER4" "$XT_RELAY4"
 xdp_moved 190
 assert_secret_hidden "$XT_SECRET"
@@ -164,7 +164,7 @@ grep -q '"message":"xdp attached"' "$XT_LOG" || fail "no 'xdp attached' with the
 # Groups and bounding set as the service manager set them (setpriv --clear-groups: none; without
 # CAP_SETPCAP the bounding set stays CapabilityBoundingSet=).
 assert_dropped "" "$(cap_mask "$CAP_NET_ADMIN" "$CAP_BPF" "$CAP_NET_BIND_SERVICE")" \
-    "$CAP_NET_ADMIN" "${keep_bpf[@]}" "$CAP_NET_BIND_SERVICE"
+    "${keep_bpf[@]}" "$CAP_NET_BIND_SERVICE"
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 120 -z 2 -e "$XT_PEER4" "$XT_RELAY4"
 xdp_moved 190
 grep -qE "\"relayed_ipv4\":\"$XT_RELAY4:9[0-9][0-9]\"" "$XT_LOG" ||

@@ -10,8 +10,6 @@
 #     a clean exit. Again dropped to nobody with --drain-timeout: READY=1 comes from uid nobody
 #     (notifications work after the drop), no WATCHDOG=1 when WATCHDOG_PID names another
 #     process, STOPPING=1 when draining starts.
-#  3. the unit's ExecStopPost= takes a stale XDP program off after the daemon was SIGKILLed, and
-#     leaves the interface alone after a clean exit.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-90}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -173,29 +171,4 @@ grep -q '"message":"draining' "$XT_LOG" || fail "no draining log line"
 [ "$(notify_count STOPPING=1)" -ge 1 ] || fail "no STOPPING=1 when draining: $(cat "$NOTIFY_LOG")"
 log "after the drop: READY=1 from nobody, no foreign watchdog, STOPPING=1 when draining"
 
-# ---- 3. ExecStopPost= after a crash ----
-stop_post=$(sed -nE 's/^ExecStopPost=-?//p' "$UNIT")
-[ -n "$stop_post" ] || fail "no ExecStopPost= in the unit"
-stop_post=${stop_post//\$\$/\$} # systemd's $$ is a literal $
-xdp_attached() { ns_exec "$XT_NS_RELAY" ip link show dev "$XT_RELAY_DEV" | grep -q 'prog/xdp'; }
-run_stop_post() { # SERVICE_RESULT
-    ns_exec "$XT_NS_RELAY" env SERVICE_RESULT="$1" XTURN_XDP="lo,$XT_RELAY_DEV" \
-        bash -c "$stop_post" >"$XT_TMP/stop_post.out" 2>&1 || fail "ExecStopPost= failed: $(cat "$XT_TMP/stop_post.out")"
-}
-xdp_prepare
-start_xturn --xdp "$XT_RELAY_DEV" --xdp-mode native
-kill -KILL "$XT_DAEMON_PID"
-wait "$XT_DAEMON_PID" 2>/dev/null || true
-xt_forget "$XT_DAEMON_PID"
-XT_DAEMON_PID=""
-xdp_attached || fail "no XDP program left after SIGKILL: nothing to test"
-run_stop_post signal
-xdp_attached && fail "ExecStopPost= left the stale XDP program attached"
-log "ExecStopPost= took the stale XDP program off"
-ns_exec "$XT_NS_RELAY" ip link set dev "$XT_RELAY_DEV" xdpgeneric obj "$XT_ROOT/build/bpf/xdp_pass.bpf.o" sec xdp ||
-    fail "cannot attach a foreign XDP program"
-run_stop_post success
-xdp_attached || fail "ExecStopPost= detached XDP after a clean exit"
-ns_exec "$XT_NS_RELAY" ip link set dev "$XT_RELAY_DEV" xdpgeneric off
-log "ExecStopPost= leaves XDP alone after a clean exit"
 pass

@@ -5,6 +5,9 @@
   turn_session.py SERVER SECRET hold PEER SECONDS [keep] -> allocates (prints "allocated"),
       relays a Send indication to PEER (an echo server) every 0.1 s for SECONDS, counting the
       echoes; prints "sent N received M"; deletes the allocation at the end unless "keep"
+  turn_session.py SERVER SECRET channel PEER SECONDS RATE -> allocates, binds channel 0x4000 to
+      PEER (prints "bound"), then sends RATE ChannelData datagrams a second to it for SECONDS,
+      printing "sent N" every 0.5 s, whether or not the server is still there
 SERVER and PEER are host:port (IPv6 as [addr]:port). Uses tests/soak/turn_client.py."""
 import os
 import sys
@@ -24,6 +27,8 @@ def main(argv):
         except TurnError as e:  # "Allocate: code N, want 0"
             print(str(e).split("code ")[-1].split(",")[0])
         return 0
+    if argv[3] == "channel":
+        return channel(client, hostport(argv[4]), float(argv[5]), float(argv[6]))
     peer, seconds, keep = hostport(argv[4]), float(argv[5]), len(argv) > 6 and argv[6] == "keep"
     client.allocate()
     if client.create_permission([peer]).code != 0:
@@ -42,6 +47,29 @@ def main(argv):
     print(f"sent {sent} received {received}", flush=True)
     if keep:
         time.sleep(3600)
+    return 0
+
+
+def channel(client, peer, seconds, rate):
+    client.allocate()
+    if client.create_permission([peer]).code != 0 or client.channel_bind(0x4000, peer).code != 0:
+        print("permission or channel refused")
+        return 1
+    print("bound", flush=True)
+    sent = 0
+    start = time.monotonic()
+    next_report = start
+    while (now := time.monotonic()) < start + seconds:
+        if now >= next_report:
+            print(f"sent {sent}", flush=True)
+            next_report += 0.5
+        try:
+            client.send_channel(0x4000, b"channel-test-%d" % sent)
+        except ConnectionRefusedError:  # the ICMP error of an earlier datagram: no server
+            pass
+        sent += 1
+        time.sleep(max(0.0, start + sent / rate - time.monotonic()))
+    print(f"sent {sent}", flush=True)
     return 0
 
 

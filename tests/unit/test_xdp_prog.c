@@ -1601,12 +1601,17 @@ static void test_attach_detach(void **state)
     assert_int_equal(xdp_relay_attach(in.x, "nosuchif0", XDP_MODE_AUTO, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "nosuchif0"));
     assert_int_equal(xdp_relay_attach(in.x, "xtd0", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    /* the main instance holds xt1 through its link: refused, and left to it */
+    assert_int_equal(xdp_relay_attach(in.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "another program holds the interface"));
 
     xdp_relay_close(in.x);
     assert_int_equal(attached_id("xtd0", 0), 0);
     assert_int_equal(attached_id("xt2", 0), 0);
     /* the main instance is still attached natively to xt1 */
-    assert_int_not_equal(attached_id("xt1", XDP_FLAGS_DRV_MODE), 0);
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(bpf_obj_get_info_by_fd(main_inst.fd, &info, &info_len), 0);
+    assert_int_equal(attached_id("xt1", XDP_FLAGS_DRV_MODE), info.id);
 }
 
 static void test_load_error(void **state)
