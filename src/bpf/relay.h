@@ -241,7 +241,9 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
 {
     __u16 plen = p->ulen - XT_UDP_HLEN;
     __u16 channel, len;
-    struct xt_ep peer, client;
+    /* Zeroed: else clang 14 (-mcpu=v3) spills its fields, undefined on the paths where the
+     * lookup missed, from a register a helper call clobbered, which the verifier refuses. */
+    struct xt_ep peer = {}, client;
     int leg;
 
     if (plen == 0 || (p->head[0] & 0xc0) != 0x40)

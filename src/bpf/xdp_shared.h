@@ -59,8 +59,9 @@ struct xt_peer6 {
  * bpf_fib_lookup gave, and the route's MTU), cached by the program in the binding's map value so
  * that a packet costs no route lookup. Valid while gen equals the program's xt_route_gen, which
  * userspace bumps on every routing, neighbour, address or link change it hears of and once a
- * second (xdp_relay_routes_changed); gen 0 means "being written or empty", and userspace writes
- * it zeroed. */
+ * second (xdp_relay_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
+ * XT_NH_GEN_BUSY "being written": a CPU owns the entry (src/bpf/rewrite.h, cache_write).
+ * xt_route_gen takes neither value. */
 struct xt_nexthop {
     __u8 dmac[6];
     __u8 smac[6];
@@ -70,7 +71,8 @@ struct xt_nexthop {
     __u32 gen;
 };
 
-#define XT_NH_TX_PORT 1 /* the egress interface is in tx_ports (a redirect target) */
+#define XT_NH_TX_PORT  1 /* the egress interface is in tx_ports (a redirect target) */
+#define XT_NH_GEN_BUSY 0xFFFFFFFFu
 
 /* Values of the binding maps: the far side of the binding, then the cached next hop to it.
  * The peer and client variants have the same layout ({ip, port, aux}, then nh). */

@@ -276,8 +276,11 @@ void xdp_relay_routes_changed(struct xdp_relay *x)
     uint32_t *gen = &x->skel->bss->xt_route_gen;
     uint32_t next = __atomic_load_n(gen, __ATOMIC_RELAXED) + 1;
 
+    /* 0 turns the cache off, XT_NH_GEN_BUSY marks an entry being written: never generations. */
+    if (next == 0 || next == XT_NH_GEN_BUSY)
+        next = 1;
     /* Only this thread writes it. */
-    __atomic_store_n(gen, next ? next : 1, __ATOMIC_RELEASE);
+    __atomic_store_n(gen, next, __ATOMIC_RELEASE);
 }
 
 int xdp_relay_prog_fd(const struct xdp_relay *x)

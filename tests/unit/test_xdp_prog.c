@@ -1697,7 +1697,7 @@ static void test_nexthop_cache(void **state)
     assert_int_not_equal(v.nh.gen, 0);
     assert_memory_equal(v.nh.dmac, testnet_gw_p, 6);
 
-    /* An entry being written (gen 0) or of an old generation is not used. */
+    /* An empty entry (gen 0) or one of an old generation is not used. */
     forged = v;
     memcpy(forged.nh.dmac, fake, 6);
     forged.nh.gen = 0;
@@ -1765,6 +1765,49 @@ static void test_nexthop_cache_other_ingress(void **state)
     assert_true(via_xt2.ingress > 0);
     run_pass_case(&via_xt2, &other);
     run_relay_case(&main_inst, relay_case("c2p_44"));
+}
+
+/* Another CPU is writing the entry (gen XT_NH_GEN_BUSY, its fields half written): the program
+ * neither uses it (the FIB's next hop) nor writes over it. */
+static void test_nexthop_cache_busy(void **state)
+{
+    static const uint8_t junk[6] = {2, 0, 0, 0, 9, 9};
+    int fd = prog_map_fd(&main_inst, "c2p_44");
+    struct xt_to_peer4 busy, v;
+
+    (void)state;
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    c2p44_value(fd, &busy);
+    memcpy(busy.nh.dmac, junk, 6);
+    memcpy(busy.nh.smac, junk, 6);
+    busy.nh.ifindex = 0x7fffffff;
+    busy.nh.mtu = 9000;
+    busy.nh.gen = XT_NH_GEN_BUSY;
+    c2p44_set(fd, &busy);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    c2p44_value(fd, &v);
+    assert_memory_equal(&v, &busy, sizeof(v));
+    /* emptied again, as the other tests expect: the next packet fills it */
+    busy.nh.gen = 0;
+    c2p44_set(fd, &busy);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    close(fd);
+}
+
+/* The generation counter never takes the value that marks an entry being written. */
+static void test_route_gen_skips_busy(void **state)
+{
+    int fd = prog_map_fd(&main_inst, "xturn_bp.bss"); /* .bss: xt_route_gen alone */
+    uint32_t k = 0, gen = XT_NH_GEN_BUSY - 1;
+
+    (void)state;
+    assert_int_equal(bpf_map_update_elem(fd, &k, &gen, BPF_ANY), 0);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    xdp_relay_routes_changed(main_inst.x);
+    assert_int_equal(bpf_map_lookup_elem(fd, &k, &gen), 0);
+    assert_int_equal(gen, 1);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    close(fd);
 }
 
 /* Route, neighbour, address and link changes reach the watcher as they are made. */
@@ -1848,6 +1891,8 @@ int main(void)
         cmocka_unit_test(test_nexthop_cache_mtu),
         cmocka_unit_test(test_nexthop_cache_redirect),
         cmocka_unit_test(test_nexthop_cache_other_ingress),
+        cmocka_unit_test(test_nexthop_cache_busy),
+        cmocka_unit_test(test_route_gen_skips_busy),
         cmocka_unit_test(test_route_watch),
         cmocka_unit_test(test_unbind),
         cmocka_unit_test(test_map_full),
