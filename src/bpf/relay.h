@@ -222,6 +222,10 @@ static __always_inline int out_check(const struct xt_pkt *p, const struct xt_out
 {
     __u32 ip_hlen = o->family == XT_AF_INET ? XT_IP4_HLEN : XT_IP6_HLEN;
 
+    /* RFC 8656 14 (preferred behaviour): TTL / hop limit 0 is not relayed; any other leaves
+     * one less (write_headers). */
+    if (!p->ttl)
+        return XT_DROP_TTL;
     /* No address of that family in the configuration: userspace decides. */
     if (ip_is_zero(o->saddr))
         return XT_PASS_FIB;

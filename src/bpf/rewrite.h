@@ -247,6 +247,9 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
     struct ethhdr *eth = data;
     struct udphdr *udp;
     __u16 ulen = (__u16)out_ulen(o); /* fits: out_check */
+    /* One relay hop (RFC 8656 14; 0 was dropped in out_check). Relay to self, client to relay
+     * to client in one pass, is one hop too: decremented once. */
+    __u8 ttl = (__u8)(p->ttl - 1);
 
     if (o->family == XT_AF_INET) {
         struct iphdr *iph = (void *)(eth + 1);
@@ -257,7 +260,7 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
             .tot_len = bpf_htons(XT_IP4_HLEN + ulen),
             .id = 0,
             .frag_off = bpf_htons(XT_IP_DF),
-            .ttl = p->ttl,
+            .ttl = ttl,
             .protocol = IPPROTO_UDP,
             .saddr = o->saddr[0],
             .daddr = o->daddr[0],
@@ -274,7 +277,7 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
         struct ipv6hdr h = {
             .payload_len = bpf_htons(ulen),
             .nexthdr = IPPROTO_UDP,
-            .hop_limit = p->ttl,
+            .hop_limit = ttl,
         };
 
         udp = (void *)(ip6 + 1);

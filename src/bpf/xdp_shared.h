@@ -176,6 +176,7 @@ enum xt_stat {
     XT_DROP_CD_LENGTH, /* ChannelData length field larger than the datagram */
     XT_DROP_ADJUST,    /* bpf_xdp_adjust_head/tail failed */
     XT_DROP_RATE,      /* over max_bps: not enough tokens in the bucket of a relayed address */
+    XT_DROP_TTL,       /* TTL / hop limit 0: not relayed (RFC 8656 14) */
     XT_STAT_COUNT
 };
 

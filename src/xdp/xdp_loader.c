@@ -684,6 +684,7 @@ const char *xdp_stat_name(enum xt_stat s)
         [XT_DROP_CD_LENGTH] = "drop_cd_length",
         [XT_DROP_ADJUST] = "drop_adjust",
         [XT_DROP_RATE] = "drop_rate",
+        [XT_DROP_TTL] = "drop_ttl",
     };
 
     if ((unsigned)s >= XT_STAT_COUNT || !names[s])

@@ -9,7 +9,8 @@
  * Checked: the verdict is PASS, DROP, TX or REDIRECT; a passed frame is unchanged; a relayed
  * one is a well-formed IPv4/IPv6 UDP frame within the MTU, with a correct IPv4 header checksum
  * and (when the input's was correct) a correct UDP checksum, both computed here; it carries the
- * input's payload, from and to the addresses the bindings say, with TTL and TOS carried over.
+ * input's payload, from and to the addresses the bindings say, with TOS carried over and the
+ * TTL one less (0 is never relayed).
  *
  * The program's branches are invisible to libFuzzer's coverage, so the counters it keeps (pass
  * and drop reasons, relay paths) are fed back as extra coverage counters. */
@@ -62,6 +63,7 @@ static bool trace; /* FUZZ_TRACE=1: verdict and counters of every run on stderr 
  * relayed frames (instance, verdict, output length - input length), which tells header
  * rewrites and cut padding apart. */
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[2][2][32];
+_Static_assert(XT_STAT_COUNT <= 32, "a coverage counter for each of the program's counters");
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_lengths[2][2][128];
 
 /* ---- endpoints of the model ---- */
@@ -382,7 +384,7 @@ static void check_relayed(const struct inst *in, const uint8_t *f, size_t len, c
     } else {
         CHECK(fz_get16(o + 14 + 2) == 0 && (o[14 + 1] & 0x0f) == 0); /* flow label 0 */
     }
-    CHECK(ho.ttl == hi.ttl && ho.tos == hi.tos);
+    CHECK(hi.ttl != 0 && ho.ttl == hi.ttl - 1 && ho.tos == hi.tos); /* RFC 8656 14 */
     oudp = o + ho.l4;
     oulen = fz_get16(oudp + 4);
     CHECK(oulen == ho.ip_total - (ho.fam == AF_INET ? 20 : 40));

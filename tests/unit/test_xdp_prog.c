@@ -128,11 +128,11 @@ struct l3 {
     uint32_t flow;         /* IPv6 flow label */
 };
 
-/* Incoming: DSCP EF + ECT(1), an ID, no DF, a flow label. Outgoing: TOS/TTL carried over, ID 0,
- * DF, flow label 0. */
+/* Incoming: DSCP EF + ECT(1), an ID, no DF, a flow label. Outgoing: TOS carried over, TTL one
+ * less (RFC 8656 14), ID 0, DF, flow label 0. */
 static const struct l3 L3_IN = {
     .tos = 0xb9, .ttl = 57, .id = 0x1234, .frag_off = 0, .flow = 0xabcde};
-static const struct l3 L3_OUT = {.tos = 0xb9, .ttl = 57, .id = 0, .frag_off = 0x4000, .flow = 0};
+static const struct l3 L3_OUT = {.tos = 0xb9, .ttl = 56, .id = 0, .frag_off = 0x4000, .flow = 0};
 
 #define FRAME_CAP 4096
 
@@ -669,7 +669,9 @@ static const struct relay_case relay_cases[] = {
      {XT_C2P_66}},
 };
 
-static void run_relay_case(const struct inst *in, const struct relay_case *c)
+/* The case's frame with the IP fields l3_in: the output must have l3_out. */
+static void run_relay_case_l3(const struct inst *in, const struct relay_case *c,
+                              const struct l3 *l3_in, const struct l3 *l3_out)
 {
     uint8_t frame[FRAME_CAP], out[FRAME_CAP], want[FRAME_CAP];
     size_t len, out_len, want_len;
@@ -680,8 +682,8 @@ static void run_relay_case(const struct inst *in, const struct relay_case *c)
 
     /* "no checksum" stays so only IPv4 to IPv4 */
     o.zero_csum = c->in.zero_csum && c->osrc.fam == AF_INET;
-    len = build_frame(frame, testnet_mac_xt0, testnet_gw_c, &c->in, &L3_IN);
-    want_len = build_frame(want, c->dmac, c->smac, &o, &L3_OUT);
+    len = build_frame(frame, testnet_mac_xt0, testnet_gw_c, &c->in, l3_in);
+    want_len = build_frame(want, c->dmac, c->smac, &o, l3_out);
 
     snapshot(in, before);
     rv = run(in, frame, len, out, &out_len);
@@ -707,6 +709,11 @@ static void run_relay_case(const struct inst *in, const struct relay_case *c)
         wb[c->stats[i]] += c->in.len;
     }
     expect_deltas(before, after, wp, wb);
+}
+
+static void run_relay_case(const struct inst *in, const struct relay_case *c)
+{
+    run_relay_case_l3(in, c, &L3_IN, &L3_OUT);
 }
 
 static const struct relay_case *relay_case(const char *name)
@@ -784,6 +791,18 @@ static void m_bad_ip_csum(uint8_t *f, size_t *len, int arg)
     (void)len;
     (void)arg;
     f[14 + 10] ^= 0x40;
+}
+
+/* TTL / hop limit = arg. */
+static void m_ttl(uint8_t *f, size_t *len, int arg)
+{
+    (void)len;
+    if (get16(f + 12) == 0x0800) {
+        f[14 + 8] = (uint8_t)arg;
+        fix_ip4_csum(f);
+    } else {
+        f[14 + 7] = (uint8_t)arg;
+    }
 }
 
 /* IPv6: a hop-by-hop header (PadN) before UDP. */
@@ -1073,6 +1092,48 @@ static void run_pass_case(const struct inst *in, const struct pass_case *c)
 static void test_pass_case(void **state)
 {
     run_pass_case(&main_inst, *state);
+}
+
+/* ---- TTL / hop limit (RFC 8656 14): 0 dropped, any other one less ---- */
+
+struct ttl_case {
+    char name[32];
+    const char *path; /* the relay case whose frame arrives with this TTL */
+    uint8_t ttl;
+};
+
+/* Every family pair both ways, and relay to self (one hop: decremented once). */
+static const char *const ttl_paths[] = {"c2p_44", "c2p_46", "c2p_64", "c2p_66", "p2c_44",
+                                        "p2c_46", "p2c_64", "p2c_66", "c2c_44", "c2c_66"};
+static const uint8_t ttl_values[] = {0, 1, 64};
+static struct ttl_case ttl_cases[ARRAY_LEN(ttl_paths) * ARRAY_LEN(ttl_values)];
+
+static void ttl_cases_fill(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(ttl_cases); i++) {
+        struct ttl_case *t = &ttl_cases[i];
+
+        t->path = ttl_paths[i / ARRAY_LEN(ttl_values)];
+        t->ttl = ttl_values[i % ARRAY_LEN(ttl_values)];
+        snprintf(t->name, sizeof(t->name), "%s TTL %u", t->path, t->ttl);
+    }
+}
+
+static void test_ttl_case(void **state)
+{
+    const struct ttl_case *t = *state;
+    const struct relay_case *c = relay_case(t->path);
+    struct l3 l3_in = L3_IN, l3_out = L3_OUT;
+
+    if (t->ttl == 0) {
+        const struct pass_case drop = {t->name, c->in, m_ttl, 0, XDP_DROP, XT_DROP_TTL};
+
+        run_pass_case(&main_inst, &drop);
+        return;
+    }
+    l3_in.ttl = t->ttl;
+    l3_out.ttl = (uint8_t)(t->ttl - 1);
+    run_relay_case_l3(&main_inst, c, &l3_in, &l3_out);
 }
 
 /* Shorter than an Ethernet header: bpf_prog_test_run refuses such input (EINVAL), drivers do
@@ -1908,12 +1969,14 @@ int main(void)
         cmocka_unit_test(test_rate_off),
         cmocka_unit_test(test_rate_too_large),
     };
-    size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(fixed);
+    size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(ttl_cases) +
+                        ARRAY_LEN(fixed);
     struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
     int rc;
 
     if (!tests)
         return 1;
+    ttl_cases_fill();
     for (size_t i = 0; i < ARRAY_LEN(relay_cases); i++)
         tests[n++] = (struct CMUnitTest){.name = relay_cases[i].name,
                                          .test_func = test_relay_case,
@@ -1922,6 +1985,10 @@ int main(void)
         tests[n++] = (struct CMUnitTest){.name = pass_cases[i].name,
                                          .test_func = test_pass_case,
                                          .initial_state = (void *)&pass_cases[i]};
+    for (size_t i = 0; i < ARRAY_LEN(ttl_cases); i++)
+        tests[n++] = (struct CMUnitTest){.name = ttl_cases[i].name,
+                                         .test_func = test_ttl_case,
+                                         .initial_state = (void *)&ttl_cases[i]};
     for (size_t i = 0; i < ARRAY_LEN(fixed); i++)
         tests[n++] = fixed[i];
     rc = _cmocka_run_group_tests("test_xdp_prog", tests, n, group_setup, group_teardown);
