@@ -10,7 +10,7 @@
  * one is a well-formed IPv4/IPv6 UDP frame within the MTU, with a correct IPv4 header checksum
  * and (when the input's was correct) a correct UDP checksum, both computed here; it carries the
  * input's payload, from and to the addresses the bindings say, with TOS carried over and the
- * TTL one less (0 is never relayed).
+ * TTL one less (0 is never relayed), from a source the kernel would not drop as martian.
  *
  * The program's branches are invisible to libFuzzer's coverage, so the counters it keeps (pass
  * and drop reasons, relay paths) are fed back as extra coverage counters. */
@@ -98,6 +98,21 @@ static bool is_relayed(const struct ep *e)
 {
     struct ep me = listen_ep[fam_i(e->fam)];
     return memcmp(me.ip, e->ip, 16) == 0 && e->port >= FX_RELAY_LO && e->port <= FX_RELAY_HI;
+}
+
+/* A source the kernel drops (no host_addrs are set: the listen addresses are the host's). */
+static bool is_martian(const struct ep *e)
+{
+    static const uint8_t zero[12], mapped[12] = {[10] = 0xff, [11] = 0xff};
+    const uint8_t *a = e->ip;
+
+    if (memcmp(a, listen_ep[fam_i(e->fam)].ip, 16) == 0)
+        return true;
+    if (e->fam == AF_INET)
+        return a[0] == 0 || a[0] == 127 || (a[0] & 0xf0) == 0xe0 ||
+               (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+    return a[0] == 0xff || memcmp(a, mapped, 12) == 0 ||
+           (memcmp(a, zero, 12) == 0 && a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1);
 }
 
 /* ---- setup ---- */
@@ -373,6 +388,7 @@ static void check_relayed(const struct inst *in, const uint8_t *f, size_t len, c
     iulen = fz_get16(f + hi.l4 + 4);
     CHECK(iulen >= 8 && hi.l4 + iulen <= len);
     endpoints(f, &hi, &isrc, &idst);
+    CHECK(!is_martian(&isrc));
     icsum = fz_get16(f + hi.l4 + 6);
 
     /* the output: a well-formed frame, nothing after the IP datagram, within the MTU */

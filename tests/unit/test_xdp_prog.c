@@ -1136,6 +1136,60 @@ static void test_ttl_case(void **state)
     run_relay_case_l3(&main_inst, c, &l3_in, &l3_out);
 }
 
+/* ---- martian sources: dropped when addressed to us, as the kernel would ---- */
+
+/* The test network's addresses other than the listen and relay address (xt1's, xt2's), put in
+ * host_addrs by group_setup as the daemon would. */
+static const struct tep host_addrs_setup[] = {
+    {AF_INET, "198.18.1.1", 0}, {AF_INET6, "2001:db8:1::1", 0}, {AF_INET, "198.18.2.1", 0}};
+
+static const char *const martian4[] = {"198.18.0.1", /* the listen and relay address */
+                                       "198.18.1.1", /* another of the host's, in host_addrs */
+                                       "127.0.0.1",       "127.1.2.3", "224.0.0.1",
+                                       "239.255.255.250", "0.0.0.0",   "0.1.2.3",
+                                       "255.255.255.255"};
+static const char *const martian6[] = {
+    "2001:db8::1",   /* the listen and relay address */
+    "2001:db8:1::1", /* another of the host's, in host_addrs */
+    "::1",           "ff02::1", "ff0e::101", "::", "::ffff:198.18.20.2"};
+
+/* A martian source instead of the source of a relay case's frame: c2p_xx (ChannelData to the
+ * listen port) or p2c_xx (to a relayed address with a channel bound to the peer). */
+struct martian_case {
+    char name[64];
+    const char *src;
+    const char *path;
+};
+
+static struct martian_case martian_cases[2 * (ARRAY_LEN(martian4) + ARRAY_LEN(martian6))];
+
+static void martian_cases_fill(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(martian_cases); i++) {
+        struct martian_case *m = &martian_cases[i];
+        size_t k = i / 2;
+        bool v6 = k >= ARRAY_LEN(martian4), to_listen = i % 2 == 0;
+
+        m->src = v6 ? martian6[k - ARRAY_LEN(martian4)] : martian4[k];
+        m->path = to_listen ? (v6 ? "c2p_66" : "c2p_44") : (v6 ? "p2c_66" : "p2c_44");
+        snprintf(m->name, sizeof(m->name), "martian %s to %s", m->src,
+                 to_listen ? "the listen port" : "a relayed address");
+    }
+}
+
+/* The frame from the martian source is dropped and counted, the same frame from the binding's
+ * own source is relayed. */
+static void test_martian_case(void **state)
+{
+    const struct martian_case *m = *state;
+    const struct relay_case *c = relay_case(m->path);
+    struct pass_case drop = {m->name, c->in, NULL, 0, XDP_DROP, XT_DROP_MARTIAN};
+
+    drop.in.src.ip = m->src;
+    run_pass_case(&main_inst, &drop);
+    run_relay_case(&main_inst, c);
+}
+
 /* Shorter than an Ethernet header: bpf_prog_test_run refuses such input (EINVAL), drivers do
  * not deliver it, so the program's check for it cannot be run here. */
 static void test_runt_frame(void **state)
@@ -1900,6 +1954,119 @@ static void test_route_watch(void **state)
     close(fd);
 }
 
+/* ---- the host's own addresses (xdp_relay_set_host_addrs) ---- */
+
+static int set_host_addrs(const struct tep *t, size_t n)
+{
+    struct xt_addr a[8];
+
+    assert_true(n <= ARRAY_LEN(a));
+    for (size_t i = 0; i < n; i++)
+        tep_addr(&t[i], &a[i]);
+    return xdp_relay_set_host_addrs(main_inst.x, a, n);
+}
+
+/* Entries in host_addrs, and whether t's address is one of them. */
+static unsigned host_addrs_count(int fd)
+{
+    struct xt_host_addr k, at;
+    unsigned n = 0;
+
+    for (int rc = bpf_map_get_next_key(fd, NULL, &k); rc == 0;
+         rc = bpf_map_get_next_key(fd, &at, &k)) {
+        n++;
+        at = k;
+    }
+    return n;
+}
+
+static bool host_addrs_has(int fd, const struct tep *t)
+{
+    struct xt_host_addr k = {.family = (uint8_t)t->fam};
+    uint8_t v;
+
+    tep_ip(t, k.ip);
+    return bpf_map_lookup_elem(fd, &k, &v) == 0;
+}
+
+/* A datagram from src:5000 to the relayed address of p2c_44's binding. */
+static struct pass_case from_src(const char *name, const char *src, uint32_t retval, int stat)
+{
+    struct pass_case c = {name, relay_case("p2c_44")->in, NULL, 0, retval, stat};
+
+    c.in.src.ip = src;
+    return c;
+}
+
+/* The map holds exactly the last set given: the gone are deleted (no longer dropped), ports
+ * and duplicates do not count, more than its capacity is refused with nothing changed. */
+static void test_host_addrs_set(void **state)
+{
+    const struct tep next[] = {
+        {AF_INET6, "2001:db8:1::1", 1}, {AF_INET, "198.18.2.1", 0}, {AF_INET6, "2001:db8:1::1", 2}};
+    const struct tep xt1_4 = host_addrs_setup[0], xt2_4 = next[1];
+    const struct pass_case gone = from_src("198.18.1.1 gone", "198.18.1.1", PASS, XT_PASS_NO_PEER);
+    const struct pass_case kept =
+        from_src("198.18.2.1 kept", "198.18.2.1", XDP_DROP, XT_DROP_MARTIAN);
+    const struct pass_case cfg =
+        from_src("listen address", "198.18.0.1", XDP_DROP, XT_DROP_MARTIAN);
+    int fd = prog_map_fd(&main_inst, "host_addrs");
+    struct xt_addr *many = calloc(XT_HOST_ADDRS_MAX + 2, sizeof(*many));
+
+    (void)state;
+    assert_non_null(many);
+    assert_int_equal(host_addrs_count(fd), ARRAY_LEN(host_addrs_setup));
+    assert_true(host_addrs_has(fd, &xt1_4));
+
+    assert_int_equal(set_host_addrs(next, ARRAY_LEN(next)), 0);
+    assert_int_equal(host_addrs_count(fd), 2);
+    assert_false(host_addrs_has(fd, &xt1_4));
+    assert_true(host_addrs_has(fd, &next[0]) && host_addrs_has(fd, &xt2_4));
+    run_pass_case(&main_inst, &gone);
+    run_pass_case(&main_inst, &kept);
+
+    /* empty: the configured addresses are the host's all the same */
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, NULL, 0), 0);
+    assert_int_equal(host_addrs_count(fd), 0);
+    run_pass_case(&main_inst, &cfg);
+
+    /* capacity: distinct addresses count, ports do not */
+    for (uint32_t i = 0; i < XT_HOST_ADDRS_MAX + 1; i++) {
+        uint8_t ip[4] = {198, 19, (uint8_t)(i >> 8), (uint8_t)i};
+
+        xt_addr_v4(&many[i], ip, 0);
+    }
+    many[XT_HOST_ADDRS_MAX + 1] = many[0];
+    many[XT_HOST_ADDRS_MAX + 1].port = 7;
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), -ENOSPC);
+    assert_int_equal(host_addrs_count(fd), 0);
+    many[XT_HOST_ADDRS_MAX] = many[XT_HOST_ADDRS_MAX + 1]; /* a duplicate of the first */
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), 0);
+    assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
+    many[0].family = 0;
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, 1), -EAFNOSUPPORT);
+    assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
+
+    assert_int_equal(set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)), 0);
+    assert_int_equal(host_addrs_count(fd), ARRAY_LEN(host_addrs_setup));
+    free(many);
+    close(fd);
+}
+
+/* The attack of the security review (issue 10, finding 3): from the relay address:port of one
+ * allocation to the relayed address of another, whose channel is to the first (c2c_44's
+ * bindings). Without the check it left as ChannelData to that allocation's client. */
+static void test_martian_relay_to_self(void **state)
+{
+    const struct pass_case spoofed = {
+        "spoofed relay to self", {RELAY4(50010), RELAY4(50011), 0, 10, 0, 0, 0}, NULL, 0, XDP_DROP,
+        XT_DROP_MARTIAN};
+
+    (void)state;
+    run_pass_case(&main_inst, &spoofed);
+    run_relay_case(&main_inst, relay_case("c2c_44"));
+}
+
 static int group_setup(void **state)
 {
     struct xdp_options o;
@@ -1929,6 +2096,10 @@ static int group_setup(void **state)
         print_message("xturn_xdp: %u instructions verified, %u translated\n", info.verified_insns,
                       info.xlated_prog_len / 8);
     bind_all(main_inst.x);
+    if (set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)) != 0) {
+        print_error("xdp_relay_set_host_addrs failed\n");
+        return -1;
+    }
     if (xdp_relay_attach(main_inst.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0) {
         print_error("attach xt1: %s\n", err);
         return -1;
@@ -1954,6 +2125,8 @@ int main(void)
         cmocka_unit_test(test_nexthop_cache_other_ingress),
         cmocka_unit_test(test_nexthop_cache_busy),
         cmocka_unit_test(test_route_gen_skips_busy),
+        cmocka_unit_test(test_host_addrs_set),
+        cmocka_unit_test(test_martian_relay_to_self),
         cmocka_unit_test(test_route_watch),
         cmocka_unit_test(test_unbind),
         cmocka_unit_test(test_map_full),
@@ -1970,13 +2143,14 @@ int main(void)
         cmocka_unit_test(test_rate_too_large),
     };
     size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(ttl_cases) +
-                        ARRAY_LEN(fixed);
+                        ARRAY_LEN(martian_cases) + ARRAY_LEN(fixed);
     struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
     int rc;
 
     if (!tests)
         return 1;
     ttl_cases_fill();
+    martian_cases_fill();
     for (size_t i = 0; i < ARRAY_LEN(relay_cases); i++)
         tests[n++] = (struct CMUnitTest){.name = relay_cases[i].name,
                                          .test_func = test_relay_case,
@@ -1989,6 +2163,10 @@ int main(void)
         tests[n++] = (struct CMUnitTest){.name = ttl_cases[i].name,
                                          .test_func = test_ttl_case,
                                          .initial_state = (void *)&ttl_cases[i]};
+    for (size_t i = 0; i < ARRAY_LEN(martian_cases); i++)
+        tests[n++] = (struct CMUnitTest){.name = martian_cases[i].name,
+                                         .test_func = test_martian_case,
+                                         .initial_state = (void *)&martian_cases[i]};
     for (size_t i = 0; i < ARRAY_LEN(fixed); i++)
         tests[n++] = fixed[i];
     rc = _cmocka_run_group_tests("test_xdp_prog", tests, n, group_setup, group_teardown);
