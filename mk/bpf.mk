@@ -2,8 +2,12 @@
 # sanitized), its libbpf skeleton, and the loader (src/xdp/, part of libxturn.a).
 BPF_CLANG  ?= clang
 BPFTOOL    ?= bpftool
-BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/$(shell uname -m)-linux-gnu \
-              -Isrc -Wall -Wextra -Werror
+# -mcpu=v3: the atomics of the next-hop cache (src/bpf/rewrite.h). __TARGET_ARCH_<arch>: the
+# host's, for which the program is built (its memory ordering assumptions, rewrite.h).
+BPF_ARCH   := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64.*/powerpc/' \
+                -e 's/riscv64/riscv/' -e 's/s390x/s390/' -e 's/loongarch64/loongarch/')
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
+              -I/usr/include/$(shell uname -m)-linux-gnu -Isrc -Wall -Wextra -Werror
 BPF_OBJ    := $(BUILD)/bpf/xturn.bpf.o
 BPF_SKEL   := $(BUILD)/bpf/xturn.skel.h
 

@@ -53,6 +53,15 @@ struct {
     __type(value, struct xt_rate);
 } rate SEC(".maps");
 
+/* The host's own addresses (martian sources, with the configured ones: relay.h). Preallocated:
+ * small, and looked up for every packet to us. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, XT_HOST_ADDRS_MAX);
+    __type(key, struct xt_host_addr);
+    __type(value, __u8);
+} host_addrs SEC(".maps");
+
 /* Interfaces the program is attached to: redirect targets (ifindex -> ifindex). */
 struct {
     __uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -116,6 +116,55 @@ static __always_inline int is_relayed_addr(__u8 family, const __be32 *ip, __be16
     return !ip_is_zero(me) && ip_eq(ip, me) && relay_port_ok(port);
 }
 
+/* ---- martian sources ----
+ * XDP runs before the kernel's martian source check and rp_filter. What the kernel would drop
+ * must not be relayed here either: a datagram spoofed from the relay address:port A to the
+ * relayed address B would otherwise reach, as ChannelData, the client whose channel on B is to
+ * A (relay to self). */
+
+/* 0/8 (this network), 127/8 (loopback), 224/4 (multicast), 255.255.255.255 (broadcast). */
+static __always_inline int ip4_is_martian(__be32 a)
+{
+    __u32 h = bpf_ntohl(a);
+
+    return h >> 24 == 0 || h >> 24 == 127 || h >> 28 == 0xe || h == 0xffffffff;
+}
+
+/* ff00::/8 (multicast), :: (unspecified), ::1 (loopback), ::ffff:0:0/96 (IPv4-mapped). */
+static __always_inline int ip6_is_martian(const __be32 *a)
+{
+    if (bpf_ntohl(a[0]) >> 24 == 0xff)
+        return 1;
+    if (a[0] | a[1])
+        return 0;
+    return a[2] == bpf_htonl(0xffff) || (!a[2] && (!a[3] || a[3] == bpf_htonl(1)));
+}
+
+/* One of this host's addresses: the configured listen or relay address of the family (a zero
+ * one matches only the zero source, martian anyway), or one userspace put in host_addrs. */
+static __always_inline int is_host_addr(__u8 family, const __be32 *ip)
+{
+    struct xt_host_addr k = {.family = family};
+    __be32 me[4];
+    __be16 port;
+
+    cfg_listen(family, me, &port);
+    if (ip_eq(ip, me))
+        return 1;
+    cfg_relay(family, me);
+    if (ip_eq(ip, me))
+        return 1;
+    __builtin_memcpy(k.ip, ip, 16); /* IPv4 in word 0, the rest zero: the key's layout */
+    return bpf_map_lookup_elem(&host_addrs, &k) != NULL;
+}
+
+static __always_inline int src_is_martian(const struct xt_pkt *p)
+{
+    if (p->family == XT_AF_INET ? ip4_is_martian(p->saddr[0]) : ip6_is_martian(p->saddr))
+        return 1;
+    return is_host_addr(p->family, p->saddr);
+}
+
 /* Copies a binding map value {ip, port, aux} of the given family; points at its next hop. */
 static __always_inline void ep_load(struct xt_ep *e, void *v, __u8 family)
 {
@@ -222,6 +271,10 @@ static __always_inline int out_check(const struct xt_pkt *p, const struct xt_out
 {
     __u32 ip_hlen = o->family == XT_AF_INET ? XT_IP4_HLEN : XT_IP6_HLEN;
 
+    /* RFC 8656 14 (preferred behaviour): TTL / hop limit 0 is not relayed; any other leaves
+     * one less (write_headers). */
+    if (!p->ttl)
+        return XT_DROP_TTL;
     /* No address of that family in the configuration: userspace decides. */
     if (ip_is_zero(o->saddr))
         return XT_PASS_FIB;
@@ -241,7 +294,9 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
 {
     __u16 plen = p->ulen - XT_UDP_HLEN;
     __u16 channel, len;
-    struct xt_ep peer, client;
+    /* Zeroed: else clang 14 (-mcpu=v3) spills its fields, undefined on the paths where the
+     * lookup missed, from a register a helper call clobbered, which the verifier refuses. */
+    struct xt_ep peer = {}, client;
     int leg;
 
     if (plen == 0 || (p->head[0] & 0xc0) != 0x40)
@@ -323,13 +378,16 @@ static __always_inline int xt_decide(const struct xt_pkt *p, struct xt_out *o)
 {
     __be32 me[4];
     __be16 port;
+    int to_listen;
 
     cfg_listen(p->family, me, &port);
-    if (!ip_is_zero(me) && ip_eq(p->daddr, me) && p->dport == port)
-        return from_client(p, o);
-    if (is_relayed_addr(p->family, p->daddr, p->dport))
-        return from_peer(p, o);
-    return XT_PASS_NOT_RELAY;
+    to_listen = !ip_is_zero(me) && ip_eq(p->daddr, me) && p->dport == port;
+    if (!to_listen && !is_relayed_addr(p->family, p->daddr, p->dport))
+        return XT_PASS_NOT_RELAY;
+    /* Ours, whatever it carries (STUN included): the kernel would drop it for its source. */
+    if (src_is_martian(p))
+        return XT_DROP_MARTIAN;
+    return to_listen ? from_client(p, o) : from_peer(p, o);
 }
 
 #endif

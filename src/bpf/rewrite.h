@@ -93,35 +93,59 @@ static __always_inline int route_lookup(struct xdp_md *ctx, const struct xt_pkt 
     return XT_NEXT;
 }
 
-/* The cached next hop, when it is of this generation. gen is written last by cache_write and
- * zeroed first, so a copy taken while another CPU rewrites the entry is seen changed and not
- * used (the order holds on x86; BPF has no read barrier). */
-static __always_inline int cache_read(const struct xt_nexthop *c, __u32 gen, struct xt_nexthop *hop)
+/* ---- the next-hop cache (struct xt_nexthop in a binding's value) ----
+ * CPUs may fill one entry at once (a binding's packets on several RX queues), under different
+ * generations. A writer first takes the entry: gen from its old value to XT_NH_GEN_BUSY by
+ * compare-and-swap, which one CPU wins; then it writes the fields and publishes its generation,
+ * last. A reader copies the fields between two reads of gen and keeps the copy only if both are
+ * its generation: a write in between changed gen. (Unless two other CPUs both completed a write
+ * in between, under two generations, the second returning gen to the reader's: not guarded.)
+ * Memory ordering: BPF atomics are fully ordered, on every JIT. On x86-64 (TSO) loads are not
+ * reordered with loads nor stores with stores, so the reader's plain loads need only compiler
+ * barriers; elsewhere it reads gen with an atomic add of 0. Atomics need clang's -mcpu=v3
+ * (mk/bpf.mk) and Linux 5.12. */
+
+static __always_inline __u32 gen_read(struct xt_nexthop *c)
 {
-    if (!gen || *(const volatile __u32 *)&c->gen != gen)
+#if defined(__TARGET_ARCH_x86)
+    return *(const volatile __u32 *)&c->gen;
+#else
+    return __sync_fetch_and_add(&c->gen, 0);
+#endif
+}
+
+/* The cached next hop, when it is of this generation (gen 0: the cache is off). */
+static __always_inline int cache_read(struct xt_nexthop *c, __u32 gen, struct xt_nexthop *hop)
+{
+    if (!gen || gen_read(c) != gen)
         return 0;
     xt_barrier();
     __builtin_memcpy(hop, c, sizeof(*hop));
     xt_barrier();
-    return *(const volatile __u32 *)&c->gen == gen;
+    return gen_read(c) == gen;
 }
 
-/* Fills the cache from a successful lookup. Two CPUs filling one entry at once write the same
- * next hop. */
+/* Fills the cache from a successful lookup, unless it holds this generation already or another
+ * CPU is writing it. */
 static __always_inline void cache_write(struct xt_nexthop *c, __u32 gen,
                                         const struct xt_nexthop *hop)
 {
+    __u32 cur;
+
     if (!gen)
         return;
-    *(volatile __u32 *)&c->gen = 0;
-    xt_barrier();
+    cur = gen_read(c);
+    if (cur == gen || cur == XT_NH_GEN_BUSY)
+        return;
+    if (__sync_val_compare_and_swap(&c->gen, cur, XT_NH_GEN_BUSY) != cur)
+        return;
     __builtin_memcpy(c->dmac, hop->dmac, ETH_ALEN);
     __builtin_memcpy(c->smac, hop->smac, ETH_ALEN);
     c->ifindex = hop->ifindex;
     c->mtu = hop->mtu;
     c->flags = hop->flags;
-    xt_barrier();
-    *(volatile __u32 *)&c->gen = gen;
+    /* an atomic: ordered after the fields on every architecture */
+    __sync_val_compare_and_swap(&c->gen, XT_NH_GEN_BUSY, gen);
 }
 
 /* The next hop of the output datagram: from the binding's cache, or the FIB (before anything
@@ -223,6 +247,9 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
     struct ethhdr *eth = data;
     struct udphdr *udp;
     __u16 ulen = (__u16)out_ulen(o); /* fits: out_check */
+    /* One relay hop (RFC 8656 14; 0 was dropped in out_check). Relay to self, client to relay
+     * to client in one pass, is one hop too: decremented once. */
+    __u8 ttl = (__u8)(p->ttl - 1);
 
     if (o->family == XT_AF_INET) {
         struct iphdr *iph = (void *)(eth + 1);
@@ -233,7 +260,7 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
             .tot_len = bpf_htons(XT_IP4_HLEN + ulen),
             .id = 0,
             .frag_off = bpf_htons(XT_IP_DF),
-            .ttl = p->ttl,
+            .ttl = ttl,
             .protocol = IPPROTO_UDP,
             .saddr = o->saddr[0],
             .daddr = o->daddr[0],
@@ -250,7 +277,7 @@ static __always_inline int write_headers(struct xdp_md *ctx, const struct xt_pkt
         struct ipv6hdr h = {
             .payload_len = bpf_htons(ulen),
             .nexthdr = IPPROTO_UDP,
-            .hop_limit = p->ttl,
+            .hop_limit = ttl,
         };
 
         udp = (void *)(ip6 + 1);

@@ -59,8 +59,9 @@ struct xt_peer6 {
  * bpf_fib_lookup gave, and the route's MTU), cached by the program in the binding's map value so
  * that a packet costs no route lookup. Valid while gen equals the program's xt_route_gen, which
  * userspace bumps on every routing, neighbour, address or link change it hears of and once a
- * second (xdp_relay_routes_changed); gen 0 means "being written or empty", and userspace writes
- * it zeroed. */
+ * second (xdp_relay_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
+ * XT_NH_GEN_BUSY "being written": a CPU owns the entry (src/bpf/rewrite.h, cache_write).
+ * xt_route_gen takes neither value. */
 struct xt_nexthop {
     __u8 dmac[6];
     __u8 smac[6];
@@ -70,7 +71,8 @@ struct xt_nexthop {
     __u32 gen;
 };
 
-#define XT_NH_TX_PORT 1 /* the egress interface is in tx_ports (a redirect target) */
+#define XT_NH_TX_PORT  1 /* the egress interface is in tx_ports (a redirect target) */
+#define XT_NH_GEN_BUSY 0xFFFFFFFFu
 
 /* Values of the binding maps: the far side of the binding, then the cached next hop to it.
  * The peer and client variants have the same layout ({ip, port, aux}, then nh). */
@@ -119,6 +121,16 @@ struct xt_rate {
     __u64 last_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the last refill */
 };
 
+/* Key of the host_addrs map: an address of this host (family AF_INET (2) or AF_INET6 (10); an
+ * IPv4 address in the first 4 bytes of ip, the rest and pad zero). */
+struct xt_host_addr {
+    __u8 family;
+    __u8 pad[3];
+    __u8 ip[16];
+};
+
+#define XT_HOST_ADDRS_MAX 4096
+
 /* Maps, named by direction and (ingress family, egress family):
  *   c2p_44: xt_client4 -> xt_to_peer4    p2c_44: xt_peer4 -> xt_to_client4
  *   c2p_46: xt_client4 -> xt_to_peer6    p2c_46: xt_peer4 -> xt_to_client6
@@ -131,6 +143,11 @@ struct xt_rate {
  *   address with a mirrored channel. No entry for the address of a packet: passed up
  *   (XT_PASS_NO_RATE), userspace enforces the limit.
  * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
+ * host_addrs: HASH xt_host_addr -> __u8 (unused, 1), XT_HOST_ADDRS_MAX entries: the host's own
+ *   addresses, which no packet from outside may come from (the kernel would drop it as a martian
+ *   source, XT_DROP_MARTIAN). Set by userspace with xdp_relay_set_host_addrs when the daemon
+ *   starts and whenever the host's addresses change; the configured listen and relay addresses
+ *   count as the host's whether they are in it or not.
  * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat.
  * .bss xt_route_gen (__u32): the generation of the cached next hops (struct xt_nexthop); 0
  *   (before the loader sets it) turns the cache off. */
@@ -174,6 +191,8 @@ enum xt_stat {
     XT_DROP_CD_LENGTH, /* ChannelData length field larger than the datagram */
     XT_DROP_ADJUST,    /* bpf_xdp_adjust_head/tail failed */
     XT_DROP_RATE,      /* over max_bps: not enough tokens in the bucket of a relayed address */
+    XT_DROP_MARTIAN,   /* to us from a source the kernel would drop (loopback, multicast, ...) */
+    XT_DROP_TTL,       /* TTL / hop limit 0: not relayed (RFC 8656 14) */
     XT_STAT_COUNT
 };
 

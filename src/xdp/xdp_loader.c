@@ -278,8 +278,11 @@ void xdp_relay_routes_changed(struct xdp_relay *x)
     uint32_t *gen = &x->skel->bss->xt_route_gen;
     uint32_t next = __atomic_load_n(gen, __ATOMIC_RELAXED) + 1;
 
+    /* 0 turns the cache off, XT_NH_GEN_BUSY marks an entry being written: never generations. */
+    if (next == 0 || next == XT_NH_GEN_BUSY)
+        next = 1;
     /* Only this thread writes it. */
-    __atomic_store_n(gen, next ? next : 1, __ATOMIC_RELEASE);
+    __atomic_store_n(gen, next, __ATOMIC_RELEASE);
 }
 
 int xdp_relay_prog_fd(const struct xdp_relay *x)
@@ -655,6 +658,88 @@ int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay)
     return rc == -ENOENT ? 0 : rc;
 }
 
+/* ---- the host's own addresses (martian sources) ---- */
+
+static int host_key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(struct xt_host_addr));
+}
+
+/* The map keys of addrs (ports left out), sorted, each once, into keys (n of them). Returns
+ * how many, or -EAFNOSUPPORT. */
+static int host_keys(const struct xt_addr *addrs, size_t n, struct xt_host_addr *keys)
+{
+    size_t u = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (addrs[i].family != AF_INET && addrs[i].family != AF_INET6)
+            return -EAFNOSUPPORT;
+        memset(&keys[i], 0, sizeof(keys[i]));
+        keys[i].family = (uint8_t)addrs[i].family; /* AF_INET / AF_INET6: the program's XT_AF_* */
+        memcpy(keys[i].ip, addrs[i].ip, addrs[i].family == AF_INET ? 4 : 16);
+    }
+    if (n)
+        qsort(keys, n, sizeof(*keys), host_key_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || host_key_cmp(&keys[u - 1], &keys[i]) != 0)
+            keys[u++] = keys[i];
+    return (int)u;
+}
+
+/* Deletes the map's keys that are not among keys (u of them, sorted). They are collected first:
+ * deleting the key a walk stands on would restart it. */
+static int host_addrs_prune(struct bpf_map *m, const struct xt_host_addr *keys, size_t u)
+{
+    uint32_t cap = bpf_map__max_entries(m);
+    struct xt_host_addr *gone = calloc(cap, sizeof(*gone));
+    struct xt_host_addr k, at;
+    size_t n = 0;
+    int rc;
+
+    if (!gone)
+        return -ENOMEM;
+    for (rc = bpf_map__get_next_key(m, NULL, &k, sizeof(k)); rc == 0 && n < cap;
+         rc = bpf_map__get_next_key(m, &at, &k, sizeof(k))) {
+        if (!bsearch(&k, keys, u, sizeof(*keys), host_key_cmp))
+            gone[n++] = k;
+        at = k;
+    }
+    if (rc == -ENOENT)
+        rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = bpf_map__delete_elem(m, &gone[i], sizeof(gone[i]), 0);
+        if (rc == -ENOENT)
+            rc = 0;
+    }
+    free(gone);
+    return rc;
+}
+
+int xdp_relay_set_host_addrs(struct xdp_relay *x, const struct xt_addr *addrs, size_t n)
+{
+    struct bpf_map *m = x->skel->maps.host_addrs;
+    struct xt_host_addr *keys = calloc(n ? n : 1, sizeof(*keys));
+    const uint8_t one = 1;
+    int u, rc;
+
+    if (!keys)
+        return -ENOMEM;
+    u = host_keys(addrs, n, keys);
+    if (u < 0)
+        rc = u;
+    else if ((uint32_t)u > bpf_map__max_entries(m))
+        rc = -ENOSPC;
+    else /* the gone ones first: the new set then fits */
+        rc = host_addrs_prune(m, keys, (size_t)u);
+    for (int i = 0; i < u && rc == 0; i++) {
+        rc = bpf_map__update_elem(m, &keys[i], sizeof(keys[i]), &one, sizeof(one), BPF_NOEXIST);
+        if (rc == -EEXIST)
+            rc = 0;
+    }
+    free(keys);
+    return map_errno(rc);
+}
+
 /* ---- counters ---- */
 
 int xdp_stats_read_fd(int map_fd, struct xt_counter *out)
@@ -744,6 +829,8 @@ const char *xdp_stat_name(enum xt_stat s)
         [XT_DROP_CD_LENGTH] = "drop_cd_length",
         [XT_DROP_ADJUST] = "drop_adjust",
         [XT_DROP_RATE] = "drop_rate",
+        [XT_DROP_MARTIAN] = "drop_martian",
+        [XT_DROP_TTL] = "drop_ttl",
     };
 
     if ((unsigned)s >= XT_STAT_COUNT || !names[s])

@@ -61,6 +61,14 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
 int xdp_relay_rate_add(struct xdp_relay *x, const struct xt_addr *relay);
 int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay);
 
+/* The host's own addresses (family and ip of each; ports ignored, duplicates allowed): the
+ * program drops packets to the relay from them, as the kernel drops martian sources
+ * (XT_DROP_MARTIAN). The map is made to hold exactly this set: the missing are added, the gone
+ * deleted. Call at start and whenever the host's addresses change; the configured listen and
+ * relay addresses are the host's without it. Returns 0, -ENOSPC with more than
+ * XT_HOST_ADDRS_MAX distinct addresses (nothing changed), -EAFNOSUPPORT, or another -errno. */
+int xdp_relay_set_host_addrs(struct xdp_relay *x, const struct xt_addr *addrs, size_t n);
+
 /* Invalidates every next hop the program has cached in the binding maps (struct xt_nexthop):
  * each binding's next packet looks its route up again. For routing, neighbour, address and link
  * changes (xdp/route_watch.h), and periodically for what no event announces (path MTU). Call

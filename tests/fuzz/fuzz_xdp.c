@@ -9,7 +9,8 @@
  * Checked: the verdict is PASS, DROP, TX or REDIRECT; a passed frame is unchanged; a relayed
  * one is a well-formed IPv4/IPv6 UDP frame within the MTU, with a correct IPv4 header checksum
  * and (when the input's was correct) a correct UDP checksum, both computed here; it carries the
- * input's payload, from and to the addresses the bindings say, with TTL and TOS carried over.
+ * input's payload, from and to the addresses the bindings say, with TOS carried over and the
+ * TTL one less (0 is never relayed), from a source the kernel would not drop as martian.
  *
  * The program's branches are invisible to libFuzzer's coverage, so the counters it keeps (pass
  * and drop reasons, relay paths) are fed back as extra coverage counters. */
@@ -62,6 +63,7 @@ static bool trace; /* FUZZ_TRACE=1: verdict and counters of every run on stderr 
  * relayed frames (instance, verdict, output length - input length), which tells header
  * rewrites and cut padding apart. */
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[2][2][32];
+_Static_assert(XT_STAT_COUNT <= 32, "a coverage counter for each of the program's counters");
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_lengths[2][2][128];
 
 /* ---- endpoints of the model ---- */
@@ -96,6 +98,21 @@ static bool is_relayed(const struct ep *e)
 {
     struct ep me = listen_ep[fam_i(e->fam)];
     return memcmp(me.ip, e->ip, 16) == 0 && e->port >= FX_RELAY_LO && e->port <= FX_RELAY_HI;
+}
+
+/* A source the kernel drops (no host_addrs are set: the listen addresses are the host's). */
+static bool is_martian(const struct ep *e)
+{
+    static const uint8_t zero[12], mapped[12] = {[10] = 0xff, [11] = 0xff};
+    const uint8_t *a = e->ip;
+
+    if (memcmp(a, listen_ep[fam_i(e->fam)].ip, 16) == 0)
+        return true;
+    if (e->fam == AF_INET)
+        return a[0] == 0 || a[0] == 127 || (a[0] & 0xf0) == 0xe0 ||
+               (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+    return a[0] == 0xff || memcmp(a, mapped, 12) == 0 ||
+           (memcmp(a, zero, 12) == 0 && a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] <= 1);
 }
 
 /* ---- setup ---- */
@@ -371,6 +388,7 @@ static void check_relayed(const struct inst *in, const uint8_t *f, size_t len, c
     iulen = fz_get16(f + hi.l4 + 4);
     CHECK(iulen >= 8 && hi.l4 + iulen <= len);
     endpoints(f, &hi, &isrc, &idst);
+    CHECK(!is_martian(&isrc));
     icsum = fz_get16(f + hi.l4 + 6);
 
     /* the output: a well-formed frame, nothing after the IP datagram, within the MTU */
@@ -382,7 +400,7 @@ static void check_relayed(const struct inst *in, const uint8_t *f, size_t len, c
     } else {
         CHECK(fz_get16(o + 14 + 2) == 0 && (o[14 + 1] & 0x0f) == 0); /* flow label 0 */
     }
-    CHECK(ho.ttl == hi.ttl && ho.tos == hi.tos);
+    CHECK(hi.ttl != 0 && ho.ttl == hi.ttl - 1 && ho.tos == hi.tos); /* RFC 8656 14 */
     oudp = o + ho.l4;
     oulen = fz_get16(oudp + 4);
     CHECK(oulen == ho.ip_total - (ho.fam == AF_INET ? 20 : 40));

@@ -560,6 +560,13 @@ static void m_fragment(uint8_t *f, size_t *len)
     fz_ip4_set_csum(f + 14, 20);
 }
 
+static void m_ttl_0(uint8_t *f, size_t *len)
+{
+    (void)len;
+    f[14 + 8] = 0;
+    fz_ip4_set_csum(f + 14, 20);
+}
+
 static void m_hop_by_hop(uint8_t *f, size_t *len)
 {
     const uint8_t hbh[8] = {17, 0, 1, 4, 0, 0, 0, 0};
@@ -628,6 +635,7 @@ static void xdp_seeds(void)
         xdp_frame("ip-options", FX_FIX_UDP_CSUM | FX_FIX_CD_LEN, 0, &b->client, &listen4, cd, 104,
                   m_ip_options);
         xdp_frame("fragment", 0, 0, &b->client, &listen4, cd, 104, m_fragment);
+        xdp_frame("ttl-0", FX_ALL_FIXES, 0, &b->client, &listen4, cd, 104, m_ttl_0);
         xdp_frame("arp", 0, 0, &b->client, &listen4, cd, 104, m_arp);
         b = &fx_bindings[3];
         fz_put16(cd, b->channel);

@@ -127,11 +127,11 @@ struct l3 {
     uint32_t flow;         /* IPv6 flow label */
 };
 
-/* Incoming: DSCP EF + ECT(1), an ID, no DF, a flow label. Outgoing: TOS/TTL carried over, ID 0,
- * DF, flow label 0. */
+/* Incoming: DSCP EF + ECT(1), an ID, no DF, a flow label. Outgoing: TOS carried over, TTL one
+ * less (RFC 8656 14), ID 0, DF, flow label 0. */
 static const struct l3 L3_IN = {
     .tos = 0xb9, .ttl = 57, .id = 0x1234, .frag_off = 0, .flow = 0xabcde};
-static const struct l3 L3_OUT = {.tos = 0xb9, .ttl = 57, .id = 0, .frag_off = 0x4000, .flow = 0};
+static const struct l3 L3_OUT = {.tos = 0xb9, .ttl = 56, .id = 0, .frag_off = 0x4000, .flow = 0};
 
 #define FRAME_CAP 4096
 
@@ -668,7 +668,9 @@ static const struct relay_case relay_cases[] = {
      {XT_C2P_66}},
 };
 
-static void run_relay_case(const struct inst *in, const struct relay_case *c)
+/* The case's frame with the IP fields l3_in: the output must have l3_out. */
+static void run_relay_case_l3(const struct inst *in, const struct relay_case *c,
+                              const struct l3 *l3_in, const struct l3 *l3_out)
 {
     uint8_t frame[FRAME_CAP], out[FRAME_CAP], want[FRAME_CAP];
     size_t len, out_len, want_len;
@@ -679,8 +681,8 @@ static void run_relay_case(const struct inst *in, const struct relay_case *c)
 
     /* "no checksum" stays so only IPv4 to IPv4 */
     o.zero_csum = c->in.zero_csum && c->osrc.fam == AF_INET;
-    len = build_frame(frame, testnet_mac_xt0, testnet_gw_c, &c->in, &L3_IN);
-    want_len = build_frame(want, c->dmac, c->smac, &o, &L3_OUT);
+    len = build_frame(frame, testnet_mac_xt0, testnet_gw_c, &c->in, l3_in);
+    want_len = build_frame(want, c->dmac, c->smac, &o, l3_out);
 
     snapshot(in, before);
     rv = run(in, frame, len, out, &out_len);
@@ -706,6 +708,11 @@ static void run_relay_case(const struct inst *in, const struct relay_case *c)
         wb[c->stats[i]] += c->in.len;
     }
     expect_deltas(before, after, wp, wb);
+}
+
+static void run_relay_case(const struct inst *in, const struct relay_case *c)
+{
+    run_relay_case_l3(in, c, &L3_IN, &L3_OUT);
 }
 
 static const struct relay_case *relay_case(const char *name)
@@ -783,6 +790,18 @@ static void m_bad_ip_csum(uint8_t *f, size_t *len, int arg)
     (void)len;
     (void)arg;
     f[14 + 10] ^= 0x40;
+}
+
+/* TTL / hop limit = arg. */
+static void m_ttl(uint8_t *f, size_t *len, int arg)
+{
+    (void)len;
+    if (get16(f + 12) == 0x0800) {
+        f[14 + 8] = (uint8_t)arg;
+        fix_ip4_csum(f);
+    } else {
+        f[14 + 7] = (uint8_t)arg;
+    }
 }
 
 /* IPv6: a hop-by-hop header (PadN) before UDP. */
@@ -1072,6 +1091,102 @@ static void run_pass_case(const struct inst *in, const struct pass_case *c)
 static void test_pass_case(void **state)
 {
     run_pass_case(&main_inst, *state);
+}
+
+/* ---- TTL / hop limit (RFC 8656 14): 0 dropped, any other one less ---- */
+
+struct ttl_case {
+    char name[32];
+    const char *path; /* the relay case whose frame arrives with this TTL */
+    uint8_t ttl;
+};
+
+/* Every family pair both ways, and relay to self (one hop: decremented once). */
+static const char *const ttl_paths[] = {"c2p_44", "c2p_46", "c2p_64", "c2p_66", "p2c_44",
+                                        "p2c_46", "p2c_64", "p2c_66", "c2c_44", "c2c_66"};
+static const uint8_t ttl_values[] = {0, 1, 64};
+static struct ttl_case ttl_cases[ARRAY_LEN(ttl_paths) * ARRAY_LEN(ttl_values)];
+
+static void ttl_cases_fill(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(ttl_cases); i++) {
+        struct ttl_case *t = &ttl_cases[i];
+
+        t->path = ttl_paths[i / ARRAY_LEN(ttl_values)];
+        t->ttl = ttl_values[i % ARRAY_LEN(ttl_values)];
+        snprintf(t->name, sizeof(t->name), "%s TTL %u", t->path, t->ttl);
+    }
+}
+
+static void test_ttl_case(void **state)
+{
+    const struct ttl_case *t = *state;
+    const struct relay_case *c = relay_case(t->path);
+    struct l3 l3_in = L3_IN, l3_out = L3_OUT;
+
+    if (t->ttl == 0) {
+        const struct pass_case drop = {t->name, c->in, m_ttl, 0, XDP_DROP, XT_DROP_TTL};
+
+        run_pass_case(&main_inst, &drop);
+        return;
+    }
+    l3_in.ttl = t->ttl;
+    l3_out.ttl = (uint8_t)(t->ttl - 1);
+    run_relay_case_l3(&main_inst, c, &l3_in, &l3_out);
+}
+
+/* ---- martian sources: dropped when addressed to us, as the kernel would ---- */
+
+/* The test network's addresses other than the listen and relay address (xt1's, xt2's), put in
+ * host_addrs by group_setup as the daemon would. */
+static const struct tep host_addrs_setup[] = {
+    {AF_INET, "198.18.1.1", 0}, {AF_INET6, "2001:db8:1::1", 0}, {AF_INET, "198.18.2.1", 0}};
+
+static const char *const martian4[] = {"198.18.0.1", /* the listen and relay address */
+                                       "198.18.1.1", /* another of the host's, in host_addrs */
+                                       "127.0.0.1",       "127.1.2.3", "224.0.0.1",
+                                       "239.255.255.250", "0.0.0.0",   "0.1.2.3",
+                                       "255.255.255.255"};
+static const char *const martian6[] = {
+    "2001:db8::1",   /* the listen and relay address */
+    "2001:db8:1::1", /* another of the host's, in host_addrs */
+    "::1",           "ff02::1", "ff0e::101", "::", "::ffff:198.18.20.2"};
+
+/* A martian source instead of the source of a relay case's frame: c2p_xx (ChannelData to the
+ * listen port) or p2c_xx (to a relayed address with a channel bound to the peer). */
+struct martian_case {
+    char name[64];
+    const char *src;
+    const char *path;
+};
+
+static struct martian_case martian_cases[2 * (ARRAY_LEN(martian4) + ARRAY_LEN(martian6))];
+
+static void martian_cases_fill(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(martian_cases); i++) {
+        struct martian_case *m = &martian_cases[i];
+        size_t k = i / 2;
+        bool v6 = k >= ARRAY_LEN(martian4), to_listen = i % 2 == 0;
+
+        m->src = v6 ? martian6[k - ARRAY_LEN(martian4)] : martian4[k];
+        m->path = to_listen ? (v6 ? "c2p_66" : "c2p_44") : (v6 ? "p2c_66" : "p2c_44");
+        snprintf(m->name, sizeof(m->name), "martian %s to %s", m->src,
+                 to_listen ? "the listen port" : "a relayed address");
+    }
+}
+
+/* The frame from the martian source is dropped and counted, the same frame from the binding's
+ * own source is relayed. */
+static void test_martian_case(void **state)
+{
+    const struct martian_case *m = *state;
+    const struct relay_case *c = relay_case(m->path);
+    struct pass_case drop = {m->name, c->in, NULL, 0, XDP_DROP, XT_DROP_MARTIAN};
+
+    drop.in.src.ip = m->src;
+    run_pass_case(&main_inst, &drop);
+    run_relay_case(&main_inst, c);
 }
 
 /* Shorter than an Ethernet header: bpf_prog_test_run refuses such input (EINVAL), drivers do
@@ -1701,7 +1816,7 @@ static void test_nexthop_cache(void **state)
     assert_int_not_equal(v.nh.gen, 0);
     assert_memory_equal(v.nh.dmac, testnet_gw_p, 6);
 
-    /* An entry being written (gen 0) or of an old generation is not used. */
+    /* An empty entry (gen 0) or one of an old generation is not used. */
     forged = v;
     memcpy(forged.nh.dmac, fake, 6);
     forged.nh.gen = 0;
@@ -1771,6 +1886,162 @@ static void test_nexthop_cache_other_ingress(void **state)
     run_relay_case(&main_inst, relay_case("c2p_44"));
 }
 
+/* Another CPU is writing the entry (gen XT_NH_GEN_BUSY, its fields half written): the program
+ * neither uses it (the FIB's next hop) nor writes over it. */
+static void test_nexthop_cache_busy(void **state)
+{
+    static const uint8_t junk[6] = {2, 0, 0, 0, 9, 9};
+    int fd = prog_map_fd(&main_inst, "c2p_44");
+    struct xt_to_peer4 busy, v;
+
+    (void)state;
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    c2p44_value(fd, &busy);
+    memcpy(busy.nh.dmac, junk, 6);
+    memcpy(busy.nh.smac, junk, 6);
+    busy.nh.ifindex = 0x7fffffff;
+    busy.nh.mtu = 9000;
+    busy.nh.gen = XT_NH_GEN_BUSY;
+    c2p44_set(fd, &busy);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    c2p44_value(fd, &v);
+    assert_memory_equal(&v, &busy, sizeof(v));
+    /* emptied again, as the other tests expect: the next packet fills it */
+    busy.nh.gen = 0;
+    c2p44_set(fd, &busy);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    close(fd);
+}
+
+/* The generation counter never takes the value that marks an entry being written. */
+static void test_route_gen_skips_busy(void **state)
+{
+    int fd = prog_map_fd(&main_inst, "xturn_bp.bss"); /* .bss: xt_route_gen alone */
+    uint32_t k = 0, gen = XT_NH_GEN_BUSY - 1;
+
+    (void)state;
+    assert_int_equal(bpf_map_update_elem(fd, &k, &gen, BPF_ANY), 0);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    xdp_relay_routes_changed(main_inst.x);
+    assert_int_equal(bpf_map_lookup_elem(fd, &k, &gen), 0);
+    assert_int_equal(gen, 1);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    close(fd);
+}
+
+/* ---- the host's own addresses (xdp_relay_set_host_addrs) ---- */
+
+static int set_host_addrs(const struct tep *t, size_t n)
+{
+    struct xt_addr a[8];
+
+    assert_true(n <= ARRAY_LEN(a));
+    for (size_t i = 0; i < n; i++)
+        tep_addr(&t[i], &a[i]);
+    return xdp_relay_set_host_addrs(main_inst.x, a, n);
+}
+
+/* Entries in host_addrs, and whether t's address is one of them. */
+static unsigned host_addrs_count(int fd)
+{
+    struct xt_host_addr k, at;
+    unsigned n = 0;
+
+    for (int rc = bpf_map_get_next_key(fd, NULL, &k); rc == 0;
+         rc = bpf_map_get_next_key(fd, &at, &k)) {
+        n++;
+        at = k;
+    }
+    return n;
+}
+
+static bool host_addrs_has(int fd, const struct tep *t)
+{
+    struct xt_host_addr k = {.family = (uint8_t)t->fam};
+    uint8_t v;
+
+    tep_ip(t, k.ip);
+    return bpf_map_lookup_elem(fd, &k, &v) == 0;
+}
+
+/* A datagram from src:5000 to the relayed address of p2c_44's binding. */
+static struct pass_case from_src(const char *name, const char *src, uint32_t retval, int stat)
+{
+    struct pass_case c = {name, relay_case("p2c_44")->in, NULL, 0, retval, stat};
+
+    c.in.src.ip = src;
+    return c;
+}
+
+/* The map holds exactly the last set given: the gone are deleted (no longer dropped), ports
+ * and duplicates do not count, more than its capacity is refused with nothing changed. */
+static void test_host_addrs_set(void **state)
+{
+    const struct tep next[] = {
+        {AF_INET6, "2001:db8:1::1", 1}, {AF_INET, "198.18.2.1", 0}, {AF_INET6, "2001:db8:1::1", 2}};
+    const struct tep xt1_4 = host_addrs_setup[0], xt2_4 = next[1];
+    const struct pass_case gone = from_src("198.18.1.1 gone", "198.18.1.1", PASS, XT_PASS_NO_PEER);
+    const struct pass_case kept =
+        from_src("198.18.2.1 kept", "198.18.2.1", XDP_DROP, XT_DROP_MARTIAN);
+    const struct pass_case cfg =
+        from_src("listen address", "198.18.0.1", XDP_DROP, XT_DROP_MARTIAN);
+    int fd = prog_map_fd(&main_inst, "host_addrs");
+    struct xt_addr *many = calloc(XT_HOST_ADDRS_MAX + 2, sizeof(*many));
+
+    (void)state;
+    assert_non_null(many);
+    assert_int_equal(host_addrs_count(fd), ARRAY_LEN(host_addrs_setup));
+    assert_true(host_addrs_has(fd, &xt1_4));
+
+    assert_int_equal(set_host_addrs(next, ARRAY_LEN(next)), 0);
+    assert_int_equal(host_addrs_count(fd), 2);
+    assert_false(host_addrs_has(fd, &xt1_4));
+    assert_true(host_addrs_has(fd, &next[0]) && host_addrs_has(fd, &xt2_4));
+    run_pass_case(&main_inst, &gone);
+    run_pass_case(&main_inst, &kept);
+
+    /* empty: the configured addresses are the host's all the same */
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, NULL, 0), 0);
+    assert_int_equal(host_addrs_count(fd), 0);
+    run_pass_case(&main_inst, &cfg);
+
+    /* capacity: distinct addresses count, ports do not */
+    for (uint32_t i = 0; i < XT_HOST_ADDRS_MAX + 1; i++) {
+        uint8_t ip[4] = {198, 19, (uint8_t)(i >> 8), (uint8_t)i};
+
+        xt_addr_v4(&many[i], ip, 0);
+    }
+    many[XT_HOST_ADDRS_MAX + 1] = many[0];
+    many[XT_HOST_ADDRS_MAX + 1].port = 7;
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), -ENOSPC);
+    assert_int_equal(host_addrs_count(fd), 0);
+    many[XT_HOST_ADDRS_MAX] = many[XT_HOST_ADDRS_MAX + 1]; /* a duplicate of the first */
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), 0);
+    assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
+    many[0].family = 0;
+    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, 1), -EAFNOSUPPORT);
+    assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
+
+    assert_int_equal(set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)), 0);
+    assert_int_equal(host_addrs_count(fd), ARRAY_LEN(host_addrs_setup));
+    free(many);
+    close(fd);
+}
+
+/* The attack of the security review (issue 10, finding 3): from the relay address:port of one
+ * allocation to the relayed address of another, whose channel is to the first (c2c_44's
+ * bindings). Without the check it left as ChannelData to that allocation's client. */
+static void test_martian_relay_to_self(void **state)
+{
+    const struct pass_case spoofed = {
+        "spoofed relay to self", {RELAY4(50010), RELAY4(50011), 0, 10, 0, 0, 0}, NULL, 0, XDP_DROP,
+        XT_DROP_MARTIAN};
+
+    (void)state;
+    run_pass_case(&main_inst, &spoofed);
+    run_relay_case(&main_inst, relay_case("c2c_44"));
+}
+
 static int group_setup(void **state)
 {
     struct xdp_options o;
@@ -1800,6 +2071,10 @@ static int group_setup(void **state)
         print_message("xturn_xdp: %u instructions verified, %u translated\n", info.verified_insns,
                       info.xlated_prog_len / 8);
     bind_all(main_inst.x);
+    if (set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)) != 0) {
+        print_error("xdp_relay_set_host_addrs failed\n");
+        return -1;
+    }
     if (xdp_relay_attach(main_inst.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0) {
         print_error("attach xt1: %s\n", err);
         return -1;
@@ -1823,6 +2098,10 @@ int main(void)
         cmocka_unit_test(test_nexthop_cache_mtu),
         cmocka_unit_test(test_nexthop_cache_redirect),
         cmocka_unit_test(test_nexthop_cache_other_ingress),
+        cmocka_unit_test(test_nexthop_cache_busy),
+        cmocka_unit_test(test_route_gen_skips_busy),
+        cmocka_unit_test(test_host_addrs_set),
+        cmocka_unit_test(test_martian_relay_to_self),
         cmocka_unit_test(test_unbind),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_attach_detach),
@@ -1837,12 +2116,15 @@ int main(void)
         cmocka_unit_test(test_rate_off),
         cmocka_unit_test(test_rate_too_large),
     };
-    size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(fixed);
+    size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(ttl_cases) +
+                        ARRAY_LEN(martian_cases) + ARRAY_LEN(fixed);
     struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
     int rc;
 
     if (!tests)
         return 1;
+    ttl_cases_fill();
+    martian_cases_fill();
     for (size_t i = 0; i < ARRAY_LEN(relay_cases); i++)
         tests[n++] = (struct CMUnitTest){.name = relay_cases[i].name,
                                          .test_func = test_relay_case,
@@ -1851,6 +2133,14 @@ int main(void)
         tests[n++] = (struct CMUnitTest){.name = pass_cases[i].name,
                                          .test_func = test_pass_case,
                                          .initial_state = (void *)&pass_cases[i]};
+    for (size_t i = 0; i < ARRAY_LEN(ttl_cases); i++)
+        tests[n++] = (struct CMUnitTest){.name = ttl_cases[i].name,
+                                         .test_func = test_ttl_case,
+                                         .initial_state = (void *)&ttl_cases[i]};
+    for (size_t i = 0; i < ARRAY_LEN(martian_cases); i++)
+        tests[n++] = (struct CMUnitTest){.name = martian_cases[i].name,
+                                         .test_func = test_martian_case,
+                                         .initial_state = (void *)&martian_cases[i]};
     for (size_t i = 0; i < ARRAY_LEN(fixed); i++)
         tests[n++] = fixed[i];
     rc = _cmocka_run_group_tests("test_xdp_prog", tests, n, group_setup, group_teardown);
