@@ -8,7 +8,6 @@
 #include "common/htab.h"
 #include "stun/stun.h"
 #include "turn/auth.h"
-#include "turn/ratelimit.h"
 #include "turn/timer_wheel.h"
 #include "turn/turn_server.h"
 #include "turn/txcache.h"
@@ -78,7 +77,6 @@ struct turn_server {
     struct turn_shared *shared;
     bool own_shared; /* created for this server alone (one worker, tests) */
     struct timer_wheel wheel;
-    struct ratelimit unauth_limit;
     struct txcache txcache;
     struct turn_counters counters;
     uint64_t indication_seq;        /* Data indications sent: their transaction ids */

@@ -9,6 +9,7 @@
 
 #include "common/htab.h"
 #include "turn/port_pool.h"
+#include "turn/ratelimit.h"
 
 #define RESERVATION_LIFETIME_MS 30000
 
@@ -42,6 +43,7 @@ struct turn_shared {
     uint64_t allocations;
     struct htab reservations;
     struct reservation *fifo_head, **fifo_tail;
+    struct ratelimit unauth_limit;
 };
 
 static void free_secrets(char **v, size_t n)
@@ -71,6 +73,8 @@ struct turn_shared *turn_shared_new(const struct turn_config *cfg)
         turn_shared_free(sh);
         return NULL;
     }
+    /* The burst: five seconds' worth. */
+    ratelimit_init(&sh->unauth_limit, cfg->unauth_rate, cfg->unauth_rate * 5, sh->seed);
     return sh;
 }
 
@@ -131,6 +135,11 @@ void turn_shared_secrets_begin(struct turn_shared *sh, char *const **secrets, si
 void turn_shared_secrets_end(struct turn_shared *sh)
 {
     pthread_rwlock_unlock(&sh->secrets_lock);
+}
+
+struct ratelimit *turn_shared_unauth_limit(struct turn_shared *sh)
+{
+    return &sh->unauth_limit;
 }
 
 void turn_shared_set_draining(struct turn_shared *sh, bool draining)
