@@ -15,6 +15,8 @@
 #include "net/udp_batch.h"
 #include "net/udp_socket.h"
 
+_Static_assert(UDP_TX_HEAD >= TURN_HEAD_MAX, "the send queue must take every head the core sends");
+
 #define LISTEN_BUFFER     (4 << 20)
 #define RX_BATCHES_PER_EV 4  /* then yield to other sockets: one busy peer cannot starve others */
 #define RX_MIN_ROOM       16 /* free receive buffers below which a read sends what is queued first */

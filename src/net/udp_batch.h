@@ -13,7 +13,7 @@
 #define UDP_BATCH   64   /* datagrams per recvmmsg */
 #define UDP_SLOTS   256  /* receive buffers, and queued sends, held over one event-loop round */
 #define UDP_RX_BUF  4096 /* larger datagrams are counted and dropped */
-#define UDP_TX_HEAD 512  /* room for the largest response or relay header */
+#define UDP_TX_HEAD 640  /* room for the largest response or relay header */
 
 /* Datagrams stay in their buffers until released, so that sends queued with them as bodies can
  * wait for one flush per event-loop round instead of one per socket read. */

@@ -12,7 +12,7 @@
 #include "turn/turn_server.h"
 #include "turn/txcache.h"
 
-#define RESP_MAX 512
+#define RESP_MAX TURN_HEAD_MAX
 
 enum { FAM_V4 = 0, FAM_V6 = 1, FAM_COUNT = 2 };
 

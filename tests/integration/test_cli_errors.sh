@@ -71,6 +71,12 @@ expect_usage_error missing_value "${base[@]}" "${auth[@]}" --realm
 expect_usage_error bad_log_level "${base[@]}" "${auth[@]}" --log-level loud
 expect_usage_error bad_log_format "${base[@]}" "${auth[@]}" --log-format xml
 expect_usage_error bad_cidr "${base[@]}" "${auth[@]}" --allow-peer 300.1.2.3/8
+# A realm must be one a 401 can carry (RFC 8489: fewer than 128 characters of UTF-8 text).
+expect_usage_error realm_too_long --listen "127.0.0.1:$port" "${auth[@]}" --realm "$(printf 'r%.0s' $(seq 128))"
+grep -qxF -- 'xturn: --realm: must be fewer than 128 characters (RFC 8489)' "$err" ||
+    fail "realm_too_long: unexpected error line: $(cat "$err")"
+expect_usage_error realm_not_utf8 --listen "127.0.0.1:$port" "${auth[@]}" --realm $'realm\xff'
+grep -qxF -- 'xturn: --realm: not valid UTF-8' "$err" || fail "realm_not_utf8: unexpected error line: $(cat "$err")"
 
 # A listen port already in use: python holds it (bounded) while the daemon tries.
 busy_out="$XT_TMP/busy.port"
