@@ -76,7 +76,8 @@ enum turn_drop_reason {
     TD_NO_RELAY,      /* to a peer of a family the allocation has no address of */
     TD_NO_PERMISSION, /* to or from a peer without permission */
     TD_SELF_PORT,     /* to the relay's own address outside the relay ports */
-    TD_TOO_BIG,       /* would not fit a ChannelData or Data indication */
+    TD_TOO_BIG,       /* would not fit a UDP datagram to the peer, or as ChannelData or a Data
+                       * indication to the client */
     TD_RATE_LIMITED,  /* over the allocation\'s --max-bps */
     TD_COUNT
 };

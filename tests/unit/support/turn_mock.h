@@ -27,7 +27,7 @@ struct mock_dgram {
     int handle;
     struct xt_addr dst;
     size_t len;
-    uint8_t data[2048];
+    uint8_t data[65536];
 };
 
 struct mock {
