@@ -11,6 +11,7 @@
 
 #define OOM      "out of memory"
 #define WILDCARD "needs a specific address, not a wildcard"
+#define ECHO_MAX 100 /* bytes of a bad value quoted in its error */
 
 /* Applies one value of a flag to cfg: NULL if fine, else why the value is wrong. */
 typedef const char *apply_fn(struct xturn_config *cfg, const char *val);
@@ -96,9 +97,54 @@ static const char *replace_string(char **dst, const char *val)
     return NULL;
 }
 
+/* NULL if s is valid UTF-8 (RFC 3629: shortest form, no surrogates, at most U+10FFFF) without
+ * control characters (C0, DEL, C1), with its length in characters in *chars; else why not. */
+static const char *check_text(const char *s, size_t *chars)
+{
+    static const uint32_t min_of_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    const uint8_t *p = (const uint8_t *)s;
+
+    for (*chars = 0; *p; (*chars)++) {
+        size_t len = *p < 0x80   ? 1
+                     : *p < 0xC0 ? 0
+                     : *p < 0xE0 ? 2
+                     : *p < 0xF0 ? 3
+                     : *p < 0xF8 ? 4
+                                 : 0;
+        uint32_t cp;
+        if (len == 0)
+            return "not valid UTF-8";
+        cp = len == 1 ? *p : *p & (0x7F >> len);
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return "not valid UTF-8";
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if (cp < min_of_len[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return "not valid UTF-8";
+        if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
+            return "contains a control character";
+        p += len;
+    }
+    return NULL;
+}
+
+/* RFC 8489 14.9: a quoted-string's content of fewer than 128 characters. Longer ones would also
+ * make every 401 too big to send, leaving no client able to authenticate. */
 static const char *apply_realm(struct xturn_config *cfg, const char *val)
 {
-    return *val ? replace_string(&cfg->turn.realm, val) : "must not be empty";
+    size_t chars;
+    const char *why = check_text(val, &chars);
+
+    if (!*val)
+        return "must not be empty";
+    if (why)
+        return why;
+    if (strchr(val, '"'))
+        return "contains a double quote";
+    if (chars >= 128)
+        return "must be fewer than 128 characters (RFC 8489)";
+    return replace_string(&cfg->turn.realm, val);
 }
 
 static const char *apply_auth_secret(struct xturn_config *cfg, const char *val)
@@ -485,11 +531,14 @@ static int apply_one(struct xturn_config *cfg, const struct flag *f, const char 
 {
     const char *why = f->apply(cfg, val);
     char from[80] = "";
+    size_t chars;
     if (!why)
         return 0;
     if (env)
         snprintf(from, sizeof(from), " (from %s)", env);
-    if (f->secret)
+    /* Secrets are never echoed, nor values that would break the error's one line or bury its
+     * reason. */
+    if (f->secret || check_text(val, &chars) || strlen(val) > ECHO_MAX)
         set_err(err, errlen, "--%s: %s%s", f->name, why, from);
     else
         set_err(err, errlen, "--%s: \"%s\": %s%s", f->name, val, why, from);

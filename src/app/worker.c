@@ -15,6 +15,8 @@
 #include "net/udp_batch.h"
 #include "net/udp_socket.h"
 
+_Static_assert(UDP_TX_HEAD >= TURN_HEAD_MAX, "the send queue must take every head the core sends");
+
 #define LISTEN_BUFFER     (4 << 20)
 #define RX_BATCHES_PER_EV 4  /* then yield to other sockets: one busy peer cannot starve others */
 #define RX_MIN_ROOM       16 /* free receive buffers below which a read sends what is queued first */
@@ -211,9 +213,10 @@ static void on_readable(struct ev_handler *h, uint32_t events)
                 continue;
             }
             if (s->owner)
-                turn_on_peer(w->turn, &w->now, s->owner, &src, w->rx.buf[i], w->rx.msgs[i].msg_len);
+                turn_on_peer(w->turn, &w->now, s->owner, &src, udp_rx_buf(&w->rx, i),
+                             w->rx.msgs[i].msg_len);
             else
-                turn_on_client(w->turn, &w->now, s->handle, &s->local, &src, w->rx.buf[i],
+                turn_on_client(w->turn, &w->now, s->handle, &s->local, &src, udp_rx_buf(&w->rx, i),
                                w->rx.msgs[i].msg_len);
         }
         if ((size_t)n < room)
@@ -294,6 +297,7 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
 {
     struct worker *w = calloc(1, sizeof(*w));
     struct turn_io io;
+    int rc;
 
     if (!w) {
         snprintf(err, errlen, "out of memory");
@@ -303,7 +307,6 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
     w->fp = fp;
     w->stop.fd = -1;
     pthread_mutex_init(&w->published_lock, NULL);
-    udp_rx_init(&w->rx);
     udp_tx_init(&w->tx);
     update_time(w);
     w->loop = ev_loop_new();
@@ -311,6 +314,11 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
     w->stop.cb = on_stop;
     if (!w->loop || w->stop.fd < 0 || ev_add(w->loop, &w->stop) != 0) {
         snprintf(err, errlen, "cannot create an event loop: %s", strerror(errno));
+        goto fail;
+    }
+    rc = udp_rx_init(&w->rx);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot map the receive buffers: %s", strerror(-rc));
         goto fail;
     }
     if (open_listeners(w, reuseport, err, errlen) != 0)
@@ -365,6 +373,7 @@ void worker_free(struct worker *w)
     if (w->stop.fd >= 0)
         close(w->stop.fd);
     ev_loop_free(w->loop);
+    udp_rx_destroy(&w->rx);
     pthread_mutex_destroy(&w->published_lock);
     free(w);
 }

@@ -3,13 +3,32 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-void udp_rx_init(struct udp_rx *rx)
+int udp_rx_init(struct udp_rx *rx)
 {
-    for (int i = 0; i < UDP_SLOTS; i++) {
-        rx->iov[i].iov_base = rx->buf[i];
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *buf = mmap(NULL, (size_t)UDP_SLOTS * UDP_RX_BUF, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (buf == MAP_FAILED)
+        return -errno;
+    rx->used = 0;
+    rx->keep = (UDP_RX_KEEP + page - 1) / page * page;
+    rx->buf = buf;
+    for (size_t i = 0; i < UDP_SLOTS; i++) {
+        rx->iov[i].iov_base = udp_rx_buf(rx, i);
         rx->iov[i].iov_len = UDP_RX_BUF;
     }
+    return 0;
+}
+
+void udp_rx_destroy(struct udp_rx *rx)
+{
+    if (rx->buf)
+        munmap(rx->buf, (size_t)UDP_SLOTS * UDP_RX_BUF);
+    rx->buf = NULL;
 }
 
 int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first)
@@ -37,6 +56,9 @@ int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first)
 
 void udp_rx_release(struct udp_rx *rx)
 {
+    for (size_t i = 0; i < rx->used; i++)
+        if (rx->msgs[i].msg_len > rx->keep)
+            madvise(udp_rx_buf(rx, i) + rx->keep, rx->msgs[i].msg_len - rx->keep, MADV_DONTNEED);
     rx->used = 0;
 }
 

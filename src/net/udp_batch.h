@@ -10,22 +10,36 @@
 
 #include "common/addr.h"
 
-#define UDP_BATCH   64   /* datagrams per recvmmsg */
-#define UDP_SLOTS   256  /* receive buffers, and queued sends, held over one event-loop round */
-#define UDP_RX_BUF  4096 /* larger datagrams are counted and dropped */
-#define UDP_TX_HEAD 512  /* room for the largest response or relay header */
+#define UDP_BATCH   64    /* datagrams per recvmmsg */
+#define UDP_SLOTS   256   /* receive buffers, and queued sends, held over one event-loop round */
+#define UDP_RX_BUF  65536 /* any UDP datagram (65 527 bytes of payload at most, over IPv6) */
+#define UDP_RX_KEEP 4096  /* bytes of each receive buffer left resident from round to round */
+#define UDP_TX_HEAD 640   /* room for the largest response or relay header */
 
 /* Datagrams stay in their buffers until released, so that sends queued with them as bodies can
- * wait for one flush per event-loop round instead of one per socket read. */
+ * wait for one flush per event-loop round instead of one per socket read.
+ *
+ * The buffers are address space, not memory: one mapping without swap reservation, of which a
+ * datagram makes resident only the pages it fills. Releasing gives back what a datagram took
+ * beyond the first UDP_RX_KEEP bytes of its buffer, so resident memory stays about UDP_SLOTS x
+ * UDP_RX_KEEP and a burst of large datagrams costs memory for one round only. */
 struct udp_rx {
-    size_t used; /* buffers [0, used) hold datagrams not released yet */
+    size_t used;  /* buffers [0, used) hold datagrams not released yet */
+    size_t keep;  /* UDP_RX_KEEP in whole pages */
+    uint8_t *buf; /* UDP_SLOTS buffers of UDP_RX_BUF bytes */
     struct mmsghdr msgs[UDP_SLOTS];
     struct iovec iov[UDP_SLOTS];
     struct sockaddr_storage src[UDP_SLOTS];
-    uint8_t buf[UDP_SLOTS][UDP_RX_BUF];
 };
 
-void udp_rx_init(struct udp_rx *rx);
+/* 0, or -errno when the buffers cannot be mapped. */
+int udp_rx_init(struct udp_rx *rx);
+void udp_rx_destroy(struct udp_rx *rx);
+/* Buffer i: the datagram msgs[i] received. */
+static inline uint8_t *udp_rx_buf(const struct udp_rx *rx, size_t i)
+{
+    return rx->buf + i * UDP_RX_BUF;
+}
 /* Receives into the free buffers, at most UDP_BATCH datagrams and no more than there are free
  * buffers; they are msgs/buf [*first, *first + n). Returns n (0 when none wait) or -errno. */
 int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first);
@@ -38,7 +52,8 @@ static inline size_t udp_rx_room(const struct udp_rx *rx)
 {
     return udp_rx_free(rx) < UDP_BATCH ? udp_rx_free(rx) : UDP_BATCH;
 }
-/* Every buffer free again: only once nothing queued for sending points into them. */
+/* Every buffer free again: only once nothing queued for sending points into them. Gives back the
+ * pages large datagrams took. */
 void udp_rx_release(struct udp_rx *rx);
 
 struct udp_tx_entry {

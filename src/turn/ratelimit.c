@@ -8,16 +8,19 @@ void ratelimit_init(struct ratelimit *r, uint32_t rate, uint32_t burst, uint32_t
     r->rate = rate;
     r->burst = burst ? burst : rate;
     r->seed = seed;
+    for (size_t i = 0; i < RATELIMIT_SLOTS; i++)
+        pthread_spin_init(&r->slots[i].lock, PTHREAD_PROCESS_PRIVATE);
 }
 
 bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms)
 {
     struct ratelimit_slot *s;
-    uint64_t refill;
+    bool ok;
 
     if (r->rate == 0)
         return true;
     s = &r->slots[xt_addr_ip_hash(src, r->seed) % RATELIMIT_SLOTS];
+    pthread_spin_lock(&s->lock);
     if (s->last_ms == 0) {
         s->tokens_milli = r->burst * 1000;
         s->last_ms = now_ms ? now_ms : 1;
@@ -28,14 +31,16 @@ bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now
         s->ip = *src;
         s->ip.port = 0;
     }
-    refill = (now_ms - s->last_ms) * r->rate;
+    /* Workers read the clock at different moments: a slot another one stamped a little later
+     * than now_ms just gets no refill. */
     if (now_ms > s->last_ms) {
-        uint64_t t = s->tokens_milli + refill;
+        uint64_t t = s->tokens_milli + (now_ms - s->last_ms) * r->rate;
         s->tokens_milli = t > (uint64_t)r->burst * 1000 ? r->burst * 1000 : (uint32_t)t;
         s->last_ms = now_ms;
     }
-    if (s->tokens_milli < 1000)
-        return false;
-    s->tokens_milli -= 1000;
-    return true;
+    ok = s->tokens_milli >= 1000;
+    if (ok)
+        s->tokens_milli -= 1000;
+    pthread_spin_unlock(&s->lock);
+    return ok;
 }

@@ -1,7 +1,10 @@
-/* Per-source-IP token buckets in a fixed-size table, so spoofed floods cannot grow memory. */
+/* Per-source-IP token buckets in a fixed-size table, so spoofed floods cannot grow memory. One
+ * table serves every worker (SO_REUSEPORT spreads a source's ports over them): each slot has its
+ * own lock, next to its data, so takes of different slots never wait on each other. */
 #ifndef XTURN_TURN_RATELIMIT_H
 #define XTURN_TURN_RATELIMIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -10,7 +13,8 @@
 #define RATELIMIT_SLOTS 4096
 
 struct ratelimit_slot {
-    struct xt_addr ip; /* port zero */
+    pthread_spinlock_t lock; /* held for a few instructions: spinning beats sleeping */
+    struct xt_addr ip;       /* port zero */
     uint32_t tokens_milli;
     uint64_t last_ms;
 };
@@ -24,9 +28,9 @@ struct ratelimit {
 
 /* rate 0 disables limiting. */
 void ratelimit_init(struct ratelimit *r, uint32_t rate, uint32_t burst, uint32_t seed);
-/* Takes one token for the source's IP; false when it has none left. IPs that share a slot
- * share its bucket: a flood of random sources cannot refill a victim's bucket by evicting it
- * (it can only make collisions share the limit). */
+/* Takes one token for the source's IP; false when it has none left. Thread-safe. IPs that share
+ * a slot share its bucket: a flood of random sources cannot refill a victim's bucket by evicting
+ * it (it can only make collisions share the limit). */
 bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms);
 
 #endif

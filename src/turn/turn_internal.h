@@ -9,12 +9,11 @@
 #include "common/list.h"
 #include "stun/stun.h"
 #include "turn/auth.h"
-#include "turn/ratelimit.h"
 #include "turn/timer_wheel.h"
 #include "turn/turn_server.h"
 #include "turn/txcache.h"
 
-#define RESP_MAX 512
+#define RESP_MAX TURN_HEAD_MAX
 
 enum { FAM_V4 = 0, FAM_V6 = 1, FAM_COUNT = 2 };
 
@@ -88,7 +87,6 @@ struct turn_server {
     struct turn_shared *shared;
     bool own_shared; /* created for this server alone (one worker, tests) */
     struct timer_wheel wheel;
-    struct ratelimit unauth_limit;
     struct txcache txcache;
     struct turn_counters counters;
     uint64_t indication_seq;        /* Data indications sent: their transaction ids */

@@ -8,6 +8,13 @@ static void drop(struct turn_server *s, enum turn_drop_reason why)
     s->counters.dropped[why]++;
 }
 
+/* The most a UDP datagram to this address can carry: 65 535 bytes less the IPv4 and UDP headers,
+ * or less the UDP header in IPv6's payload length (jumbograms aside). */
+static size_t udp_payload_max(const struct xt_addr *to)
+{
+    return to->family == AF_INET ? 65535 - 20 - 8 : 65535 - 8;
+}
+
 static void count_relayed(struct turn_server *s, int dir, const struct turn_allocation *a,
                           const struct xt_addr *peer, size_t len)
 {
@@ -52,6 +59,11 @@ static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocati
     }
     if (p->self && !self_reachable(s, a, peer)) {
         drop(s, TD_SELF_PORT);
+        return;
+    }
+    /* An IPv6 client's ChannelData can carry more than an IPv4 peer can be sent. */
+    if (len > udp_payload_max(peer)) {
+        drop(s, TD_TOO_BIG);
         return;
     }
     if (!within_rate(s, a, now_ms, len))
@@ -151,22 +163,22 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
         drop(s, TD_SELF_PORT);
         return;
     }
-    if (!within_rate(s, a, now->ms, len))
-        return;
     c = chan_by_peer(s, a, peer);
-    if (c && len <= 0xFFFF) {
+    if (c) {
         channeldata_header(head, c->number, len);
         head_len = CHANNELDATA_HEADER_LEN;
     } else {
         pad = (4 - len % 4) % 4;
-        head_len = len + pad <= 0xFFFF - 64
-                       ? data_indication_head(s, head, sizeof(head), peer, len, pad)
-                       : 0;
-        if (head_len == 0) {
-            drop(s, TD_TOO_BIG);
-            return;
-        }
+        head_len = data_indication_head(s, head, sizeof(head), peer, len, pad);
     }
+    /* A peer's datagram with a header in front can be too big for UDP to the client (an IPv6
+     * peer's even as ChannelData to an IPv4 client): dropped here, not refused by the kernel. */
+    if (head_len == 0 || head_len + len + pad > udp_payload_max(&a->client)) {
+        drop(s, TD_TOO_BIG);
+        return;
+    }
+    if (!within_rate(s, a, now->ms, len))
+        return;
     s->io.send(s->io.ctx, a->listen_handle, &a->client, head, head_len, data, len, pad);
     count_relayed(s, TURN_TO_CLIENT, a, peer, len);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "turn/ratelimit.h"
 #include "turn/turn_internal.h"
 #include "turn/turn_shared.h"
 
@@ -30,7 +31,6 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
         goto fail;
     s->host_gen = turn_shared_host_generation(s->shared);
     tw_init(&s->wheel, now->ms);
-    ratelimit_init(&s->unauth_limit, cfg->unauth_rate, cfg->unauth_rate * 5, s->seed);
     txcache_init(&s->txcache, s->seed);
     return s;
 fail:
@@ -113,7 +113,8 @@ static int method_stat(uint16_t method)
 /* Unauthenticated sources get a limited number of responses: no use as a reflector. */
 static bool unauth_allowed(struct turn_req *r)
 {
-    if (r->authenticated || ratelimit_take(&r->s->unauth_limit, r->client, r->now->ms))
+    if (r->authenticated ||
+        ratelimit_take(turn_shared_unauth_limit(r->s->shared), r->client, r->now->ms))
         return true;
     r->s->counters.unauth_rate_limited++;
     return false;

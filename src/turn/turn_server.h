@@ -27,6 +27,10 @@ struct turn_channel_info {
     const struct xt_addr *relay; /* the relay socket's bound address of the peer's family */
 };
 
+/* The longest head the core passes to send: its largest datagram is a 401 or 438 whose realm
+ * has 127 characters of 4 bytes each (592 bytes; src/app/config.c allows no longer realm). */
+#define TURN_HEAD_MAX 640
+
 struct turn_io {
     void *ctx;
     /* Open a UDP socket bound to addr (with port). owner comes back with every datagram that
@@ -34,9 +38,9 @@ struct turn_io {
      * port). dont_fragment: set DF on what it sends (IPv4). */
     int (*relay_open)(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner);
     void (*relay_close)(void *ctx, int handle);
-    /* Send one datagram from socket handle to dst: head (copied now), then body (referenced
-     * until the event loop's next flush, so it may point into the received datagram), then
-     * pad zero bytes. */
+    /* Send one datagram from socket handle to dst: head (copied now, at most TURN_HEAD_MAX
+     * bytes), then body (referenced until the event loop's next flush, so it may point into the
+     * received datagram), then pad zero bytes. */
     void (*send)(void *ctx, int handle, const struct xt_addr *dst, const void *head,
                  size_t head_len, const void *body, size_t body_len, size_t pad);
     /* Optional (NULL when unused): a channel became usable (bound, and its peer has a
@@ -72,7 +76,8 @@ enum turn_drop_reason {
     TD_NO_RELAY,      /* to a peer of a family the allocation has no address of */
     TD_NO_PERMISSION, /* to or from a peer without permission */
     TD_SELF_PORT,     /* to the relay's own address outside the relay ports */
-    TD_TOO_BIG,       /* would not fit a ChannelData or Data indication */
+    TD_TOO_BIG,       /* would not fit a UDP datagram to the peer, or as ChannelData or a Data
+                       * indication to the client */
     TD_RATE_LIMITED,  /* over the allocation\'s --max-bps */
     TD_COUNT
 };

@@ -9,6 +9,7 @@
 
 #include "common/htab.h"
 #include "turn/port_pool.h"
+#include "turn/ratelimit.h"
 
 #define RESERVATION_LIFETIME_MS 30000
 
@@ -49,6 +50,7 @@ struct turn_shared {
     atomic_uint host_gen;
     /* one bit per port and family: a relay socket is bound there */
     _Atomic uint64_t bound[2][65536 / 64];
+    struct ratelimit unauth_limit;
 };
 
 static void free_secrets(char **v, size_t n)
@@ -79,6 +81,8 @@ struct turn_shared *turn_shared_new(const struct turn_config *cfg)
         turn_shared_free(sh);
         return NULL;
     }
+    /* The burst: five seconds' worth. */
+    ratelimit_init(&sh->unauth_limit, cfg->unauth_rate, cfg->unauth_rate * 5, sh->seed);
     return sh;
 }
 
@@ -141,6 +145,11 @@ void turn_shared_secrets_begin(struct turn_shared *sh, char *const **secrets, si
 void turn_shared_secrets_end(struct turn_shared *sh)
 {
     pthread_rwlock_unlock(&sh->secrets_lock);
+}
+
+struct ratelimit *turn_shared_unauth_limit(struct turn_shared *sh)
+{
+    return &sh->unauth_limit;
 }
 
 void turn_shared_set_draining(struct turn_shared *sh, bool draining)

@@ -1,7 +1,7 @@
 /* State shared by every worker's TURN server: relay port pools, EVEN-PORT reservations,
- * allocation counts for quotas, the nonce key, and the relay host's own addresses. Allocations
- * themselves belong to one worker; only their creation and deletion come here, under one lock,
- * never the data path. */
+ * allocation counts for quotas, the nonce key, the limit of unauthenticated responses, and the
+ * relay host's own addresses. Allocations themselves belong to one worker; only their creation
+ * and deletion come here, under one lock, never the data path. */
 #ifndef XTURN_TURN_SHARED_H
 #define XTURN_TURN_SHARED_H
 
@@ -11,6 +11,7 @@
 #include "common/addr_set.h"
 #include "turn/turn_config.h"
 
+struct ratelimit;
 struct turn_shared;
 struct turn_user_count;
 
@@ -25,6 +26,11 @@ const uint8_t *turn_shared_nonce_key(const struct turn_shared *sh, size_t *len);
 int turn_shared_set_secrets(struct turn_shared *sh, char *const *secrets, size_t n);
 void turn_shared_secrets_begin(struct turn_shared *sh, char *const **secrets, size_t *n);
 void turn_shared_secrets_end(struct turn_shared *sh);
+
+/* Unauthenticated responses per source IP, across every worker: SO_REUSEPORT spreads one
+ * address's source ports over the workers, so per-worker limits would add up. Used without the
+ * lock (it has its own, per slot). */
+struct ratelimit *turn_shared_unauth_limit(struct turn_shared *sh);
 
 /* Draining: no new allocations (300 or 508); read by every worker without the lock. */
 void turn_shared_set_draining(struct turn_shared *sh, bool draining);

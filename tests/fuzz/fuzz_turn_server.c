@@ -90,7 +90,7 @@ struct qsend {
     int worker;
     int handle;
     struct xt_addr dst;
-    uint8_t head[1024]; /* responses come whole as head (up to 512 bytes) */
+    uint8_t head[TURN_HEAD_MAX]; /* responses come whole as head */
     size_t head_len;
     const uint8_t *body;
     size_t body_len, pad;

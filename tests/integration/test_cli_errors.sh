@@ -81,6 +81,12 @@ grep -qF -- '--listen: "127.0.0.1:62000": port inside --relay-ports 61000-65535'
 expect_usage_error metrics_in_relay_range "${base[@]}" "${auth[@]}" --metrics 127.0.0.1:62000
 grep -qF -- '--metrics: "127.0.0.1:62000": port inside --relay-ports 61000-65535' "$err" ||
     fail "metrics_in_relay_range: unexpected message: $(cat "$err")"
+# A realm must be one a 401 can carry (RFC 8489: fewer than 128 characters of UTF-8 text).
+expect_usage_error realm_too_long --listen "127.0.0.1:$port" "${auth[@]}" --realm "$(printf 'r%.0s' $(seq 128))"
+grep -qxF -- 'xturn: --realm: must be fewer than 128 characters (RFC 8489)' "$err" ||
+    fail "realm_too_long: unexpected error line: $(cat "$err")"
+expect_usage_error realm_not_utf8 --listen "127.0.0.1:$port" "${auth[@]}" --realm $'realm\xff'
+grep -qxF -- 'xturn: --realm: not valid UTF-8' "$err" || fail "realm_not_utf8: unexpected error line: $(cat "$err")"
 
 # A listen port already in use: python holds it (bounded) while the daemon tries.
 busy_out="$XT_TMP/busy.port"

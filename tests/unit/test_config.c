@@ -529,6 +529,64 @@ static void test_usage_lists_every_flag(void **state)
     free(text);
 }
 
+/* n copies of the UTF-8 character ch, in a static buffer. */
+static const char *repeat(const char *ch, size_t n)
+{
+    static char buf[1024];
+    size_t len = strlen(ch);
+    assert_true(n * len < sizeof(buf));
+    for (size_t i = 0; i < n; i++)
+        memcpy(buf + i * len, ch, len);
+    buf[n * len] = '\0';
+    return buf;
+}
+
+/* RFC 8489 14.9: fewer than 128 characters of UTF-8 text, counted as characters, not bytes. */
+static void test_realm(void **state)
+{
+    static const char *const chars[] = {"a", "\u00e9", "\u20ac", "\U0001F600"}; /* 1-4 bytes */
+    static const struct {
+        const char *realm, *want;
+    } bad[] = {
+        {"\xff", "not valid UTF-8"},
+        {"ab\xc3", "not valid UTF-8"},           /* truncated */
+        {"\xc3(", "not valid UTF-8"},            /* not a continuation byte */
+        {"\xc0\xaf", "not valid UTF-8"},         /* overlong '/' */
+        {"\xe0\x80\xaf", "not valid UTF-8"},     /* overlong '/' */
+        {"\xed\xa0\x80", "not valid UTF-8"},     /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", "not valid UTF-8"}, /* U+110000 */
+        {"\x80", "not valid UTF-8"},             /* continuation byte first */
+        {"a\nb", "contains a control character"},
+        {"a\tb", "contains a control character"},
+        {"a\x7f", "contains a control character"},
+        {"a\xc2\x85", "contains a control character"}, /* C1 NEL */
+        {"a\"b", "contains a double quote"},
+    };
+    char want[64];
+    (void)state;
+    for (size_t i = 0; i < N(chars); i++) {
+        assert_int_equal(PARSE(OK_BASE, "--realm", repeat(chars[i], 127)), 0);
+        assert_string_equal(cfg.turn.realm, repeat(chars[i], 127));
+        config_free(&cfg);
+        assert_int_equal(PARSE(OK_BASE, "--realm", repeat(chars[i], 128)), -1);
+        /* Too long to quote. */
+        assert_string_equal(err, "--realm: must be fewer than 128 characters (RFC 8489)");
+        assert_null(cfg.turn.realm);
+    }
+    for (size_t i = 0; i < N(bad); i++) {
+        /* The value is not echoed: it could break the line or the terminal. */
+        snprintf(want, sizeof(want), "--realm: %s", bad[i].want);
+        if (strchr(bad[i].realm, '"'))
+            snprintf(want, sizeof(want), "--realm: \"a\"b\": %s", bad[i].want);
+        if (PARSE(OK_BASE, "--realm", bad[i].realm) != -1 || strcmp(err, want) != 0)
+            fail_msg("realm %zu: error \"%s\", want \"%s\"", i, err, want);
+        assert_null(cfg.turn.realm);
+    }
+    setenv("XTURN_REALM", "x\xff", 1);
+    assert_int_equal(PARSE(OK_BASE), -1);
+    assert_string_equal(err, "--realm: not valid UTF-8 (from XTURN_REALM)");
+}
+
 static void test_repeated_calls(void **state)
 {
     (void)state;
@@ -561,6 +619,7 @@ int main(void)
         T(test_help_and_version),
         T(test_usage_lists_every_flag),
         T(test_repeated_calls),
+        T(test_realm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,6 +223,42 @@ static void unauthenticated_responses_are_rate_limited(void **state)
     assert_int_equal(mock_from_client(m, buf, mock_unsigned(&b)), 1);
 }
 
+/* Workers share the limit: SO_REUSEPORT hands one address's source ports to different
+ * workers, which together answer it no more than one would. */
+static void rate_limit_is_shared_by_workers(void **state)
+{
+    struct mock *m = *state, *m2 = calloc(1, sizeof(*m2));
+    struct turn_shared *sh;
+    struct mock *w[2] = {m, m2};
+    uint8_t buf[256];
+    struct stun_builder b;
+    size_t answered = 0;
+
+    assert_non_null(m2);
+    m->cfg.unauth_rate = 2;
+    sh = turn_shared_new(&m->cfg);
+    assert_non_null(sh);
+    mock_start_shared(m, sh);
+    mock_setup(m2);
+    m2->cfg.unauth_rate = 2;
+    mock_start_shared(m2, sh);
+    for (int i = 0; i < 50; i++) {
+        struct mock *t = w[i % 2];
+        mock_addr(&t->client, i % 2 ? "198.18.1.2:40001" : "198.18.1.2:40002");
+        mock_req(t, &b, buf, sizeof(buf), STUN_BINDING);
+        answered += mock_from_client(t, buf, mock_unsigned(&b));
+    }
+    assert_int_equal(answered, 10); /* one burst, not one per worker */
+    assert_int_equal(turn_server_counters(m->s)->unauth_rate_limited +
+                         turn_server_counters(m2->s)->unauth_rate_limited,
+                     40);
+    mock_teardown(m2);
+    free(m2);
+    turn_server_free(m->s);
+    m->s = NULL;
+    turn_shared_free(sh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +284,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(secrets_replaced_while_running, mock_test_setup,
                                         mock_test_teardown),
         cmocka_unit_test_setup_teardown(unauthenticated_responses_are_rate_limited, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(rate_limit_is_shared_by_workers, mock_test_setup,
                                         mock_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -247,6 +247,68 @@ static void ipv6_client_relays_to_ipv4_peer(void **state)
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &m->client));
 }
 
+/* From an IPv6 peer, which can send the most (65 527 bytes), to a client of m's family: the
+ * largest ChannelData and Data indication UDP can carry to it are sent, one byte more is not. */
+static void largest_datagrams_to_the_client(struct mock *m, size_t udp_max)
+{
+    const size_t di_head = STUN_HEADER_LEN + 4 + 20 + 4; /* XOR-PEER-ADDRESS (IPv6), DATA */
+    const size_t di_max = (udp_max - di_head) & ~(size_t)3;
+    uint8_t *big = calloc(1, 65527);
+    struct xt_addr peer, other;
+    struct stun_msg r;
+    int h = bound(m, "[2001:db8:2::2]:3480", &peer);
+
+    assert_non_null(big);
+    assert_int_equal(mock_from_peer(m, h, &peer, big, udp_max - 4), 1);
+    assert_int_equal(m->sent[m->nsent - 1].len, udp_max);
+    assert_int_equal(mock_from_peer(m, h, &peer, big, udp_max - 3), 0);
+    /* No channel for this port: a Data indication, padded to a multiple of 4. */
+    mock_addr(&other, "[2001:db8:2::2]:9999");
+    assert_int_equal(mock_from_peer(m, h, &other, big, di_max), 1);
+    assert_int_equal(m->sent[m->nsent - 1].len, di_head + di_max);
+    assert_int_equal(stun_parse(m->sent[m->nsent - 1].data, m->sent[m->nsent - 1].len, &r),
+                     STUN_OK);
+    assert_int_equal(stun_find(&r, TURN_ATTR_DATA)->len, di_max);
+    assert_int_equal(mock_from_peer(m, h, &other, big, di_max + 1), 0);
+    assert_int_equal(turn_server_counters(m->s)->dropped[TD_TOO_BIG], 2);
+    free(big);
+}
+
+static void largest_datagrams_to_an_ipv4_client(void **state)
+{
+    largest_datagrams_to_the_client(*state, 65507);
+}
+
+static void largest_datagrams_to_an_ipv6_client(void **state)
+{
+    struct mock *m = *state;
+    mock_addr(&m->client, "[2001:db8:1::2]:40000");
+    mock_addr(&m->local, "[2001:db8:3::2]:3478");
+    largest_datagrams_to_the_client(m, 65527);
+}
+
+/* An IPv6 client's ChannelData can carry more than UDP over IPv4 can take to the peer. */
+static void largest_datagram_to_an_ipv4_peer(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer;
+    uint8_t *dg = calloc(1, 65527);
+    int h;
+
+    assert_non_null(dg);
+    mock_addr(&m->client, "[2001:db8:1::2]:40000");
+    mock_addr(&m->local, "[2001:db8:3::2]:3478");
+    h = bound(m, "198.18.2.2:3480", &peer);
+    channeldata_header(dg, 0x4001, 65507);
+    assert_int_equal(mock_from_client(m, dg, 4 + 65507), 1);
+    assert_int_equal(m->sent[m->nsent - 1].handle, h);
+    assert_int_equal(m->sent[m->nsent - 1].len, 65507);
+    channeldata_header(dg, 0x4001, 65508);
+    assert_int_equal(mock_from_client(m, dg, 4 + 65508), 0);
+    assert_int_equal(turn_server_counters(m->s)->dropped[TD_TOO_BIG], 1);
+    free(dg);
+}
+
 static void garbage_is_dropped_without_state(void **state)
 {
     struct mock *m = *state;
@@ -361,6 +423,9 @@ int main(void)
         T(channel_expires_after_600s),
         T(ipv4_client_relays_to_ipv6_peer),
         T(ipv6_client_relays_to_ipv4_peer),
+        T(largest_datagrams_to_an_ipv4_client),
+        T(largest_datagrams_to_an_ipv6_client),
+        T(largest_datagram_to_an_ipv4_peer),
         T(garbage_is_dropped_without_state),
         T(channel_is_mirrored_before_the_response),
         T(mirror_follows_permission_and_channel_lifetimes),

@@ -1,5 +1,6 @@
 /* Batched UDP I/O (src/net/udp_batch.c) on loopback sockets: receive buffers held until
- * released, and a send queue flushed one system call per socket with each socket's order kept. */
+ * released, any datagram received whole with the memory of large ones given back, and a send
+ * queue flushed one system call per socket with each socket's order kept. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,7 +51,7 @@ static int fx_setup(void **state)
     f->s = open_sock(&f->sa);
     /* room for a full queue of datagrams */
     assert_int_equal(setsockopt(f->r, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)), 0);
-    udp_rx_init(&f->rx);
+    assert_int_equal(udp_rx_init(&f->rx), 0);
     udp_tx_init(&f->tx);
     *state = f;
     return 0;
@@ -61,6 +63,7 @@ static int fx_teardown(void **state)
 
     close(f->r);
     close(f->s);
+    udp_rx_destroy(&f->rx);
     free(f);
     return 0;
 }
@@ -90,10 +93,10 @@ static void rx_holds_buffers_until_released(void **state)
     assert_int_equal(first, 2);
     assert_int_equal(udp_rx_free(rx), UDP_SLOTS - 3);
     /* the first two are still there */
-    assert_memory_equal(rx->buf[0], "one", 3);
+    assert_memory_equal(udp_rx_buf(rx, 0), "one", 3);
     assert_int_equal(rx->msgs[0].msg_len, 3);
-    assert_memory_equal(rx->buf[1], "two", 3);
-    assert_memory_equal(rx->buf[2], "three", 5);
+    assert_memory_equal(udp_rx_buf(rx, 1), "two", 3);
+    assert_memory_equal(udp_rx_buf(rx, 2), "three", 5);
     /* nothing waiting: 0, not an error */
     assert_int_equal(udp_rx_recv(rx, f->r, &first), 0);
     udp_rx_release(rx);
@@ -101,7 +104,7 @@ static void rx_holds_buffers_until_released(void **state)
     send_text(f->s, &f->ra, "four");
     assert_int_equal(udp_rx_recv(rx, f->r, &first), 1);
     assert_int_equal(first, 0);
-    assert_memory_equal(rx->buf[0], "four", 4);
+    assert_memory_equal(udp_rx_buf(rx, 0), "four", 4);
 }
 
 /* No free buffer: nothing is read (the datagram waits in the socket); one read takes at most
@@ -121,9 +124,57 @@ static void rx_room(void **state)
     for (int i = 0; i < UDP_BATCH + 3; i++)
         send_text(f->s, &f->ra, "more");
     assert_int_equal(udp_rx_recv(rx, f->r, &first), UDP_BATCH);
-    assert_memory_equal(rx->buf[0], "wait", 4);
+    assert_memory_equal(udp_rx_buf(rx, 0), "wait", 4);
     assert_int_equal(udp_rx_recv(rx, f->r, &first), 4);
     assert_int_equal(first, UDP_BATCH);
+}
+
+/* The resident pages of buffer i, page k as bit k. */
+static unsigned resident(const struct udp_rx *rx, size_t i)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = UDP_RX_BUF / page;
+    unsigned char vec[UDP_RX_BUF / 4096];
+    unsigned map = 0;
+
+    assert_int_equal(mincore(udp_rx_buf(rx, i), UDP_RX_BUF, vec), 0);
+    for (size_t k = 0; k < n; k++)
+        map |= (vec[k] & 1u) << k;
+    return map;
+}
+
+/* A datagram far beyond a page (up to UDP's 65 527 bytes) arrives whole; once released, its
+ * buffer keeps only its first UDP_RX_KEEP bytes resident. */
+static void rx_large_datagram_whole_then_released(void **state)
+{
+    struct fx *f = *state;
+    struct udp_rx *rx = &f->rx;
+    struct sockaddr_storage ss;
+    socklen_t sl = xt_addr_to_sockaddr(&f->ra, &ss);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), first;
+    enum { LEN = 60000 };
+    uint8_t *big = malloc(LEN);
+
+    assert_non_null(big);
+    for (size_t i = 0; i < LEN; i++)
+        big[i] = (uint8_t)(i * 7 + i / 251);
+    assert_int_equal(sendto(f->s, big, LEN, 0, (struct sockaddr *)&ss, sl), LEN);
+    send_text(f->s, &f->ra, "small");
+    assert_int_equal(udp_rx_recv(rx, f->r, &first), 2);
+    assert_false(rx->msgs[0].msg_hdr.msg_flags & MSG_TRUNC);
+    assert_int_equal(rx->msgs[0].msg_len, LEN);
+    assert_memory_equal(udp_rx_buf(rx, 0), big, LEN);
+    assert_int_equal(rx->msgs[1].msg_len, 5);
+    /* Only the pages the datagram filled became resident. */
+    assert_int_equal(resident(rx, 0), (1u << (LEN + page - 1) / page) - 1);
+    assert_int_equal(resident(rx, 1), 1);
+    udp_rx_release(rx);
+    assert_int_equal(resident(rx, 0), (1u << rx->keep / page) - 1);
+    assert_int_equal(resident(rx, 1), 1);
+    /* The buffer is as good as new. */
+    send_text(f->s, &f->ra, "again");
+    assert_int_equal(udp_rx_recv(rx, f->r, &first), 1);
+    assert_memory_equal(udp_rx_buf(rx, 0), "again", 5);
+    free(big);
 }
 
 /* Reads every datagram waiting on fd into out (NUL-terminated strings), in arrival order, with
@@ -226,6 +277,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(rx_holds_buffers_until_released, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(rx_room, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(rx_large_datagram_whole_then_released, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(tx_groups_by_socket_in_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_failure_is_counted_and_skipped, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_full_queue_flushes, fx_setup, fx_teardown),

@@ -38,6 +38,7 @@ static void mock_send(void *ctx, int handle, const struct xt_addr *dst, const vo
     struct mock *m = ctx;
     struct mock_dgram *d;
     assert_true(m->nsent < MOCK_MAX_SENT);
+    assert_true(head_len <= TURN_HEAD_MAX);
     assert_true(head_len + body_len + pad <= sizeof(d->data));
     assert_true(pad < 4);
     d = &m->sent[m->nsent++];
@@ -250,10 +251,10 @@ size_t mock_sign(struct mock *m, struct stun_builder *b)
     stun_add_attr(b, STUN_ATTR_NONCE, m->nonce, m->nonce_len);
     stun_long_term_key(m->user, strlen(m->user), m->cfg.realm, strlen(m->cfg.realm), m->pass,
                        strlen(m->pass), key);
-    if (m->use_sha256)
-        stun_add_integrity_sha256(b, key, sizeof(key));
-    else
+    if (!m->use_sha256 || m->use_both_integrity)
         stun_add_integrity(b, key, sizeof(key));
+    if (m->use_sha256 || m->use_both_integrity)
+        stun_add_integrity_sha256(b, key, sizeof(key));
     stun_add_fingerprint(b);
     n = stun_finish(b);
     assert_true(n > 0);
@@ -326,7 +327,7 @@ static int exchange(struct mock *m, struct stun_builder *b, uint8_t *buf)
 
 int mock_allocate(struct mock *m, uint8_t family, struct xt_addr *relayed)
 {
-    uint8_t buf[512];
+    uint8_t buf[MOCK_REQ_MAX];
     struct stun_builder b;
     uint8_t transport[4] = {TURN_TRANSPORT_UDP}, fam[4] = {family};
     int code;
@@ -364,7 +365,7 @@ int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relay
 
 int mock_create_permission(struct mock *m, const struct xt_addr *peer)
 {
-    uint8_t buf[512];
+    uint8_t buf[MOCK_REQ_MAX];
     struct stun_builder b;
     mock_req(m, &b, buf, sizeof(buf), TURN_CREATE_PERMISSION);
     stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
@@ -373,7 +374,7 @@ int mock_create_permission(struct mock *m, const struct xt_addr *peer)
 
 int mock_channel_bind(struct mock *m, uint16_t channel, const struct xt_addr *peer)
 {
-    uint8_t buf[512];
+    uint8_t buf[MOCK_REQ_MAX];
     struct stun_builder b;
     uint8_t cn[4] = {(uint8_t)(channel >> 8), (uint8_t)channel};
     mock_req(m, &b, buf, sizeof(buf), TURN_CHANNEL_BIND);
@@ -384,7 +385,7 @@ int mock_channel_bind(struct mock *m, uint16_t channel, const struct xt_addr *pe
 
 int mock_refresh(struct mock *m, int lifetime)
 {
-    uint8_t buf[512];
+    uint8_t buf[MOCK_REQ_MAX];
     struct stun_builder b;
     mock_req(m, &b, buf, sizeof(buf), TURN_REFRESH);
     if (lifetime >= 0)

@@ -14,6 +14,7 @@
 #define MOCK_MAX_SOCKS 64
 #define MOCK_MAX_SENT  64
 #define MOCK_LISTEN    1000 /* listen handle used by tests */
+#define MOCK_REQ_MAX   1024 /* requests: room for the longest realm (508 bytes) */
 
 struct mock_sock {
     bool open;
@@ -26,7 +27,7 @@ struct mock_dgram {
     int handle;
     struct xt_addr dst;
     size_t len;
-    uint8_t data[2048];
+    uint8_t data[65536];
 };
 
 struct mock {
@@ -45,6 +46,7 @@ struct mock {
     char nonce[64];
     size_t nonce_len;
     bool use_sha256;
+    bool use_both_integrity; /* MESSAGE-INTEGRITY and -SHA256: responses then carry both */
     /* channel_up/channel_down: calls, live mirrored channels, what was sent before the last
      * channel_up, and whether channel_up should fail (a full fast-path map) */
     int ups, downs, mirrored;
