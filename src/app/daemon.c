@@ -97,8 +97,9 @@ out:
     config_free_secrets(secrets, nsecrets);
 }
 
-/* The host's addresses are "self" for the peer policy (src/turn/turn_self.c), read at start and
- * again whenever one comes or goes. On failure the previous set stays. */
+/* The host's addresses are "self" for the peer policy (src/turn/turn_self.c) and martian sources
+ * for XDP, read at start and again whenever one comes or goes. On failure the previous set
+ * stays. */
 static int refresh_host_addrs(struct daemon *d)
 {
     struct xt_addr *addrs;
@@ -107,6 +108,8 @@ static int refresh_host_addrs(struct daemon *d)
 
     if (rc == 0 && turn_shared_set_host_addrs(d->shared, addrs, n) != 0)
         rc = -ENOMEM;
+    if (rc == 0 && d->fp)
+        fastpath_host_addrs(d->fp, addrs, n);
     if (rc == 0 && log_enabled(LOG_DEBUG)) {
         char count[24];
         snprintf(count, sizeof(count), "%zu", n);

@@ -35,6 +35,18 @@ void fastpath_routes_changed(struct fastpath *fp)
     xdp_relay_routes_changed(fp->x);
 }
 
+void fastpath_host_addrs(struct fastpath *fp, const struct xt_addr *addrs, size_t n)
+{
+    int rc = xdp_relay_set_host_addrs(fp->x, addrs, n);
+
+    if (rc != 0)
+        xt_log(LOG_ERROR,
+               rc == -ENOSPC ? "xdp: more host addresses than its map holds: datagrams spoofed "
+                               "from the others are not dropped in the kernel"
+                             : "xdp: cannot update the host's addresses",
+               "error", strerror(-rc), NULL);
+}
+
 void fastpath_tick(struct fastpath *fp, uint64_t now_ms)
 {
     if (now_ms - fp->routes_refreshed_ms < ROUTE_REFRESH_MS)

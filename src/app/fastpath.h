@@ -25,6 +25,10 @@ void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *
  * hops are dropped. From one thread, the one that calls fastpath_tick. */
 void fastpath_routes_changed(struct fastpath *fp);
 
+/* The host's addresses (all of them, as they are now): XDP drops datagrams that come from
+ * outside with one of them as their source (spoofed), as the kernel does martians. */
+void fastpath_host_addrs(struct fastpath *fp, const struct xt_addr *addrs, size_t n);
+
 /* Called at least once a second: the program's cached next hops are refreshed about once a
  * second whatever happened, for what no event announces (a path MTU learnt from ICMP). */
 void fastpath_tick(struct fastpath *fp, uint64_t now_ms);

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "net/event_loop.h"
 #include "net/udp_batch.h"
+#include "net/udp_filter.h"
 #include "net/udp_socket.h"
 
 _Static_assert(UDP_TX_HEAD >= TURN_HEAD_MAX, "the send queue must take every head the core sends");
@@ -32,6 +33,7 @@ struct wsock {
 
 struct worker {
     const struct xturn_config *cfg;
+    struct turn_shared *shared;
     struct fastpath *fp;
     struct ev_loop *loop;
     struct turn_server *turn;
@@ -50,6 +52,10 @@ struct worker {
     struct worker_counters published;
     struct udp_rx rx;
     struct udp_tx tx;
+    /* every socket's filter against sources spoofed from the host's addresses, by family (0
+     * IPv4), as of that generation of the host's addresses */
+    struct udp_filter filter[2];
+    uint32_t host_gen;
 };
 
 static void update_time(struct worker *w)
@@ -146,10 +152,16 @@ static void reap_dead(struct worker *w)
 
 /* ---- the TURN core's I/O ---- */
 
+static const struct udp_filter *filter_of(const struct worker *w, int family)
+{
+    return &w->filter[family == AF_INET6];
+}
+
 static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner)
 {
     struct worker *w = ctx;
-    struct udp_socket_opts o = {.dont_fragment = dont_fragment};
+    struct udp_socket_opts o = {.dont_fragment = dont_fragment,
+                                .filter = filter_of(w, addr->family)};
     int fd = udp_socket_open(addr, &o);
     int handle;
     if (fd < 0)
@@ -242,6 +254,51 @@ static void publish(struct worker *w)
     pthread_mutex_unlock(&w->published_lock);
 }
 
+/* The host's addresses changed (or first): new filters, for every socket. A failure leaves the
+ * old filter in place and is logged; addresses beyond what a filter holds are logged too. */
+static int refresh_filters(struct worker *w)
+{
+    uint32_t gen = turn_shared_host_generation(w->shared);
+    const struct addr_set *host = turn_shared_host_begin(w->shared);
+    struct udp_filter next[2];
+    size_t covered[2];
+    int rc[2];
+
+    for (int f = 0; f < 2; f++)
+        rc[f] = udp_filter_build(&next[f], f ? AF_INET6 : AF_INET, host->ip, host->n, &covered[f]);
+    turn_shared_host_end(w->shared);
+    for (int f = 0; f < 2; f++) {
+        if (rc[f] == -ENOMEM) {
+            xt_log(LOG_ERROR, "cannot build the socket filter against spoofed sources", "error",
+                   strerror(ENOMEM), NULL);
+            udp_filter_free(&next[1 - f]);
+            return -ENOMEM;
+        }
+        if (rc[f] == -E2BIG) {
+            char n[24];
+            snprintf(n, sizeof(n), "%zu", covered[f]);
+            xt_log(LOG_ERROR,
+                   "more host addresses than a socket filter holds: datagrams spoofed from the "
+                   "others are not dropped",
+                   "family", f ? "ipv6" : "ipv4", "#covered", n, NULL);
+        }
+    }
+    for (size_t i = 0; i < w->nsocks; i++) {
+        struct wsock *s = w->socks[i];
+        int err;
+
+        if (s && (err = udp_filter_attach(s->ev.fd, &next[s->local.family == AF_INET6])) != 0)
+            xt_log(LOG_ERROR, "cannot give a socket its filter against spoofed sources", "error",
+                   strerror(-err), NULL);
+    }
+    for (int f = 0; f < 2; f++) {
+        udp_filter_free(&w->filter[f]);
+        w->filter[f] = next[f];
+    }
+    w->host_gen = gen;
+    return 0;
+}
+
 static void *run(void *arg)
 {
     struct worker *w = arg;
@@ -257,6 +314,8 @@ static void *run(void *arg)
         }
         update_time(w);
         turn_tick(w->turn, &w->now);
+        if (turn_shared_host_generation(w->shared) != w->host_gen)
+            refresh_filters(w);
         /* Once per round: replies and relayed datagrams of every socket read in it. */
         flush(w);
         reap_dead(w);
@@ -277,7 +336,10 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
     for (size_t i = 0; i < w->cfg->nlisten; i++) {
         const struct xt_addr *a = &w->cfg->listen[i];
         char as[XT_ADDR_STRLEN];
-        int fd = udp_socket_open(a, &o), handle;
+        int fd, handle;
+
+        o.filter = filter_of(w, a->family);
+        fd = udp_socket_open(a, &o);
         if (fd < 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", xt_addr_str(a, as), strerror(-fd));
             return -1;
@@ -304,6 +366,7 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
         return NULL;
     }
     w->cfg = cfg;
+    w->shared = shared;
     w->fp = fp;
     w->stop.fd = -1;
     pthread_mutex_init(&w->published_lock, NULL);
@@ -319,6 +382,10 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
     rc = udp_rx_init(&w->rx);
     if (rc != 0) {
         snprintf(err, errlen, "cannot map the receive buffers: %s", strerror(-rc));
+        goto fail;
+    }
+    if (refresh_filters(w) != 0) {
+        snprintf(err, errlen, "cannot build the socket filters: %s", strerror(ENOMEM));
         goto fail;
     }
     if (open_listeners(w, reuseport, err, errlen) != 0)
@@ -374,6 +441,8 @@ void worker_free(struct worker *w)
         close(w->stop.fd);
     ev_loop_free(w->loop);
     udp_rx_destroy(&w->rx);
+    for (int f = 0; f < 2; f++)
+        udp_filter_free(&w->filter[f]);
     pthread_mutex_destroy(&w->published_lock);
     free(w);
 }

@@ -32,6 +32,11 @@ int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opt
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->bufsize, sizeof(o->bufsize));
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->bufsize, sizeof(o->bufsize));
     }
+    /* Before bind: no datagram arrives unfiltered. */
+    if (o->filter && (err = udp_filter_attach(fd, o->filter)) != 0) {
+        close(fd);
+        return err;
+    }
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0)
         goto fail;
     return fd;

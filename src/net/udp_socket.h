@@ -3,11 +3,13 @@
 #define XTURN_NET_UDP_SOCKET_H
 
 #include "common/addr.h"
+#include "net/udp_filter.h"
 
 struct udp_socket_opts {
     int dont_fragment; /* DF on IPv4, no fragmentation on IPv6 (path MTU discovery "do") */
     int bufsize;       /* SO_RCVBUF/SO_SNDBUF when > 0 (best effort) */
     int reuseport;     /* SO_REUSEPORT: one of a group of sockets the kernel balances over */
+    const struct udp_filter *filter; /* given before the socket is bound, when not NULL */
 };
 
 /* Returns the fd or -errno. */
