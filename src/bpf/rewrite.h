@@ -97,9 +97,10 @@ static __always_inline int route_lookup(struct xdp_md *ctx, const struct xt_pkt 
  * CPUs may fill one entry at once (a binding's packets on several RX queues), under different
  * generations. A writer first takes the entry: gen from its old value to XT_NH_GEN_BUSY by
  * compare-and-swap, which one CPU wins; then it writes the fields and publishes its generation,
- * last. A reader copies the fields between two reads of gen and keeps the copy only if both are
- * its generation: a write in between changed gen. (Unless two other CPUs both completed a write
- * in between, under two generations, the second returning gen to the reader's: not guarded.)
+ * last. Generations only move forward in an entry: a writer whose generation is not newer than
+ * the entry's (serial-number order, as the counter wraps) leaves it alone. A reader copies the
+ * fields between two reads of gen and keeps the copy only if both are its generation: any write
+ * in between published a newer one, so gen cannot have come back to the reader's.
  * Memory ordering: BPF atomics are fully ordered, on every JIT. On x86-64 (TSO) loads are not
  * reordered with loads nor stores with stores, so the reader's plain loads need only compiler
  * barriers; elsewhere it reads gen with an atomic add of 0. Atomics need clang's -mcpu=v3
@@ -135,7 +136,8 @@ static __always_inline void cache_write(struct xt_nexthop *c, __u32 gen,
     if (!gen)
         return;
     cur = gen_read(c);
-    if (cur == gen || cur == XT_NH_GEN_BUSY)
+    /* Being written, or already of this generation or a newer one. */
+    if (cur == XT_NH_GEN_BUSY || (cur && (__s32)(gen - cur) <= 0))
         return;
     if (__sync_val_compare_and_swap(&c->gen, cur, XT_NH_GEN_BUSY) != cur)
         return;

@@ -1913,6 +1913,35 @@ static void test_nexthop_cache_busy(void **state)
     close(fd);
 }
 
+/* Generations only move forward in an entry: one filled under a newer generation than the
+ * program's (by a CPU that read the counter after it was bumped) is neither used nor overwritten
+ * with an older one, so a reader can never see gen come back to its own across a write. */
+static void test_nexthop_cache_newer(void **state)
+{
+    static const uint8_t junk[6] = {2, 0, 0, 0, 8, 8};
+    int fd = prog_map_fd(&main_inst, "c2p_44"), bss = prog_map_fd(&main_inst, "xturn_bp.bss");
+    struct xt_to_peer4 newer, v;
+    uint32_t k = 0, gen;
+
+    (void)state;
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    assert_int_equal(bpf_map_lookup_elem(bss, &k, &gen), 0);
+    c2p44_value(fd, &newer);
+    assert_int_equal(newer.nh.gen, gen);
+    memcpy(newer.nh.dmac, junk, 6);
+    newer.nh.ifindex = 0x7ffffff0;
+    newer.nh.gen = gen + 1;
+    c2p44_set(fd, &newer);
+    run_relay_case(&main_inst, relay_case("c2p_44")); /* from the FIB, not the newer entry */
+    c2p44_value(fd, &v);
+    assert_memory_equal(&v, &newer, sizeof(v));
+    newer.nh.gen = 0;
+    c2p44_set(fd, &newer);
+    run_relay_case(&main_inst, relay_case("c2p_44"));
+    close(bss);
+    close(fd);
+}
+
 /* The generation counter never takes the value that marks an entry being written. */
 static void test_route_gen_skips_busy(void **state)
 {
@@ -2099,6 +2128,7 @@ int main(void)
         cmocka_unit_test(test_nexthop_cache_redirect),
         cmocka_unit_test(test_nexthop_cache_other_ingress),
         cmocka_unit_test(test_nexthop_cache_busy),
+        cmocka_unit_test(test_nexthop_cache_newer),
         cmocka_unit_test(test_route_gen_skips_busy),
         cmocka_unit_test(test_host_addrs_set),
         cmocka_unit_test(test_martian_relay_to_self),
