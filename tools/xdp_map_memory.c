@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         struct xt_addr c, p;
         addr(&c, cfam, i, (uint16_t)(1024 + i / 0x20000));
         addr(&p, pfam, i, (uint16_t)(2048 + i / 0x20000));
-        int rc = xdp_relay_bind(x, &c, 0x4000, &p, (uint16_t)(49152 + i % 16384));
+        int rc = xdp_relay_bind(x, &c, 0x4000, &p, (uint16_t)(49152 + i % 16384), 0);
         if (rc != 0) {
             fprintf(stderr, "bind %u: %s\n", i, strerror(-rc));
             return 1;

@@ -357,7 +357,7 @@ static struct xdp_relay *load_relay(void)
 
         ep_addr(&bindings[i].client, &c);
         ep_addr(&bindings[i].peer, &p);
-        rc = xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port);
+        rc = xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port, 0);
         if (rc != 0)
             die("xdp_relay_bind: %s", strerror(-rc));
     }

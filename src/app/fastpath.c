@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,12 @@ struct fastpath {
     uint32_t map_entries;
     uint64_t cross_seen, cross_logs, cross_logged_ms;
     uint64_t routes_refreshed_ms;
+    /* --max-bps: the program's buckets, and a stack of the free indices (workers take and give
+     * them back as allocations come and go) */
+    pthread_mutex_t buckets_lock;
+    struct xt_bucket *buckets;
+    uint32_t *free_buckets;
+    uint32_t nfree_buckets;
 };
 
 void fastpath_routes_changed(struct fastpath *fp)
@@ -88,6 +95,20 @@ static void fill_kernel_cfg(const struct xturn_config *cfg, struct xt_cfg *k)
     k->max_bps = cfg->turn.max_bps;
 }
 
+/* Every bucket but index 0 (which a binding names for "none") is free at first. */
+static int init_buckets(struct fastpath *fp)
+{
+    uint32_t n;
+
+    fp->buckets = xdp_relay_buckets(fp->x, &n);
+    fp->free_buckets = calloc(n, sizeof(*fp->free_buckets));
+    if (!fp->free_buckets)
+        return -1;
+    for (uint32_t i = n - 1; i > 0; i--)
+        fp->free_buckets[fp->nfree_buckets++] = i;
+    return 0;
+}
+
 struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen)
 {
     struct xdp_options opt;
@@ -106,8 +127,9 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
     fp->kcfg = opt.cfg;
     opt.map_entries = cfg->xdp_map_size;
     fp->map_entries = cfg->xdp_map_size;
+    pthread_mutex_init(&fp->buckets_lock, NULL);
     fp->x = xdp_relay_load(&opt, err, errlen);
-    if (!fp->x)
+    if (!fp->x || init_buckets(fp) != 0)
         goto fail;
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
         if (xdp_relay_attach(fp->x, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
@@ -117,6 +139,8 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
     }
     return fp;
 fail:
+    if (fp->x && !fp->free_buckets)
+        snprintf(err, errlen, "xdp: out of memory");
     fastpath_stop(fp);
     return NULL;
 }
@@ -126,7 +150,31 @@ void fastpath_stop(struct fastpath *fp)
     if (!fp)
         return;
     xdp_relay_close(fp->x);
+    free(fp->free_buckets);
+    pthread_mutex_destroy(&fp->buckets_lock);
     free(fp);
+}
+
+uint64_t *fastpath_bucket_get(struct fastpath *fp, uint32_t *id)
+{
+    uint64_t *word;
+
+    pthread_mutex_lock(&fp->buckets_lock);
+    *id = fp->nfree_buckets ? fp->free_buckets[--fp->nfree_buckets] : 0;
+    pthread_mutex_unlock(&fp->buckets_lock);
+    if (!*id)
+        return NULL;
+    /* The word's address in the shared mapping; 0 is a full bucket. */
+    word = (uint64_t *)&fp->buckets[*id].tat;
+    __atomic_store_n(word, 0, __ATOMIC_RELAXED);
+    return word;
+}
+
+void fastpath_bucket_put(struct fastpath *fp, uint32_t id)
+{
+    pthread_mutex_lock(&fp->buckets_lock);
+    fp->free_buckets[fp->nfree_buckets++] = id;
+    pthread_mutex_unlock(&fp->buckets_lock);
 }
 
 /* Only clients of the listen address the kernel knows can be served there. */
@@ -144,11 +192,11 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
     int rc;
     if (!kernel_serves(fp, ci->local))
         return -1;
-    /* Without its bucket the kernel passes the relayed address's packets up, where userspace
-     * applies --max-bps: a failure here costs speed, not the limit. */
-    if (fp->kcfg.max_bps)
-        xdp_relay_rate_add(fp->x, ci->relay);
-    rc = xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+    /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
+     * without one, userspace carries it (and applies the limit). */
+    rc = fp->kcfg.max_bps && !ci->bucket ? -ENOSPC
+                                         : xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer,
+                                                          ci->relay->port, ci->bucket);
     if (rc == 0) {
         fp->bound++;
         return 0;
@@ -173,12 +221,6 @@ void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *
 {
     xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
     fp->unbound++;
-}
-
-void fastpath_relay_closed(struct fastpath *fp, const struct xt_addr *relay)
-{
-    if (fp->kcfg.max_bps)
-        xdp_relay_rate_del(fp->x, relay);
 }
 
 void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out)

@@ -37,8 +37,10 @@ void fastpath_tick(struct fastpath *fp, uint64_t now_ms);
  * with cross-family translation off in XDP, says so in a dedicated, rate-limited log line. */
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms);
 
-/* A relayed address is gone (its socket closed): its --max-bps bucket goes too. */
-void fastpath_relay_closed(struct fastpath *fp, const struct xt_addr *relay);
+/* turn_io.bucket_get / bucket_put with --max-bps: an allocation's word in the program's buckets
+ * (full), or NULL when all are taken; and back. From any worker. */
+uint64_t *fastpath_bucket_get(struct fastpath *fp, uint32_t *id);
+void fastpath_bucket_put(struct fastpath *fp, uint32_t id);
 
 /* The fast path's part of a snapshot (xdp_* fields). */
 void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out);

@@ -174,10 +174,7 @@ static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragmen
 
 static void io_relay_close(void *ctx, int handle)
 {
-    struct worker *w = ctx;
-    if (w->fp)
-        fastpath_relay_closed(w->fp, &w->socks[handle]->local);
-    sock_close(w, handle);
+    sock_close(ctx, handle);
 }
 
 static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
@@ -195,6 +192,16 @@ static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
 static void io_channel_down(void *ctx, const struct turn_channel_info *ci)
 {
     fastpath_channel_down(((struct worker *)ctx)->fp, ci);
+}
+
+static uint64_t *io_bucket_get(void *ctx, uint32_t *id)
+{
+    return fastpath_bucket_get(((struct worker *)ctx)->fp, id);
+}
+
+static void io_bucket_put(void *ctx, uint32_t id)
+{
+    fastpath_bucket_put(((struct worker *)ctx)->fp, id);
 }
 
 /* ---- events ---- */
@@ -395,7 +402,9 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
                           .relay_close = io_relay_close,
                           .send = io_send,
                           .channel_up = fp ? io_channel_up : NULL,
-                          .channel_down = fp ? io_channel_down : NULL};
+                          .channel_down = fp ? io_channel_down : NULL,
+                          .bucket_get = fp && cfg->turn.max_bps ? io_bucket_get : NULL,
+                          .bucket_put = fp && cfg->turn.max_bps ? io_bucket_put : NULL};
     w->turn = turn_server_new(&cfg->turn, &io, &w->now, shared);
     if (!w->turn) {
         snprintf(err, errlen, "cannot create the TURN server state");

@@ -43,15 +43,15 @@ XT_BINDING_MAP(p2c_66, struct xt_peer6, struct xt_to_client6);
  * change. Read once per packet: a plain load. */
 __u32 xt_route_gen = 0;
 
-/* --max-bps token buckets by relayed transport address. The loader sizes it like the binding
- * maps (1 entry with max_bps 0); the spin lock needs the BTF that __type gives. */
+/* --max-bps state by allocation (xdp_shared.h, struct xt_bucket). The loader sizes it and maps
+ * it into userspace memory, where the daemon takes from the same words. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __uint(max_entries, XT_MAP_DEFAULT_ENTRIES);
-    __type(key, struct xt_rate_key);
-    __type(value, struct xt_rate);
-} rate SEC(".maps");
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct xt_bucket);
+} buckets SEC(".maps");
 
 /* The host's own addresses (martian sources, with the configured ones: relay.h). Preallocated:
  * small, and looked up for every packet to us. */

@@ -14,13 +14,14 @@
 #include "bpf/xdp_shared.h"
 
 /* One side of a binding as read from a map value: xt_to_peer4/6 (port, relay_port) and
- * xt_to_client4/6 (port, channel) share the layout {ip, port, aux}, then the cached next hop
- * to that side (nh, in the map value). */
+ * xt_to_client4/6 (port, channel) share the layout {ip, port, aux}, then the allocation's
+ * --max-bps bucket and the cached next hop to that side (nh, in the map value). */
 struct xt_ep {
     __be32 ip[4];
     __be16 port;
     __be16 aux;
     __u8 family;
+    __u32 bucket;
     struct xt_nexthop *nh;
 };
 
@@ -43,11 +44,10 @@ struct xt_out {
     __u8 action;           /* XDP_TX or XDP_REDIRECT (xt_route) */
     struct xt_nexthop *nh; /* the next-hop cache of the destination, in its map value */
     struct xt_nexthop hop; /* the next hop used (xt_route): MACs, egress ifindex, MTU */
-    /* The relayed transport addresses the packet goes through (--max-bps buckets): family and
-     * port of leg 1 (the sender's with self), and with self the receiver's port (leg 2). */
-    __be16 rate_port1;
-    __be16 rate_port2;
-    __u8 rate_family;
+    /* The --max-bps buckets of the allocations the packet goes through: leg 1's (the
+     * sender's with self), and with self the receiver's (leg 2). */
+    __u32 bucket1;
+    __u32 bucket2;
 };
 
 static __always_inline __u8 other_family(__u8 family)
@@ -176,6 +176,7 @@ static __always_inline void ep_load(struct xt_ep *e, void *v, __u8 family)
         e->ip[1] = e->ip[2] = e->ip[3] = 0;
         e->port = v4->peer.port;
         e->aux = v4->peer.relay_port;
+        e->bucket = v4->bucket;
         e->nh = &v4->nh;
     } else {
         struct xt_to_peer6 *v6 = v;
@@ -183,6 +184,7 @@ static __always_inline void ep_load(struct xt_ep *e, void *v, __u8 family)
         __builtin_memcpy(e->ip, v6->peer.ip, 16);
         e->port = v6->peer.port;
         e->aux = v6->peer.relay_port;
+        e->bucket = v6->bucket;
         e->nh = &v6->nh;
     }
 }
@@ -296,7 +298,7 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
     __u16 channel, len;
     /* Zeroed: else clang 14 (-mcpu=v3) spills its fields, undefined on the paths where the
      * lookup missed, from a register a helper call clobbered, which the verifier refuses. */
-    struct xt_ep peer = {}, client;
+    struct xt_ep peer = {}, client = {};
     int leg;
 
     if (plen == 0 || (p->head[0] & 0xc0) != 0x40)
@@ -333,16 +335,14 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
             return leg;
         o->leg2 = (__u8)leg;
         o->self = 1;
-        o->rate_family = peer.family;
-        o->rate_port1 = peer.aux;
-        o->rate_port2 = peer.port;
+        o->bucket1 = peer.bucket;
+        o->bucket2 = client.bucket;
         out_to_client(o, &client);
         return out_check(p, o);
     }
 
     o->family = peer.family;
-    o->rate_family = peer.family;
-    o->rate_port1 = peer.aux;
+    o->bucket1 = peer.bucket;
     cfg_relay(peer.family, o->saddr);
     o->sport = peer.aux;
     __builtin_memcpy(o->daddr, peer.ip, 16);
@@ -355,7 +355,7 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
 /* Data from a peer to a relayed transport address. */
 static __always_inline int from_peer(const struct xt_pkt *p, struct xt_out *o)
 {
-    struct xt_ep client;
+    struct xt_ep client = {};
     int leg;
 
     if (p->bad_csum)
@@ -364,8 +364,7 @@ static __always_inline int from_peer(const struct xt_pkt *p, struct xt_out *o)
     if (!is_path(leg))
         return leg;
     o->leg1 = (__u8)leg;
-    o->rate_family = p->family;
-    o->rate_port1 = p->dport;
+    o->bucket1 = client.bucket;
     o->cd_in = 0;
     o->plen = p->ulen - XT_UDP_HLEN;
     o->pad = 0;

@@ -22,13 +22,11 @@ struct xt_cfg {
     __u8 cross_family; /* 1: translate IPv4<->IPv6; 0: count and pass such packets up */
     __u8 pad;
     __u32 pad2;
-    /* --max-bps: relayed payload bytes per second per relayed transport address (token bucket
-     * one second deep, both directions together), 0: unlimited (the rate code is dead code).
-     * At most XT_MAX_BPS (the loader refuses more): the refill's products stay within 64 bits. */
+    /* --max-bps: relayed payload bytes per second per allocation, both directions together,
+     * drawn from the allocation's bucket (struct xt_bucket) in XDP and in userspace alike; 0:
+     * unlimited (the rate code is dead code). */
     __u64 max_bps;
 };
-
-#define XT_MAX_BPS (1ULL << 34) /* 16 GiB/s; 1e9 ns * 2^34 < 2^64 */
 
 /* A client's side of a channel: the client's transport address and the channel number. */
 struct xt_client4 {
@@ -74,51 +72,48 @@ struct xt_nexthop {
 #define XT_NH_TX_PORT  1 /* the egress interface is in tx_ports (a redirect target) */
 #define XT_NH_GEN_BUSY 0xFFFFFFFFu
 
-/* Values of the binding maps: the far side of the binding, then the cached next hop to it.
- * The peer and client variants have the same layout ({ip, port, aux}, then nh). */
+/* Values of the binding maps: the far side of the binding, the allocation's --max-bps bucket
+ * (an index into map buckets; 0: none), then the cached next hop to the far side. The peer and
+ * client variants have the same layout ({ip, port, aux}, bucket, nh). */
 struct xt_to_peer4 {
     struct xt_peer4 peer;
+    __u32 bucket;
     struct xt_nexthop nh;
 };
 struct xt_to_peer6 {
     struct xt_peer6 peer;
+    __u32 bucket;
     struct xt_nexthop nh;
 };
 struct xt_to_client4 {
     struct xt_client4 client;
+    __u32 bucket;
     struct xt_nexthop nh;
 };
 struct xt_to_client6 {
     struct xt_client6 client;
+    __u32 bucket;
     struct xt_nexthop nh;
 };
 
 _Static_assert(sizeof(struct xt_to_peer4) == sizeof(struct xt_to_client4) &&
+                   __builtin_offsetof(struct xt_to_peer4, bucket) ==
+                       __builtin_offsetof(struct xt_to_client4, bucket) &&
                    __builtin_offsetof(struct xt_to_peer4, nh) ==
                        __builtin_offsetof(struct xt_to_client4, nh),
                "IPv4 binding values share a layout");
 _Static_assert(sizeof(struct xt_to_peer6) == sizeof(struct xt_to_client6) &&
+                   __builtin_offsetof(struct xt_to_peer6, bucket) ==
+                       __builtin_offsetof(struct xt_to_client6, bucket) &&
                    __builtin_offsetof(struct xt_to_peer6, nh) ==
                        __builtin_offsetof(struct xt_to_client6, nh),
                "IPv6 binding values share a layout");
 
-/* Key of the rate map: a relayed transport address of this relay (the relay address of the
- * family is xt_cfg's). family is AF_INET (2) or AF_INET6 (10), as xt_addr.family and the
- * program's XT_AF_INET/XT_AF_INET6; pad is 0. */
-struct xt_rate_key {
-    __u8 family;
-    __u8 pad;
-    __be16 relay_port;
-};
-
-/* Value of the rate map: the --max-bps token bucket of one relayed transport address. Userspace
- * creates it full (tokens = max_bps); the program refills it by elapsed time and takes the
- * payload bytes of every packet it relays to or from that address, under the lock. */
-struct xt_rate {
-    struct bpf_spin_lock lock; /* the kernel ignores it in userspace updates */
-    __u32 pad;
-    __u64 tokens;  /* bytes, at most max_bps */
-    __u64 last_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the last refill */
+/* Value of the buckets map: an allocation's --max-bps state, the theoretical arrival time of
+ * src/common/gcra.h (ns of CLOCK_MONOTONIC; 0: full). Userspace maps the array into memory and
+ * takes from the same word for what it relays itself. */
+struct xt_bucket {
+    __u64 tat;
 };
 
 /* Key of the host_addrs map: an address of this host (family AF_INET (2) or AF_INET6 (10); an
@@ -138,10 +133,10 @@ struct xt_host_addr {
  *   c2p_66: xt_client6 -> xt_to_peer6    p2c_66: xt_peer6 -> xt_to_client6
  * Same-family and cross-family bindings live in separate maps, so with cross_family = 0 the
  * cross maps still identify such packets (counted, passed to userspace).
- * rate: xt_rate_key -> xt_rate, HASH with BTF (for the spin lock), not preallocated, as large as
- *   a binding map (1 entry when max_bps is 0: never used then); an entry per relayed transport
- *   address with a mirrored channel. No entry for the address of a packet: passed up
- *   (XT_PASS_NO_RATE), userspace enforces the limit.
+ * buckets: ARRAY (BPF_F_MMAPABLE) __u32 -> xt_bucket, one per allocation with a mirrored
+ *   channel (the binding values name theirs; index 0 is never given out), as many as a binding
+ *   map holds plus one (1 when max_bps is 0: never used then). A binding without a bucket while
+ *   max_bps is set is passed up (XT_PASS_NO_RATE): userspace enforces the limit.
  * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
  * host_addrs: HASH xt_host_addr -> __u8 (unused, 1), XT_HOST_ADDRS_MAX entries: the host's own
  *   addresses, which no packet from outside may come from (the kernel would drop it as a martian
@@ -186,11 +181,11 @@ enum xt_stat {
     XT_PASS_OTHER_IFACE,  /* egress interface xturn does not drive */
     XT_PASS_PADDING,      /* more than 3 bytes after the ChannelData payload (userspace cuts) */
     XT_PASS_BAD_CSUM,     /* bad IPv4 header checksum, or IPv6 UDP without checksum */
-    XT_PASS_NO_RATE,      /* max_bps set, no token bucket for the relayed address in the map */
+    XT_PASS_NO_RATE,      /* max_bps set, and the binding has no bucket */
     /* dropped (every reason from XT_DROP_CD_LENGTH on) */
     XT_DROP_CD_LENGTH, /* ChannelData length field larger than the datagram */
     XT_DROP_ADJUST,    /* bpf_xdp_adjust_head/tail failed */
-    XT_DROP_RATE,      /* over max_bps: not enough tokens in the bucket of a relayed address */
+    XT_DROP_RATE,      /* over max_bps: the allocation's bucket (either one, relaying to self) */
     XT_DROP_MARTIAN,   /* to us from a source the kernel would drop (loopback, multicast, ...) */
     XT_DROP_TTL,       /* TTL / hop limit 0: not relayed (RFC 8656 14) */
     XT_STAT_COUNT

@@ -197,8 +197,11 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     htab_insert(&s->allocs, &a->node, alloc_hash(s, &a->client, a->listen_handle));
     s->counters.allocations++;
     a->lifetime_s = ar->lifetime_s;
-    a->tokens = s->cfg->max_bps;
-    a->tokens_ms = r->now->ms;
+    a->tat = s->cfg->max_bps && s->io.bucket_get ? s->io.bucket_get(s->io.ctx, &a->bucket) : NULL;
+    if (!a->tat) {
+        a->tat = &a->own_tat;
+        a->bucket = 0;
+    }
     tw_schedule(&s->wheel, &a->timer, r->now->ms + (uint64_t)ar->lifetime_s * 1000);
     log_alloc("allocation created", a, NULL);
     *out = a;
@@ -240,7 +243,8 @@ static void chan_mirror(struct turn_server *s, struct turn_channel *c, bool up)
                                    .local = &a->local,
                                    .channel = c->number,
                                    .peer = &c->peer,
-                                   .relay = &a->relay[fam_index(c->peer.family)].addr};
+                                   .relay = &a->relay[fam_index(c->peer.family)].addr,
+                                   .bucket = a->bucket};
     if (c->mirrored == up)
         return;
     if (up)
@@ -289,6 +293,8 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
         relay_close(s, &a->relay[fam], fam);
     turn_shared_quota_put(s->shared, a->quota);
     turn_shared_unlock(s->shared);
+    if (a->bucket)
+        s->io.bucket_put(s->io.ctx, a->bucket);
     htab_remove(&s->allocs, &a->node);
     s->counters.allocations--;
     free(a);

@@ -69,9 +69,11 @@ struct turn_allocation {
     struct list_node *perms, *chans;
     uint32_t nperms, nchans; /* against --max-permissions, --max-channels */
     struct tw_timer timer;
-    /* --max-bps token bucket (bytes, one second's worth at most), both directions together */
-    uint64_t tokens;
-    uint64_t tokens_ms;
+    /* --max-bps, both directions together (common/gcra.h): *tat is own_tat, or a word shared
+     * with the fast path (bucket, from turn_io.bucket_get; 0 without) */
+    uint64_t *tat;
+    uint64_t own_tat;
+    uint32_t bucket;
 };
 
 struct turn_server {

@@ -1,6 +1,7 @@
 /* The userspace data path: Send indications and ChannelData to peers, peer data to clients. */
 #include <string.h>
 
+#include "common/gcra.h"
 #include "turn/turn_internal.h"
 
 static void drop(struct turn_server *s, enum turn_drop_reason why)
@@ -23,24 +24,18 @@ static void count_relayed(struct turn_server *s, int dir, const struct turn_allo
     s->counters.relayed_bytes[dir][c][p] += len;
 }
 
-/* --max-bps: a token bucket per allocation, refilled by elapsed time, one second deep. */
+/* --max-bps: the allocation's word (common/gcra.h), shared with XDP when it carries the
+ * allocation's channels too. The core's clock has millisecond steps: a step behind the
+ * program's, which only makes userspace a little stricter. */
 static bool within_rate(struct turn_server *s, struct turn_allocation *a, uint64_t now_ms,
                         size_t len)
 {
     uint64_t max = s->cfg->max_bps;
-    if (!max)
+
+    if (!max || gcra_take(a->tat, now_ms * 1000000ull, gcra_cost(len, max)))
         return true;
-    if (now_ms > a->tokens_ms) {
-        uint64_t refill = (now_ms - a->tokens_ms) * max / 1000;
-        a->tokens = a->tokens + refill > max ? max : a->tokens + refill;
-        a->tokens_ms = now_ms;
-    }
-    if (a->tokens < len) {
-        drop(s, TD_RATE_LIMITED);
-        return false;
-    }
-    a->tokens -= len;
-    return true;
+    drop(s, TD_RATE_LIMITED);
+    return false;
 }
 
 static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocation *a,

@@ -25,6 +25,7 @@ struct turn_channel_info {
     uint16_t channel;
     const struct xt_addr *peer;
     const struct xt_addr *relay; /* the relay socket's bound address of the peer's family */
+    uint32_t bucket;             /* the allocation's shared --max-bps word (bucket_get), or 0 */
 };
 
 /* The longest head the core passes to send: its largest datagram is a 401 or 438 whose realm
@@ -49,6 +50,12 @@ struct turn_io {
      * failing channel_up only means the fast path does not carry that channel. */
     int (*channel_up)(void *ctx, const struct turn_channel_info *ci);
     void (*channel_down)(void *ctx, const struct turn_channel_info *ci);
+    /* Optional (NULL when unused), with --max-bps: the word an allocation's limit lives in
+     * (common/gcra.h), shared with a fast path that takes from it too, and its id (> 0) for
+     * channel_up; NULL when none is free, and the allocation keeps a word of its own. bucket_put
+     * gives it back when the allocation ends. */
+    uint64_t *(*bucket_get)(void *ctx, uint32_t *id);
+    void (*bucket_put)(void *ctx, uint32_t id);
 };
 
 /* Counters, read by the daemon for logs and metrics. */

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -33,6 +33,9 @@ struct xdp_iface {
 struct xdp_relay {
     struct xturn_bpf *skel;
     struct xt_cfg cfg;
+    struct xt_bucket *buckets; /* map buckets, mapped into memory */
+    size_t buckets_size;
+    uint32_t nbuckets;
     struct xdp_iface ifaces[XDP_MAX_IFACES];
     int n_ifaces;
 };
@@ -220,6 +223,21 @@ static struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
     return m[i];
 }
 
+/* The buckets map in this process's memory: userspace takes from the words the program does. */
+static int map_buckets(struct xdp_relay *x)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *p;
+
+    x->buckets_size = ((size_t)x->nbuckets * sizeof(struct xt_bucket) + page - 1) / page * page;
+    p = mmap(NULL, x->buckets_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+             bpf_map__fd(x->skel->maps.buckets), 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    x->buckets = p;
+    return 0;
+}
+
 struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_t errlen)
 {
     struct xdp_relay *x = calloc(1, sizeof(*x));
@@ -229,12 +247,6 @@ struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_
 
     if (!x) {
         set_err(err, errlen, "out of memory");
-        return NULL;
-    }
-    if (opt->cfg.max_bps > XT_MAX_BPS) {
-        set_err(err, errlen, "max_bps %llu is over the XDP program's limit %llu",
-                (unsigned long long)opt->cfg.max_bps, (unsigned long long)XT_MAX_BPS);
-        free(x);
         return NULL;
     }
     prev = capture_begin();
@@ -247,11 +259,15 @@ struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_
     x->skel->rodata->xt_cfg = opt->cfg;
     for (int i = 0; i < BINDING_MAPS && rc == 0; i++)
         rc = bpf_map__set_max_entries(binding_maps(x->skel, i), entries);
-    /* never used without max_bps: the smallest map */
+    /* one bucket per allocation a binding map could name, index 0 unused; never used without
+     * max_bps: the smallest map */
+    x->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
     if (rc == 0)
-        rc = bpf_map__set_max_entries(x->skel->maps.rate, opt->cfg.max_bps ? entries : 1);
+        rc = bpf_map__set_max_entries(x->skel->maps.buckets, x->nbuckets);
     if (rc == 0)
         rc = xturn_bpf__load(x->skel);
+    if (rc == 0)
+        rc = map_buckets(x);
     if (rc)
         goto fail;
     capture_end(prev);
@@ -473,6 +489,8 @@ void xdp_relay_close(struct xdp_relay *x)
     /* The last close of a link detaches its program. */
     for (int i = 0; i < x->n_ifaces; i++)
         close(x->ifaces[i].link_fd);
+    if (x->buckets)
+        munmap(x->buckets, x->buckets_size);
     xturn_bpf__destroy(x->skel);
     free(x);
 }
@@ -511,7 +529,7 @@ static size_t ep_make(union xdp_ep *e, const struct xt_addr *a, uint16_t aux)
 }
 
 /* A value with an empty next-hop cache: the program fills it on the first packet. */
-static size_t val_make(union xdp_val *v, const struct xt_addr *a, uint16_t aux)
+static size_t val_make(union xdp_val *v, const struct xt_addr *a, uint16_t aux, uint32_t bucket)
 {
     union xdp_ep e;
 
@@ -519,9 +537,11 @@ static size_t val_make(union xdp_val *v, const struct xt_addr *a, uint16_t aux)
     ep_make(&e, a, aux);
     if (a->family == AF_INET) {
         v->p4.peer = e.p4;
+        v->p4.bucket = bucket;
         return sizeof(v->p4);
     }
     v->p6.peer = e.p6;
+    v->p6.bucket = bucket;
     return sizeof(v->p6);
 }
 
@@ -553,7 +573,7 @@ static int map_errno(int rc)
 }
 
 int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
-                   const struct xt_addr *peer, uint16_t relay_port)
+                   const struct xt_addr *peer, uint16_t relay_port, uint32_t bucket)
 {
     union xdp_ep ckey, pkey;
     union xdp_val pval, cval, old;
@@ -564,11 +584,13 @@ int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t c
 
     if (rc)
         return rc;
+    if (bucket >= x->nbuckets)
+        return -ERANGE;
     pick_maps(x, client, peer, &c2p, &p2c);
     csz = ep_make(&ckey, client, channel);
     psz = ep_make(&pkey, peer, relay_port);
-    pvsz = val_make(&pval, peer, relay_port);
-    cvsz = val_make(&cval, client, channel);
+    pvsz = val_make(&pval, peer, relay_port, bucket);
+    cvsz = val_make(&cval, client, channel, bucket);
 
     /* All or nothing: if the second insert fails, the first map gets back what it had. */
     had_old = bpf_map__lookup_elem(c2p, &ckey, csz, &old, pvsz, 0) == 0;
@@ -609,53 +631,12 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
     return rc ? rc : rc2;
 }
 
-/* ---- --max-bps token buckets ---- */
+/* ---- --max-bps buckets ---- */
 
-static int rate_key(struct xt_rate_key *k, const struct xt_addr *relay)
+struct xt_bucket *xdp_relay_buckets(struct xdp_relay *x, uint32_t *n)
 {
-    if (relay->family != AF_INET && relay->family != AF_INET6)
-        return -EAFNOSUPPORT;
-    memset(k, 0, sizeof(*k));
-    k->family = (uint8_t)relay->family; /* AF_INET / AF_INET6: the program's XT_AF_* */
-    k->relay_port = htons(relay->port);
-    return 0;
-}
-
-int xdp_relay_rate_add(struct xdp_relay *x, const struct xt_addr *relay)
-{
-    struct xt_rate_key k;
-    struct xt_rate v;
-    struct timespec ts;
-    int rc;
-
-    if (!x->cfg.max_bps)
-        return 0;
-    rc = rate_key(&k, relay);
-    if (rc)
-        return rc;
-    /* bpf_ktime_get_ns is CLOCK_MONOTONIC; a full bucket needs no refill anyway */
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    memset(&v, 0, sizeof(v));
-    v.tokens = x->cfg.max_bps;
-    v.last_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    rc = bpf_map__update_elem(x->skel->maps.rate, &k, sizeof(k), &v, sizeof(v), BPF_NOEXIST);
-    if (rc == -EEXIST)
-        return 0;
-    return map_errno(rc);
-}
-
-int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay)
-{
-    struct xt_rate_key k;
-    int rc;
-
-    if (!x->cfg.max_bps)
-        return 0;
-    rc = rate_key(&k, relay);
-    if (rc)
-        return rc;
-    rc = bpf_map__delete_elem(x->skel->maps.rate, &k, sizeof(k), 0);
-    return rc == -ENOENT ? 0 : rc;
+    *n = x->nbuckets;
+    return x->buckets;
 }
 
 /* ---- the host's own addresses (martian sources) ---- */
@@ -788,7 +769,7 @@ unsigned long long xdp_relay_map_memory(const struct xdp_relay *x)
     unsigned long long total = 0;
     for (int i = 0; i < BINDING_MAPS; i++)
         total += map_memlock(bpf_map__fd(binding_maps(x->skel, i)));
-    return total + map_memlock(bpf_map__fd(x->skel->maps.rate));
+    return total + map_memlock(bpf_map__fd(x->skel->maps.buckets));
 }
 
 int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)

@@ -19,10 +19,10 @@ struct xdp_relay;
 enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
 struct xdp_options {
-    struct xt_cfg cfg;    /* filled by the caller (xdp_cfg_from helpers below may help); with
-                             cfg.max_bps (--max-bps, at most XT_MAX_BPS) the program limits each
-                             relayed address (xdp_relay_rate_add) */
-    uint32_t map_entries; /* capacity of each binding map, and of the rate map */
+    struct xt_cfg cfg;    /* filled by the caller (xdp_cfg_set_* below may help); with
+                             cfg.max_bps (--max-bps) the program limits each allocation through
+                             its bucket (xdp_relay_buckets) */
+    uint32_t map_entries; /* capacity of each binding map; as many buckets, plus one */
 };
 
 /* Fill cfg from transport addresses: the listen address and port of a's family, the relay
@@ -44,22 +44,20 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
 void xdp_relay_close(struct xdp_relay *x);
 
 /* One channel binding: client (transport address + channel) <-> peer (transport address) via
- * the allocation's relay port of the peer's family. Inserts both directions. Returns 0,
- * -ENOSPC when a map is full (nothing inserted), or another -errno. */
+ * the allocation's relay port of the peer's family, drawing from the allocation's --max-bps
+ * bucket (an index into xdp_relay_buckets; 0: none, which with cfg.max_bps passes the binding's
+ * packets to userspace). Inserts both directions. Returns 0, -ENOSPC when a map is full (nothing
+ * inserted), -ERANGE for a bucket beyond the array, or another -errno. */
 int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
-                   const struct xt_addr *peer, uint16_t relay_port);
+                   const struct xt_addr *peer, uint16_t relay_port, uint32_t bucket);
 /* Removes both directions (missing entries are not an error). */
 int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
                      const struct xt_addr *peer, uint16_t relay_port);
 
-/* --max-bps (cfg.max_bps != 0): the token bucket of a relayed transport address (relay's
- * family and port; its ip is not used: the relay address of that family is cfg's). Until it
- * exists, packets to or from that address are passed to userspace (XT_PASS_NO_RATE), which
- * enforces the limit. rate_add creates it full and leaves an existing one as it is (not an
- * error); returns 0, -ENOSPC when the map is full, -EAFNOSUPPORT, or another -errno. rate_del
- * removes it (missing: not an error). With max_bps 0 both do nothing and return 0. */
-int xdp_relay_rate_add(struct xdp_relay *x, const struct xt_addr *relay);
-int xdp_relay_rate_del(struct xdp_relay *x, const struct xt_addr *relay);
+/* The --max-bps buckets, mapped into this process's memory: *n of them, index 0 never named by a
+ * binding (with cfg.max_bps 0, *n is 1). The program and userspace take from the same words
+ * (src/common/gcra.h); who owns which index is the caller's business. */
+struct xt_bucket *xdp_relay_buckets(struct xdp_relay *x, uint32_t *n);
 
 /* The host's own addresses (family and ip of each; ports ignored, duplicates allowed): the
  * program drops packets to the relay from them, as the kernel drops martian sources

@@ -180,7 +180,7 @@ static void load(struct inst *in, bool strict)
         c.port = b->client.port;
         CHECK(xt_addr_parse_ip(b->peer.ip, &p) == 0);
         p.port = b->peer.port;
-        CHECK(xdp_relay_bind(in->x, &c, b->channel, &p, b->relay_port) == 0);
+        CHECK(xdp_relay_bind(in->x, &c, b->channel, &p, b->relay_port, 0) == 0);
     }
 }
 

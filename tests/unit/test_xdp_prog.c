@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "common/gcra.h"
 #include "xdp/xdp_loader.h"
 #include "xdp_testnet.h"
 
@@ -323,14 +324,18 @@ static void expect_deltas(const struct xt_counter *before, const struct xt_count
     }
 }
 
-static void bind_all(struct xdp_relay *x)
+/* Every binding of the table; with buckets, each allocation's --max-bps bucket is numbered by
+ * its relay port (50001: bucket 1), as if every relayed address were an allocation of its own. */
+static void bind_all(struct xdp_relay *x, bool buckets)
 {
     for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++) {
         struct xt_addr c, p;
+        uint32_t bucket = buckets ? bindings[i].relay_port - 50000u : 0;
 
         tep_addr(&bindings[i].client, &c);
         tep_addr(&bindings[i].peer, &p);
-        assert_int_equal(xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port), 0);
+        assert_int_equal(
+            xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port, bucket), 0);
     }
 }
 
@@ -1219,7 +1224,7 @@ static void test_cross_family_off(void **state)
     base_options(&o);
     o.cfg.cross_family = 0;
     load(&in, &o);
-    bind_all(in.x);
+    bind_all(in.x, false);
     for (size_t i = 0; i < sizeof(cross) / sizeof(cross[0]); i++)
         run_pass_case(&in, &cross[i]);
     /* same family still relayed */
@@ -1262,7 +1267,7 @@ static void test_unbind(void **state)
     (void)state;
     tep_addr(&client, &c);
     tep_addr(&peer, &p);
-    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077), 0);
+    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077, 0), 0);
     run_relay_case(&main_inst, &c2p);
     run_relay_case(&main_inst, &p2c);
     assert_int_equal(xdp_relay_unbind(main_inst.x, &c, 0x4077, &p, 50077), 0);
@@ -1272,7 +1277,7 @@ static void test_unbind(void **state)
     assert_int_equal(xdp_relay_unbind(main_inst.x, &c, 0x4077, &p, 50077), 0);
     /* bad family */
     c.family = 0;
-    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077), -EAFNOSUPPORT);
+    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077, 0), -EAFNOSUPPORT);
 }
 
 static void test_map_full(void **state)
@@ -1295,7 +1300,7 @@ static void test_map_full(void **state)
 
         snprintf(ip, sizeof(ip), "198.18.20.%d", 10 + i);
         tep_addr(&peer, &p);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001), 0);
+        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
     }
     {
         const struct tep peer = {AF_INET, "198.18.20.99", 5000};
@@ -1304,7 +1309,7 @@ static void test_map_full(void **state)
 
         tep_addr(&peer, &p);
         /* c2p_44 has room (one entry), p2c_44 is full: the c2p insert is undone */
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4002, &p, 50002), -ENOSPC);
+        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4002, &p, 50002, 0), -ENOSPC);
         run_pass_case(&in, &none);
         /* an update of an existing binding still works */
         snprintf(ip, sizeof(ip), "198.18.20.%d", 10);
@@ -1312,7 +1317,7 @@ static void test_map_full(void **state)
             const struct tep again = {AF_INET, ip, 5000};
 
             tep_addr(&again, &p);
-            assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001), 0);
+            assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
         }
     }
     /* c2p_44 full: four more clients */
@@ -1322,25 +1327,25 @@ static void test_map_full(void **state)
 
         tep_addr(&cl, &c);
         tep_addr(&peer, &p);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001), 0);
+        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
     }
     {
         const struct tep cl = {AF_INET, "198.18.10.2", 42000};
 
         tep_addr(&cl, &c);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001), -ENOSPC);
+        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), -ENOSPC);
     }
     xdp_relay_close(in.x);
 }
 
-/* ---- --max-bps: token buckets per relayed address ----
- * Each test gets a fresh instance with max_bps = 3000 (rate_setup), every channel bound and
- * buckets for the relayed addresses 4/50001, 6/50004, 4/50010, 4/50011. Buckets set with
- * last_ns far ahead (rate_freeze) are not refilled by the program: exact counts. */
+/* ---- --max-bps: a bucket per allocation (src/common/gcra.h) ----
+ * Each test gets a fresh instance with max_bps = RATE_BPS (rate_setup), every channel bound with
+ * its allocation's bucket (bind_all). A bucket is a time: how full it is follows from the clock,
+ * so the tests set it relative to now (bucket_fill) and check its word by exact differences,
+ * while it stays ahead of now; at 200 bytes/s a byte is 5 ms, far more than a test step. */
 
-#define RATE_BPS  3000
-#define NS_PER_S  1000000000ULL
-#define FROZEN_NS (3600 * NS_PER_S) /* last_ns this far ahead: the program refills nothing */
+#define RATE_BPS 200
+#define NS_PER_S 1000000000ULL
 
 static uint64_t mono_ns(void)
 {
@@ -1374,60 +1379,6 @@ static int prog_map_fd(const struct inst *in, const char *name)
     return -1;
 }
 
-static struct xt_rate_key rkey(int fam, uint16_t port)
-{
-    struct xt_rate_key k = {.family = (uint8_t)fam, .pad = 0, .relay_port = htons(port)};
-
-    return k;
-}
-
-/* 0 and the bucket, or -ENOENT. */
-static int rate_get(int fd, int fam, uint16_t port, struct xt_rate *v)
-{
-    struct xt_rate_key k = rkey(fam, port);
-
-    memset(v, 0, sizeof(*v));
-    return bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
-}
-
-static uint64_t rate_tokens(int fd, int fam, uint16_t port)
-{
-    struct xt_rate v;
-
-    assert_int_equal(rate_get(fd, fam, port, &v), 0);
-    return v.tokens;
-}
-
-/* Overwrites an existing bucket (the kernel leaves the lock alone). */
-static void rate_set(int fd, int fam, uint16_t port, uint64_t tokens, uint64_t last_ns)
-{
-    struct xt_rate_key k = rkey(fam, port);
-    struct xt_rate v = {.tokens = tokens, .last_ns = last_ns};
-
-    assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_EXIST), 0);
-}
-
-static void rate_freeze(int fd, int fam, uint16_t port, uint64_t tokens)
-{
-    rate_set(fd, fam, port, tokens, mono_ns() + FROZEN_NS);
-}
-
-static void rate_add(struct xdp_relay *x, const struct tep *relay)
-{
-    struct xt_addr a;
-
-    tep_addr(relay, &a);
-    assert_int_equal(xdp_relay_rate_add(x, &a), 0);
-}
-
-static void rate_del(struct xdp_relay *x, const struct tep *relay)
-{
-    struct xt_addr a;
-
-    tep_addr(relay, &a);
-    assert_int_equal(xdp_relay_rate_del(x, &a), 0);
-}
-
 /* A relay case of the table with another payload length (and no ChannelData padding). */
 static struct relay_case sized(const char *name, uint16_t len)
 {
@@ -1452,7 +1403,22 @@ static struct pass_case sized_pass(const char *name, uint16_t len, uint32_t retv
 #define NO_RATE(name, len) sized_pass(name, len, XDP_PASS, XT_PASS_NO_RATE)
 
 static struct inst rate_inst;
-static int rate_fd = -1;
+
+/* Bucket i's word, in the mapping the daemon uses too. */
+static uint64_t *bucket(uint32_t i)
+{
+    uint32_t n;
+    struct xt_bucket *b = xdp_relay_buckets(rate_inst.x, &n);
+
+    assert_true(i < n);
+    return (uint64_t *)&b[i].tat;
+}
+
+/* Bucket i holding `bytes` right now. */
+static void bucket_fill(uint32_t i, uint64_t bytes)
+{
+    *bucket(i) = mono_ns() + NS_PER_S - gcra_cost(bytes, RATE_BPS);
+}
 
 static int rate_setup(void **state)
 {
@@ -1460,7 +1426,6 @@ static int rate_setup(void **state)
     struct xdp_options o;
     struct bpf_prog_info info = {0};
     uint32_t info_len = sizeof(info);
-    const struct tep relays[] = {RELAY4(50001), RELAY6(50004), RELAY4(50010), RELAY4(50011)};
 
     (void)state;
     base_options(&o);
@@ -1469,217 +1434,186 @@ static int rate_setup(void **state)
     if (!printed && bpf_obj_get_info_by_fd(rate_inst.fd, &info, &info_len) == 0 && ++printed)
         print_message("xturn_xdp with max_bps: %u instructions verified, %u translated\n",
                       info.verified_insns, info.xlated_prog_len / 8);
-    bind_all(rate_inst.x);
-    for (size_t i = 0; i < ARRAY_LEN(relays); i++)
-        rate_add(rate_inst.x, &relays[i]);
-    rate_fd = prog_map_fd(&rate_inst, "rate");
+    bind_all(rate_inst.x, true);
     return 0;
 }
 
 static int rate_teardown(void **state)
 {
     (void)state;
-    close(rate_fd);
     xdp_relay_close(rate_inst.x);
     return 0;
 }
 
-/* Created full; adding it again leaves it as it is; the key is (family, port). */
-static void test_rate_add(void **state)
+/* One bucket per binding map entry and one more (index 0 is "none"); a binding cannot name one
+ * beyond them; without max_bps there is only index 0. */
+static void test_rate_buckets(void **state)
 {
-    const struct tep r4 = RELAY4(50001), other_ip = {AF_INET, "198.18.0.77", 50001};
-    struct xt_rate v;
-    struct xt_addr bad;
-    uint64_t t0 = mono_ns();
+    const struct tep c = C4, p = P4;
+    struct xt_addr ca, pa;
+    uint32_t n;
 
     (void)state;
-    assert_int_equal(rate_get(rate_fd, AF_INET, 50001, &v), 0);
-    assert_int_equal(v.tokens, RATE_BPS);
-    assert_true(v.last_ns > 0 && v.last_ns <= t0);
-    rate_set(rate_fd, AF_INET, 50001, 5, v.last_ns);
-    rate_add(rate_inst.x, &r4);
-    rate_add(rate_inst.x, &other_ip); /* the same relayed address: ip is not used */
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 5);
-    /* another family, same port: another bucket */
-    assert_int_equal(rate_get(rate_fd, AF_INET6, 50001, &v), -ENOENT);
-    tep_addr(&r4, &bad);
-    bad.family = 0;
-    assert_int_equal(xdp_relay_rate_add(rate_inst.x, &bad), -EAFNOSUPPORT);
-    assert_int_equal(xdp_relay_rate_del(rate_inst.x, &bad), -EAFNOSUPPORT);
+    assert_non_null(xdp_relay_buckets(rate_inst.x, &n));
+    assert_int_equal(n, 1024 + 1);
+    tep_addr(&c, &ca);
+    tep_addr(&p, &pa);
+    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4001, &pa, 50001, n), -ERANGE);
+    assert_non_null(xdp_relay_buckets(main_inst.x, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(xdp_relay_bind(main_inst.x, &ca, 0x4001, &pa, 50001, 1), -ERANGE);
 }
 
-/* Both directions of a relayed address draw from its bucket until it is empty. */
+/* Both directions of an allocation draw from its bucket until it is empty. */
 static void test_rate_both_directions(void **state)
 {
-    struct relay_case c1000 = sized("c2p_44", 1000), p1000 = sized("p2c_44", 1000);
-    struct relay_case c0 = sized("c2p_44", 0), c999 = sized("c2p_44", 999);
-    struct pass_case p1 = DROPPED("p2c_44", 1), c1000d = DROPPED("c2p_44", 1000);
+    struct relay_case c50 = sized("c2p_44", 50), p50 = sized("p2c_44", 50);
+    struct relay_case c0 = sized("c2p_44", 0), c99 = sized("c2p_44", 99);
+    struct pass_case p1 = DROPPED("p2c_44", 1), c60d = DROPPED("c2p_44", 60);
+    struct pass_case c100d = DROPPED("c2p_44", 100);
+    uint64_t t;
 
     (void)state;
-    rate_freeze(rate_fd, AF_INET, 50001, RATE_BPS);
-    run_relay_case(&rate_inst, &c1000);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 2000);
-    run_relay_case(&rate_inst, &p1000);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 1000);
-    run_relay_case(&rate_inst, &c1000);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 0);
-    /* empty: dropped (counted as drop_rate with the frame's bytes), either direction */
+    bucket_fill(1, 150);
+    t = *bucket(1);
+    run_relay_case(&rate_inst, &c50);
+    assert_int_equal(*bucket(1), t + gcra_cost(50, RATE_BPS));
+    run_relay_case(&rate_inst, &p50);
+    assert_int_equal(*bucket(1), t + 2 * gcra_cost(50, RATE_BPS));
+    /* 50 left: 60 dropped (counted as drop_rate with the frame's bytes), nothing taken */
+    run_pass_case(&rate_inst, &c60d);
+    assert_int_equal(*bucket(1), t + 2 * gcra_cost(50, RATE_BPS));
+    run_relay_case(&rate_inst, &c50);
+    /* empty: dropped either direction; an empty payload costs nothing */
     run_pass_case(&rate_inst, &p1);
-    run_pass_case(&rate_inst, &c1000d);
-    /* an empty payload costs nothing */
     run_relay_case(&rate_inst, &c0);
-    /* exactly as many tokens as bytes: relayed; one fewer: dropped, nothing taken */
-    rate_freeze(rate_fd, AF_INET, 50001, 999);
-    run_pass_case(&rate_inst, &c1000d);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 999);
-    run_relay_case(&rate_inst, &c999);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), 0);
-    /* other relayed addresses are not affected */
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS);
+    /* exactly as many bytes as the datagram: relayed; one fewer: dropped */
+    bucket_fill(1, 99);
+    run_pass_case(&rate_inst, &c100d);
+    run_relay_case(&rate_inst, &c99);
+    /* other allocations are not affected */
+    assert_int_equal(*bucket(4), 0);
 }
 
-/* IPv6 relayed address: its own bucket (family 10). */
+/* An IPv6 client's allocation, and the cross-family paths: the same word. */
 static void test_rate_ipv6(void **state)
 {
-    struct relay_case p1400 = sized("p2c_66", 1400);
-    struct pass_case c101 = DROPPED("c2p_66", 101);
-    struct relay_case c100 = sized("c2p_66", 100);
+    struct relay_case p140 = sized("p2c_66", 140), c50 = sized("c2p_66", 50);
+    struct pass_case c61 = DROPPED("c2p_66", 61);
 
     (void)state;
-    rate_freeze(rate_fd, AF_INET6, 50004, 1500);
-    run_relay_case(&rate_inst, &p1400);
-    run_pass_case(&rate_inst, &c101);
-    run_relay_case(&rate_inst, &c100);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET6, 50004), 0);
+    bucket_fill(4, 200);
+    run_relay_case(&rate_inst, &p140);
+    run_pass_case(&rate_inst, &c61);
+    run_relay_case(&rate_inst, &c50);
+    assert_int_equal(*bucket(2), 0);
 }
 
-/* Relay to self in one pass: the sender's relayed address (50010) and the receiver's (50011)
- * both pay; the sender pays even when the receiver's bucket drops it, as in userspace. */
+/* Issue 10, finding 12: one limit per allocation, whichever relayed address and path carry its
+ * bytes. An allocation with an IPv4 and an IPv6 relayed address (channels to P4 through 50001
+ * and to P6 through 50002, one bucket) gets its limit once, not once per relayed address; and
+ * what userspace takes from the word (as the TURN core does) counts for XDP too. */
+static void test_rate_one_limit_per_allocation(void **state)
+{
+    const struct tep c = C4, p6 = P6;
+    struct relay_case to4 = sized("c2p_44", 80), to6 = sized("c2p_46", 80);
+    struct pass_case to6d = DROPPED("c2p_46", 80), to4d = DROPPED("c2p_44", 80);
+    struct xt_addr ca, pa;
+
+    (void)state;
+    tep_addr(&c, &ca);
+    tep_addr(&p6, &pa);
+    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4002, &pa, 50002, 1), 0);
+    bucket_fill(1, 120);
+    run_relay_case(&rate_inst, &to4);
+    run_pass_case(&rate_inst, &to6d); /* 40 left, whichever relayed address */
+    bucket_fill(1, 120);
+    run_relay_case(&rate_inst, &to6);
+    run_pass_case(&rate_inst, &to4d);
+    /* userspace relays 100 bytes of the allocation: XDP has 20 left */
+    bucket_fill(1, 120);
+    assert_true(gcra_take(bucket(1), mono_ns(), gcra_cost(100, RATE_BPS)));
+    run_pass_case(&rate_inst, &to4d);
+}
+
+/* Relay to self in one pass: the sender's allocation (50010) and the receiver's (50011) both
+ * pay; the sender pays even when the receiver's bucket drops it, as in userspace. */
 static void test_rate_self(void **state)
 {
     struct relay_case c50 = sized("c2c_44", 50);
     struct pass_case d50 = DROPPED("c2c_44", 50);
+    uint64_t t10, t11;
 
     (void)state;
-    rate_freeze(rate_fd, AF_INET, 50010, RATE_BPS);
-    rate_freeze(rate_fd, AF_INET, 50011, RATE_BPS);
+    bucket_fill(10, 150);
+    bucket_fill(11, 150);
+    t10 = *bucket(10);
+    t11 = *bucket(11);
     run_relay_case(&rate_inst, &c50);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS - 50);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50011), RATE_BPS - 50);
+    assert_int_equal(*bucket(10), t10 + gcra_cost(50, RATE_BPS));
+    assert_int_equal(*bucket(11), t11 + gcra_cost(50, RATE_BPS));
     /* the receiver's bucket is short */
-    rate_freeze(rate_fd, AF_INET, 50011, 10);
+    bucket_fill(11, 10);
+    t10 = *bucket(10);
+    t11 = *bucket(11);
     run_pass_case(&rate_inst, &d50);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS - 100);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50011), 10);
+    assert_int_equal(*bucket(10), t10 + gcra_cost(50, RATE_BPS));
+    assert_int_equal(*bucket(11), t11);
     /* the sender's is: neither pays */
-    rate_freeze(rate_fd, AF_INET, 50010, 10);
-    rate_freeze(rate_fd, AF_INET, 50011, RATE_BPS);
+    bucket_fill(10, 10);
+    bucket_fill(11, 150);
+    t10 = *bucket(10);
+    t11 = *bucket(11);
     run_pass_case(&rate_inst, &d50);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), 10);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50011), RATE_BPS);
+    assert_int_equal(*bucket(10), t10);
+    assert_int_equal(*bucket(11), t11);
 }
 
-/* No bucket: passed up unchanged (userspace enforces the limit), nothing charged. */
+/* A binding without a bucket: passed up unchanged (userspace applies the limit), nothing
+ * charged, not even the other allocation's when relaying to self. */
 static void test_rate_missing(void **state)
 {
-    const struct tep r4 = RELAY4(50001), r4b = RELAY4(50011);
-    struct pass_case c2p46 = NO_RATE("c2p_46", 41), p2c64 = NO_RATE("p2c_64", 26);
+    const struct tep c = C4, p = P4, cb = CB4, r10 = RELAY4(50010);
     struct pass_case c2p = NO_RATE("c2p_44", 10), p2c = NO_RATE("p2c_44", 10);
     struct pass_case self = NO_RATE("c2c_44", 50);
-    struct relay_case again = sized("c2p_44", 1400), again_p2c = sized("p2c_44", 1400);
-    struct pass_case drained = DROPPED("c2p_44", 1400);
-    struct xt_rate v;
+    struct xt_addr ca, pa;
+    uint64_t t10;
 
     (void)state;
-    /* never added: (IPv6, 50002) */
-    run_pass_case(&rate_inst, &c2p46);
-    run_pass_case(&rate_inst, &p2c64);
-    /* removed */
-    rate_del(rate_inst.x, &r4);
-    assert_int_equal(rate_get(rate_fd, AF_INET, 50001, &v), -ENOENT);
-    rate_del(rate_inst.x, &r4); /* missing: not an error */
+    tep_addr(&c, &ca);
+    tep_addr(&p, &pa);
+    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4001, &pa, 50001, 0), 0);
     run_pass_case(&rate_inst, &c2p);
     run_pass_case(&rate_inst, &p2c);
-    /* relay to self with the receiver's bucket gone: the sender's is not charged either */
-    rate_freeze(rate_fd, AF_INET, 50010, RATE_BPS);
-    rate_del(rate_inst.x, &r4b);
+    tep_addr(&cb, &ca);
+    tep_addr(&r10, &pa);
+    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4011, &pa, 50011, 0), 0);
+    bucket_fill(10, 150);
+    t10 = *bucket(10);
     run_pass_case(&rate_inst, &self);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50010), RATE_BPS);
-    /* added back: full again, and drained on the real clock (getting 1400 bytes back takes
-     * 467 ms) */
-    rate_add(rate_inst.x, &r4);
-    rate_add(rate_inst.x, &r4b);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), RATE_BPS);
-    run_relay_case(&rate_inst, &again);
-    run_relay_case(&rate_inst, &again_p2c);
-    run_pass_case(&rate_inst, &drained);
+    assert_int_equal(*bucket(10), t10);
 }
 
-/* Refill by elapsed time, capped at one second's worth. */
+/* Full after a second or more without traffic, never fuller; refilled by elapsed time with
+ * nothing lost to rounding (an 8-byte datagram costs 40 ms: ten of them at 1 ms intervals
+ * still refill the 10 ms that passed). */
 static void test_rate_refill(void **state)
 {
-    struct relay_case c0 = sized("c2p_44", 0), c600 = sized("c2p_44", 600);
-    struct relay_case c1 = sized("c2p_44", 1);
-    struct pass_case d1000 = DROPPED("c2p_44", 1000);
-    struct xt_rate v;
-    uint64_t t;
+    struct relay_case c200 = sized("c2p_44", 200), c10 = sized("c2p_44", 10);
+    struct pass_case d1 = DROPPED("c2p_44", 1), d30 = DROPPED("c2p_44", 30);
+    uint64_t t0;
 
     (void)state;
-    /* a second or more: full, not more */
-    rate_set(rate_fd, AF_INET, 50001, 0, mono_ns() - 5 * NS_PER_S);
-    run_relay_case(&rate_inst, &c0);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), RATE_BPS);
-    rate_set(rate_fd, AF_INET, 50001, RATE_BPS - 10, mono_ns() - NS_PER_S / 2);
-    run_relay_case(&rate_inst, &c1);
-    assert_int_equal(rate_tokens(rate_fd, AF_INET, 50001), RATE_BPS - 1);
-
-    /* Only the time worth whole bytes is used: last_ns moves by tokens gained * 1e9 / rate
-     * (333333 ns a byte here), the rest stays for later. */
-    t = mono_ns() - 1000000; /* 1 ms ago: 3 bytes, more if this process is slow */
-    rate_set(rate_fd, AF_INET, 50001, 0, t);
-    run_relay_case(&rate_inst, &c0);
-    assert_int_equal(rate_get(rate_fd, AF_INET, 50001, &v), 0);
-    assert_true(v.tokens >= 3);
-    if (v.tokens < RATE_BPS)
-        assert_int_equal(v.last_ns, t + v.tokens * NS_PER_S / RATE_BPS);
-
-    /* Real time: empty now, 300 ms later at least 900 bytes back (generous margins: only the
-     * sleep's lower bound is relied on, and the 1000-byte drop holds unless this process
-     * stalls for a third of a second between two calls). */
-    rate_set(rate_fd, AF_INET, 50001, 0, mono_ns());
-    run_pass_case(&rate_inst, &d1000);
-    usleep(300 * 1000);
-    run_relay_case(&rate_inst, &c600);
-    t = rate_tokens(rate_fd, AF_INET, 50001);
-    print_message("tokens after 300 ms and 600 bytes: %llu (>= 300 expected)\n",
-                  (unsigned long long)t);
-    assert_true(t >= 300 && t <= RATE_BPS - 600);
-}
-
-/* With max_bps 0 (the main instance) rate_add and rate_del do nothing. */
-static void test_rate_off(void **state)
-{
-    const struct tep r4 = RELAY4(50001);
-    struct xt_rate v;
-    int fd = prog_map_fd(&main_inst, "rate");
-
-    (void)state;
-    rate_add(main_inst.x, &r4);
-    assert_int_equal(rate_get(fd, AF_INET, 50001, &v), -ENOENT);
-    rate_del(main_inst.x, &r4);
-    close(fd);
-}
-
-static void test_rate_too_large(void **state)
-{
-    struct xdp_options o;
-    char err[256] = "";
-
-    (void)state;
-    base_options(&o);
-    o.cfg.max_bps = XT_MAX_BPS + 1;
-    assert_null(xdp_relay_load(&o, err, sizeof(err)));
-    assert_non_null(strstr(err, "max_bps"));
+    *bucket(1) = 0; /* long ago */
+    run_relay_case(&rate_inst, &c200);
+    run_pass_case(&rate_inst, &d1);
+    /* 100 ms later at least 20 bytes are back: 10 pass, and not 30 more at once */
+    *bucket(1) = mono_ns() + NS_PER_S; /* empty now */
+    t0 = mono_ns();
+    usleep(100 * 1000);
+    run_relay_case(&rate_inst, &c10);
+    if (mono_ns() - t0 < 150 * 1000 * 1000) /* unless this process stalled */
+        run_pass_case(&rate_inst, &d30);
 }
 
 /* ---- loader: attach, detach, errors, names ---- */
@@ -2099,7 +2033,7 @@ static int group_setup(void **state)
     if (bpf_obj_get_info_by_fd(main_inst.fd, &info, &info_len) == 0)
         print_message("xturn_xdp: %u instructions verified, %u translated\n", info.verified_insns,
                       info.xlated_prog_len / 8);
-    bind_all(main_inst.x);
+    bind_all(main_inst.x, false);
     if (set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)) != 0) {
         print_error("xdp_relay_set_host_addrs failed\n");
         return -1;
@@ -2137,14 +2071,14 @@ int main(void)
         cmocka_unit_test(test_attach_detach),
         cmocka_unit_test(test_load_error),
         cmocka_unit_test(test_stat_names),
-        cmocka_unit_test_setup_teardown(test_rate_add, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_buckets, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_both_directions, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_ipv6, rate_setup, rate_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_one_limit_per_allocation, rate_setup,
+                                        rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_self, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_missing, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_refill, rate_setup, rate_teardown),
-        cmocka_unit_test(test_rate_off),
-        cmocka_unit_test(test_rate_too_large),
     };
     size_t n = 0, cap = ARRAY_LEN(relay_cases) + ARRAY_LEN(pass_cases) + ARRAY_LEN(ttl_cases) +
                         ARRAY_LEN(martian_cases) + ARRAY_LEN(fixed);

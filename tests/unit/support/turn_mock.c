@@ -58,6 +58,7 @@ static int mock_channel_up(void *ctx, const struct turn_channel_info *ci)
     m->ups++;
     m->sent_at_last_up = m->nsent;
     m->last_up_relay = *ci->relay;
+    m->last_up_bucket = ci->bucket;
     assert_int_equal(ci->relay->family, ci->peer->family);
     if (m->fail_up)
         return -1;
@@ -72,6 +73,20 @@ static void mock_channel_down(void *ctx, const struct turn_channel_info *ci)
     m->downs++;
     m->mirrored--;
     assert_true(m->mirrored >= 0);
+}
+
+static uint64_t *mock_bucket_get(void *ctx, uint32_t *id)
+{
+    struct mock *m = ctx;
+    *id = m->bucket_word ? m->bucket_id : 0;
+    return m->bucket_word;
+}
+
+static void mock_bucket_put(void *ctx, uint32_t id)
+{
+    struct mock *m = ctx;
+    assert_int_equal(id, m->bucket_id);
+    m->bucket_puts++;
 }
 
 static char *xstrdup(const char *s)
@@ -153,7 +168,9 @@ void mock_start_shared(struct mock *m, struct turn_shared *shared)
                          .relay_close = mock_relay_close,
                          .send = mock_send,
                          .channel_up = mock_channel_up,
-                         .channel_down = mock_channel_down};
+                         .channel_down = mock_channel_down,
+                         .bucket_get = mock_bucket_get,
+                         .bucket_put = mock_bucket_put};
     m->s = turn_server_new(&m->cfg, &io, &m->now, shared);
     assert_non_null(m->s);
 }

@@ -53,6 +53,11 @@ struct mock {
     size_t sent_at_last_up;
     bool fail_up;
     struct xt_addr last_up_relay;
+    uint32_t last_up_bucket;
+    /* bucket_get hands out this word as bucket_id (none when NULL); bucket_put calls */
+    uint64_t *bucket_word;
+    uint32_t bucket_id;
+    int bucket_puts;
     uint32_t tid_counter;
 };
 
