@@ -7,7 +7,8 @@
 #     cut down to the same, no_new_privs, in every thread; relays with zero loss through XDP;
 #     detaches XDP and exits 0 on SIGTERM.
 #  2. started as systemd starts contrib/xturn.service (emulated with setpriv: a non-root user,
-#     ambient and bounding sets CAP_NET_ADMIN CAP_BPF CAP_NET_BIND_SERVICE, no_new_privs): that
+#     ambient and bounding sets CAP_NET_ADMIN CAP_BPF CAP_PERFMON CAP_NET_BIND_SERVICE,
+#     no_new_privs): that
 #     set is enough to load and attach the XDP program, xturn then trims it to what it still
 #     needs (here CAP_NET_BIND_SERVICE: --relay-ports below 1024), relays, re-reads its secret
 #     file on SIGHUP, detaches and exits 0.
@@ -18,7 +19,7 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-CAP_NET_BIND_SERVICE=10 CAP_NET_ADMIN=12 CAP_BPF=39
+CAP_NET_BIND_SERVICE=10 CAP_NET_ADMIN=12 CAP_PERFMON=38 CAP_BPF=39
 RUN_USER=nobody
 RUN_UID=$(id -u "$RUN_USER")
 RUN_GID=$(id -g "$RUN_USER")
@@ -144,7 +145,7 @@ printf '# rotated by hand\n%s\n' "$XT_SECRET" >"$secret_file"
 chown "root:$RUN_GID" "$secret_file"
 chmod 0640 "$secret_file"
 chmod 0755 "$XT_TMP" # mktemp's 0700 would hide the file from the service user
-unit_caps=+net_admin,+bpf,+net_bind_service
+unit_caps=+net_admin,+bpf,+perfmon,+net_bind_service
 real_xturn=$XTURN
 # The unit's User=, AmbientCapabilities=, CapabilityBoundingSet= and NoNewPrivileges=, by
 # setpriv (exec, so the pid stays the daemon's). `xturn stats` keeps running as root.
@@ -163,7 +164,7 @@ wait_log '"message":"privileges dropped"'
 grep -q '"message":"xdp attached"' "$XT_LOG" || fail "no 'xdp attached' with the unit's capabilities"
 # Groups and bounding set as the service manager set them (setpriv --clear-groups: none; without
 # CAP_SETPCAP the bounding set stays CapabilityBoundingSet=).
-assert_dropped "" "$(cap_mask "$CAP_NET_ADMIN" "$CAP_BPF" "$CAP_NET_BIND_SERVICE")" \
+assert_dropped "" "$(cap_mask "$CAP_NET_ADMIN" "$CAP_BPF" "$CAP_PERFMON" "$CAP_NET_BIND_SERVICE")" \
     "${keep_bpf[@]}" "$CAP_NET_BIND_SERVICE"
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 120 -z 2 -e "$XT_PEER4" "$XT_RELAY4"
 xdp_moved 190

@@ -120,20 +120,6 @@ static void peer_without_permission_is_dropped(void **state)
     assert_int_equal(mock_from_peer(m, h, &stranger, payload, 5), 0);
 }
 
-static void send_indication(struct mock *m, const struct xt_addr *peer)
-{
-    uint8_t buf[128];
-    struct stun_builder b;
-    uint8_t tid[STUN_TID_LEN] = {9};
-    int n;
-    stun_build_init(&b, buf, sizeof(buf), TURN_SEND, STUN_INDICATION, tid);
-    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
-    stun_add_attr(&b, TURN_ATTR_DATA, payload, 5);
-    n = stun_finish(&b);
-    assert_true(n > 0);
-    mock_from_client(m, buf, (size_t)n);
-}
-
 static void send_indication_needs_permission(void **state)
 {
     struct mock *m = *state;
@@ -143,10 +129,10 @@ static void send_indication_needs_permission(void **state)
     mock_start(m);
     assert_int_equal(mock_allocate(m, 0, NULL), 0);
     h = mock_relay_handle(m, AF_INET);
-    send_indication(m, &peer);
+    mock_send_indication(m, payload, sizeof(payload), &peer);
     assert_int_equal(m->sent[m->nsent - 1].handle, MOCK_LISTEN); /* nothing new relayed */
     assert_int_equal(mock_create_permission(m, &peer), 0);
-    send_indication(m, &peer);
+    mock_send_indication(m, payload, sizeof(payload), &peer);
     assert_int_equal(m->sent[m->nsent - 1].handle, h);
     assert_int_equal(m->sent[m->nsent - 1].len, 5);
     assert_memory_equal(m->sent[m->nsent - 1].data, payload, 5);
@@ -164,9 +150,9 @@ static void send_to_own_listen_port_is_dropped(void **state)
     /* The permission covers the IP; the listen port must still be unreachable. */
     mock_addr(&listen_peer, "198.18.3.2:3478");
     before = m->nsent;
-    send_indication(m, &listen_peer);
+    mock_send_indication(m, payload, sizeof(payload), &listen_peer);
     assert_int_equal(m->nsent, before);
-    send_indication(m, &relay_peer);
+    mock_send_indication(m, payload, sizeof(payload), &relay_peer);
     assert_int_equal(m->nsent, before + 1);
 }
 

@@ -50,19 +50,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void send_indication(struct mock *m, const struct xt_addr *peer)
-{
-    uint8_t buf[128], tid[STUN_TID_LEN] = {9};
-    struct stun_builder b;
-    int n;
-    stun_build_init(&b, buf, sizeof(buf), TURN_SEND, STUN_INDICATION, tid);
-    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
-    stun_add_attr(&b, TURN_ATTR_DATA, payload, sizeof(payload));
-    n = stun_finish(&b);
-    assert_true(n > 0);
-    mock_from_client(m, buf, (size_t)n);
-}
-
 /* Finding 1: a second address of the host, on any port, is not a peer (it was: CreatePermission
  * succeeded and a Send indication reached a service bound to 0.0.0.0). */
 static void other_host_addresses_are_403(void **state)
@@ -89,22 +76,24 @@ static void only_live_relayed_addresses_of_others(void **state)
     int h = mock_relay_handle(m, AF_INET);
 
     own = m->socks[h].addr;
+    assert_int_equal(mock_allocate_from(m, "198.18.1.3:40000", &other), 0);
+    /* a relay-range port that is nobody's relayed address */
     free_port = own;
-    free_port.port = own.port == 50099 ? 50098 : 50099; /* nobody's relayed address */
+    for (free_port.port = 50000; free_port.port == own.port || free_port.port == other.port;)
+        free_port.port++;
     assert_int_equal(mock_create_permission(m, &free_port), 403);
     assert_int_equal(mock_channel_bind(m, 0x4001, &free_port), 403);
     assert_int_equal(mock_create_permission(m, &own), 403);
     assert_int_equal(mock_channel_bind(m, 0x4001, &own), 403);
-    assert_int_equal(mock_allocate_from(m, "198.18.1.3:40000", &other), 0);
     assert_int_equal(mock_create_permission(m, &other), 0);
     assert_int_equal(mock_channel_bind(m, 0x4001, &other), 0);
     /* The permission is for the IP; datagrams still go only to the live relayed address. */
     size_t before = m->nsent;
-    send_indication(m, &free_port);
-    send_indication(m, &own);
+    mock_send_indication(m, payload, sizeof(payload), &free_port);
+    mock_send_indication(m, payload, sizeof(payload), &own);
     assert_int_equal(m->nsent, before);
     assert_int_equal(turn_server_counters(m->s)->dropped[TD_SELF_PORT], 2);
-    send_indication(m, &other);
+    mock_send_indication(m, payload, sizeof(payload), &other);
     assert_int_equal(m->nsent, before + 1);
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &other));
 }

@@ -296,6 +296,21 @@ size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len)
     return mock_from_client_at(m, &m->client, data, len);
 }
 
+size_t mock_send_indication(struct mock *m, const uint8_t *data, size_t len,
+                            const struct xt_addr *peer)
+{
+    uint8_t buf[256], tid[STUN_TID_LEN] = {9};
+    struct stun_builder b;
+    int n;
+
+    stun_build_init(&b, buf, sizeof(buf), TURN_SEND, STUN_INDICATION, tid);
+    stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+    stun_add_attr(&b, TURN_ATTR_DATA, data, len);
+    n = stun_finish(&b);
+    assert_true(n > 0);
+    return mock_from_client(m, buf, (size_t)n);
+}
+
 size_t mock_from_peer(struct mock *m, int relay_handle, const struct xt_addr *peer,
                       const uint8_t *data, size_t len)
 {

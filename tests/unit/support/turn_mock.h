@@ -88,6 +88,9 @@ size_t mock_unsigned(struct stun_builder *b);
 size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len);
 size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
                            size_t len);
+/* A Send indication of data to peer from the client; returns the datagrams the server sent. */
+size_t mock_send_indication(struct mock *m, const uint8_t *data, size_t len,
+                            const struct xt_addr *peer);
 size_t mock_from_peer(struct mock *m, int relay_handle, const struct xt_addr *peer,
                       const uint8_t *data, size_t len);
 
