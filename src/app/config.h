@@ -1,4 +1,5 @@
-/* Daemon configuration from the command line and XTURN_* environment variables. */
+/* Daemon configuration from the command line and XTURN_* environment variables. Every flag,
+ * its field and its default are in src/app/config_flags.c. */
 #ifndef XTURN_APP_CONFIG_H
 #define XTURN_APP_CONFIG_H
 
@@ -14,17 +15,18 @@
 #define XTURN_VERSION "0.1.0"
 #endif
 
-#define XTURN_DEFAULT_PORT 3478
+#define XTURN_DEFAULT_PORT 3478 /* of a --listen, --alternate-server without one */
+#define XTURN_METRICS_PORT 9641 /* of a --metrics without one */
 
 struct xturn_config {
-    struct xt_addr *listen; /* default port 3478 */
+    struct xt_addr *listen;
     size_t nlisten;
     struct turn_config turn;
-    enum log_level log_level;   /* default info */
-    enum log_format log_format; /* default json */
-    char *auth_secret_file;     /* remembered for reload */
-    size_t nflag_secrets;       /* turn.secrets[0..n) came from flags, the rest from the file */
-    uint32_t workers;           /* relay threads; 0: one per online CPU */
+    enum log_level log_level;
+    enum log_format log_format;
+    char *auth_secret_file; /* remembered for reload */
+    size_t nflag_secrets;   /* turn.secrets[0..n) came from flags, the rest from the file */
+    uint32_t workers;       /* relay threads; 0: one per online CPU */
     /* Operations */
     struct xt_addr metrics;           /* family 0: no metrics endpoint */
     uint32_t drain_timeout_s;         /* 0: SIGTERM exits at once */
@@ -33,9 +35,9 @@ struct xturn_config {
     /* XDP fast path: off unless interfaces are given. */
     char **xdp_ifaces;
     size_t nxdp_ifaces;
-    enum xdp_mode xdp_mode; /* default auto: native, else generic */
-    bool xdp_cross_family;  /* default on */
-    uint32_t xdp_map_size;  /* entries per binding map */
+    enum xdp_mode xdp_mode;
+    bool xdp_cross_family;
+    uint32_t xdp_map_size; /* entries per binding map */
 };
 
 /* Fills cfg from argv, then XTURN_<FLAG> for every flag not on the command line (repeatable flags

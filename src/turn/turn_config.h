@@ -28,18 +28,18 @@ struct turn_config {
     /* Address advertised in XOR-RELAYED-ADDRESS (1:1 NAT); family 0 means "same as relay". */
     struct xt_addr public_v4, public_v6;
 
-    uint32_t default_lifetime_s;    /* 600 */
-    uint32_t max_lifetime_s;        /* 3600 */
-    uint32_t permission_lifetime_s; /* 300 */
-    uint32_t channel_lifetime_s;    /* 600 */
-    uint32_t nonce_lifetime_s;      /* 600 */
-    bool strict_channel_range;      /* 0x4000-0x4FFF instead of 0x4000-0x7FFF */
-    uint32_t max_allocations;       /* 0: unlimited */
-    uint32_t user_quota;            /* allocations per username, 0: unlimited */
-    uint32_t max_permissions;       /* per allocation, 0: unlimited (the daemon's default 1000) */
-    uint32_t max_channels;          /* per allocation, 0: unlimited (the daemon's default 1000) */
-    uint32_t unauth_rate;           /* unauthenticated responses per second per source IP */
-    uint64_t max_bps;               /* relayed bytes per second per allocation, 0: unlimited */
+    uint32_t default_lifetime_s;
+    uint32_t max_lifetime_s;
+    uint32_t permission_lifetime_s;
+    uint32_t channel_lifetime_s;
+    uint32_t nonce_lifetime_s;
+    bool strict_channel_range; /* 0x4000-0x4FFF instead of 0x4000-0x7FFF */
+    uint32_t max_allocations;  /* 0: unlimited */
+    uint32_t user_quota;       /* allocations per username, 0: unlimited */
+    uint32_t max_permissions;  /* per allocation, 0: unlimited */
+    uint32_t max_channels;     /* per allocation, 0: unlimited */
+    uint32_t unauth_rate;      /* unauthenticated responses per second per source IP */
+    uint64_t max_bps;          /* relayed bytes per second per allocation, 0: unlimited */
     /* Offered in 300 (Try Alternate) while draining, per family; family 0: none (508). */
     struct xt_addr alternate_v4, alternate_v6;
 

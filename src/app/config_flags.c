@@ -1,0 +1,356 @@
+/* Every flag of xturn, stated once: name, the field it fills, how its value is read, its default
+ * and its help (src/app/options.h). Flags whose value needs more than a type says are read by
+ * the functions above the table. */
+#include "app/config_flags.h"
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/config.h"
+
+#define WILDCARD "needs a specific address, not a wildcard"
+#define FIELD(f) offsetof(struct xturn_config, f)
+
+static const char *apply_listen(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    struct xt_addr a, *grown;
+
+    if (xt_addr_parse(val, XTURN_DEFAULT_PORT, &a) != 0)
+        return "expected ADDR, ADDR:PORT or [IPV6]:PORT";
+    if (xt_addr_is_any(&a))
+        return WILDCARD;
+    grown = opt_push(cfg->listen, &cfg->nlisten, &a, sizeof(a));
+    if (!grown)
+        return OPT_OOM;
+    cfg->listen = grown;
+    return NULL;
+}
+
+const char *config_check_text(const char *s, size_t *chars)
+{
+    static const uint32_t min_of_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    const uint8_t *p = (const uint8_t *)s;
+
+    for (*chars = 0; *p; (*chars)++) {
+        size_t len = *p < 0x80   ? 1
+                     : *p < 0xC0 ? 0
+                     : *p < 0xE0 ? 2
+                     : *p < 0xF0 ? 3
+                     : *p < 0xF8 ? 4
+                                 : 0;
+        uint32_t cp;
+        if (len == 0)
+            return "not valid UTF-8";
+        cp = len == 1 ? *p : *p & (0x7F >> len);
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return "not valid UTF-8";
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        /* shortest form only, no surrogates, at most U+10FFFF */
+        if (cp < min_of_len[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return "not valid UTF-8";
+        if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
+            return "contains a control character";
+        p += len;
+    }
+    return NULL;
+}
+
+/* RFC 8489 14.9: a quoted-string's content of fewer than 128 characters. Longer ones would also
+ * make every 401 too big to send, leaving no client able to authenticate. */
+static const char *apply_realm(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    size_t chars;
+    const char *why = config_check_text(val, &chars);
+    char *dup;
+
+    if (!*val)
+        return "must not be empty";
+    if (why)
+        return why;
+    if (strchr(val, '"'))
+        return "contains a double quote";
+    if (chars >= 128)
+        return "must be fewer than 128 characters (RFC 8489)";
+    dup = strdup(val);
+    if (!dup)
+        return OPT_OOM;
+    free(cfg->turn.realm);
+    cfg->turn.realm = dup;
+    return NULL;
+}
+
+static const char *apply_user(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    const char *colon = strchr(val, ':');
+    struct turn_static_user u, *grown = NULL;
+
+    if (!colon || colon == val || colon[1] == '\0')
+        return "expected NAME:PASSWORD with a non-empty name and password";
+    u.name = strndup(val, (size_t)(colon - val));
+    u.password = strdup(colon + 1);
+    if (u.name && u.password)
+        grown = opt_push(cfg->turn.users, &cfg->turn.nusers, &u, sizeof(u));
+    if (!grown) {
+        free(u.name);
+        if (u.password)
+            explicit_bzero(u.password, strlen(u.password));
+        free(u.password);
+        return OPT_OOM;
+    }
+    cfg->turn.users = grown;
+    return NULL;
+}
+
+static const char *apply_relay_ports(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    uint64_t lo, hi;
+    char *end;
+
+    if (!opt_parse_u64(val, &end, 1, 65535, &lo) || *end != '-' ||
+        !opt_parse_u64(end + 1, &end, 1, 65535, &hi) || *end != '\0' || lo > hi)
+        return "expected LO-HI with 1 <= LO <= HI <= 65535";
+    cfg->turn.relay_port_lo = (uint16_t)lo;
+    cfg->turn.relay_port_hi = (uint16_t)hi;
+    return NULL;
+}
+
+static const char *set_ip(struct xt_addr *dst, const char *val, int family)
+{
+    struct xt_addr a;
+
+    if (xt_addr_parse_ip(val, &a) != 0 || a.family != family)
+        return family == AF_INET ? "expected an IPv4 address" : "expected an IPv6 address";
+    if (xt_addr_is_any(&a))
+        return WILDCARD;
+    *dst = a;
+    return NULL;
+}
+
+static const char *apply_relay_ipv4(void *base, const char *val)
+{
+    return set_ip(&((struct xturn_config *)base)->turn.relay_v4, val, AF_INET);
+}
+
+static const char *apply_relay_ipv6(void *base, const char *val)
+{
+    return set_ip(&((struct xturn_config *)base)->turn.relay_v6, val, AF_INET6);
+}
+
+static const char *apply_public_ipv4(void *base, const char *val)
+{
+    return set_ip(&((struct xturn_config *)base)->turn.public_v4, val, AF_INET);
+}
+
+static const char *apply_public_ipv6(void *base, const char *val)
+{
+    return set_ip(&((struct xturn_config *)base)->turn.public_v6, val, AF_INET6);
+}
+
+static const char *push_cidr(struct cidr **arr, size_t *n, const char *val)
+{
+    struct cidr c, *grown;
+
+    if (cidr_parse(val, &c) != 0)
+        return "expected ADDR/PREFIX or ADDR";
+    grown = opt_push(*arr, n, &c, sizeof(c));
+    if (!grown)
+        return OPT_OOM;
+    *arr = grown;
+    return NULL;
+}
+
+static const char *apply_allow_peer(void *base, const char *val)
+{
+    struct peer_policy *p = &((struct xturn_config *)base)->turn.policy;
+    return push_cidr(&p->allow, &p->nallow, val);
+}
+
+static const char *apply_deny_peer(void *base, const char *val)
+{
+    struct peer_policy *p = &((struct xturn_config *)base)->turn.policy;
+    return push_cidr(&p->deny, &p->ndeny, val);
+}
+
+static const char *apply_xdp(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    char *dup, **grown;
+
+    if (!*val || strlen(val) >= 16) /* IFNAMSIZ */
+        return "expected an interface name";
+    dup = strdup(val);
+    grown = dup ? opt_push(cfg->xdp_ifaces, &cfg->nxdp_ifaces, &dup, sizeof(dup)) : NULL;
+    if (!grown) {
+        free(dup);
+        return OPT_OOM;
+    }
+    cfg->xdp_ifaces = grown;
+    return NULL;
+}
+
+static const char *apply_metrics(void *base, const char *val)
+{
+    struct xt_addr a;
+
+    if (xt_addr_parse(val, XTURN_METRICS_PORT, &a) != 0)
+        return "expected ADDR[:PORT] or [IPV6]:PORT";
+    ((struct xturn_config *)base)->metrics = a;
+    return NULL;
+}
+
+static const char *apply_alternate_server(void *base, const char *val)
+{
+    struct turn_config *t = &((struct xturn_config *)base)->turn;
+    struct xt_addr a;
+
+    if (xt_addr_parse(val, XTURN_DEFAULT_PORT, &a) != 0 || xt_addr_is_any(&a))
+        return "expected ADDR[:PORT] or [IPV6]:PORT";
+    if (a.family == AF_INET)
+        t->alternate_v4 = a;
+    else
+        t->alternate_v6 = a;
+    return NULL;
+}
+
+static const char *const log_formats[] = {"json", "text", NULL}; /* enum log_format */
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}; /* log_level */
+static const char *const xdp_modes[] = {"auto", "native", "generic", NULL};       /* xdp_mode */
+
+#define FUNC(n, mv, fn, d, h)                                                                      \
+    {                                                                                              \
+        .name = n, .metavar = mv, .type = OPT_FUNC, .apply = fn, .def = d, .help = h               \
+    }
+#define FUNCS(n, mv, fn, h)                                                                        \
+    {                                                                                              \
+        .name = n, .metavar = mv, .type = OPT_FUNC, .apply = fn, .repeatable = true, .help = h     \
+    }
+#define U32(n, mv, f, lo, hi, d, w, h)                                                             \
+    {                                                                                              \
+        .name = n, .metavar = mv, .type = OPT_U32, .off = FIELD(f), .min = lo, .max = hi,          \
+        .def = d, .why = w, .help = h                                                              \
+    }
+#define STRING(n, mv, f, w, h)                                                                     \
+    {                                                                                              \
+        .name = n, .metavar = mv, .type = OPT_STRING, .off = FIELD(f), .why = w, .help = h         \
+    }
+#define ENUM(n, mv, f, names_, d, w, h)                                                            \
+    {                                                                                              \
+        .name = n, .metavar = mv, .type = OPT_ENUM, .off = FIELD(f), .names = names_, .def = d,    \
+        .why = w, .help = h                                                                        \
+    }
+#define BOOL(n, mv, f, d, h)                                                                       \
+    {                                                                                              \
+        .name = n, .metavar = mv, .type = OPT_BOOL, .off = FIELD(f), .def = d, .help = h           \
+    }
+
+#define COUNT    "expected a count"
+#define LIFETIME "expected seconds, 1 to 86400"
+
+const struct opt config_flags[] = {
+    FUNCS("listen", "ADDR[:PORT]", apply_listen,
+          "address to serve TURN on, [IPV6]:PORT for IPv6, default port 3478; at least one"),
+    FUNC("realm", "REALM", apply_realm, "xturn", "authentication realm"),
+    {.name = "auth-secret",
+     .metavar = "SECRET",
+     .type = OPT_STRINGS,
+     .off = FIELD(turn.secrets),
+     .count_off = FIELD(turn.nsecrets),
+     .why = "empty secret",
+     .repeatable = true,
+     .secret = true,
+     .help = "TURN REST API shared secret; several are accepted, for rotation"},
+    STRING("auth-secret-file", "FILE", auth_secret_file, "expected a file name",
+           "file with one shared secret per line ('#' starts a comment line)"),
+    {.name = "user",
+     .metavar = "NAME:PASSWORD",
+     .type = OPT_FUNC,
+     .apply = apply_user,
+     .repeatable = true,
+     .secret = true,
+     .help = "static long-term credential"},
+    FUNC("relay-ports", "LO-HI", apply_relay_ports, "49152-65535",
+         "UDP port range for relayed addresses"),
+    FUNC("relay-ipv4", "ADDR", apply_relay_ipv4, NULL,
+         "IPv4 address relay sockets bind to (without it: the first IPv4 --listen)"),
+    FUNC("relay-ipv6", "ADDR", apply_relay_ipv6, NULL,
+         "IPv6 address relay sockets bind to (without it: the first IPv6 --listen)"),
+    FUNC("public-ipv4", "ADDR", apply_public_ipv4, NULL,
+         "IPv4 address advertised for relays behind 1:1 NAT (without it: the relay address)"),
+    FUNC("public-ipv6", "ADDR", apply_public_ipv6, NULL,
+         "IPv6 address advertised for relays (without it: the relay address)"),
+    FUNCS("allow-peer", "CIDR", apply_allow_peer,
+          "let clients reach these peers despite the default deny list"),
+    FUNCS("deny-peer", "CIDR", apply_deny_peer, "never let clients reach these peers"),
+    ENUM("log-format", "json|text", log_format, log_formats, "json", "expected json or text",
+         "log line format"),
+    ENUM("log-level", "LEVEL", log_level, log_levels, "info", "expected error, warn, info or debug",
+         "error, warn, info or debug"),
+    BOOL("strict-channel-range", NULL, turn.strict_channel_range, NULL,
+         "accept channel numbers 0x4000-0x4FFF only (RFC 8656) instead of 0x4000-0x7FFF"),
+    U32("max-allocations", "N", turn.max_allocations, 0, UINT32_MAX, "0", COUNT ", 0 for unlimited",
+        "most allocations at once, 0 for unlimited"),
+    U32("user-quota", "N", turn.user_quota, 0, UINT32_MAX, "0", COUNT ", 0 for unlimited",
+        "most allocations per username, 0 for unlimited"),
+    U32("max-permissions", "N", turn.max_permissions, 1, UINT32_MAX, "1000", COUNT ", at least 1",
+        "most permissions (peer IPs) per allocation; 508 beyond"),
+    U32("max-channels", "N", turn.max_channels, 1, UINT32_MAX, "1000", COUNT ", at least 1",
+        "most channels per allocation; 508 beyond"),
+    U32("max-lifetime", "SECONDS", turn.max_lifetime_s, 60, UINT32_MAX, "3600",
+        "expected seconds, at least 60", "longest allocation lifetime granted, at least 60"),
+    U32("default-lifetime", "SECONDS", turn.default_lifetime_s, 1, 86400, "600", LIFETIME,
+        "allocation lifetime when the client asks for less or nothing"),
+    U32("permission-lifetime", "SECONDS", turn.permission_lifetime_s, 1, 86400, "300", LIFETIME,
+        "permission lifetime"),
+    U32("channel-lifetime", "SECONDS", turn.channel_lifetime_s, 1, 86400, "600", LIFETIME,
+        "channel binding lifetime"),
+    U32("workers", "N", workers, 0, 256, "0", COUNT " up to 256, 0 for one per CPU",
+        "relay threads sharing the listen addresses, 0 for one per CPU"),
+    FUNCS("xdp", "IFACE", apply_xdp, "relay ChannelData in the kernel with XDP on this interface"),
+    ENUM("xdp-mode", "MODE", xdp_mode, xdp_modes, "auto", "expected auto, native or generic",
+         "auto (native, else generic), native or generic"),
+    BOOL("xdp-cross-family", "on|off", xdp_cross_family, "on",
+         "translate IPv4<->IPv6 in XDP; off passes such packets to userspace"),
+    U32("xdp-map-size", "N", xdp_map_size, 16, UINT32_MAX, "65536", COUNT ", at least 16",
+        "channel bindings the XDP maps hold, per family pair"),
+    FUNC("metrics", "ADDR[:PORT]", apply_metrics, NULL,
+         "serve Prometheus /metrics and /healthz here (off without it; port 9641; keep it "
+         "private)"),
+    U32("drain-timeout", "SECONDS", drain_timeout_s, 0, UINT32_MAX, "0",
+        "expected seconds, 0 to exit at once",
+        "on SIGTERM refuse new allocations and keep relaying up to this long, 0 to exit at once"),
+    {.name = "alternate-server",
+     .metavar = "ADDR[:PORT]",
+     .type = OPT_FUNC,
+     .apply = apply_alternate_server,
+     .repeatable = true,
+     .help = "while draining, send new clients here (300 Try Alternate), one per family"},
+    STRING("log-file", "FILE", log_file, "expected a file name",
+           "append the log here instead of stdout; reopened on SIGHUP"),
+    STRING("run-as-user", "USER", run_as_user, "expected a user name",
+           "after start-up, switch to this user, keeping only the capabilities still needed"),
+    STRING("run-as-group", "GROUP", run_as_group, "expected a group name",
+           "the group for --run-as-user (without it: the user's primary group)"),
+    {.name = "max-bps",
+     .metavar = "BYTES",
+     .type = OPT_U64,
+     .off = FIELD(turn.max_bps),
+     .min = 0,
+     .max = UINT32_MAX,
+     .def = "0",
+     .why = "expected bytes per second, 0 for unlimited",
+     .help = "relayed bytes per second per allocation, in userspace and XDP, 0 for unlimited"},
+    {.name = "help", .type = OPT_ACTION, .help = "print this help and exit"},
+    {.name = "version", .type = OPT_ACTION, .help = "print the version and exit"},
+};
+
+const size_t config_nflags = sizeof(config_flags) / sizeof(config_flags[0]);
+_Static_assert(sizeof(config_flags) / sizeof(config_flags[0]) <= CONFIG_MAX_FLAGS,
+               "CONFIG_MAX_FLAGS too small");

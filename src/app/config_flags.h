@@ -1,0 +1,19 @@
+/* xturn's flags (src/app/config_flags.c): the table config.c parses, defaults and documents. */
+#ifndef XTURN_APP_CONFIG_FLAGS_H
+#define XTURN_APP_CONFIG_FLAGS_H
+
+#include <stddef.h>
+
+#include "app/options.h"
+
+/* At most this many flags (config.c sizes its getopt table with it). */
+#define CONFIG_MAX_FLAGS 64
+
+extern const struct opt config_flags[];
+extern const size_t config_nflags;
+
+/* NULL if s is valid UTF-8 (RFC 3629) without control characters, with its length in characters
+ * in *chars; else why not. */
+const char *config_check_text(const char *s, size_t *chars);
+
+#endif
