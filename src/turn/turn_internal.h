@@ -108,7 +108,9 @@ struct turn_req {
     char user[AUTH_MAX_USERNAME + 1];
 };
 
-/* turn_server.c: responses */
+/* turn_response.c */
+/* Unauthenticated sources get a limited number of responses: no use as a reflector. */
+bool req_unauth_allowed(struct turn_req *r);
 void req_send_error(struct turn_req *r, int code);
 /* An error response with attributes of the caller's: begin, add them, then send. */
 void req_begin_error(struct turn_req *r, struct stun_builder *b, uint8_t *buf, int code);
@@ -118,7 +120,6 @@ void req_begin_success(struct turn_req *r, struct stun_builder *b, uint8_t *buf)
 void req_send_success(struct turn_req *r, struct stun_builder *b);
 
 /* turn_alloc.c: state */
-uint32_t alloc_hash(const struct turn_server *s, const struct xt_addr *client, int listen_handle);
 struct turn_allocation *alloc_find(struct turn_server *s, const struct xt_addr *client,
                                    int listen_handle);
 /* Creates the allocation and opens relay sockets for the requested families. Returns 0 or a
@@ -136,6 +137,10 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
 void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason);
 void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
                    uint64_t now_ms);
+
+/* turn_perm.c: permissions and channels */
+/* Frees every channel and permission of an allocation (channels first). */
+void perm_free_all(struct turn_server *s, struct turn_allocation *a);
 struct turn_permission *perm_find(struct turn_server *s, const struct turn_allocation *a,
                                   const struct xt_addr *peer);
 /* Ends a permission before its time (its channels stop being usable). */
@@ -152,6 +157,9 @@ struct turn_channel *chan_by_peer(struct turn_server *s, const struct turn_alloc
  * permission would exceed its cap, or 500. */
 int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
               const struct xt_addr *peer, uint64_t now_ms);
+/* When the host's addresses changed: permissions are judged again; those to addresses that are
+ * now the host's and cannot hold a relayed address are revoked. */
+void perm_rejudge(struct turn_server *s);
 
 /* turn_self.c: the relay host as a peer. */
 /* Is peer (or an IPv4 address it embeds) the relay host's: a configured address or any address
@@ -164,11 +172,8 @@ bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer);
 /* For a permission (IP only): could a relayed transport address be there? */
 bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip);
-/* When the host's addresses changed: permissions are judged again; those to addresses that are
- * now the host's and cannot hold a relayed address are revoked. */
-void self_rejudge(struct turn_server *s);
 
-/* turn_request.c */
+/* turn_request.c: every request, Binding included */
 void turn_handle_request(struct turn_req *r);
 
 /* turn_relay.c */

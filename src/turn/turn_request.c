@@ -1,4 +1,5 @@
-/* Authenticated TURN requests: Allocate, Refresh, CreatePermission, ChannelBind. */
+/* Requests: Binding, and the authenticated TURN ones: Allocate, Refresh, CreatePermission,
+ * ChannelBind. */
 #include <string.h>
 
 #include "common/log.h"
@@ -339,13 +340,34 @@ static void handle_channel_bind(struct turn_req *r, struct turn_allocation *a)
     send_empty_success(r);
 }
 
-/* Authenticates, then checks unknown attributes and the allocation, then dispatches. */
+static void handle_binding(struct turn_req *r)
+{
+    uint8_t buf[RESP_MAX];
+    struct stun_builder b;
+
+    if (r->msg->nunknown) {
+        req_send_error(r, 420);
+        return;
+    }
+    if (!req_unauth_allowed(r))
+        return;
+    req_begin_success(r, &b, buf);
+    stun_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->client);
+    req_send_success(r, &b);
+}
+
+/* Binding needs no authentication; the others are authenticated, then unknown attributes and
+ * the allocation are checked, then they are dispatched. */
 void turn_handle_request(struct turn_req *r)
 {
     struct turn_server *s = r->s;
     uint16_t method = r->msg->method;
     struct turn_allocation *a;
 
+    if (method == STUN_BINDING) {
+        handle_binding(r);
+        return;
+    }
     if (method != TURN_ALLOCATE && method != TURN_REFRESH && method != TURN_CREATE_PERMISSION &&
         method != TURN_CHANNEL_BIND) {
         req_send_error(r, 400);

@@ -35,25 +35,3 @@ bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
         return false;
     return turn_shared_port_bound(s->shared, fam, peer->port);
 }
-
-void self_rejudge(struct turn_server *s)
-{
-    const struct addr_set *host = turn_shared_host_begin(s->shared);
-
-    for (size_t i = 0; i < s->allocs.nbuckets; i++) {
-        for (struct hnode *n = s->allocs.buckets[i]; n; n = n->next) {
-            struct turn_allocation *a = container_of(n, struct turn_allocation, node);
-            struct list_node *e = a->perms;
-
-            while (e) {
-                struct turn_permission *p = container_of(e, struct turn_permission, entry);
-
-                e = e->next;
-                p->self = peer_policy_is_self(&s->cfg->policy, host, &p->ip);
-                if (p->self && !self_relay_ip(s->cfg, &p->ip))
-                    perm_revoke(s, p);
-            }
-        }
-    }
-    turn_shared_host_end(s->shared);
-}
