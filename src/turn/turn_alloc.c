@@ -1,6 +1,6 @@
 /* Allocations and their relayed addresses' sockets, and their expiry. */
 #include <errno.h>
-#include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +27,13 @@ struct turn_allocation *alloc_find(struct turn_server *s, const struct xt_addr *
     return NULL;
 }
 
-static uint32_t random_u32(void)
+/* Where the search for a free relay port starts; without randomness, at the range's start: any
+ * free port will do, chance only spreads them. */
+static uint32_t random_u32(struct turn_server *s)
 {
-    uint32_t v = 0;
-    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
-        v = (uint32_t)random();
+    uint32_t v;
+    if (turn_random_fill(&s->io.random, &v, sizeof(v)) != 0)
+        v = 0;
     return v;
 }
 
@@ -69,7 +71,7 @@ static int relay_open_any(struct turn_server *s, struct turn_relay *rl, int fam,
                           bool pair, bool df)
 {
     struct port_pool *pool = turn_shared_ports(s->shared, fam);
-    uint32_t start = random_u32();
+    uint32_t start = random_u32(s);
     for (int attempt = 0; attempt < 64; attempt++) {
         uint16_t port = port_pool_find(pool, start, even, pair);
         int err;

@@ -1,5 +1,4 @@
 /* The TURN core's entry points: datagram demultiplexing, timers. */
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,10 +17,10 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
     s->io = *io;
     s->shared = shared;
     if (!s->shared) {
-        s->shared = turn_shared_new(cfg);
+        s->shared = turn_shared_new(cfg, &io->random);
         s->own_shared = true;
     }
-    if (!s->shared || RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1)
+    if (!s->shared || turn_random_fill(&io->random, &s->seed, sizeof(s->seed)) != 0)
         goto fail;
     if (auth_init(&s->auth, cfg, s->shared) != 0)
         goto fail;

@@ -10,6 +10,7 @@
 #include "common/addr.h"
 #include "turn/turn_config.h"
 #include "turn/turn_counters.h"
+#include "turn/turn_random.h"
 
 struct turn_server;
 
@@ -57,6 +58,8 @@ struct turn_io {
      * gives it back when the allocation ends. */
     uint64_t *(*bucket_get)(void *ctx, uint32_t *id);
     void (*bucket_put)(void *ctx, uint32_t id);
+    /* Hash seeds, relay port choice, and for a server without shared state its nonce key. */
+    struct turn_random random;
 };
 
 struct turn_shared;

@@ -13,9 +13,8 @@
  * pipe here) must stay valid UTF-8 without raw control characters, one JSON object or text
  * line per event, whatever the usernames and addresses in it.
  *
- * Randomness (nonce key, hash seed, relay ports, reservation tokens) comes from RAND_bytes,
- * which the link wraps (-Wl,--wrap=RAND_bytes) with a generator reset for every input, so a
- * crashing input reproduces. */
+ * Randomness (nonce key, hash seeds, relay ports, reservation tokens) is the core's random
+ * source, here a generator reset for every input, so a crashing input reproduces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -42,7 +41,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int __wrap_RAND_bytes(unsigned char *buf, int num);
 const char *__asan_default_options(void);
 
 /* Stack use after return: a body handed to send() must outlive the call (until the flush). */
@@ -55,16 +53,20 @@ const char *__asan_default_options(void)
 
 static uint64_t rng_state;
 
-int __wrap_RAND_bytes(unsigned char *buf, int num)
+static int fuzz_random_fill(void *ctx, void *buf, size_t len)
 {
-    for (int i = 0; i < num; i++) {
+    uint8_t *out = buf;
+    (void)ctx;
+    for (size_t i = 0; i < len; i++) {
         rng_state ^= rng_state << 13;
         rng_state ^= rng_state >> 7;
         rng_state ^= rng_state << 17;
-        buf[i] = (uint8_t)(rng_state >> 24);
+        out[i] = (uint8_t)(rng_state >> 24);
     }
-    return 1;
+    return 0;
 }
+
+static const struct turn_random fuzz_random = {.fill = fuzz_random_fill, .ctx = NULL};
 
 /* ---- the fake I/O layer ---- */
 
@@ -854,6 +856,7 @@ static void setup(uint8_t conf, uint8_t conf2)
                          .relay_open = io_relay_open,
                          .relay_close = io_relay_close,
                          .send = io_send,
+                         .random = fuzz_random,
                          .channel_up = io_channel_up,
                          .channel_down = io_channel_down};
     uint8_t *scratch = F.scratch, *scratch2 = F.scratch2;
@@ -924,7 +927,7 @@ static void setup(uint8_t conf, uint8_t conf2)
     F.now.unix_s = FT_START_UNIX_S;
     F.nworkers = conf2 & FT_CFG2_WORKERS ? 2 : 1;
     if (F.nworkers == 2 || !(conf2 & FT_CFG2_PRIVATE)) {
-        F.shared = turn_shared_new(c);
+        F.shared = turn_shared_new(c, &fuzz_random);
         CHECK(F.shared != NULL);
         set_host(false);
     }
