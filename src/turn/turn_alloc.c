@@ -37,7 +37,7 @@ static uint32_t random_u32(struct turn_server *s)
     return v;
 }
 
-/* ---- relay sockets ---- */
+/* ---- relayed addresses and their sockets ---- */
 
 static const struct xt_addr *relay_bind_addr(const struct turn_config *c, int fam)
 {
@@ -49,17 +49,17 @@ static const struct xt_addr *relay_public_addr(const struct turn_config *c, int 
     return fam == FAM_V4 ? &c->public_v4 : &c->public_v6;
 }
 
-static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam, uint16_t port,
-                           bool df)
+static int relayed_open_port(struct turn_server *s, struct turn_relayed *rd, int fam, uint16_t port,
+                             bool df)
 {
     const struct xt_addr *pub = relay_public_addr(s->cfg, fam);
-    rl->addr = *relay_bind_addr(s->cfg, fam);
-    rl->addr.port = port;
-    rl->handle = s->io.relay_open(s->io.ctx, &rl->addr, df, rl);
-    if (rl->handle < 0)
-        return rl->handle;
-    rl->advertised = pub->family ? *pub : rl->addr;
-    rl->advertised.port = port;
+    rd->addr = *relay_bind_addr(s->cfg, fam);
+    rd->addr.port = port;
+    rd->handle = s->io.relayed_open(s->io.ctx, &rd->addr, df, rd);
+    if (rd->handle < 0)
+        return rd->handle;
+    rd->advertised = pub->family ? *pub : rd->addr;
+    rd->advertised.port = port;
     port_pool_mark(turn_shared_ports(s->shared, fam), port);
     turn_shared_set_port_bound(s->shared, fam, port, true);
     s->counters.family[fam].relayed_addrs++;
@@ -67,8 +67,8 @@ static int relay_open_port(struct turn_server *s, struct turn_relay *rl, int fam
 }
 
 /* Picks a free port and binds it, skipping ports something else on the host holds. */
-static int relay_open_any(struct turn_server *s, struct turn_relay *rl, int fam, bool even,
-                          bool pair, bool df)
+static int relayed_open_any(struct turn_server *s, struct turn_relayed *rd, int fam, bool even,
+                            bool pair, bool df)
 {
     struct port_pool *pool = turn_shared_ports(s->shared, fam);
     uint32_t start = random_u32(s);
@@ -77,7 +77,7 @@ static int relay_open_any(struct turn_server *s, struct turn_relay *rl, int fam,
         int err;
         if (port == 0)
             return -EADDRINUSE;
-        err = relay_open_port(s, rl, fam, port, df);
+        err = relayed_open_port(s, rd, fam, port, df);
         if (err != -EADDRINUSE)
             return err;
         start = (uint32_t)(port - pool->lo) + 1;
@@ -85,15 +85,15 @@ static int relay_open_any(struct turn_server *s, struct turn_relay *rl, int fam,
     return -EADDRINUSE;
 }
 
-static void relay_close(struct turn_server *s, struct turn_relay *rl, int fam)
+static void relayed_close(struct turn_server *s, struct turn_relayed *rd, int fam)
 {
-    if (rl->handle < 0)
+    if (rd->handle < 0)
         return;
-    s->io.relay_close(s->io.ctx, rl->handle);
-    turn_shared_set_port_bound(s->shared, fam, rl->addr.port, false);
-    port_pool_release(turn_shared_ports(s->shared, fam), rl->addr.port);
+    s->io.relayed_close(s->io.ctx, rd->handle);
+    turn_shared_set_port_bound(s->shared, fam, rd->addr.port, false);
+    port_pool_release(turn_shared_ports(s->shared, fam), rd->addr.port);
     s->counters.family[fam].relayed_addrs--;
-    rl->handle = -1;
+    rd->handle = -1;
 }
 
 /* ---- allocations ---- */
@@ -109,10 +109,10 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
     if (!log_enabled(LOG_INFO))
         return;
     xt_addr_str(&a->client, c);
-    if (a->relay[FAM_V4].handle >= 0)
-        xt_addr_str(&a->relay[FAM_V4].advertised, r4);
-    if (a->relay[FAM_V6].handle >= 0)
-        xt_addr_str(&a->relay[FAM_V6].advertised, r6);
+    if (a->relayed[FAM_V4].handle >= 0)
+        xt_addr_str(&a->relayed[FAM_V4].advertised, r4);
+    if (a->relayed[FAM_V6].handle >= 0)
+        xt_addr_str(&a->relayed[FAM_V6].advertised, r6);
     snprintf(life, sizeof(life), "%u", a->lifetime_s);
     xt_log(LOG_INFO, msg, "client", c, "relayed_ipv4", r4, "relayed_ipv6", r6, "user", a->user,
            "#lifetime", life, "reason", reason ? reason : "", NULL);
@@ -120,27 +120,28 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
 
 /* With the shared lock held: ports are picked and bound atomically across workers. A redeemed
  * reservation (reserved_port != 0) gives the port. */
-static int open_relays(struct turn_server *s, struct turn_allocation *a,
-                       const struct alloc_request *ar, uint16_t reserved_family,
-                       uint16_t reserved_port, uint64_t now_ms, uint64_t *token_out)
+static int open_relayed(struct turn_server *s, struct turn_allocation *a,
+                        const struct alloc_request *ar, uint16_t reserved_family,
+                        uint16_t reserved_port, uint64_t now_ms, uint64_t *token_out)
 {
     bool first = true;
     if (reserved_port) {
         int fam = fam_index(reserved_family);
-        return relay_open_port(s, &a->relay[fam], fam, reserved_port, ar->dont_fragment) < 0 ? 508
-                                                                                             : 0;
+        return relayed_open_port(s, &a->relayed[fam], fam, reserved_port, ar->dont_fragment) < 0
+                   ? 508
+                   : 0;
     }
     for (int fam = 0; fam < FAM_COUNT; fam++) {
         /* EVEN-PORT applies to the first relayed address only. */
         bool even = first && ar->even_port, pair = even && ar->reserve_next;
         if (!ar->want[fam])
             continue;
-        if (relay_open_any(s, &a->relay[fam], fam, even, pair, ar->dont_fragment) < 0)
+        if (relayed_open_any(s, &a->relayed[fam], fam, even, pair, ar->dont_fragment) < 0)
             return 508;
         if (pair) {
             int code =
-                turn_shared_reserve(s->shared, a->user, a->relay[fam].addr.family,
-                                    (uint16_t)(a->relay[fam].addr.port + 1), now_ms, token_out);
+                turn_shared_reserve(s->shared, a->user, a->relayed[fam].addr.family,
+                                    (uint16_t)(a->relayed[fam].addr.port + 1), now_ms, token_out);
             if (code)
                 return code;
         }
@@ -168,8 +169,8 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     memcpy(a->create_tid, r->msg->tid, STUN_TID_LEN);
     tw_timer_init(&a->timer, alloc_expired);
     for (int fam = 0; fam < FAM_COUNT; fam++) {
-        a->relay[fam].alloc = a;
-        a->relay[fam].handle = -1;
+        a->relayed[fam].alloc = a;
+        a->relayed[fam].handle = -1;
     }
     *token_out = 0;
     turn_shared_lock(s->shared);
@@ -180,11 +181,11 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
                ? 508
                : turn_shared_quota_take(s->shared, r->user, &a->quota);
     if (code == 0) {
-        code = open_relays(s, a, ar, reserved_family, reserved_port, r->now->ms, token_out);
+        code = open_relayed(s, a, ar, reserved_family, reserved_port, r->now->ms, token_out);
         if (code) {
             uint16_t family, port;
             for (int fam = 0; fam < FAM_COUNT; fam++)
-                relay_close(s, &a->relay[fam], fam);
+                relayed_close(s, &a->relayed[fam], fam);
             /* A reservation made before a later family failed: nobody will get its token. */
             if (*token_out)
                 turn_shared_redeem(s->shared, *token_out, r->now->ms, &family, &port);
@@ -218,7 +219,7 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
     perm_free_all(s, a);
     turn_shared_lock(s->shared);
     for (int fam = 0; fam < FAM_COUNT; fam++)
-        relay_close(s, &a->relay[fam], fam);
+        relayed_close(s, &a->relayed[fam], fam);
     turn_shared_quota_put(s->shared, a->quota);
     turn_shared_unlock(s->shared);
     if (a->bucket)

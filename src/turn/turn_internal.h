@@ -26,7 +26,7 @@ struct turn_allocation;
 
 /* One relayed transport address: a socket of the I/O layer. Its address is what the socket is
  * bound to; the advertised one may differ behind 1:1 NAT. */
-struct turn_relay {
+struct turn_relayed {
     struct turn_allocation *alloc;
     int handle; /* -1: this family is not allocated */
     struct xt_addr addr;
@@ -60,7 +60,7 @@ struct turn_allocation {
     struct xt_addr client;
     struct xt_addr local;
     int listen_handle;
-    struct turn_relay relay[FAM_COUNT];
+    struct turn_relayed relayed[FAM_COUNT];
     char user[AUTH_MAX_USERNAME + 1];
     uint8_t key[16];
     uint8_t create_tid[STUN_TID_LEN];
@@ -122,8 +122,8 @@ void req_send_success(struct turn_req *r, struct stun_builder *b);
 /* turn_alloc.c: state */
 struct turn_allocation *alloc_find(struct turn_server *s, const struct xt_addr *client,
                                    int listen_handle);
-/* Creates the allocation and opens relay sockets for the requested families. Returns 0 or a
- * STUN error code (508 no port, 486 quota, 440 family). */
+/* Creates the allocation and opens its relayed addresses' sockets for the requested families.
+ * Returns 0 or a STUN error code (508 no port, 486 quota, 440 family). */
 struct alloc_request {
     bool want[FAM_COUNT];
     bool even_port;
@@ -167,7 +167,7 @@ void perm_rejudge(struct turn_server *s);
 bool self_is_host(struct turn_server *s, const struct xt_addr *peer);
 /* May allocation a exchange datagrams with peer, an address of the relay host? Only when peer
  * is the relayed transport address of another allocation, live now: the relay (or advertised)
- * address of its family, on a port a relay socket is bound to, not a's own. */
+ * address of its family, on a port a relayed address's socket is bound to, not a's own. */
 bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer);
 /* For a permission (IP only): could a relayed transport address be there? */
@@ -176,10 +176,14 @@ bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip);
 /* turn_request.c: every request, Binding included */
 void turn_handle_request(struct turn_req *r);
 
-/* turn_relay.c */
-void relay_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                           const struct xt_addr *client, const struct stun_msg *m);
-void relay_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                       const struct xt_addr *client, const uint8_t *data, size_t len);
+/* turn_data.c: the data path, client to peer (Send indications, ChannelData) and back (Data
+ * indications, ChannelData) */
+void data_on_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                             const struct xt_addr *client, const struct stun_msg *m);
+void data_on_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                         const struct xt_addr *client, const uint8_t *data, size_t len);
+/* A peer's datagram to the relayed address whose socket was opened with owner. */
+void data_on_peer(struct turn_server *s, uint64_t now_ms, void *owner, const struct xt_addr *peer,
+                  const uint8_t *data, size_t len);
 
 #endif

@@ -37,7 +37,7 @@ static void chan_mirror(struct turn_server *s, struct turn_channel *c, bool up)
                                    .local = &a->local,
                                    .channel = c->number,
                                    .peer = &c->peer,
-                                   .relay = &a->relay[fam_index(c->peer.family)].addr,
+                                   .relayed = &a->relayed[fam_index(c->peer.family)].addr,
                                    .bucket = a->bucket};
     if (c->mirrored == up)
         return;

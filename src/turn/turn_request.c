@@ -70,8 +70,8 @@ static void send_allocate_success(struct turn_req *r, const struct turn_allocati
     struct stun_builder b;
     req_begin_success(r, &b, buf);
     for (int fam = 0; fam < FAM_COUNT; fam++)
-        if (a->relay[fam].handle >= 0)
-            stun_add_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[fam].advertised);
+        if (a->relayed[fam].handle >= 0)
+            stun_add_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &a->relayed[fam].advertised);
     stun_add_u32(&b, TURN_ATTR_LIFETIME, a->lifetime_s);
     if (token)
         stun_add_attr(&b, TURN_ATTR_RESERVATION_TOKEN, &token, sizeof(token));
@@ -207,7 +207,7 @@ static void handle_refresh(struct turn_req *r, struct turn_allocation *a)
 
     if (raf) {
         int fam = family_value(raf);
-        if (fam < 0 || a->relay[fam].handle < 0) {
+        if (fam < 0 || a->relayed[fam].handle < 0) {
             req_send_error(r, 443);
             return;
         }
@@ -238,7 +238,7 @@ static int check_peer(struct turn_req *r, const struct turn_allocation *a,
     enum peer_verdict v;
     bool ok;
 
-    if (a->relay[fam_index(peer->family)].handle < 0)
+    if (a->relayed[fam_index(peer->family)].handle < 0)
         return 443;
     host = turn_shared_host_begin(s->shared);
     v = peer_policy_check(&s->cfg->policy, host, peer);

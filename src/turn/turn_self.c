@@ -27,7 +27,7 @@ bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer)
 {
     int fam = fam_index(peer->family);
-    const struct turn_relay *own = &a->relay[fam];
+    const struct turn_relayed *own = &a->relayed[fam];
 
     if (!self_relay_ip(s->cfg, peer))
         return false;

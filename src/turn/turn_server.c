@@ -96,7 +96,7 @@ static void handle_stun(struct turn_server *s, const struct turn_time *now, int 
         return;
     }
     if (m.cls == STUN_INDICATION && m.method == TURN_SEND) {
-        relay_send_indication(s, now->ms, listen_handle, client, &m);
+        data_on_send_indication(s, now->ms, listen_handle, client, &m);
         return;
     }
     if (m.cls != STUN_REQUEST) {
@@ -118,12 +118,18 @@ static void handle_stun(struct turn_server *s, const struct turn_time *now, int 
     turn_handle_request(&r);
 }
 
+void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
+                  const struct xt_addr *peer, const uint8_t *data, size_t len)
+{
+    data_on_peer(s, now->ms, owner, peer, data, len);
+}
+
 void turn_on_client(struct turn_server *s, const struct turn_time *now, int listen_handle,
                     const struct xt_addr *local, const struct xt_addr *client, const uint8_t *data,
                     size_t len)
 {
     if (channeldata_is(data, len))
-        relay_channeldata(s, now->ms, listen_handle, client, data, len);
+        data_on_channeldata(s, now->ms, listen_handle, client, data, len);
     else if (stun_is_message(data, len))
         handle_stun(s, now, listen_handle, local, client, data, len);
     else

@@ -26,8 +26,8 @@ struct turn_channel_info {
     const struct xt_addr *local;  /* the listen address the client talks to */
     uint16_t channel;
     const struct xt_addr *peer;
-    const struct xt_addr *relay; /* the relay socket's bound address of the peer's family */
-    uint32_t bucket;             /* the allocation's shared --max-bps word (bucket_get), or 0 */
+    const struct xt_addr *relayed; /* the relayed address (as bound) of the peer's family */
+    uint32_t bucket;               /* the allocation's shared --max-bps word (bucket_get), or 0 */
 };
 
 /* The longest head the core passes to send: its largest datagram is a 401 or 438 whose realm
@@ -36,11 +36,11 @@ struct turn_channel_info {
 
 struct turn_io {
     void *ctx;
-    /* Open a UDP socket bound to addr (with port). owner comes back with every datagram that
-     * arrives on it (turn_on_peer). Returns a handle >= 0 or -errno (-EADDRINUSE: try another
-     * port). dont_fragment: set DF on what it sends (IPv4). */
-    int (*relay_open)(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner);
-    void (*relay_close)(void *ctx, int handle);
+    /* Open a relayed address's UDP socket, bound to addr (with port). owner comes back with
+     * every datagram that arrives on it (turn_on_peer). Returns a handle >= 0 or -errno
+     * (-EADDRINUSE: try another port). dont_fragment: set DF on what it sends (IPv4). */
+    int (*relayed_open)(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner);
+    void (*relayed_close)(void *ctx, int handle);
     /* Send one datagram from socket handle to dst: head (copied now, at most TURN_HEAD_MAX
      * bytes), then body (referenced until the event loop's next flush, so it may point into the
      * received datagram), then pad zero bytes. */
@@ -68,14 +68,14 @@ struct turn_shared;
  * worker's server shares (turn_shared.h), or NULL for a server of its own. */
 struct turn_server *turn_server_new(const struct turn_config *cfg, const struct turn_io *io,
                                     const struct turn_time *now, struct turn_shared *shared);
-/* Deletes every allocation (closing relay sockets) and frees the server. */
+/* Deletes every allocation (closing their relayed addresses' sockets) and frees the server. */
 void turn_server_free(struct turn_server *s);
 
 /* A datagram from a client arrived on listen socket listen_handle (bound to local). */
 void turn_on_client(struct turn_server *s, const struct turn_time *now, int listen_handle,
                     const struct xt_addr *local, const struct xt_addr *client, const uint8_t *data,
                     size_t len);
-/* A datagram from a peer arrived on the relay socket opened with this owner. */
+/* A datagram from a peer arrived on the relayed address's socket opened with this owner. */
 void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
                   const struct xt_addr *peer, const uint8_t *data, size_t len);
 /* Expire what is due. Call at least once a second. */

@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 
-static int mock_relay_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
+static int mock_relayed_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
 {
     struct mock *m = ctx;
     for (size_t i = 0; i < m->nbusy; i++)
@@ -25,7 +25,7 @@ static int mock_relay_open(void *ctx, const struct xt_addr *addr, int df, void *
     return -EMFILE;
 }
 
-static void mock_relay_close(void *ctx, int handle)
+static void mock_relayed_close(void *ctx, int handle)
 {
     struct mock *m = ctx;
     assert_true(handle >= 0 && handle < MOCK_MAX_SOCKS && m->socks[handle].open);
@@ -57,9 +57,9 @@ static int mock_channel_up(void *ctx, const struct turn_channel_info *ci)
     struct mock *m = ctx;
     m->ups++;
     m->sent_at_last_up = m->nsent;
-    m->last_up_relay = *ci->relay;
+    m->last_up_relayed = *ci->relayed;
     m->last_up_bucket = ci->bucket;
-    assert_int_equal(ci->relay->family, ci->peer->family);
+    assert_int_equal(ci->relayed->family, ci->peer->family);
     if (m->fail_up)
         return -1;
     m->mirrored++;
@@ -183,8 +183,8 @@ void mock_start(struct mock *m)
 void mock_start_shared(struct mock *m, struct turn_shared *shared)
 {
     struct turn_io io = {.ctx = m,
-                         .relay_open = mock_relay_open,
-                         .relay_close = mock_relay_close,
+                         .relayed_open = mock_relayed_open,
+                         .relayed_close = mock_relayed_close,
                          .send = mock_send,
                          .random = m->random,
                          .channel_up = mock_channel_up,

@@ -36,7 +36,7 @@ struct mock {
     struct turn_server *s;
     struct turn_time now;
     struct mock_sock socks[MOCK_MAX_SOCKS];
-    uint32_t busy_ports[8]; /* relay_open fails with EADDRINUSE on these */
+    uint32_t busy_ports[8]; /* relayed_open fails with EADDRINUSE on these */
     size_t nbusy;
     struct mock_dgram sent[MOCK_MAX_SENT];
     size_t nsent;
@@ -53,7 +53,7 @@ struct mock {
     int ups, downs, mirrored;
     size_t sent_at_last_up;
     bool fail_up;
-    struct xt_addr last_up_relay;
+    struct xt_addr last_up_relayed;
     uint32_t last_up_bucket;
     /* bucket_get hands out this word as bucket_id (none when NULL); bucket_put calls */
     uint64_t *bucket_word;
