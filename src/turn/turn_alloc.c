@@ -39,21 +39,11 @@ static uint32_t random_u32(struct turn_server *s)
 
 /* ---- relayed addresses and their sockets ---- */
 
-static const struct xt_addr *relay_bind_addr(const struct turn_config *c, int fam)
-{
-    return fam == FAM_V4 ? &c->relay_v4 : &c->relay_v6;
-}
-
-static const struct xt_addr *relay_public_addr(const struct turn_config *c, int fam)
-{
-    return fam == FAM_V4 ? &c->public_v4 : &c->public_v6;
-}
-
 static int relayed_open_port(struct turn_server *s, struct turn_relayed *rd, int fam, uint16_t port,
                              bool df)
 {
-    const struct xt_addr *pub = relay_public_addr(s->cfg, fam);
-    rd->addr = *relay_bind_addr(s->cfg, fam);
+    const struct xt_addr *pub = relayed_public_addr(s->cfg, fam);
+    rd->addr = *relayed_bind_addr(s->cfg, fam);
     rd->addr.port = port;
     rd->handle = s->io.relayed_open(s->io.ctx, &rd->addr, df, rd);
     if (rd->handle < 0)
@@ -126,10 +116,9 @@ static int open_relayed(struct turn_server *s, struct turn_allocation *a,
 {
     bool first = true;
     if (reserved_port) {
-        int fam = fam_index(reserved_family);
-        return relayed_open_port(s, &a->relayed[fam], fam, reserved_port, ar->dont_fragment) < 0
-                   ? 508
-                   : 0;
+        int fam = xt_family_index(reserved_family);
+        bool df = ar->dont_fragment;
+        return relayed_open_port(s, &a->relayed[fam], fam, reserved_port, df) < 0 ? 508 : 0;
     }
     for (int fam = 0; fam < FAM_COUNT; fam++) {
         /* EVEN-PORT applies to the first relayed address only. */

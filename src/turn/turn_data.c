@@ -20,7 +20,7 @@ static size_t udp_payload_max(const struct xt_addr *to)
 static void count_relayed(struct turn_server *s, int dir, const struct turn_allocation *a,
                           const struct xt_addr *peer, size_t len)
 {
-    int c = fam_index(a->client.family), p = fam_index(peer->family);
+    int c = xt_family_index(a->client.family), p = xt_family_index(peer->family);
     s->counters.relayed_pkts[dir][c][p]++;
     s->counters.relayed_bytes[dir][c][p] += len;
 }
@@ -42,7 +42,7 @@ static bool within_rate(struct turn_server *s, struct turn_allocation *a, uint64
 static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocation *a,
                     const struct xt_addr *peer, const uint8_t *payload, size_t len)
 {
-    const struct turn_relayed *rd = &a->relayed[fam_index(peer->family)];
+    const struct turn_relayed *rd = &a->relayed[xt_family_index(peer->family)];
     const struct turn_permission *p;
 
     if (rd->handle < 0) {

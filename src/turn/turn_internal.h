@@ -15,11 +15,19 @@
 
 #define RESP_MAX TURN_HEAD_MAX
 
+/* Indexes of per-family arrays, as xt_family_index gives them. */
 enum { FAM_V4 = 0, FAM_V6 = 1, FAM_COUNT = 2 };
 
-static inline int fam_index(uint16_t family)
+/* The address relayed addresses of a family bind to (family 0: that family is not relayed),
+ * and the one they are advertised at (family 0: the same). */
+static inline const struct xt_addr *relayed_bind_addr(const struct turn_config *c, int fam)
 {
-    return family == AF_INET ? FAM_V4 : FAM_V6;
+    return fam == FAM_V4 ? &c->relay_v4 : &c->relay_v6;
+}
+
+static inline const struct xt_addr *relayed_public_addr(const struct turn_config *c, int fam)
+{
+    return fam == FAM_V4 ? &c->public_v4 : &c->public_v6;
 }
 
 struct turn_allocation;
@@ -171,7 +179,7 @@ bool self_is_host(struct turn_server *s, const struct xt_addr *peer);
 bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer);
 /* For a permission (IP only): could a relayed transport address be there? */
-bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip);
+bool self_relayed_ip(const struct turn_config *c, const struct xt_addr *ip);
 
 /* turn_request.c: every request, Binding included */
 void turn_handle_request(struct turn_req *r);

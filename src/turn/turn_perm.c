@@ -26,7 +26,7 @@ static void perm_free(struct turn_server *s, struct turn_permission *p)
     htab_remove(&s->perms, &p->node);
     list_unlink(&p->entry);
     p->alloc->nperms--;
-    s->counters.family[fam_index(p->ip.family)].permissions--;
+    s->counters.family[xt_family_index(p->ip.family)].permissions--;
     free(p);
 }
 
@@ -37,7 +37,7 @@ static void chan_mirror(struct turn_server *s, struct turn_channel *c, bool up)
                                    .local = &a->local,
                                    .channel = c->number,
                                    .peer = &c->peer,
-                                   .relayed = &a->relayed[fam_index(c->peer.family)].addr,
+                                   .relayed = &a->relayed[xt_family_index(c->peer.family)].addr,
                                    .bucket = a->bucket};
     if (c->mirrored == up)
         return;
@@ -70,7 +70,7 @@ static void chan_free(struct turn_server *s, struct turn_channel *c)
     htab_remove(&s->chan_ips, &c->by_ip);
     list_unlink(&c->entry);
     c->alloc->nchans--;
-    s->counters.family[fam_index(c->peer.family)].channels--;
+    s->counters.family[xt_family_index(c->peer.family)].channels--;
     free(c);
 }
 
@@ -143,7 +143,7 @@ static int perm_install_one(struct turn_server *s, struct turn_allocation *a,
         htab_insert(&s->perms, &p->node, ip_key(s, a, &p->ip));
         list_push(&a->perms, &p->entry);
         a->nperms++;
-        s->counters.family[fam_index(peer->family)].permissions++;
+        s->counters.family[xt_family_index(peer->family)].permissions++;
     }
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
     /* Also on a refresh: a channel the fast path could not take before may fit now. */
@@ -216,7 +216,7 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
         htab_insert(&s->chan_ips, &c->by_ip, ip_key(s, a, peer));
         list_push(&a->chans, &c->entry);
         a->nchans++;
-        s->counters.family[fam_index(peer->family)].channels++;
+        s->counters.family[xt_family_index(peer->family)].channels++;
     }
     tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);
     return perm_install_one(s, a, peer, now_ms);
@@ -236,7 +236,7 @@ void perm_rejudge(struct turn_server *s)
 
                 e = e->next;
                 p->self = peer_policy_is_self(&s->cfg->policy, host, &p->ip);
-                if (p->self && !self_relay_ip(s->cfg, &p->ip))
+                if (p->self && !self_relayed_ip(s->cfg, &p->ip))
                     perm_revoke(s, p);
             }
         }

@@ -25,11 +25,6 @@ static uint32_t pick_lifetime(const struct turn_config *c, const struct stun_msg
     return v;
 }
 
-static const struct xt_addr *relay_addr_cfg(const struct turn_config *c, int fam)
-{
-    return fam == FAM_V4 ? &c->relay_v4 : &c->relay_v6;
-}
-
 static const struct stun_attr *find_additional_family(const struct stun_msg *m)
 {
     const struct stun_attr *a = stun_find(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY);
@@ -97,13 +92,13 @@ static int pick_families(struct turn_req *r, struct alloc_request *ar, int *addr
         if (fam < 0)
             return 440;
     }
-    if (!relay_addr_cfg(c, fam)->family)
+    if (!relayed_bind_addr(c, fam)->family)
         return 440;
     ar->want[fam] = true;
     if (aaf) {
         if (family_value(aaf) != FAM_V6)
             return 400;
-        if (relay_addr_cfg(c, FAM_V6)->family)
+        if (relayed_bind_addr(c, FAM_V6)->family)
             ar->want[FAM_V6] = true;
         else
             *address_error_fam = FAM_V6;
@@ -238,7 +233,7 @@ static int check_peer(struct turn_req *r, const struct turn_allocation *a,
     enum peer_verdict v;
     bool ok;
 
-    if (a->relayed[fam_index(peer->family)].handle < 0)
+    if (a->relayed[xt_family_index(peer->family)].handle < 0)
         return 443;
     host = turn_shared_host_begin(s->shared);
     v = peer_policy_check(&s->cfg->policy, host, peer);

@@ -13,23 +13,23 @@ bool self_is_host(struct turn_server *s, const struct xt_addr *peer)
     return self;
 }
 
-bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip)
+bool self_relayed_ip(const struct turn_config *c, const struct xt_addr *ip)
 {
-    bool v4 = ip->family == AF_INET;
-    const struct xt_addr *relay = v4 ? &c->relay_v4 : &c->relay_v6;
-    const struct xt_addr *pub = v4 ? &c->public_v4 : &c->public_v6;
+    int fam = xt_family_index(ip->family);
+    const struct xt_addr *bound = relayed_bind_addr(c, fam);
+    const struct xt_addr *pub = relayed_public_addr(c, fam);
 
-    return (relay->family && xt_addr_ip_equal(relay, ip)) ||
+    return (bound->family && xt_addr_ip_equal(bound, ip)) ||
            (pub->family && xt_addr_ip_equal(pub, ip));
 }
 
 bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer)
 {
-    int fam = fam_index(peer->family);
+    int fam = xt_family_index(peer->family);
     const struct turn_relayed *own = &a->relayed[fam];
 
-    if (!self_relay_ip(s->cfg, peer))
+    if (!self_relayed_ip(s->cfg, peer))
         return false;
     if (own->handle >= 0 && own->addr.port == peer->port)
         return false;

@@ -347,7 +347,7 @@ static void reservation_unlink(struct turn_shared *sh, struct reservation *r)
 /* Frees a reservation that is over (redeemed or expired): its port and quota go back. */
 static void reservation_end(struct turn_shared *sh, struct reservation *r)
 {
-    port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
+    port_pool_release(&sh->ports[xt_family_index(r->family)], r->port);
     quota_put(sh, r->quota, &sh->nreservations);
     reservation_unlink(sh, r);
     free(r);
@@ -375,7 +375,7 @@ int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t famil
     *sh->fifo_tail = r;
     sh->fifo_tail = &r->next;
     htab_insert(&sh->reservations, &r->node, token_hash(r->token));
-    port_pool_mark(&sh->ports[family == AF_INET ? 0 : 1], port);
+    port_pool_mark(&sh->ports[xt_family_index(family)], port);
     *token = r->token;
     return 0;
 }
