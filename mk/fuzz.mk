@@ -23,14 +23,13 @@ FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB     := $(FUZZ_DIR)/libxturn_fuzz.a
 FUZZ_STAMP   := $(FUZZ_DIR)/corpus/.seeded
 
-# Per harness: the longest input and extra link flags. Randomness in the TURN core comes from
-# RAND_bytes, wrapped by the harness so that every input replays the same way.
+# Per harness: the longest input and extra link flags.
 FUZZ_MAXLEN_fuzz_stun        := 4096
 FUZZ_MAXLEN_fuzz_turn_server := 4096
 FUZZ_MAXLEN_fuzz_xdp         := 4096
 FUZZ_OPTS_fuzz_turn_server   := -len_control=0
 FUZZ_LINK_fuzz_stun          := $(FUZZ_LDLIBS)
-FUZZ_LINK_fuzz_turn_server   := -Wl,--wrap=RAND_bytes $(FUZZ_LDLIBS)
+FUZZ_LINK_fuzz_turn_server   := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_xdp           := $(FUZZ_BPFLIBS) $(FUZZ_LDLIBS)
 
 .PHONY: fuzz fuzz-build $(FUZZ_HARNESSES:fuzz_%=fuzz-%)

@@ -12,6 +12,7 @@
 
 #include "app/fastpath.h"
 #include "app/metrics.h"
+#include "app/openssl_random.h"
 #include "app/privileges.h"
 #include "app/service.h"
 #include "app/worker.h"
@@ -241,7 +242,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     d->fp = fastpath_start(cfg, err, errlen);
     if (!d->fp && err[0])
         goto fail;
-    d->shared = turn_shared_new(&cfg->turn);
+    d->shared = turn_shared_new(&cfg->turn, &openssl_random);
     d->nworkers = worker_count(cfg);
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->shared || !d->workers) {

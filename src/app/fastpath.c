@@ -196,7 +196,7 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
      * without one, userspace carries it (and applies the limit). */
     rc = fp->kcfg.max_bps && !ci->bucket ? -ENOSPC
                                          : xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer,
-                                                          ci->relay->port, ci->bucket);
+                                                          ci->relayed->port, ci->bucket);
     if (rc == 0) {
         fp->bound++;
         return 0;
@@ -219,7 +219,7 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
-    xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+    xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relayed->port);
     fp->unbound++;
 }
 

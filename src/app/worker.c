@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/openssl_random.h"
 #include "common/container_of.h"
 #include "common/log.h"
 #include "net/event_loop.h"
@@ -398,9 +399,10 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
     if (open_listeners(w, reuseport, err, errlen) != 0)
         goto fail;
     io = (struct turn_io){.ctx = w,
-                          .relay_open = io_relay_open,
-                          .relay_close = io_relay_close,
+                          .relayed_open = io_relay_open,
+                          .relayed_close = io_relay_close,
                           .send = io_send,
+                          .random = openssl_random,
                           .channel_up = fp ? io_channel_up : NULL,
                           .channel_down = fp ? io_channel_down : NULL,
                           .bucket_get = fp && cfg->turn.max_bps ? io_bucket_get : NULL,

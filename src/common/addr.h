@@ -41,4 +41,10 @@ int xt_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct xt_ad
 
 bool xt_addr_is_any(const struct xt_addr *a);
 
+/* 0 for AF_INET, 1 for AF_INET6: the index of every per-family array. */
+static inline int xt_family_index(uint16_t family)
+{
+    return family == AF_INET ? 0 : 1;
+}
+
 #endif

@@ -5,7 +5,7 @@
  * by the cost, stays within one second (the bucket's depth: rate bytes) of now. Nothing is lost
  * to rounding between datagrams, however close together they come.
  *
- * The XDP program (src/bpf/rate.h) and userspace (src/turn/turn_relay.c) apply it to the same
+ * The XDP program (src/bpf/rate.h) and userspace (src/turn/turn_data.c) apply it to the same
  * word, in an array map both map into memory, so an allocation has one limit whichever path
  * carries its bytes; a compare-and-swap keeps concurrent takers exact. Compiled into the BPF
  * program as well. */

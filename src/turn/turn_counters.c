@@ -1,7 +1,7 @@
 /* Counter arithmetic for logs and metrics. */
 #include <stddef.h>
 
-#include "turn/turn_server.h"
+#include "turn/turn_counters.h"
 
 const int turn_stat_codes[TURN_CODE_COUNT] = {0,   300, 400, 401, 403, 420, 437, 438,
                                               440, 441, 442, 443, 486, 500, 508, -1};

@@ -15,18 +15,26 @@
 
 #define RESP_MAX TURN_HEAD_MAX
 
+/* Indexes of per-family arrays, as xt_family_index gives them. */
 enum { FAM_V4 = 0, FAM_V6 = 1, FAM_COUNT = 2 };
 
-static inline int fam_index(uint16_t family)
+/* The address relayed addresses of a family bind to (family 0: that family is not relayed),
+ * and the one they are advertised at (family 0: the same). */
+static inline const struct xt_addr *relayed_bind_addr(const struct turn_config *c, int fam)
 {
-    return family == AF_INET ? FAM_V4 : FAM_V6;
+    return fam == FAM_V4 ? &c->relay_v4 : &c->relay_v6;
+}
+
+static inline const struct xt_addr *relayed_public_addr(const struct turn_config *c, int fam)
+{
+    return fam == FAM_V4 ? &c->public_v4 : &c->public_v6;
 }
 
 struct turn_allocation;
 
 /* One relayed transport address: a socket of the I/O layer. Its address is what the socket is
  * bound to; the advertised one may differ behind 1:1 NAT. */
-struct turn_relay {
+struct turn_relayed {
     struct turn_allocation *alloc;
     int handle; /* -1: this family is not allocated */
     struct xt_addr addr;
@@ -60,7 +68,7 @@ struct turn_allocation {
     struct xt_addr client;
     struct xt_addr local;
     int listen_handle;
-    struct turn_relay relay[FAM_COUNT];
+    struct turn_relayed relayed[FAM_COUNT];
     char user[AUTH_MAX_USERNAME + 1];
     uint8_t key[16];
     uint8_t create_tid[STUN_TID_LEN];
@@ -108,7 +116,9 @@ struct turn_req {
     char user[AUTH_MAX_USERNAME + 1];
 };
 
-/* turn_server.c: responses */
+/* turn_response.c */
+/* Unauthenticated sources get a limited number of responses: no use as a reflector. */
+bool req_unauth_allowed(struct turn_req *r);
 void req_send_error(struct turn_req *r, int code);
 /* An error response with attributes of the caller's: begin, add them, then send. */
 void req_begin_error(struct turn_req *r, struct stun_builder *b, uint8_t *buf, int code);
@@ -118,11 +128,10 @@ void req_begin_success(struct turn_req *r, struct stun_builder *b, uint8_t *buf)
 void req_send_success(struct turn_req *r, struct stun_builder *b);
 
 /* turn_alloc.c: state */
-uint32_t alloc_hash(const struct turn_server *s, const struct xt_addr *client, int listen_handle);
 struct turn_allocation *alloc_find(struct turn_server *s, const struct xt_addr *client,
                                    int listen_handle);
-/* Creates the allocation and opens relay sockets for the requested families. Returns 0 or a
- * STUN error code (508 no port, 486 quota, 440 family). */
+/* Creates the allocation and opens its relayed addresses' sockets for the requested families.
+ * Returns 0 or a STUN error code (508 no port, 486 quota, 440 family). */
 struct alloc_request {
     bool want[FAM_COUNT];
     bool even_port;
@@ -136,6 +145,10 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
 void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason);
 void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
                    uint64_t now_ms);
+
+/* turn_perm.c: permissions and channels */
+/* Frees every channel and permission of an allocation (channels first). */
+void perm_free_all(struct turn_server *s, struct turn_allocation *a);
 struct turn_permission *perm_find(struct turn_server *s, const struct turn_allocation *a,
                                   const struct xt_addr *peer);
 /* Ends a permission before its time (its channels stop being usable). */
@@ -152,6 +165,9 @@ struct turn_channel *chan_by_peer(struct turn_server *s, const struct turn_alloc
  * permission would exceed its cap, or 500. */
 int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
               const struct xt_addr *peer, uint64_t now_ms);
+/* When the host's addresses changed: permissions are judged again; those to addresses that are
+ * now the host's and cannot hold a relayed address are revoked. */
+void perm_rejudge(struct turn_server *s);
 
 /* turn_self.c: the relay host as a peer. */
 /* Is peer (or an IPv4 address it embeds) the relay host's: a configured address or any address
@@ -159,22 +175,23 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
 bool self_is_host(struct turn_server *s, const struct xt_addr *peer);
 /* May allocation a exchange datagrams with peer, an address of the relay host? Only when peer
  * is the relayed transport address of another allocation, live now: the relay (or advertised)
- * address of its family, on a port a relay socket is bound to, not a's own. */
+ * address of its family, on a port a relayed address's socket is bound to, not a's own. */
 bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer);
 /* For a permission (IP only): could a relayed transport address be there? */
-bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip);
-/* When the host's addresses changed: permissions are judged again; those to addresses that are
- * now the host's and cannot hold a relayed address are revoked. */
-void self_rejudge(struct turn_server *s);
+bool self_relayed_ip(const struct turn_config *c, const struct xt_addr *ip);
 
-/* turn_request.c */
+/* turn_request.c: every request, Binding included */
 void turn_handle_request(struct turn_req *r);
 
-/* turn_relay.c */
-void relay_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                           const struct xt_addr *client, const struct stun_msg *m);
-void relay_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                       const struct xt_addr *client, const uint8_t *data, size_t len);
+/* turn_data.c: the data path, client to peer (Send indications, ChannelData) and back (Data
+ * indications, ChannelData) */
+void data_on_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                             const struct xt_addr *client, const struct stun_msg *m);
+void data_on_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                         const struct xt_addr *client, const uint8_t *data, size_t len);
+/* A peer's datagram to the relayed address whose socket was opened with owner. */
+void data_on_peer(struct turn_server *s, uint64_t now_ms, void *owner, const struct xt_addr *peer,
+                  const uint8_t *data, size_t len);
 
 #endif

@@ -1,4 +1,5 @@
-/* Authenticated TURN requests: Allocate, Refresh, CreatePermission, ChannelBind. */
+/* Requests: Binding, and the authenticated TURN ones: Allocate, Refresh, CreatePermission,
+ * ChannelBind. */
 #include <string.h>
 
 #include "common/log.h"
@@ -22,11 +23,6 @@ static uint32_t pick_lifetime(const struct turn_config *c, const struct stun_msg
     if (v > c->max_lifetime_s)
         v = c->max_lifetime_s;
     return v;
-}
-
-static const struct xt_addr *relay_addr_cfg(const struct turn_config *c, int fam)
-{
-    return fam == FAM_V4 ? &c->relay_v4 : &c->relay_v6;
 }
 
 static const struct stun_attr *find_additional_family(const struct stun_msg *m)
@@ -69,8 +65,8 @@ static void send_allocate_success(struct turn_req *r, const struct turn_allocati
     struct stun_builder b;
     req_begin_success(r, &b, buf);
     for (int fam = 0; fam < FAM_COUNT; fam++)
-        if (a->relay[fam].handle >= 0)
-            stun_add_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[fam].advertised);
+        if (a->relayed[fam].handle >= 0)
+            stun_add_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &a->relayed[fam].advertised);
     stun_add_u32(&b, TURN_ATTR_LIFETIME, a->lifetime_s);
     if (token)
         stun_add_attr(&b, TURN_ATTR_RESERVATION_TOKEN, &token, sizeof(token));
@@ -96,13 +92,13 @@ static int pick_families(struct turn_req *r, struct alloc_request *ar, int *addr
         if (fam < 0)
             return 440;
     }
-    if (!relay_addr_cfg(c, fam)->family)
+    if (!relayed_bind_addr(c, fam)->family)
         return 440;
     ar->want[fam] = true;
     if (aaf) {
         if (family_value(aaf) != FAM_V6)
             return 400;
-        if (relay_addr_cfg(c, FAM_V6)->family)
+        if (relayed_bind_addr(c, FAM_V6)->family)
             ar->want[FAM_V6] = true;
         else
             *address_error_fam = FAM_V6;
@@ -206,7 +202,7 @@ static void handle_refresh(struct turn_req *r, struct turn_allocation *a)
 
     if (raf) {
         int fam = family_value(raf);
-        if (fam < 0 || a->relay[fam].handle < 0) {
+        if (fam < 0 || a->relayed[fam].handle < 0) {
             req_send_error(r, 443);
             return;
         }
@@ -237,7 +233,7 @@ static int check_peer(struct turn_req *r, const struct turn_allocation *a,
     enum peer_verdict v;
     bool ok;
 
-    if (a->relay[fam_index(peer->family)].handle < 0)
+    if (a->relayed[xt_family_index(peer->family)].handle < 0)
         return 443;
     host = turn_shared_host_begin(s->shared);
     v = peer_policy_check(&s->cfg->policy, host, peer);
@@ -339,13 +335,34 @@ static void handle_channel_bind(struct turn_req *r, struct turn_allocation *a)
     send_empty_success(r);
 }
 
-/* Authenticates, then checks unknown attributes and the allocation, then dispatches. */
+static void handle_binding(struct turn_req *r)
+{
+    uint8_t buf[RESP_MAX];
+    struct stun_builder b;
+
+    if (r->msg->nunknown) {
+        req_send_error(r, 420);
+        return;
+    }
+    if (!req_unauth_allowed(r))
+        return;
+    req_begin_success(r, &b, buf);
+    stun_add_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->client);
+    req_send_success(r, &b);
+}
+
+/* Binding needs no authentication; the others are authenticated, then unknown attributes and
+ * the allocation are checked, then they are dispatched. */
 void turn_handle_request(struct turn_req *r)
 {
     struct turn_server *s = r->s;
     uint16_t method = r->msg->method;
     struct turn_allocation *a;
 
+    if (method == STUN_BINDING) {
+        handle_binding(r);
+        return;
+    }
     if (method != TURN_ALLOCATE && method != TURN_REFRESH && method != TURN_CREATE_PERMISSION &&
         method != TURN_CHANNEL_BIND) {
         req_send_error(r, 400);

@@ -13,47 +13,25 @@ bool self_is_host(struct turn_server *s, const struct xt_addr *peer)
     return self;
 }
 
-bool self_relay_ip(const struct turn_config *c, const struct xt_addr *ip)
+bool self_relayed_ip(const struct turn_config *c, const struct xt_addr *ip)
 {
-    bool v4 = ip->family == AF_INET;
-    const struct xt_addr *relay = v4 ? &c->relay_v4 : &c->relay_v6;
-    const struct xt_addr *pub = v4 ? &c->public_v4 : &c->public_v6;
+    int fam = xt_family_index(ip->family);
+    const struct xt_addr *bound = relayed_bind_addr(c, fam);
+    const struct xt_addr *pub = relayed_public_addr(c, fam);
 
-    return (relay->family && xt_addr_ip_equal(relay, ip)) ||
+    return (bound->family && xt_addr_ip_equal(bound, ip)) ||
            (pub->family && xt_addr_ip_equal(pub, ip));
 }
 
 bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer)
 {
-    int fam = fam_index(peer->family);
-    const struct turn_relay *own = &a->relay[fam];
+    int fam = xt_family_index(peer->family);
+    const struct turn_relayed *own = &a->relayed[fam];
 
-    if (!self_relay_ip(s->cfg, peer))
+    if (!self_relayed_ip(s->cfg, peer))
         return false;
     if (own->handle >= 0 && own->addr.port == peer->port)
         return false;
     return turn_shared_port_bound(s->shared, fam, peer->port);
-}
-
-void self_rejudge(struct turn_server *s)
-{
-    const struct addr_set *host = turn_shared_host_begin(s->shared);
-
-    for (size_t i = 0; i < s->allocs.nbuckets; i++) {
-        for (struct hnode *n = s->allocs.buckets[i]; n; n = n->next) {
-            struct turn_allocation *a = container_of(n, struct turn_allocation, node);
-            struct list_node *e = a->perms;
-
-            while (e) {
-                struct turn_permission *p = container_of(e, struct turn_permission, entry);
-
-                e = e->next;
-                p->self = peer_policy_is_self(&s->cfg->policy, host, &p->ip);
-                if (p->self && !self_relay_ip(s->cfg, &p->ip))
-                    perm_revoke(s, p);
-            }
-        }
-    }
-    turn_shared_host_end(s->shared);
 }

@@ -1,7 +1,6 @@
 #include "turn/turn_shared.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@ struct reservation {
 
 struct turn_shared {
     const struct turn_config *cfg;
+    struct turn_random random;
     pthread_mutex_t lock;
     pthread_rwlock_t secrets_lock;
     char **secrets;
@@ -62,18 +62,19 @@ static void free_secrets(char **v, size_t n)
     free(v);
 }
 
-struct turn_shared *turn_shared_new(const struct turn_config *cfg)
+struct turn_shared *turn_shared_new(const struct turn_config *cfg, const struct turn_random *random)
 {
     struct turn_shared *sh = calloc(1, sizeof(*sh));
     if (!sh)
         return NULL;
     sh->cfg = cfg;
+    sh->random = *random;
     sh->fifo_tail = &sh->fifo_head;
     pthread_mutex_init(&sh->lock, NULL);
     pthread_rwlock_init(&sh->secrets_lock, NULL);
     pthread_rwlock_init(&sh->host_lock, NULL);
-    if (RAND_bytes(sh->nonce_key, sizeof(sh->nonce_key)) != 1 ||
-        RAND_bytes((unsigned char *)&sh->seed, sizeof(sh->seed)) != 1 ||
+    if (turn_random_fill(random, sh->nonce_key, sizeof(sh->nonce_key)) != 0 ||
+        turn_random_fill(random, &sh->seed, sizeof(sh->seed)) != 0 ||
         htab_init(&sh->users, 64) != 0 || htab_init(&sh->reservations, 64) != 0 ||
         port_pool_init(&sh->ports[0], cfg->relay_port_lo, cfg->relay_port_hi) != 0 ||
         port_pool_init(&sh->ports[1], cfg->relay_port_lo, cfg->relay_port_hi) != 0 ||
@@ -346,7 +347,7 @@ static void reservation_unlink(struct turn_shared *sh, struct reservation *r)
 /* Frees a reservation that is over (redeemed or expired): its port and quota go back. */
 static void reservation_end(struct turn_shared *sh, struct reservation *r)
 {
-    port_pool_release(&sh->ports[r->family == AF_INET ? 0 : 1], r->port);
+    port_pool_release(&sh->ports[xt_family_index(r->family)], r->port);
     quota_put(sh, r->quota, &sh->nreservations);
     reservation_unlink(sh, r);
     free(r);
@@ -359,7 +360,7 @@ int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t famil
     int code;
 
     /* Zero is never handed out: the request handler reads it as "no token". */
-    if (!r || RAND_bytes((unsigned char *)&r->token, sizeof(r->token)) != 1 || r->token == 0) {
+    if (!r || turn_random_fill(&sh->random, &r->token, sizeof(r->token)) != 0 || r->token == 0) {
         free(r);
         return 500;
     }
@@ -374,7 +375,7 @@ int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t famil
     *sh->fifo_tail = r;
     sh->fifo_tail = &r->next;
     htab_insert(&sh->reservations, &r->node, token_hash(r->token));
-    port_pool_mark(&sh->ports[family == AF_INET ? 0 : 1], port);
+    port_pool_mark(&sh->ports[xt_family_index(family)], port);
     *token = r->token;
     return 0;
 }

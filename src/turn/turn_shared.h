@@ -10,12 +10,15 @@
 
 #include "common/addr_set.h"
 #include "turn/turn_config.h"
+#include "turn/turn_random.h"
 
 struct ratelimit;
 struct turn_shared;
 struct turn_user_count;
 
-struct turn_shared *turn_shared_new(const struct turn_config *cfg);
+/* random (copied) makes the nonce key, hash seeds and reservation tokens. */
+struct turn_shared *turn_shared_new(const struct turn_config *cfg,
+                                    const struct turn_random *random);
 void turn_shared_free(struct turn_shared *sh);
 
 /* The key nonces are made with, the same for every worker. */
@@ -69,7 +72,7 @@ void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u);
 
 /* Reserves port (marked in the pool) for RESERVATION_LIFETIME, counted against user's quota
  * until redeemed or expired, as an allocation would be; returns 0 and the token, 486 over quota,
- * or 500. */
+ * or 500 (no memory, or no randomness for the token). */
 int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t family, uint16_t port,
                         uint64_t now_ms, uint64_t *token);
 /* Redeems a token: 0 with its family and port (released from the pool, for the caller to

@@ -13,9 +13,8 @@
  * pipe here) must stay valid UTF-8 without raw control characters, one JSON object or text
  * line per event, whatever the usernames and addresses in it.
  *
- * Randomness (nonce key, hash seed, relay ports, reservation tokens) comes from RAND_bytes,
- * which the link wraps (-Wl,--wrap=RAND_bytes) with a generator reset for every input, so a
- * crashing input reproduces. */
+ * Randomness (nonce key, hash seeds, relay ports, reservation tokens) is the core's random
+ * source, here a generator reset for every input, so a crashing input reproduces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -42,7 +41,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int __wrap_RAND_bytes(unsigned char *buf, int num);
 const char *__asan_default_options(void);
 
 /* Stack use after return: a body handed to send() must outlive the call (until the flush). */
@@ -55,16 +53,20 @@ const char *__asan_default_options(void)
 
 static uint64_t rng_state;
 
-int __wrap_RAND_bytes(unsigned char *buf, int num)
+static int fuzz_random_fill(void *ctx, void *buf, size_t len)
 {
-    for (int i = 0; i < num; i++) {
+    uint8_t *out = buf;
+    (void)ctx;
+    for (size_t i = 0; i < len; i++) {
         rng_state ^= rng_state << 13;
         rng_state ^= rng_state >> 7;
         rng_state ^= rng_state << 17;
-        buf[i] = (uint8_t)(rng_state >> 24);
+        out[i] = (uint8_t)(rng_state >> 24);
     }
-    return 1;
+    return 0;
 }
+
+static const struct turn_random fuzz_random = {.fill = fuzz_random_fill, .ctx = NULL};
 
 /* ---- the fake I/O layer ---- */
 
@@ -97,7 +99,7 @@ struct qsend {
 };
 
 struct mirror {
-    struct xt_addr client, local, peer, relay;
+    struct xt_addr client, local, peer, relayed;
     uint16_t channel;
 };
 
@@ -197,7 +199,7 @@ static int worker_of(void *ctx)
     return w->id;
 }
 
-static int io_relay_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
+static int io_relayed_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
 {
     int fam = addr->family == AF_INET6;
     (void)df;
@@ -219,7 +221,7 @@ static int io_relay_open(void *ctx, const struct xt_addr *addr, int df, void *ow
     return -EMFILE;
 }
 
-static void io_relay_close(void *ctx, int handle)
+static void io_relayed_close(void *ctx, int handle)
 {
     CHECK(handle >= 0 && handle < NSOCK && F.socks[handle].open);
     CHECK(F.socks[handle].worker == worker_of(ctx)); /* only its own sockets */
@@ -258,7 +260,7 @@ static bool mirror_same(const struct mirror *m, const struct turn_channel_info *
            m->channel == ci->channel;
 }
 
-static bool is_open_relay_addr(const struct xt_addr *a)
+static bool is_open_relayed_addr(const struct xt_addr *a)
 {
     for (int h = 0; h < NSOCK; h++)
         if (F.socks[h].open && xt_addr_equal(&F.socks[h].addr, a))
@@ -293,9 +295,9 @@ static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
     uint16_t hi = F.cfg.strict_channel_range ? 0x4FFF : 0x7FFF;
     (void)worker_of(ctx);
     CHECK(ci->channel >= 0x4000 && ci->channel <= hi);
-    CHECK(ci->relay->family == ci->peer->family);
-    CHECK(is_open_relay_addr(ci->relay));
-    CHECK(peer_ok(ci->peer, ci->relay));
+    CHECK(ci->relayed->family == ci->peer->family);
+    CHECK(is_open_relayed_addr(ci->relayed));
+    CHECK(peer_ok(ci->peer, ci->relayed));
     if (F.mirror_overflow)
         return 0;
     for (size_t i = 0; i < F.nmirrors; i++)
@@ -305,7 +307,7 @@ static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
         return 0;
     }
     F.mirrors[F.nmirrors++] =
-        (struct mirror){*ci->client, *ci->local, *ci->peer, *ci->relay, ci->channel};
+        (struct mirror){*ci->client, *ci->local, *ci->peer, *ci->relayed, ci->channel};
     return 0;
 }
 
@@ -318,7 +320,7 @@ static void io_channel_down(void *ctx, const struct turn_channel_info *ci)
         struct mirror *m = &F.mirrors[i];
         if (!mirror_same(m, ci))
             continue;
-        CHECK(xt_addr_equal(&m->peer, ci->peer) && xt_addr_equal(&m->relay, ci->relay));
+        CHECK(xt_addr_equal(&m->peer, ci->peer) && xt_addr_equal(&m->relayed, ci->relayed));
         *m = F.mirrors[--F.nmirrors];
         return;
     }
@@ -372,7 +374,7 @@ static void check_allocate_success(const struct stun_msg *m, const struct xt_add
         fam = ad.family == AF_INET6;
         bound = F.relay[fam];
         bound.port = ad.port;
-        CHECK(F.retransmission || is_open_relay_addr(&bound));
+        CHECK(F.retransmission || is_open_relayed_addr(&bound));
         if (F.pub[fam].family)
             CHECK(xt_addr_ip_equal(&ad, &F.pub[fam]));
         else
@@ -851,9 +853,10 @@ static void setup(uint8_t conf, uint8_t conf2)
     static struct xt_addr self[6];
     static struct cidr deny[1];
     struct turn_io io = {.ctx = NULL,
-                         .relay_open = io_relay_open,
-                         .relay_close = io_relay_close,
+                         .relayed_open = io_relayed_open,
+                         .relayed_close = io_relayed_close,
                          .send = io_send,
+                         .random = fuzz_random,
                          .channel_up = io_channel_up,
                          .channel_down = io_channel_down};
     uint8_t *scratch = F.scratch, *scratch2 = F.scratch2;
@@ -924,7 +927,7 @@ static void setup(uint8_t conf, uint8_t conf2)
     F.now.unix_s = FT_START_UNIX_S;
     F.nworkers = conf2 & FT_CFG2_WORKERS ? 2 : 1;
     if (F.nworkers == 2 || !(conf2 & FT_CFG2_PRIVATE)) {
-        F.shared = turn_shared_new(c);
+        F.shared = turn_shared_new(c, &fuzz_random);
         CHECK(F.shared != NULL);
         set_host(false);
     }

@@ -157,6 +157,17 @@ static void test_is_any(void **state)
     assert_false(xt_addr_is_any(&a));
 }
 
+/* Per-family arrays in every layer are indexed IPv4 0, IPv6 1. */
+static void test_family_index(void **state)
+{
+    struct xt_addr a;
+    (void)state;
+    assert_int_equal(xt_addr_parse("198.18.0.1", 1, &a), 0);
+    assert_int_equal(xt_family_index(a.family), 0);
+    assert_int_equal(xt_addr_parse("2001:db8::1", 1, &a), 0);
+    assert_int_equal(xt_family_index(a.family), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_equality_and_hash),
         cmocka_unit_test(test_sockaddr_round_trip),
         cmocka_unit_test(test_is_any),
+        cmocka_unit_test(test_family_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

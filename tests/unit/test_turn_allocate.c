@@ -263,19 +263,6 @@ static void reservation_expires_after_30s(void **state)
     assert_int_equal(allocate_with(m, &b, buf, &r), 508);
 }
 
-/* Allocate with EVEN-PORT R=1 */
-static int allocate_reserving(struct mock *m)
-{
-    uint8_t buf[512], r_bit = 0x80;
-    struct stun_builder b;
-    struct stun_msg r;
-
-    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
-    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, udp, 4);
-    stun_add_attr(&b, TURN_ATTR_EVEN_PORT, &r_bit, 1);
-    return allocate_with(m, &b, buf, &r);
-}
-
 /* Issue 10, finding 6: Allocate(EVEN-PORT R=1) then Refresh(0) left the reservation outside
  * every quota. A reservation counts as one of its user's allocations until it is redeemed or
  * expires, and against --max-allocations. */
@@ -286,17 +273,17 @@ static void reservations_count_against_quotas(void **state)
     m->cfg.user_quota = 3;
     mock_start(m);
     /* allocation + reservation: 2 of 3; then the allocation goes, the reservation stays */
-    assert_int_equal(allocate_reserving(m), 0);
+    assert_int_equal(mock_allocate_reserving(m), 0);
     assert_int_equal(mock_refresh(m, 0), 0);
-    assert_int_equal(allocate_reserving(m), 0); /* 1 + 2 */
+    assert_int_equal(mock_allocate_reserving(m), 0); /* 1 + 2 */
     assert_int_equal(mock_refresh(m, 0), 0);
-    assert_int_equal(allocate_reserving(m), 486);   /* 2 reservations + 2 would be 4 */
-    assert_int_equal(mock_open_sockets(m), 0);      /* nothing half made */
-    assert_int_equal(mock_allocate(m, 0, NULL), 0); /* 2 + 1 */
+    assert_int_equal(mock_allocate_reserving(m), 486); /* 2 reservations + 2 would be 4 */
+    assert_int_equal(mock_open_sockets(m), 0);         /* nothing half made */
+    assert_int_equal(mock_allocate(m, 0, NULL), 0);    /* 2 + 1 */
     assert_int_equal(mock_refresh(m, 0), 0);
     /* Reservations expire after 30 s and give their share back. */
     mock_advance(m, 30 * 1000);
-    assert_int_equal(allocate_reserving(m), 0);
+    assert_int_equal(mock_allocate_reserving(m), 0);
     assert_int_equal(mock_refresh(m, 0), 0);
     turn_server_free(m->s);
 
@@ -304,9 +291,9 @@ static void reservations_count_against_quotas(void **state)
     m->cfg.max_allocations = 2;
     m->nonce_len = 0;
     mock_start(m);
-    assert_int_equal(allocate_reserving(m), 0);
+    assert_int_equal(mock_allocate_reserving(m), 0);
     assert_int_equal(mock_refresh(m, 0), 0);
-    assert_int_equal(allocate_reserving(m), 486); /* 1 reservation + 2 */
+    assert_int_equal(mock_allocate_reserving(m), 486); /* 1 reservation + 2 */
     assert_int_equal(mock_allocate(m, 0, NULL), 0);
 }
 
@@ -318,7 +305,7 @@ static void servers_sharing_state_share_ports_and_quotas(void **state)
     m->cfg.relay_port_lo = 50000;
     m->cfg.relay_port_hi = 50001;
     m->cfg.user_quota = 2;
-    sh = turn_shared_new(&m->cfg);
+    sh = turn_shared_new(&m->cfg, &m->random);
     assert_non_null(sh);
     mock_start_shared(m, sh);
     mock_setup(m2);
@@ -349,7 +336,7 @@ static void servers_sharing_state_share_ports_and_quotas(void **state)
 static void draining_refuses_new_allocations(void **state)
 {
     struct mock *m = *state;
-    struct turn_shared *sh = turn_shared_new(&m->cfg);
+    struct turn_shared *sh = turn_shared_new(&m->cfg, &m->random);
     mock_start_shared(m, sh);
     assert_int_equal(mock_allocate(m, 0, NULL), 0);
     turn_shared_set_draining(sh, true);
@@ -374,7 +361,7 @@ static void draining_sends_clients_to_the_alternate_server(void **state)
     uint8_t key[16];
 
     mock_addr(&m->cfg.alternate_v4, "198.18.3.9:3478");
-    sh = turn_shared_new(&m->cfg);
+    sh = turn_shared_new(&m->cfg, &m->random);
     mock_start_shared(m, sh);
     turn_shared_set_draining(sh, true);
     assert_int_equal(mock_allocate(m, 0, NULL), 300);

@@ -160,7 +160,7 @@ static void secrets_replaced_while_running(void **state)
     char *rotated[] = {"next-secret"};
 
     set_secrets(m, "s1", "s2");
-    sh = turn_shared_new(&m->cfg);
+    sh = turn_shared_new(&m->cfg, &m->random);
     mock_start_shared(m, sh);
     snprintf(user, sizeof(user), "%lld:bob", (long long)m->now.unix_s + 3600);
     auth_rest_password("next-secret", user, pass);
@@ -236,7 +236,7 @@ static void rate_limit_is_shared_by_workers(void **state)
 
     assert_non_null(m2);
     m->cfg.unauth_rate = 2;
-    sh = turn_shared_new(&m->cfg);
+    sh = turn_shared_new(&m->cfg, &m->random);
     assert_non_null(sh);
     mock_start_shared(m, sh);
     mock_setup(m2);

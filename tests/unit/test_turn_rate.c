@@ -1,4 +1,4 @@
-/* --max-bps in the TURN core (src/turn/turn_relay.c with src/common/gcra.h): no refill lost at
+/* --max-bps in the TURN core (src/turn/turn_data.c with src/common/gcra.h): no refill lost at
  * low rates (issue 10, finding 9), and one word per allocation, shared with the fast path when
  * it hands one out (finding 12). */
 #include <setjmp.h>

@@ -130,7 +130,7 @@ static void try_alternate_300(void **state)
     struct turn_shared *sh;
 
     mock_addr(&m->cfg.alternate_v6, "[2001:db8:3::9]:65535");
-    sh = turn_shared_new(&m->cfg);
+    sh = turn_shared_new(&m->cfg, &m->random);
     mock_start_shared(m, sh);
     turn_shared_set_draining(sh, true);
     assert_int_equal(mock_allocate(m, 0, NULL), 300);

@@ -28,7 +28,7 @@ static int setup(void **state)
 
     assert_non_null(f);
     mock_setup(&f->m);
-    f->sh = turn_shared_new(&f->m.cfg);
+    f->sh = turn_shared_new(&f->m.cfg, &f->m.random);
     assert_non_null(f->sh);
     mock_ip(&host[0], "198.18.3.2");
     mock_ip(&host[1], "2001:db8:3::2");

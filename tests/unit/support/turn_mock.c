@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 
-static int mock_relay_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
+static int mock_relayed_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
 {
     struct mock *m = ctx;
     for (size_t i = 0; i < m->nbusy; i++)
@@ -25,7 +25,7 @@ static int mock_relay_open(void *ctx, const struct xt_addr *addr, int df, void *
     return -EMFILE;
 }
 
-static void mock_relay_close(void *ctx, int handle)
+static void mock_relayed_close(void *ctx, int handle)
 {
     struct mock *m = ctx;
     assert_true(handle >= 0 && handle < MOCK_MAX_SOCKS && m->socks[handle].open);
@@ -57,9 +57,9 @@ static int mock_channel_up(void *ctx, const struct turn_channel_info *ci)
     struct mock *m = ctx;
     m->ups++;
     m->sent_at_last_up = m->nsent;
-    m->last_up_relay = *ci->relay;
+    m->last_up_relayed = *ci->relayed;
     m->last_up_bucket = ci->bucket;
-    assert_int_equal(ci->relay->family, ci->peer->family);
+    assert_int_equal(ci->relayed->family, ci->peer->family);
     if (m->fail_up)
         return -1;
     m->mirrored++;
@@ -87,6 +87,24 @@ static void mock_bucket_put(void *ctx, uint32_t id)
     struct mock *m = ctx;
     assert_int_equal(id, m->bucket_id);
     m->bucket_puts++;
+}
+
+/* splitmix64: a fixed sequence from a fixed start. */
+static int mock_random_fill(void *ctx, void *buf, size_t len)
+{
+    struct mock *m = ctx;
+    uint8_t *out = buf;
+
+    if (m->random_fails)
+        return -1;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t z = m->random_state += 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        memcpy(out + i, &z, len - i < 8 ? len - i : 8);
+    }
+    return 0;
 }
 
 static char *xstrdup(const char *s)
@@ -138,6 +156,7 @@ void mock_setup(struct mock *m)
     m->pass = "wonderland";
     m->now.ms = 1000000;
     m->now.unix_s = 1800000000;
+    m->random = (struct turn_random){.fill = mock_random_fill, .ctx = m};
 }
 
 int mock_test_setup(void **state)
@@ -164,9 +183,10 @@ void mock_start(struct mock *m)
 void mock_start_shared(struct mock *m, struct turn_shared *shared)
 {
     struct turn_io io = {.ctx = m,
-                         .relay_open = mock_relay_open,
-                         .relay_close = mock_relay_close,
+                         .relayed_open = mock_relayed_open,
+                         .relayed_close = mock_relayed_close,
                          .send = mock_send,
+                         .random = m->random,
                          .channel_up = mock_channel_up,
                          .channel_down = mock_channel_down,
                          .bucket_get = mock_bucket_get,
@@ -376,6 +396,18 @@ int mock_allocate(struct mock *m, uint8_t family, struct xt_addr *relayed)
             stun_attr_xor_addr(&r, stun_find(&r, TURN_ATTR_XOR_RELAYED_ADDRESS), relayed), 0);
     }
     return code;
+}
+
+int mock_allocate_reserving(struct mock *m)
+{
+    uint8_t buf[MOCK_REQ_MAX], r_bit = 0x80;
+    struct stun_builder b;
+    uint8_t transport[4] = {TURN_TRANSPORT_UDP};
+
+    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, transport, 4);
+    stun_add_attr(&b, TURN_ATTR_EVEN_PORT, &r_bit, 1);
+    return exchange(m, &b, buf);
 }
 
 int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relayed)

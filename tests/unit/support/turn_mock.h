@@ -9,6 +9,7 @@
 
 #include "stun/stun.h"
 #include "turn/turn_config.h"
+#include "turn/turn_random.h"
 #include "turn/turn_server.h"
 
 #define MOCK_MAX_SOCKS 64
@@ -35,7 +36,7 @@ struct mock {
     struct turn_server *s;
     struct turn_time now;
     struct mock_sock socks[MOCK_MAX_SOCKS];
-    uint32_t busy_ports[8]; /* relay_open fails with EADDRINUSE on these */
+    uint32_t busy_ports[8]; /* relayed_open fails with EADDRINUSE on these */
     size_t nbusy;
     struct mock_dgram sent[MOCK_MAX_SENT];
     size_t nsent;
@@ -52,13 +53,18 @@ struct mock {
     int ups, downs, mirrored;
     size_t sent_at_last_up;
     bool fail_up;
-    struct xt_addr last_up_relay;
+    struct xt_addr last_up_relayed;
     uint32_t last_up_bucket;
     /* bucket_get hands out this word as bucket_id (none when NULL); bucket_put calls */
     uint64_t *bucket_word;
     uint32_t bucket_id;
     int bucket_puts;
     uint32_t tid_counter;
+    /* The core's randomness (for servers and the shared state tests create): a fixed sequence,
+     * so runs repeat; none at all while random_fails. */
+    struct turn_random random;
+    uint64_t random_state;
+    bool random_fails;
 };
 
 /* A config with static user alice:wonderland, realm "xturn", relays 198.18.3.2 and
@@ -101,6 +107,8 @@ int mock_last_code(struct mock *m);
 
 /* Full exchanges; return the error code (0 on success). */
 int mock_allocate(struct mock *m, uint8_t family /* 0: none */, struct xt_addr *relayed);
+/* Allocate with EVEN-PORT R=1 (a reservation of the next port). */
+int mock_allocate_reserving(struct mock *m);
 /* An allocation for another client address (m->client stays), e.g. a relay-to-self peer. */
 int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relayed);
 int mock_create_permission(struct mock *m, const struct xt_addr *peer);

@@ -1,4 +1,5 @@
-/* The userspace data path: Send indications and ChannelData to peers, peer data to clients. */
+/* The userspace data path: Send indications and ChannelData from clients to peers, peers'
+ * datagrams to clients as ChannelData or Data indications. */
 #include <string.h>
 
 #include "common/gcra.h"
@@ -19,7 +20,7 @@ static size_t udp_payload_max(const struct xt_addr *to)
 static void count_relayed(struct turn_server *s, int dir, const struct turn_allocation *a,
                           const struct xt_addr *peer, size_t len)
 {
-    int c = fam_index(a->client.family), p = fam_index(peer->family);
+    int c = xt_family_index(a->client.family), p = xt_family_index(peer->family);
     s->counters.relayed_pkts[dir][c][p]++;
     s->counters.relayed_bytes[dir][c][p] += len;
 }
@@ -41,10 +42,10 @@ static bool within_rate(struct turn_server *s, struct turn_allocation *a, uint64
 static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocation *a,
                     const struct xt_addr *peer, const uint8_t *payload, size_t len)
 {
-    const struct turn_relay *rl = &a->relay[fam_index(peer->family)];
+    const struct turn_relayed *rd = &a->relayed[xt_family_index(peer->family)];
     const struct turn_permission *p;
 
-    if (rl->handle < 0) {
+    if (rd->handle < 0) {
         drop(s, TD_NO_RELAY);
         return;
     }
@@ -63,12 +64,12 @@ static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocati
     }
     if (!within_rate(s, a, now_ms, len))
         return;
-    s->io.send(s->io.ctx, rl->handle, peer, NULL, 0, payload, len, 0);
+    s->io.send(s->io.ctx, rd->handle, peer, NULL, 0, payload, len, 0);
     count_relayed(s, TURN_TO_PEER, a, peer, len);
 }
 
-void relay_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                           const struct xt_addr *client, const struct stun_msg *m)
+void data_on_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                             const struct xt_addr *client, const struct stun_msg *m)
 {
     struct turn_allocation *a = alloc_find(s, client, listen_handle);
     const struct stun_attr *pa = stun_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
@@ -86,8 +87,8 @@ void relay_send_indication(struct turn_server *s, uint64_t now_ms, int listen_ha
     to_peer(s, now_ms, a, &peer, data->val, data->len);
 }
 
-void relay_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                       const struct xt_addr *client, const uint8_t *data, size_t len)
+void data_on_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
+                         const struct xt_addr *client, const uint8_t *data, size_t len)
 {
     struct turn_allocation *a;
     struct turn_channel *c;
@@ -139,11 +140,11 @@ static size_t data_indication_head(struct turn_server *s, uint8_t *buf, size_t c
     return (size_t)n + 4;
 }
 
-void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
-                  const struct xt_addr *peer, const uint8_t *data, size_t len)
+void data_on_peer(struct turn_server *s, uint64_t now_ms, void *owner, const struct xt_addr *peer,
+                  const uint8_t *data, size_t len)
 {
-    struct turn_relay *rl = owner;
-    struct turn_allocation *a = rl->alloc;
+    struct turn_relayed *rd = owner;
+    struct turn_allocation *a = rd->alloc;
     const struct turn_permission *p = perm_find(s, a, peer);
     const struct turn_channel *c;
     uint8_t head[64];
@@ -172,7 +173,7 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
         drop(s, TD_TOO_BIG);
         return;
     }
-    if (!within_rate(s, a, now->ms, len))
+    if (!within_rate(s, a, now_ms, len))
         return;
     s->io.send(s->io.ctx, a->listen_handle, &a->client, head, head_len, data, len, pad);
     count_relayed(s, TURN_TO_CLIENT, a, peer, len);

@@ -322,7 +322,7 @@ static void channel_is_mirrored_before_the_response(void **state)
     assert_int_equal(m->ups, 1);
     assert_int_equal(m->mirrored, 1);
     assert_int_equal(m->sent_at_last_up, before);
-    assert_int_equal(m->last_up_relay.family, AF_INET6);
+    assert_int_equal(m->last_up_relayed.family, AF_INET6);
     /* A refresh of the same binding does not announce it again. */
     assert_int_equal(mock_channel_bind(m, 0x4001, &peer), 0);
     assert_int_equal(m->ups, 1);
