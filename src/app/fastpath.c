@@ -23,7 +23,7 @@
 #define ROUTE_REFRESH_MS 1000
 
 struct fastpath {
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     struct xt_cfg kcfg;
     _Atomic uint64_t bound, unbound, full, failed; /* bumped by every worker */
     uint32_t map_entries;
@@ -39,12 +39,12 @@ struct fastpath {
 
 void fastpath_routes_changed(struct fastpath *fp)
 {
-    xdp_relay_routes_changed(fp->x);
+    xdp_prog_routes_changed(fp->prog);
 }
 
 void fastpath_host_addrs(struct fastpath *fp, const struct xt_addr *addrs, size_t n)
 {
-    int rc = xdp_relay_set_host_addrs(fp->x, addrs, n);
+    int rc = xdp_prog_set_host_addrs(fp->prog, addrs, n);
 
     if (rc != 0)
         xt_log(LOG_ERROR,
@@ -58,7 +58,7 @@ void fastpath_tick(struct fastpath *fp, uint64_t now_ms)
 {
     if (now_ms - fp->routes_refreshed_ms < ROUTE_REFRESH_MS)
         return;
-    xdp_relay_routes_changed(fp->x);
+    xdp_prog_routes_changed(fp->prog);
     fp->routes_refreshed_ms = now_ms;
 }
 
@@ -100,7 +100,7 @@ static int init_buckets(struct fastpath *fp)
 {
     uint32_t n;
 
-    fp->buckets = xdp_relay_buckets(fp->x, &n);
+    fp->buckets = xdp_prog_buckets(fp->prog, &n);
     fp->free_buckets = calloc(n, sizeof(*fp->free_buckets));
     if (!fp->free_buckets)
         return -1;
@@ -128,18 +128,18 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
     opt.map_entries = cfg->xdp_map_size;
     fp->map_entries = cfg->xdp_map_size;
     pthread_mutex_init(&fp->buckets_lock, NULL);
-    fp->x = xdp_relay_load(&opt, err, errlen);
-    if (!fp->x || init_buckets(fp) != 0)
+    fp->prog = xdp_prog_load(&opt, err, errlen);
+    if (!fp->prog || init_buckets(fp) != 0)
         goto fail;
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
-        if (xdp_relay_attach(fp->x, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
+        if (xdp_prog_attach(fp->prog, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
             goto fail;
         xt_log(LOG_INFO, "xdp attached", "interface", cfg->xdp_ifaces[i], "cross_family",
                cfg->xdp_cross_family ? "on" : "off", NULL);
     }
     return fp;
 fail:
-    if (fp->x && !fp->free_buckets)
+    if (fp->prog && !fp->free_buckets)
         snprintf(err, errlen, "xdp: out of memory");
     fastpath_stop(fp);
     return NULL;
@@ -149,7 +149,7 @@ void fastpath_stop(struct fastpath *fp)
 {
     if (!fp)
         return;
-    xdp_relay_close(fp->x);
+    xdp_prog_close(fp->prog);
     free(fp->free_buckets);
     pthread_mutex_destroy(&fp->buckets_lock);
     free(fp);
@@ -195,8 +195,8 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
     /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
      * without one, userspace carries it (and applies the limit). */
     rc = fp->kcfg.max_bps && !ci->bucket ? -ENOSPC
-                                         : xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer,
-                                                          ci->relay->port, ci->bucket);
+                                         : xdp_prog_bind(fp->prog, ci->client, ci->channel,
+                                                         ci->peer, ci->relay->port, ci->bucket);
     if (rc == 0) {
         fp->bound++;
         return 0;
@@ -219,19 +219,19 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
-    xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relay->port);
+    xdp_prog_unbind(fp->prog, ci->client, ci->channel, ci->peer, ci->relay->port);
     fp->unbound++;
 }
 
 void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out)
 {
     out->xdp = true;
-    if (xdp_relay_stats(fp->x, out->xdp_stats) != 0)
+    if (xdp_prog_stats(fp->prog, out->xdp_stats) != 0)
         memset(out->xdp_stats, 0, sizeof(out->xdp_stats));
     out->xdp_bindings = fp->bound - fp->unbound;
     out->xdp_map_full = fp->full;
     out->xdp_map_capacity = fp->map_entries;
-    out->xdp_map_bytes = xdp_relay_map_memory(fp->x);
+    out->xdp_map_bytes = xdp_prog_map_memory(fp->prog);
 }
 
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms)
@@ -256,7 +256,7 @@ void fastpath_log_stats(struct fastpath *fp)
     char line[2048], full[24], bound[24];
     size_t n = 0;
 
-    if (xdp_relay_stats(fp->x, c) != 0)
+    if (xdp_prog_stats(fp->prog, c) != 0)
         return;
     /* One JSON object in one field keeps the log line's keys stable. */
     n += (size_t)snprintf(line + n, sizeof(line) - n, "{");

@@ -57,7 +57,7 @@ struct xt_peer6 {
  * bpf_fib_lookup gave, and the route's MTU), cached by the program in the binding's map value so
  * that a packet costs no route lookup. Valid while gen equals the program's xt_route_gen, which
  * userspace bumps on every routing, neighbour, address or link change it hears of and once a
- * second (xdp_relay_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
+ * second (xdp_prog_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
  * XT_NH_GEN_BUSY "being written": a CPU owns the entry (src/bpf/rewrite.h, cache_write).
  * xt_route_gen takes neither value. */
 struct xt_nexthop {
@@ -140,7 +140,7 @@ struct xt_host_addr {
  * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
  * host_addrs: HASH xt_host_addr -> __u8 (unused, 1), XT_HOST_ADDRS_MAX entries: the host's own
  *   addresses, which no packet from outside may come from (the kernel would drop it as a martian
- *   source, XT_DROP_MARTIAN). Set by userspace with xdp_relay_set_host_addrs when the daemon
+ *   source, XT_DROP_MARTIAN). Set by userspace with xdp_prog_set_host_addrs when the daemon
  *   starts and whenever the host's addresses change; the configured listen and relay addresses
  *   count as the host's whether they are in it or not.
  * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat.

@@ -30,7 +30,7 @@ struct xdp_iface {
     int link_fd; /* the BPF link attaching the program: held only by this process */
 };
 
-struct xdp_relay {
+struct xdp_prog {
     struct xturn_bpf *skel;
     struct xt_cfg cfg;
     struct xt_bucket *buckets; /* map buckets, mapped into memory */
@@ -224,56 +224,57 @@ static struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
 }
 
 /* The buckets map in this process's memory: userspace takes from the words the program does. */
-static int map_buckets(struct xdp_relay *x)
+static int map_buckets(struct xdp_prog *prog)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     void *p;
 
-    x->buckets_size = ((size_t)x->nbuckets * sizeof(struct xt_bucket) + page - 1) / page * page;
-    p = mmap(NULL, x->buckets_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-             bpf_map__fd(x->skel->maps.buckets), 0);
+    prog->buckets_size =
+        ((size_t)prog->nbuckets * sizeof(struct xt_bucket) + page - 1) / page * page;
+    p = mmap(NULL, prog->buckets_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+             bpf_map__fd(prog->skel->maps.buckets), 0);
     if (p == MAP_FAILED)
         return -errno;
-    x->buckets = p;
+    prog->buckets = p;
     return 0;
 }
 
-struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_t errlen)
+struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t errlen)
 {
-    struct xdp_relay *x = calloc(1, sizeof(*x));
+    struct xdp_prog *prog = calloc(1, sizeof(*prog));
     uint32_t entries = opt->map_entries ? opt->map_entries : XDP_DEFAULT_ENTRIES;
     libbpf_print_fn_t prev;
     int rc = 0;
 
-    if (!x) {
+    if (!prog) {
         set_err(err, errlen, "out of memory");
         return NULL;
     }
     prev = capture_begin();
-    x->skel = xturn_bpf__open();
-    if (!x->skel) {
+    prog->skel = xturn_bpf__open();
+    if (!prog->skel) {
         rc = -errno;
         goto fail;
     }
-    x->cfg = opt->cfg;
-    x->skel->rodata->xt_cfg = opt->cfg;
+    prog->cfg = opt->cfg;
+    prog->skel->rodata->xt_cfg = opt->cfg;
     for (int i = 0; i < BINDING_MAPS && rc == 0; i++)
-        rc = bpf_map__set_max_entries(binding_maps(x->skel, i), entries);
+        rc = bpf_map__set_max_entries(binding_maps(prog->skel, i), entries);
     /* one bucket per allocation a binding map could name, index 0 unused; never used without
      * max_bps: the smallest map */
-    x->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
+    prog->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
     if (rc == 0)
-        rc = bpf_map__set_max_entries(x->skel->maps.buckets, x->nbuckets);
+        rc = bpf_map__set_max_entries(prog->skel->maps.buckets, prog->nbuckets);
     if (rc == 0)
-        rc = xturn_bpf__load(x->skel);
+        rc = xturn_bpf__load(prog->skel);
     if (rc == 0)
-        rc = map_buckets(x);
+        rc = map_buckets(prog);
     if (rc)
         goto fail;
     capture_end(prev);
     /* Turns the next-hop cache on (0 keeps it off). */
-    __atomic_store_n(&x->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
-    return x;
+    __atomic_store_n(&prog->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
+    return prog;
 
 fail:
     capture_end(prev);
@@ -284,14 +285,14 @@ fail:
         set_err(err, errlen, "loading the XDP program failed: %s%s%s", strerror(-rc),
                 tail[0] ? ": " : "", tail);
     }
-    xturn_bpf__destroy(x->skel);
-    free(x);
+    xturn_bpf__destroy(prog->skel);
+    free(prog);
     return NULL;
 }
 
-void xdp_relay_routes_changed(struct xdp_relay *x)
+void xdp_prog_routes_changed(struct xdp_prog *prog)
 {
-    uint32_t *gen = &x->skel->bss->xt_route_gen;
+    uint32_t *gen = &prog->skel->bss->xt_route_gen;
     uint32_t next = __atomic_load_n(gen, __ATOMIC_RELAXED) + 1;
 
     /* 0 turns the cache off, XT_NH_GEN_BUSY marks an entry being written: never generations. */
@@ -301,17 +302,17 @@ void xdp_relay_routes_changed(struct xdp_relay *x)
     __atomic_store_n(gen, next, __ATOMIC_RELEASE);
 }
 
-int xdp_relay_prog_fd(const struct xdp_relay *x)
+int xdp_prog_fd(const struct xdp_prog *prog)
 {
-    return bpf_program__fd(x->skel->progs.xturn_xdp);
+    return bpf_program__fd(prog->skel->progs.xturn_xdp);
 }
 
 /* A link fd, or -errno. The link is the process's: nothing detaches it but its last close. */
-static int attach_mode(struct xdp_relay *x, int ifindex, uint32_t flags)
+static int attach_mode(struct xdp_prog *prog, int ifindex, uint32_t flags)
 {
     LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
 
-    return bpf_link_create(xdp_relay_prog_fd(x), ifindex, BPF_XDP, &opts);
+    return bpf_link_create(xdp_prog_fd(prog), ifindex, BPF_XDP, &opts);
 }
 
 /* bpf() has no extended ack: what netlink would have said for the errors an attach meets. */
@@ -394,13 +395,13 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
 
 /* bpf_fib_lookup answers BPF_FIB_LKUP_RET_FWD_DISABLED (so: pass_fib, every packet) unless
  * forwarding is on for the ingress interface, whatever its flags. */
-static void check_forwarding(const struct xdp_relay *x, const char *ifname)
+static void check_forwarding(const struct xdp_prog *prog, const char *ifname)
 {
     static const uint8_t zero[16];
     const char *fam[2] = {"ipv4", "ipv6"};
-    bool served[2] = {x->cfg.listen_v4 != 0 || x->cfg.relay_v4 != 0,
-                      memcmp(x->cfg.listen_v6, zero, 16) != 0 ||
-                          memcmp(x->cfg.relay_v6, zero, 16) != 0};
+    bool served[2] = {prog->cfg.listen_v4 != 0 || prog->cfg.relay_v4 != 0,
+                      memcmp(prog->cfg.listen_v6, zero, 16) != 0 ||
+                          memcmp(prog->cfg.relay_v6, zero, 16) != 0};
 
     for (int i = 0; i < 2; i++) {
         char path[128];
@@ -421,8 +422,8 @@ static void check_forwarding(const struct xdp_relay *x, const char *ifname)
     }
 }
 
-int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode, char *err,
-                     size_t errlen)
+int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_mode mode, char *err,
+                    size_t errlen)
 {
     int ifindex = (int)if_nametoindex(ifname);
     libbpf_print_fn_t prev;
@@ -434,13 +435,13 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
         set_err(err, errlen, "%s: %s", ifname, strerror(errno));
         return -1;
     }
-    for (int i = 0; i < x->n_ifaces; i++) {
-        if (x->ifaces[i].ifindex == ifindex) {
+    for (int i = 0; i < prog->n_ifaces; i++) {
+        if (prog->ifaces[i].ifindex == ifindex) {
             set_err(err, errlen, "%s: already attached", ifname);
             return -1;
         }
     }
-    if (x->n_ifaces == XDP_MAX_IFACES) {
+    if (prog->n_ifaces == XDP_MAX_IFACES) {
         set_err(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
         return -1;
     }
@@ -451,7 +452,7 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
     if (rc)
         return -1;
     flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-    rc = attach_mode(x, ifindex, flags);
+    rc = attach_mode(prog, ifindex, flags);
     if (rc < 0 && mode == XDP_MODE_AUTO) {
         char why[128];
 
@@ -459,40 +460,40 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
         xt_log(LOG_WARN, "native XDP not available, using generic XDP (slower)", "interface",
                ifname, "reason", why, NULL);
         flags = XDP_FLAGS_SKB_MODE;
-        rc = attach_mode(x, ifindex, flags);
+        rc = attach_mode(prog, ifindex, flags);
     }
     if (rc < 0) {
         set_err(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s", ifname,
                 flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc), attach_hint(rc));
         return -1;
     }
-    x->ifaces[x->n_ifaces].link_fd = rc;
+    prog->ifaces[prog->n_ifaces].link_fd = rc;
 
     key = (uint32_t)ifindex;
-    rc =
-        bpf_map__update_elem(x->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key), BPF_ANY);
+    rc = bpf_map__update_elem(prog->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key),
+                              BPF_ANY);
     if (rc) {
-        close(x->ifaces[x->n_ifaces].link_fd);
+        close(prog->ifaces[prog->n_ifaces].link_fd);
         set_err(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
         return -1;
     }
-    x->ifaces[x->n_ifaces].ifindex = ifindex;
-    x->n_ifaces++;
-    check_forwarding(x, ifname);
+    prog->ifaces[prog->n_ifaces].ifindex = ifindex;
+    prog->n_ifaces++;
+    check_forwarding(prog, ifname);
     return 0;
 }
 
-void xdp_relay_close(struct xdp_relay *x)
+void xdp_prog_close(struct xdp_prog *prog)
 {
-    if (!x)
+    if (!prog)
         return;
     /* The last close of a link detaches its program. */
-    for (int i = 0; i < x->n_ifaces; i++)
-        close(x->ifaces[i].link_fd);
-    if (x->buckets)
-        munmap(x->buckets, x->buckets_size);
-    xturn_bpf__destroy(x->skel);
-    free(x);
+    for (int i = 0; i < prog->n_ifaces; i++)
+        close(prog->ifaces[i].link_fd);
+    if (prog->buckets)
+        munmap(prog->buckets, prog->buckets_size);
+    xturn_bpf__destroy(prog->skel);
+    free(prog);
 }
 
 /* ---- bindings ---- */
@@ -559,11 +560,11 @@ static int check_families(const struct xt_addr *client, const struct xt_addr *pe
 }
 
 /* c2p_<client fam><peer fam> and p2c_<peer fam><client fam>. */
-static void pick_maps(struct xdp_relay *x, const struct xt_addr *client, const struct xt_addr *peer,
-                      struct bpf_map **c2p, struct bpf_map **p2c)
+static void pick_maps(struct xdp_prog *prog, const struct xt_addr *client,
+                      const struct xt_addr *peer, struct bpf_map **c2p, struct bpf_map **p2c)
 {
-    *c2p = binding_maps(x->skel, fam_index(client) * 2 + fam_index(peer));
-    *p2c = binding_maps(x->skel, 4 + fam_index(peer) * 2 + fam_index(client));
+    *c2p = binding_maps(prog->skel, fam_index(client) * 2 + fam_index(peer));
+    *p2c = binding_maps(prog->skel, 4 + fam_index(peer) * 2 + fam_index(client));
 }
 
 static int map_errno(int rc)
@@ -572,8 +573,8 @@ static int map_errno(int rc)
     return rc == -E2BIG ? -ENOSPC : rc;
 }
 
-int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
-                   const struct xt_addr *peer, uint16_t relay_port, uint32_t bucket)
+int xdp_prog_bind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t channel,
+                  const struct xt_addr *peer, uint16_t relay_port, uint32_t bucket)
 {
     union xdp_ep ckey, pkey;
     union xdp_val pval, cval, old;
@@ -584,9 +585,9 @@ int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t c
 
     if (rc)
         return rc;
-    if (bucket >= x->nbuckets)
+    if (bucket >= prog->nbuckets)
         return -ERANGE;
-    pick_maps(x, client, peer, &c2p, &p2c);
+    pick_maps(prog, client, peer, &c2p, &p2c);
     csz = ep_make(&ckey, client, channel);
     psz = ep_make(&pkey, peer, relay_port);
     pvsz = val_make(&pval, peer, relay_port, bucket);
@@ -608,8 +609,8 @@ int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t c
     return 0;
 }
 
-int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
-                     const struct xt_addr *peer, uint16_t relay_port)
+int xdp_prog_unbind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t channel,
+                    const struct xt_addr *peer, uint16_t relay_port)
 {
     union xdp_ep ckey, pkey;
     size_t csz, psz;
@@ -619,7 +620,7 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
 
     if (rc)
         return rc;
-    pick_maps(x, client, peer, &c2p, &p2c);
+    pick_maps(prog, client, peer, &c2p, &p2c);
     csz = ep_make(&ckey, client, channel);
     psz = ep_make(&pkey, peer, relay_port);
     rc = bpf_map__delete_elem(c2p, &ckey, csz, 0);
@@ -633,10 +634,10 @@ int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t
 
 /* ---- --max-bps buckets ---- */
 
-struct xt_bucket *xdp_relay_buckets(struct xdp_relay *x, uint32_t *n)
+struct xt_bucket *xdp_prog_buckets(struct xdp_prog *prog, uint32_t *n)
 {
-    *n = x->nbuckets;
-    return x->buckets;
+    *n = prog->nbuckets;
+    return prog->buckets;
 }
 
 /* ---- the host's own addresses (martian sources) ---- */
@@ -696,9 +697,9 @@ static int host_addrs_prune(struct bpf_map *m, const struct xt_host_addr *keys, 
     return rc;
 }
 
-int xdp_relay_set_host_addrs(struct xdp_relay *x, const struct xt_addr *addrs, size_t n)
+int xdp_prog_set_host_addrs(struct xdp_prog *prog, const struct xt_addr *addrs, size_t n)
 {
-    struct bpf_map *m = x->skel->maps.host_addrs;
+    struct bpf_map *m = prog->skel->maps.host_addrs;
     struct xt_host_addr *keys = calloc(n ? n : 1, sizeof(*keys));
     const uint8_t one = 1;
     int u, rc;
@@ -764,17 +765,17 @@ static unsigned long long map_memlock(int fd)
     return v;
 }
 
-unsigned long long xdp_relay_map_memory(const struct xdp_relay *x)
+unsigned long long xdp_prog_map_memory(const struct xdp_prog *prog)
 {
     unsigned long long total = 0;
     for (int i = 0; i < BINDING_MAPS; i++)
-        total += map_memlock(bpf_map__fd(binding_maps(x->skel, i)));
-    return total + map_memlock(bpf_map__fd(x->skel->maps.buckets));
+        total += map_memlock(bpf_map__fd(binding_maps(prog->skel, i)));
+    return total + map_memlock(bpf_map__fd(prog->skel->maps.buckets));
 }
 
-int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)
+int xdp_prog_stats(struct xdp_prog *prog, struct xt_counter *out)
 {
-    return xdp_stats_read_fd(bpf_map__fd(x->skel->maps.stats), out);
+    return xdp_stats_read_fd(bpf_map__fd(prog->skel->maps.stats), out);
 }
 
 const char *xdp_stat_name(enum xt_stat s)

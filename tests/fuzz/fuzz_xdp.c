@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MTU       1500
 
 struct inst {
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     int prog_fd;
     int stats_fd;
     bool strict;
@@ -165,10 +165,10 @@ static void load(struct inst *in, bool strict)
     o.cfg.channel_hi = strict ? FX_STRICT_HI : FX_CHANNEL_HI;
     o.cfg.cross_family = strict ? 0 : 1;
     o.map_entries = 256;
-    in->x = xdp_relay_load(&o, err, sizeof(err));
-    if (!in->x)
-        fail_setup("xdp_relay_load", err);
-    in->prog_fd = xdp_relay_prog_fd(in->x);
+    in->prog = xdp_prog_load(&o, err, sizeof(err));
+    if (!in->prog)
+        fail_setup("xdp_prog_load", err);
+    in->prog_fd = xdp_prog_fd(in->prog);
     in->stats_fd = find_stats_map(in->prog_fd);
     if (in->stats_fd < 0)
         fail_setup("stats map", strerror(errno));
@@ -180,7 +180,7 @@ static void load(struct inst *in, bool strict)
         c.port = b->client.port;
         CHECK(xt_addr_parse_ip(b->peer.ip, &p) == 0);
         p.port = b->peer.port;
-        CHECK(xdp_relay_bind(in->x, &c, b->channel, &p, b->relay_port, 0) == 0);
+        CHECK(xdp_prog_bind(in->prog, &c, b->channel, &p, b->relay_port, 0) == 0);
     }
 }
 
@@ -223,7 +223,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(stat_vals && in_frame && out_frame);
 
     load(&insts[0], false);
-    if (xdp_relay_attach(insts[0].x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0)
+    if (xdp_prog_attach(insts[0].prog, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0)
         fail_setup("attach xt1", err);
     load(&insts[1], true);
     for (int i = 0; i < 2; i++)

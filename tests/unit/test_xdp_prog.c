@@ -282,7 +282,7 @@ static void verify_checksums(const uint8_t *f, size_t len, int allow_zero)
 /* ---- running the program ---- */
 
 struct inst {
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     int fd;
     int ingress; /* ifindex the frames come in by; 0: xt0 */
 };
@@ -306,7 +306,7 @@ static uint32_t run(const struct inst *in, const uint8_t *frame, size_t len, uin
 
 static void snapshot(const struct inst *in, struct xt_counter *c)
 {
-    assert_int_equal(xdp_relay_stats(in->x, c), 0);
+    assert_int_equal(xdp_prog_stats(in->prog, c), 0);
 }
 
 /* Every counter moved by exactly what is expected: want[k] packets, bytes[k] bytes. */
@@ -326,7 +326,7 @@ static void expect_deltas(const struct xt_counter *before, const struct xt_count
 
 /* Every binding of the table; with buckets, each allocation's --max-bps bucket is numbered by
  * its relay port (50001: bucket 1), as if every relayed address were an allocation of its own. */
-static void bind_all(struct xdp_relay *x, bool buckets)
+static void bind_all(struct xdp_prog *prog, bool buckets)
 {
     for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++) {
         struct xt_addr c, p;
@@ -335,7 +335,7 @@ static void bind_all(struct xdp_relay *x, bool buckets)
         tep_addr(&bindings[i].client, &c);
         tep_addr(&bindings[i].peer, &p);
         assert_int_equal(
-            xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port, bucket), 0);
+            xdp_prog_bind(prog, &c, bindings[i].channel, &p, bindings[i].relay_port, bucket), 0);
     }
 }
 
@@ -362,10 +362,10 @@ static void load(struct inst *in, const struct xdp_options *o)
 {
     char err[1024] = "";
 
-    in->x = xdp_relay_load(o, err, sizeof(err));
-    if (!in->x)
-        fail_msg("xdp_relay_load: %s", err);
-    in->fd = xdp_relay_prog_fd(in->x);
+    in->prog = xdp_prog_load(o, err, sizeof(err));
+    if (!in->prog)
+        fail_msg("xdp_prog_load: %s", err);
+    in->fd = xdp_prog_fd(in->prog);
     assert_true(in->fd >= 0);
 }
 
@@ -1224,14 +1224,14 @@ static void test_cross_family_off(void **state)
     base_options(&o);
     o.cfg.cross_family = 0;
     load(&in, &o);
-    bind_all(in.x, false);
+    bind_all(in.prog, false);
     for (size_t i = 0; i < sizeof(cross) / sizeof(cross[0]); i++)
         run_pass_case(&in, &cross[i]);
     /* same family still relayed */
     run_relay_case(&in, relay_case("c2p_44"));
     run_relay_case(&in, relay_case("p2c_44"));
     run_relay_case(&in, relay_case("c2c_44"));
-    xdp_relay_close(in.x);
+    xdp_prog_close(in.prog);
 }
 
 /* ---- loader: bindings ---- */
@@ -1267,17 +1267,17 @@ static void test_unbind(void **state)
     (void)state;
     tep_addr(&client, &c);
     tep_addr(&peer, &p);
-    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077, 0), 0);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &c, 0x4077, &p, 50077, 0), 0);
     run_relay_case(&main_inst, &c2p);
     run_relay_case(&main_inst, &p2c);
-    assert_int_equal(xdp_relay_unbind(main_inst.x, &c, 0x4077, &p, 50077), 0);
+    assert_int_equal(xdp_prog_unbind(main_inst.prog, &c, 0x4077, &p, 50077), 0);
     run_pass_case(&main_inst, &gone[0]);
     run_pass_case(&main_inst, &gone[1]);
     /* missing entries are not an error */
-    assert_int_equal(xdp_relay_unbind(main_inst.x, &c, 0x4077, &p, 50077), 0);
+    assert_int_equal(xdp_prog_unbind(main_inst.prog, &c, 0x4077, &p, 50077), 0);
     /* bad family */
     c.family = 0;
-    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077, 0), -EAFNOSUPPORT);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &c, 0x4077, &p, 50077, 0), -EAFNOSUPPORT);
 }
 
 static void test_map_full(void **state)
@@ -1300,7 +1300,7 @@ static void test_map_full(void **state)
 
         snprintf(ip, sizeof(ip), "198.18.20.%d", 10 + i);
         tep_addr(&peer, &p);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), 0);
     }
     {
         const struct tep peer = {AF_INET, "198.18.20.99", 5000};
@@ -1309,7 +1309,7 @@ static void test_map_full(void **state)
 
         tep_addr(&peer, &p);
         /* c2p_44 has room (one entry), p2c_44 is full: the c2p insert is undone */
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4002, &p, 50002, 0), -ENOSPC);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4002, &p, 50002, 0), -ENOSPC);
         run_pass_case(&in, &none);
         /* an update of an existing binding still works */
         snprintf(ip, sizeof(ip), "198.18.20.%d", 10);
@@ -1317,7 +1317,7 @@ static void test_map_full(void **state)
             const struct tep again = {AF_INET, ip, 5000};
 
             tep_addr(&again, &p);
-            assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
+            assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), 0);
         }
     }
     /* c2p_44 full: four more clients */
@@ -1327,15 +1327,15 @@ static void test_map_full(void **state)
 
         tep_addr(&cl, &c);
         tep_addr(&peer, &p);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), 0);
     }
     {
         const struct tep cl = {AF_INET, "198.18.10.2", 42000};
 
         tep_addr(&cl, &c);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), -ENOSPC);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), -ENOSPC);
     }
-    xdp_relay_close(in.x);
+    xdp_prog_close(in.prog);
 }
 
 /* ---- --max-bps: a bucket per allocation (src/common/gcra.h) ----
@@ -1408,7 +1408,7 @@ static struct inst rate_inst;
 static uint64_t *bucket(uint32_t i)
 {
     uint32_t n;
-    struct xt_bucket *b = xdp_relay_buckets(rate_inst.x, &n);
+    struct xt_bucket *b = xdp_prog_buckets(rate_inst.prog, &n);
 
     assert_true(i < n);
     return (uint64_t *)&b[i].tat;
@@ -1434,14 +1434,14 @@ static int rate_setup(void **state)
     if (!printed && bpf_obj_get_info_by_fd(rate_inst.fd, &info, &info_len) == 0 && ++printed)
         print_message("xturn_xdp with max_bps: %u instructions verified, %u translated\n",
                       info.verified_insns, info.xlated_prog_len / 8);
-    bind_all(rate_inst.x, true);
+    bind_all(rate_inst.prog, true);
     return 0;
 }
 
 static int rate_teardown(void **state)
 {
     (void)state;
-    xdp_relay_close(rate_inst.x);
+    xdp_prog_close(rate_inst.prog);
     return 0;
 }
 
@@ -1454,14 +1454,14 @@ static void test_rate_buckets(void **state)
     uint32_t n;
 
     (void)state;
-    assert_non_null(xdp_relay_buckets(rate_inst.x, &n));
+    assert_non_null(xdp_prog_buckets(rate_inst.prog, &n));
     assert_int_equal(n, 1024 + 1);
     tep_addr(&c, &ca);
     tep_addr(&p, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4001, &pa, 50001, n), -ERANGE);
-    assert_non_null(xdp_relay_buckets(main_inst.x, &n));
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4001, &pa, 50001, n), -ERANGE);
+    assert_non_null(xdp_prog_buckets(main_inst.prog, &n));
     assert_int_equal(n, 1);
-    assert_int_equal(xdp_relay_bind(main_inst.x, &ca, 0x4001, &pa, 50001, 1), -ERANGE);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &ca, 0x4001, &pa, 50001, 1), -ERANGE);
 }
 
 /* Both directions of an allocation draw from its bucket until it is empty. */
@@ -1523,7 +1523,7 @@ static void test_rate_one_limit_per_allocation(void **state)
     (void)state;
     tep_addr(&c, &ca);
     tep_addr(&p6, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4002, &pa, 50002, 1), 0);
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4002, &pa, 50002, 1), 0);
     bucket_fill(1, 120);
     run_relay_case(&rate_inst, &to4);
     run_pass_case(&rate_inst, &to6d); /* 40 left, whichever relayed address */
@@ -1582,12 +1582,12 @@ static void test_rate_missing(void **state)
     (void)state;
     tep_addr(&c, &ca);
     tep_addr(&p, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4001, &pa, 50001, 0), 0);
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4001, &pa, 50001, 0), 0);
     run_pass_case(&rate_inst, &c2p);
     run_pass_case(&rate_inst, &p2c);
     tep_addr(&cb, &ca);
     tep_addr(&r10, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4011, &pa, 50011, 0), 0);
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4011, &pa, 50011, 0), 0);
     bucket_fill(10, 150);
     t10 = *bucket(10);
     run_pass_case(&rate_inst, &self);
@@ -1640,21 +1640,21 @@ static void test_attach_detach(void **state)
     assert_int_equal(bpf_obj_get_info_by_fd(in.fd, &info, &info_len), 0);
 
     /* a bridge has no native XDP: AUTO falls back to generic (with a warning) */
-    assert_int_equal(xdp_relay_attach(in.x, "xtd0", XDP_MODE_AUTO, err, sizeof(err)), 0);
+    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_MODE_AUTO, err, sizeof(err)), 0);
     assert_int_equal(attached_id("xtd0", XDP_FLAGS_SKB_MODE), info.id);
-    assert_int_equal(xdp_relay_attach(in.x, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), 0);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), 0);
     assert_int_equal(attached_id("xt2", XDP_FLAGS_SKB_MODE), info.id);
     /* errors */
-    assert_int_equal(xdp_relay_attach(in.x, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "xt2"));
-    assert_int_equal(xdp_relay_attach(in.x, "nosuchif0", XDP_MODE_AUTO, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "nosuchif0", XDP_MODE_AUTO, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "nosuchif0"));
-    assert_int_equal(xdp_relay_attach(in.x, "xtd0", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_MODE_NATIVE, err, sizeof(err)), -1);
     /* the main instance holds xt1 through its link: refused, and left to it */
-    assert_int_equal(xdp_relay_attach(in.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt1", XDP_MODE_NATIVE, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "another program holds the interface"));
 
-    xdp_relay_close(in.x);
+    xdp_prog_close(in.prog);
     assert_int_equal(attached_id("xtd0", 0), 0);
     assert_int_equal(attached_id("xt2", 0), 0);
     /* the main instance is still attached natively to xt1 */
@@ -1671,7 +1671,7 @@ static void test_load_error(void **state)
     (void)state;
     base_options(&o);
     o.map_entries = UINT32_MAX; /* no hash map that large */
-    assert_null(xdp_relay_load(&o, err, sizeof(err)));
+    assert_null(xdp_prog_load(&o, err, sizeof(err)));
     assert_true(strlen(err) > 0);
     print_message("load error reported: %s\n", err);
 }
@@ -1743,7 +1743,7 @@ static void test_nexthop_cache(void **state)
     run_relay_case(&main_inst, &cached);
 
     /* A new generation: the FIB again, and the cache refilled. */
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     run_relay_case(&main_inst, c);
     c2p44_value(fd, &v);
     assert_int_not_equal(v.nh.gen, gen);
@@ -1789,7 +1789,7 @@ static void test_nexthop_cache_mtu(void **state)
         fits.in.pad = 0;
         run_relay_case(&main_inst, &fits);
     }
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     close(fd);
 }
 
@@ -1797,7 +1797,7 @@ static void test_nexthop_cache_mtu(void **state)
 static void test_nexthop_cache_redirect(void **state)
 {
     (void)state;
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     run_relay_case(&main_inst, relay_case("c2p_44 redirect"));
     run_relay_case(&main_inst, relay_case("c2p_44 redirect"));
     run_relay_case(&main_inst, relay_case("c2p_66 redirect"));
@@ -1885,14 +1885,14 @@ static void test_route_gen_skips_busy(void **state)
     (void)state;
     assert_int_equal(bpf_map_update_elem(fd, &k, &gen, BPF_ANY), 0);
     run_relay_case(&main_inst, relay_case("c2p_44"));
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     assert_int_equal(bpf_map_lookup_elem(fd, &k, &gen), 0);
     assert_int_equal(gen, 1);
     run_relay_case(&main_inst, relay_case("c2p_44"));
     close(fd);
 }
 
-/* ---- the host's own addresses (xdp_relay_set_host_addrs) ---- */
+/* ---- the host's own addresses (xdp_prog_set_host_addrs) ---- */
 
 static int set_host_addrs(const struct tep *t, size_t n)
 {
@@ -1901,7 +1901,7 @@ static int set_host_addrs(const struct tep *t, size_t n)
     assert_true(n <= ARRAY_LEN(a));
     for (size_t i = 0; i < n; i++)
         tep_addr(&t[i], &a[i]);
-    return xdp_relay_set_host_addrs(main_inst.x, a, n);
+    return xdp_prog_set_host_addrs(main_inst.prog, a, n);
 }
 
 /* Entries in host_addrs, and whether t's address is one of them. */
@@ -1964,7 +1964,7 @@ static void test_host_addrs_set(void **state)
     run_pass_case(&main_inst, &kept);
 
     /* empty: the configured addresses are the host's all the same */
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, NULL, 0), 0);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, NULL, 0), 0);
     assert_int_equal(host_addrs_count(fd), 0);
     run_pass_case(&main_inst, &cfg);
 
@@ -1976,13 +1976,13 @@ static void test_host_addrs_set(void **state)
     }
     many[XT_HOST_ADDRS_MAX + 1] = many[0];
     many[XT_HOST_ADDRS_MAX + 1].port = 7;
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), -ENOSPC);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, many, XT_HOST_ADDRS_MAX + 1), -ENOSPC);
     assert_int_equal(host_addrs_count(fd), 0);
     many[XT_HOST_ADDRS_MAX] = many[XT_HOST_ADDRS_MAX + 1]; /* a duplicate of the first */
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), 0);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, many, XT_HOST_ADDRS_MAX + 1), 0);
     assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
     many[0].family = 0;
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, 1), -EAFNOSUPPORT);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, many, 1), -EAFNOSUPPORT);
     assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
 
     assert_int_equal(set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)), 0);
@@ -2024,21 +2024,21 @@ static int group_setup(void **state)
 
     /* The load is the verifier's acceptance of the program on this kernel. */
     base_options(&o);
-    main_inst.x = xdp_relay_load(&o, err, sizeof(err));
-    if (!main_inst.x) {
-        print_error("xdp_relay_load: %s\n", err);
+    main_inst.prog = xdp_prog_load(&o, err, sizeof(err));
+    if (!main_inst.prog) {
+        print_error("xdp_prog_load: %s\n", err);
         return -1;
     }
-    main_inst.fd = xdp_relay_prog_fd(main_inst.x);
+    main_inst.fd = xdp_prog_fd(main_inst.prog);
     if (bpf_obj_get_info_by_fd(main_inst.fd, &info, &info_len) == 0)
         print_message("xturn_xdp: %u instructions verified, %u translated\n", info.verified_insns,
                       info.xlated_prog_len / 8);
-    bind_all(main_inst.x, false);
+    bind_all(main_inst.prog, false);
     if (set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)) != 0) {
-        print_error("xdp_relay_set_host_addrs failed\n");
+        print_error("xdp_prog_set_host_addrs failed\n");
         return -1;
     }
-    if (xdp_relay_attach(main_inst.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0) {
+    if (xdp_prog_attach(main_inst.prog, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0) {
         print_error("attach xt1: %s\n", err);
         return -1;
     }
@@ -2048,7 +2048,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    xdp_relay_close(main_inst.x);
+    xdp_prog_close(main_inst.prog);
     return 0;
 }
 
