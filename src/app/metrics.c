@@ -254,18 +254,15 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
               s->relay_family);
 }
 
-/* Pass or drop reasons: the counters whose name starts with prefix, without it. */
-static void xdp_reasons(struct out *o, const struct xturn_snapshot *s, const char *prefix,
+/* The pass or drop reasons (cls), each labelled by its reason. */
+static void xdp_reasons(struct out *o, const struct xturn_snapshot *s, enum xt_stat_class cls,
                         const char *name, bool bytes, const char *help)
 {
-    size_t plen = strlen(prefix);
-
     family(o, name, "counter", help);
-    for (int i = XT_C2C_SELF + 1; i < XT_STAT_COUNT; i++) {
-        const char *n = xdp_stat_name((enum xt_stat)i);
-        if (!n || strncmp(n, prefix, plen) != 0)
+    for (int i = 0; i < XT_STAT_COUNT; i++) {
+        if (xdp_stat_class((enum xt_stat)i) != cls)
             continue;
-        put(o, "%s{reason=\"%s\"} %llu\n", name, n + plen,
+        put(o, "%s{reason=\"%s\"} %llu\n", name, xdp_stat_reason((enum xt_stat)i),
             (unsigned long long)(bytes ? s->xdp_stats[i].bytes : s->xdp_stats[i].packets));
     }
 }
@@ -281,14 +278,14 @@ static void render_xdp(struct out *o, const struct xturn_snapshot *s)
     family(o, "xturn_xdp_client_to_client_bytes_total", "counter",
            "Payload bytes of xturn_xdp_client_to_client_packets_total.");
     sample(o, "xturn_xdp_client_to_client_bytes_total", self->bytes);
-    xdp_reasons(o, s, "pass_", "xturn_xdp_passed_packets_total", false,
+    xdp_reasons(o, s, XT_CLASS_PASS, "xturn_xdp_passed_packets_total", false,
                 "Packets the XDP program passed to the kernel stack (and so to userspace), by "
                 "reason.");
-    xdp_reasons(o, s, "pass_", "xturn_xdp_passed_bytes_total", true,
+    xdp_reasons(o, s, XT_CLASS_PASS, "xturn_xdp_passed_bytes_total", true,
                 "Frame bytes of xturn_xdp_passed_packets_total.");
-    xdp_reasons(o, s, "drop_", "xturn_xdp_dropped_packets_total", false,
+    xdp_reasons(o, s, XT_CLASS_DROP, "xturn_xdp_dropped_packets_total", false,
                 "Packets the XDP program dropped, by reason.");
-    xdp_reasons(o, s, "drop_", "xturn_xdp_dropped_bytes_total", true,
+    xdp_reasons(o, s, XT_CLASS_DROP, "xturn_xdp_dropped_bytes_total", true,
                 "Frame bytes of xturn_xdp_dropped_packets_total.");
     family(o, "xturn_xdp_map_bindings", "gauge",
            "Channel bindings mirrored in the XDP maps (each in both directions).");

@@ -778,44 +778,34 @@ int xdp_prog_stats(struct xdp_prog *prog, struct xt_counter *out)
     return xdp_stats_read_fd(bpf_map__fd(prog->skel->maps.stats), out);
 }
 
+#define XT_STAT_ROW(e, name, cls) [e] = {name, cls},
+static const struct {
+    const char *name;
+    enum xt_stat_class cls;
+} stat_rows[XT_STAT_COUNT] = {XT_STATS(XT_STAT_ROW)};
+#undef XT_STAT_ROW
+
 const char *xdp_stat_name(enum xt_stat s)
 {
-    static const char *const names[XT_STAT_COUNT] = {
-        [XT_C2P_44] = "c2p_44",
-        [XT_C2P_46] = "c2p_46",
-        [XT_C2P_64] = "c2p_64",
-        [XT_C2P_66] = "c2p_66",
-        [XT_P2C_44] = "p2c_44",
-        [XT_P2C_46] = "p2c_46",
-        [XT_P2C_64] = "p2c_64",
-        [XT_P2C_66] = "p2c_66",
-        [XT_C2C_SELF] = "c2c_self",
-        [XT_PASS_NOT_IP] = "pass_not_ip",
-        [XT_PASS_NOT_UDP] = "pass_not_udp",
-        [XT_PASS_IP_OPTIONS] = "pass_ip_options",
-        [XT_PASS_FRAGMENT] = "pass_fragment",
-        [XT_PASS_TRUNCATED] = "pass_truncated",
-        [XT_PASS_NOT_RELAY] = "pass_not_relay",
-        [XT_PASS_STUN] = "pass_stun",
-        [XT_PASS_NO_CHANNEL] = "pass_no_channel",
-        [XT_PASS_NO_PEER] = "pass_no_peer",
-        [XT_PASS_CROSS_FAMILY] = "pass_cross_family",
-        [XT_PASS_ZERO_CSUM] = "pass_zero_csum",
-        [XT_PASS_MTU] = "pass_mtu",
-        [XT_PASS_NO_NEIGH] = "pass_no_neigh",
-        [XT_PASS_FIB] = "pass_fib",
-        [XT_PASS_OTHER_IFACE] = "pass_other_iface",
-        [XT_PASS_PADDING] = "pass_padding",
-        [XT_PASS_BAD_CSUM] = "pass_bad_csum",
-        [XT_PASS_NO_RATE] = "pass_no_rate",
-        [XT_DROP_CD_LENGTH] = "drop_cd_length",
-        [XT_DROP_ADJUST] = "drop_adjust",
-        [XT_DROP_RATE] = "drop_rate",
-        [XT_DROP_MARTIAN] = "drop_martian",
-        [XT_DROP_TTL] = "drop_ttl",
-    };
+    return (unsigned)s < XT_STAT_COUNT ? stat_rows[s].name : "unknown";
+}
 
-    if ((unsigned)s >= XT_STAT_COUNT || !names[s])
-        return "unknown";
-    return names[s];
+enum xt_stat_class xdp_stat_class(enum xt_stat s)
+{
+    return stat_rows[s].cls;
+}
+
+const char *xdp_stat_reason(enum xt_stat s)
+{
+    static const char *const prefix[] = {[XT_CLASS_PATH] = "",
+                                         [XT_CLASS_SELF] = "",
+                                         [XT_CLASS_PASS] = "pass_",
+                                         [XT_CLASS_DROP] = "drop_"};
+    const char *name = xdp_stat_name(s);
+    size_t n;
+
+    if ((unsigned)s >= XT_STAT_COUNT)
+        return name;
+    n = strlen(prefix[stat_rows[s].cls]);
+    return strncmp(name, prefix[stat_rows[s].cls], n) == 0 ? name + n : name;
 }

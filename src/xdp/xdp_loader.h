@@ -82,8 +82,14 @@ int xdp_stats_read_fd(int map_fd, struct xt_counter *out);
  * this host (whichever process and namespace), or only of the one attached to ifname (in this
  * network namespace) when ifname is not NULL. Returns the number printed, or -errno. */
 int xdp_stats_print_running(FILE *out, const char *ifname);
-/* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel". */
+/* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel" ("unknown" beyond
+ * the list). */
 const char *xdp_stat_name(enum xt_stat s);
+/* What counter s (< XT_STAT_COUNT) counts: a path, c2c_self, a pass or a drop reason. */
+enum xt_stat_class xdp_stat_class(enum xt_stat s);
+/* A pass or drop reason's name without its class ("no_channel" for pass_no_channel), for the
+ * metrics' reason label; the name of any other counter. */
+const char *xdp_stat_reason(enum xt_stat s);
 
 /* Memory the kernel accounts to the binding maps and the rate map, in bytes. */
 unsigned long long xdp_prog_map_memory(const struct xdp_prog *prog);

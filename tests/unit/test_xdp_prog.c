@@ -1693,6 +1693,34 @@ static void test_stat_names(void **state)
     assert_string_equal(xdp_stat_name(XT_STAT_COUNT), "unknown");
 }
 
+/* The class of every counter, and the metrics' reason label of pass and drop reasons. */
+static void test_stat_classes(void **state)
+{
+    static const char *const prefix[] = {[XT_CLASS_PASS] = "pass_", [XT_CLASS_DROP] = "drop_"};
+
+    (void)state;
+    for (int i = 0; i < XT_STAT_COUNT; i++) {
+        enum xt_stat_class c = xdp_stat_class((enum xt_stat)i);
+        const char *n = xdp_stat_name((enum xt_stat)i), *r = xdp_stat_reason((enum xt_stat)i);
+
+        if (i <= XT_P2C_66)
+            assert_int_equal(c, XT_CLASS_PATH);
+        else if (i == XT_C2C_SELF)
+            assert_int_equal(c, XT_CLASS_SELF);
+        if (c == XT_CLASS_PASS || c == XT_CLASS_DROP) {
+            assert_int_equal(strncmp(n, prefix[c], 5), 0);
+            assert_string_equal(r, n + 5);
+        } else {
+            assert_string_equal(r, n);
+        }
+    }
+    assert_int_equal(xdp_stat_class(XT_PASS_NO_RATE), XT_CLASS_PASS);
+    assert_int_equal(xdp_stat_class(XT_DROP_CD_LENGTH), XT_CLASS_DROP);
+    assert_string_equal(xdp_stat_reason(XT_PASS_NO_CHANNEL), "no_channel");
+    assert_string_equal(xdp_stat_reason(XT_DROP_TTL), "ttl");
+    assert_string_equal(xdp_stat_reason(XT_STAT_COUNT), "unknown");
+}
+
 /* ---- fixture ---- */
 
 /* ---- the next-hop cache in the binding values ---- */
@@ -2071,6 +2099,7 @@ int main(void)
         cmocka_unit_test(test_attach_detach),
         cmocka_unit_test(test_load_error),
         cmocka_unit_test(test_stat_names),
+        cmocka_unit_test(test_stat_classes),
         cmocka_unit_test_setup_teardown(test_rate_buckets, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_both_directions, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_ipv6, rate_setup, rate_teardown),
