@@ -54,6 +54,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
 #include "xdp_testnet.h"
 
@@ -331,22 +332,22 @@ static void setup_netns(void)
 static struct xdp_prog *load_prog(void)
 {
     const struct tep l4 = LISTEN4, l6 = LISTEN6;
+    struct xt_addr addrs[2];
+    const struct xdp_abi_settings s = {.listen = addrs,
+                                       .nlisten = 2,
+                                       .relay = addrs,
+                                       .nrelay = 2,
+                                       .relay_port_lo = 49152,
+                                       .relay_port_hi = 65535,
+                                       .cross_family = true};
     struct xdp_options o;
-    struct xt_addr a;
     struct xdp_prog *prog;
     char err[1024] = "";
 
+    ep_addr(&l4, &addrs[0]);
+    ep_addr(&l6, &addrs[1]);
     memset(&o, 0, sizeof(o));
-    ep_addr(&l4, &a);
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    ep_addr(&l6, &a);
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    o.cfg.relay_port_lo = 49152;
-    o.cfg.relay_port_hi = 65535;
-    o.cfg.channel_hi = 0x7fff;
-    o.cfg.cross_family = 1;
+    o.cfg = xdp_abi_cfg(&s);
     o.map_entries = 1024;
     prog = xdp_prog_load(&o, err, sizeof(err));
     if (!prog)

@@ -1,16 +1,15 @@
 #include "app/fastpath.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "common/container_of.h"
 #include "common/log.h"
+#include "xdp/xdp_abi.h"
+#include "xdp/xdp_loader.h"
 
 #define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
 #define FULL_WARN_EVERY 1000
@@ -62,37 +61,24 @@ void fastpath_tick(struct fastpath *fp, uint64_t now_ms)
     fp->routes_refreshed_ms = now_ms;
 }
 
-static const struct xt_addr *first_listen(const struct xturn_config *cfg, int family)
+/* The kernel serves the first listen address of each family (xdp_abi_cfg); clients of another
+ * listen address are relayed in userspace. */
+static struct xt_cfg kernel_cfg(const struct xturn_config *cfg)
 {
-    for (size_t i = 0; i < cfg->nlisten; i++)
-        if (cfg->listen[i].family == family)
-            return &cfg->listen[i];
-    return NULL;
-}
+    const struct xt_addr relay[2] = {cfg->turn.relay_v4, cfg->turn.relay_v6};
+    const struct xdp_abi_settings s = {
+        .listen = cfg->listen,
+        .nlisten = cfg->nlisten,
+        .relay = relay,
+        .nrelay = 2,
+        .relay_port_lo = cfg->turn.relay_port_lo,
+        .relay_port_hi = cfg->turn.relay_port_hi,
+        .strict_channel_range = cfg->turn.strict_channel_range,
+        .cross_family = cfg->xdp_cross_family,
+        .max_bps = cfg->turn.max_bps,
+    };
 
-/* The kernel serves the first listen address of each family; clients of another listen
- * address are relayed in userspace. */
-static void fill_kernel_cfg(const struct xturn_config *cfg, struct xt_cfg *k)
-{
-    const struct xt_addr *l4 = first_listen(cfg, AF_INET), *l6 = first_listen(cfg, AF_INET6);
-    memset(k, 0, sizeof(*k));
-    if (l4) {
-        memcpy(&k->listen_v4, l4->ip, 4);
-        k->listen_port_v4 = htons(l4->port);
-    }
-    if (l6) {
-        memcpy(k->listen_v6, l6->ip, 16);
-        k->listen_port_v6 = htons(l6->port);
-    }
-    if (cfg->turn.relay_v4.family)
-        memcpy(&k->relay_v4, cfg->turn.relay_v4.ip, 4);
-    if (cfg->turn.relay_v6.family)
-        memcpy(k->relay_v6, cfg->turn.relay_v6.ip, 16);
-    k->relay_port_lo = cfg->turn.relay_port_lo;
-    k->relay_port_hi = cfg->turn.relay_port_hi;
-    k->channel_hi = cfg->turn.strict_channel_range ? 0x4FFF : 0x7FFF;
-    k->cross_family = cfg->xdp_cross_family;
-    k->max_bps = cfg->turn.max_bps;
+    return xdp_abi_cfg(&s);
 }
 
 /* Every bucket but index 0 (which a binding names for "none") is free at first. */
@@ -123,7 +109,7 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
         return NULL;
     }
     memset(&opt, 0, sizeof(opt));
-    fill_kernel_cfg(cfg, &opt.cfg);
+    opt.cfg = kernel_cfg(cfg);
     fp->kcfg = opt.cfg;
     opt.map_entries = cfg->xdp_map_size;
     fp->map_entries = cfg->xdp_map_size;
@@ -177,20 +163,10 @@ void fastpath_bucket_put(struct fastpath *fp, uint32_t id)
     pthread_mutex_unlock(&fp->buckets_lock);
 }
 
-/* Only clients of the listen address the kernel knows can be served there. */
-static bool kernel_serves(const struct fastpath *fp, const struct xt_addr *local)
-{
-    if (local->family == AF_INET)
-        return memcmp(&fp->kcfg.listen_v4, local->ip, 4) == 0 &&
-               fp->kcfg.listen_port_v4 == htons(local->port);
-    return memcmp(fp->kcfg.listen_v6, local->ip, 16) == 0 &&
-           fp->kcfg.listen_port_v6 == htons(local->port);
-}
-
 int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 {
     int rc;
-    if (!kernel_serves(fp, ci->local))
+    if (!xdp_abi_serves_listen(&fp->kcfg, ci->local))
         return -1;
     /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
      * without one, userspace carries it (and applies the limit). */

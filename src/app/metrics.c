@@ -12,7 +12,7 @@
 
 #include "app/config.h"
 #include "common/log.h"
-#include "xdp/xdp_loader.h"
+#include "xdp/xdp_abi.h"
 
 /* Limits of the HTTP server: a scraper or two and a health checker, never more. */
 #define METRICS_MAX_CONNECTIONS 32u
@@ -100,8 +100,6 @@ static const char *const drop_names[TD_COUNT] = {
     [TD_TOO_BIG] = "too_big",
     [TD_RATE_LIMITED] = "rate_limited",
 };
-_Static_assert(XT_C2P_44 == 0 && XT_P2C_44 == 4 && XT_C2C_SELF == 8,
-               "the XDP path counters: c2p_44 46 64 66, p2c_44 46 64 66, c2c_self");
 
 /* A reason or method added to the core without a label here still shows, as "unnamed_N" (the unit
  * test fails on that). */
@@ -185,16 +183,6 @@ static void render_requests(struct out *o, const struct xturn_snapshot *s)
     sample(o, "xturn_unauthenticated_responses_suppressed_total", s->turn.unauth_rate_limited);
 }
 
-/* XDP path counter of direction dir (TURN_TO_PEER: c2p, TURN_TO_CLIENT: p2c) for a client and
- * peer family. The counters are named by (ingress family, egress family): c2p_XY is client X to
- * peer Y, p2c_XY is peer X to client Y. */
-static enum xt_stat xdp_path_stat(int dir, int client_fam, int peer_fam)
-{
-    if (dir == TURN_TO_PEER)
-        return (enum xt_stat)(XT_C2P_44 + client_fam * 2 + peer_fam);
-    return (enum xt_stat)(XT_P2C_44 + peer_fam * 2 + client_fam);
-}
-
 static void relayed(struct out *o, const struct xturn_snapshot *s, bool bytes)
 {
     const char *name = bytes ? "xturn_relayed_bytes_total" : "xturn_relayed_packets_total";
@@ -213,7 +201,9 @@ static void relayed(struct out *o, const struct xturn_snapshot *s, bool bytes)
                         n = bytes ? s->turn.relayed_bytes[dir][cf][pf]
                                   : s->turn.relayed_pkts[dir][cf][pf];
                     } else {
-                        const struct xt_counter *c = &s->xdp_stats[xdp_path_stat(dir, cf, pf)];
+                        enum xt_stat k = xdp_abi_path(
+                            dir == TURN_TO_PEER ? XDP_ABI_TO_PEER : XDP_ABI_TO_CLIENT, cf, pf);
+                        const struct xt_counter *c = &s->xdp_stats[k];
                         n = bytes ? c->bytes : c->packets;
                     }
                     put(o,

@@ -191,31 +191,11 @@ static void log_tail(char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* ---- configuration helpers ---- */
-
-void xdp_cfg_set_listen(struct xt_cfg *cfg, const struct xt_addr *a)
-{
-    if (a->family == AF_INET) {
-        memcpy(&cfg->listen_v4, a->ip, 4);
-        cfg->listen_port_v4 = htons(a->port);
-    } else {
-        memcpy(cfg->listen_v6, a->ip, 16);
-        cfg->listen_port_v6 = htons(a->port);
-    }
-}
-
-void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a)
-{
-    if (a->family == AF_INET)
-        memcpy(&cfg->relay_v4, a->ip, 4);
-    else
-        memcpy(cfg->relay_v6, a->ip, 16);
-}
-
 /* ---- load, attach, close ---- */
 
 #define BINDING_MAPS 8
 
+/* The binding maps by index, in the order of their path counters (xdp_abi_path). */
 static struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
 {
     struct bpf_map *m[] = {s->maps.c2p_44, s->maps.c2p_46, s->maps.c2p_64, s->maps.c2p_66,
@@ -397,11 +377,9 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
  * forwarding is on for the ingress interface, whatever its flags. */
 static void check_forwarding(const struct xdp_prog *prog, const char *ifname)
 {
-    static const uint8_t zero[16];
     const char *fam[2] = {"ipv4", "ipv6"};
-    bool served[2] = {prog->cfg.listen_v4 != 0 || prog->cfg.relay_v4 != 0,
-                      memcmp(prog->cfg.listen_v6, zero, 16) != 0 ||
-                          memcmp(prog->cfg.relay_v6, zero, 16) != 0};
+    bool served[2] = {xdp_abi_serves_family(&prog->cfg, AF_INET),
+                      xdp_abi_serves_family(&prog->cfg, AF_INET6)};
 
     for (int i = 0; i < 2; i++) {
         char path[128];
@@ -498,75 +476,6 @@ void xdp_prog_close(struct xdp_prog *prog)
 
 /* ---- bindings ---- */
 
-/* Keys and values are the packed map structs of xdp_shared.h. Keys, client or peer, have the
- * layout {ip, port, aux} with a 4- or 16-byte ip; values add the next-hop cache after it. */
-union xdp_ep {
-    struct xt_client4 c4;
-    struct xt_client6 c6;
-    struct xt_peer4 p4;
-    struct xt_peer6 p6;
-};
-
-union xdp_val {
-    struct xt_to_peer4 p4;
-    struct xt_to_peer6 p6;
-    struct xt_to_client4 c4;
-    struct xt_to_client6 c6;
-};
-
-static size_t ep_make(union xdp_ep *e, const struct xt_addr *a, uint16_t aux)
-{
-    memset(e, 0, sizeof(*e));
-    if (a->family == AF_INET) {
-        memcpy(&e->p4.ip, a->ip, 4);
-        e->p4.port = htons(a->port);
-        e->p4.relay_port = htons(aux);
-        return sizeof(e->p4);
-    }
-    memcpy(e->p6.ip, a->ip, 16);
-    e->p6.port = htons(a->port);
-    e->p6.relay_port = htons(aux);
-    return sizeof(e->p6);
-}
-
-/* A value with an empty next-hop cache: the program fills it on the first packet. */
-static size_t val_make(union xdp_val *v, const struct xt_addr *a, uint16_t aux, uint32_t bucket)
-{
-    union xdp_ep e;
-
-    memset(v, 0, sizeof(*v));
-    ep_make(&e, a, aux);
-    if (a->family == AF_INET) {
-        v->p4.peer = e.p4;
-        v->p4.bucket = bucket;
-        return sizeof(v->p4);
-    }
-    v->p6.peer = e.p6;
-    v->p6.bucket = bucket;
-    return sizeof(v->p6);
-}
-
-static int fam_index(const struct xt_addr *a)
-{
-    return a->family == AF_INET ? 0 : 1;
-}
-
-static int check_families(const struct xt_addr *client, const struct xt_addr *peer)
-{
-    if ((client->family != AF_INET && client->family != AF_INET6) ||
-        (peer->family != AF_INET && peer->family != AF_INET6))
-        return -EAFNOSUPPORT;
-    return 0;
-}
-
-/* c2p_<client fam><peer fam> and p2c_<peer fam><client fam>. */
-static void pick_maps(struct xdp_prog *prog, const struct xt_addr *client,
-                      const struct xt_addr *peer, struct bpf_map **c2p, struct bpf_map **p2c)
-{
-    *c2p = binding_maps(prog->skel, fam_index(client) * 2 + fam_index(peer));
-    *p2c = binding_maps(prog->skel, 4 + fam_index(peer) * 2 + fam_index(client));
-}
-
 static int map_errno(int rc)
 {
     /* A full hash map answers E2BIG. */
@@ -576,34 +485,32 @@ static int map_errno(int rc)
 int xdp_prog_bind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t channel,
                   const struct xt_addr *peer, uint16_t relay_port, uint32_t bucket)
 {
-    union xdp_ep ckey, pkey;
-    union xdp_val pval, cval, old;
-    size_t csz, psz, cvsz, pvsz;
+    struct xdp_abi_binding b;
+    union xdp_abi_value old;
     struct bpf_map *c2p, *p2c;
     bool had_old;
-    int rc = check_families(client, peer);
+    int rc = xdp_abi_binding(&b, client, channel, peer, relay_port, bucket);
 
     if (rc)
         return rc;
     if (bucket >= prog->nbuckets)
         return -ERANGE;
-    pick_maps(prog, client, peer, &c2p, &p2c);
-    csz = ep_make(&ckey, client, channel);
-    psz = ep_make(&pkey, peer, relay_port);
-    pvsz = val_make(&pval, peer, relay_port, bucket);
-    cvsz = val_make(&cval, client, channel, bucket);
+    c2p = binding_maps(prog->skel, b.c2p);
+    p2c = binding_maps(prog->skel, b.p2c);
 
     /* All or nothing: if the second insert fails, the first map gets back what it had. */
-    had_old = bpf_map__lookup_elem(c2p, &ckey, csz, &old, pvsz, 0) == 0;
-    rc = bpf_map__update_elem(c2p, &ckey, csz, &pval, pvsz, BPF_ANY);
+    had_old = bpf_map__lookup_elem(c2p, &b.c2p_key, b.c2p_key_size, &old, b.c2p_value_size, 0) == 0;
+    rc = bpf_map__update_elem(c2p, &b.c2p_key, b.c2p_key_size, &b.c2p_value, b.c2p_value_size,
+                              BPF_ANY);
     if (rc)
         return map_errno(rc);
-    rc = bpf_map__update_elem(p2c, &pkey, psz, &cval, cvsz, BPF_ANY);
+    rc = bpf_map__update_elem(p2c, &b.p2c_key, b.p2c_key_size, &b.p2c_value, b.p2c_value_size,
+                              BPF_ANY);
     if (rc) {
         if (had_old)
-            bpf_map__update_elem(c2p, &ckey, csz, &old, pvsz, BPF_ANY);
+            bpf_map__update_elem(c2p, &b.c2p_key, b.c2p_key_size, &old, b.c2p_value_size, BPF_ANY);
         else
-            bpf_map__delete_elem(c2p, &ckey, csz, 0);
+            bpf_map__delete_elem(c2p, &b.c2p_key, b.c2p_key_size, 0);
         return map_errno(rc);
     }
     return 0;
@@ -612,19 +519,14 @@ int xdp_prog_bind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t 
 int xdp_prog_unbind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t channel,
                     const struct xt_addr *peer, uint16_t relay_port)
 {
-    union xdp_ep ckey, pkey;
-    size_t csz, psz;
-    struct bpf_map *c2p, *p2c;
-    int rc = check_families(client, peer);
+    struct xdp_abi_binding b;
+    int rc = xdp_abi_binding(&b, client, channel, peer, relay_port, 0);
     int rc2;
 
     if (rc)
         return rc;
-    pick_maps(prog, client, peer, &c2p, &p2c);
-    csz = ep_make(&ckey, client, channel);
-    psz = ep_make(&pkey, peer, relay_port);
-    rc = bpf_map__delete_elem(c2p, &ckey, csz, 0);
-    rc2 = bpf_map__delete_elem(p2c, &pkey, psz, 0);
+    rc = bpf_map__delete_elem(binding_maps(prog->skel, b.c2p), &b.c2p_key, b.c2p_key_size, 0);
+    rc2 = bpf_map__delete_elem(binding_maps(prog->skel, b.p2c), &b.p2c_key, b.p2c_key_size, 0);
     if (rc == -ENOENT)
         rc = 0;
     if (rc2 == -ENOENT)
@@ -654,11 +556,10 @@ static int host_keys(const struct xt_addr *addrs, size_t n, struct xt_host_addr 
     size_t u = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (addrs[i].family != AF_INET && addrs[i].family != AF_INET6)
-            return -EAFNOSUPPORT;
-        memset(&keys[i], 0, sizeof(keys[i]));
-        keys[i].family = (uint8_t)addrs[i].family; /* AF_INET / AF_INET6: the program's XT_AF_* */
-        memcpy(keys[i].ip, addrs[i].ip, addrs[i].family == AF_INET ? 4 : 16);
+        int rc = xdp_abi_host_key(&keys[i], &addrs[i]);
+
+        if (rc)
+            return rc;
     }
     if (n)
         qsort(keys, n, sizeof(*keys), host_key_cmp);
@@ -776,36 +677,4 @@ unsigned long long xdp_prog_map_memory(const struct xdp_prog *prog)
 int xdp_prog_stats(struct xdp_prog *prog, struct xt_counter *out)
 {
     return xdp_stats_read_fd(bpf_map__fd(prog->skel->maps.stats), out);
-}
-
-#define XT_STAT_ROW(e, name, cls) [e] = {name, cls},
-static const struct {
-    const char *name;
-    enum xt_stat_class cls;
-} stat_rows[XT_STAT_COUNT] = {XT_STATS(XT_STAT_ROW)};
-#undef XT_STAT_ROW
-
-const char *xdp_stat_name(enum xt_stat s)
-{
-    return (unsigned)s < XT_STAT_COUNT ? stat_rows[s].name : "unknown";
-}
-
-enum xt_stat_class xdp_stat_class(enum xt_stat s)
-{
-    return stat_rows[s].cls;
-}
-
-const char *xdp_stat_reason(enum xt_stat s)
-{
-    static const char *const prefix[] = {[XT_CLASS_PATH] = "",
-                                         [XT_CLASS_SELF] = "",
-                                         [XT_CLASS_PASS] = "pass_",
-                                         [XT_CLASS_DROP] = "drop_"};
-    const char *name = xdp_stat_name(s);
-    size_t n;
-
-    if ((unsigned)s >= XT_STAT_COUNT)
-        return name;
-    n = strlen(prefix[stat_rows[s].cls]);
-    return strncmp(name, prefix[stat_rows[s].cls], n) == 0 ? name + n : name;
 }

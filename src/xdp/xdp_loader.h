@@ -10,26 +10,18 @@
 
 #include "bpf/xdp_shared.h"
 #include "common/addr.h"
+#include "xdp/xdp_abi.h"
 
 /* The loaded XDP program and its maps. */
 struct xdp_prog;
 
-/* The program's name in the kernel (bpf_prog_info.name): how xturn recognizes its own. */
-#define XDP_PROG_NAME "xturn_xdp"
-
 enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
 struct xdp_options {
-    struct xt_cfg cfg;    /* filled by the caller (xdp_cfg_set_* below may help); with
-                             cfg.max_bps (--max-bps) the program limits each allocation through
-                             its bucket (xdp_prog_buckets) */
+    struct xt_cfg cfg;    /* from xdp_abi_cfg; with cfg.max_bps (--max-bps) the program limits
+                             each allocation through its bucket (xdp_prog_buckets) */
     uint32_t map_entries; /* capacity of each binding map; as many buckets, plus one */
 };
-
-/* Fill cfg from transport addresses: the listen address and port of a's family, the relay
- * address of a's family (a's port is not used). Ports go to network byte order. */
-void xdp_cfg_set_listen(struct xt_cfg *cfg, const struct xt_addr *a);
-void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a);
 
 /* Opens and loads (verifies) the program. NULL on failure with the reason in err. */
 struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t errlen);
@@ -82,15 +74,6 @@ int xdp_stats_read_fd(int map_fd, struct xt_counter *out);
  * this host (whichever process and namespace), or only of the one attached to ifname (in this
  * network namespace) when ifname is not NULL. Returns the number printed, or -errno. */
 int xdp_stats_print_running(FILE *out, const char *ifname);
-/* Name of a counter for logs and metrics, e.g. "c2p_44", "pass_no_channel" ("unknown" beyond
- * the list). */
-const char *xdp_stat_name(enum xt_stat s);
-/* What counter s (< XT_STAT_COUNT) counts: a path, c2c_self, a pass or a drop reason. */
-enum xt_stat_class xdp_stat_class(enum xt_stat s);
-/* A pass or drop reason's name without its class ("no_channel" for pass_no_channel), for the
- * metrics' reason label; the name of any other counter. */
-const char *xdp_stat_reason(enum xt_stat s);
-
 /* Memory the kernel accounts to the binding maps and the rate map, in bytes. */
 unsigned long long xdp_prog_map_memory(const struct xdp_prog *prog);
 

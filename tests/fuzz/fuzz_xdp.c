@@ -30,6 +30,7 @@
 #include <linux/bpf.h>
 
 #include "fuzz_formats.h"
+#include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
 #include "xdp_testnet.h"
 
@@ -147,23 +148,25 @@ static int find_stats_map(int prog_fd)
 
 static void load(struct inst *in, bool strict)
 {
+    struct xt_addr addrs[2];
+    struct xdp_abi_settings s = {.listen = addrs,
+                                 .nlisten = 2,
+                                 .relay = addrs,
+                                 .nrelay = 2,
+                                 .relay_port_lo = FX_RELAY_LO,
+                                 .relay_port_hi = FX_RELAY_HI,
+                                 .strict_channel_range = strict,
+                                 .cross_family = !strict};
     struct xdp_options o;
-    struct xt_addr a;
     char err[1024] = "";
 
+    CHECK(xt_addr_parse_ip(FX_LISTEN_V4, &addrs[0]) == 0);
+    CHECK(xt_addr_parse_ip(FX_LISTEN_V6, &addrs[1]) == 0);
+    addrs[0].port = addrs[1].port = FX_PORT;
     memset(&o, 0, sizeof(o));
-    CHECK(xt_addr_parse_ip(FX_LISTEN_V4, &a) == 0);
-    a.port = FX_PORT;
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    CHECK(xt_addr_parse_ip(FX_LISTEN_V6, &a) == 0);
-    a.port = FX_PORT;
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    o.cfg.relay_port_lo = FX_RELAY_LO;
-    o.cfg.relay_port_hi = FX_RELAY_HI;
-    o.cfg.channel_hi = strict ? FX_STRICT_HI : FX_CHANNEL_HI;
-    o.cfg.cross_family = strict ? 0 : 1;
+    /* the daemon's packer: the model's channel ranges must be what it makes */
+    o.cfg = xdp_abi_cfg(&s);
+    CHECK(o.cfg.channel_hi == (strict ? FX_STRICT_HI : FX_CHANNEL_HI));
     o.map_entries = 256;
     in->prog = xdp_prog_load(&o, err, sizeof(err));
     if (!in->prog)

@@ -25,6 +25,7 @@
 #include <linux/if_link.h>
 
 #include "common/gcra.h"
+#include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
 #include "xdp_testnet.h"
 
@@ -339,23 +340,37 @@ static void bind_all(struct xdp_prog *prog, bool buckets)
     }
 }
 
-static void base_options(struct xdp_options *o)
+/* What every instance is configured with (listen and relay address: xt0's; strict channel
+ * range), packed by the daemon's own xdp_abi_cfg. */
+static struct xdp_abi_settings base_settings(void)
 {
-    struct xt_addr a;
+    static struct xt_addr addrs[2];
     const struct tep l4 = LISTEN4, l6 = LISTEN6;
 
+    tep_addr(&l4, &addrs[0]);
+    tep_addr(&l6, &addrs[1]);
+    return (struct xdp_abi_settings){.listen = addrs,
+                                     .nlisten = 2,
+                                     .relay = addrs,
+                                     .nrelay = 2,
+                                     .relay_port_lo = 49152,
+                                     .relay_port_hi = 65535,
+                                     .strict_channel_range = true,
+                                     .cross_family = true};
+}
+
+static void options(struct xdp_options *o, const struct xdp_abi_settings *s)
+{
     memset(o, 0, sizeof(*o));
-    tep_addr(&l4, &a);
-    xdp_cfg_set_listen(&o->cfg, &a);
-    xdp_cfg_set_relay(&o->cfg, &a);
-    tep_addr(&l6, &a);
-    xdp_cfg_set_listen(&o->cfg, &a);
-    xdp_cfg_set_relay(&o->cfg, &a);
-    o->cfg.relay_port_lo = 49152;
-    o->cfg.relay_port_hi = 65535;
-    o->cfg.channel_hi = 0x4fff;
-    o->cfg.cross_family = 1;
+    o->cfg = xdp_abi_cfg(s);
     o->map_entries = 1024;
+}
+
+static void base_options(struct xdp_options *o)
+{
+    const struct xdp_abi_settings s = base_settings();
+
+    options(o, &s);
 }
 
 static void load(struct inst *in, const struct xdp_options *o)
@@ -1210,6 +1225,7 @@ static void test_runt_frame(void **state)
 
 static void test_cross_family_off(void **state)
 {
+    struct xdp_abi_settings settings = base_settings();
     struct xdp_options o;
     struct inst in = {0};
     static const struct pass_case cross[] = {
@@ -1221,8 +1237,8 @@ static void test_cross_family_off(void **state)
     };
 
     (void)state;
-    base_options(&o);
-    o.cfg.cross_family = 0;
+    settings.cross_family = false;
+    options(&o, &settings);
     load(&in, &o);
     bind_all(in.prog, false);
     for (size_t i = 0; i < sizeof(cross) / sizeof(cross[0]); i++)
@@ -1423,13 +1439,14 @@ static void bucket_fill(uint32_t i, uint64_t bytes)
 static int rate_setup(void **state)
 {
     static int printed;
+    struct xdp_abi_settings settings = base_settings();
     struct xdp_options o;
     struct bpf_prog_info info = {0};
     uint32_t info_len = sizeof(info);
 
     (void)state;
-    base_options(&o);
-    o.cfg.max_bps = RATE_BPS;
+    settings.max_bps = RATE_BPS;
+    options(&o, &settings);
     load(&rate_inst, &o);
     if (!printed && bpf_obj_get_info_by_fd(rate_inst.fd, &info, &info_len) == 0 && ++printed)
         print_message("xturn_xdp with max_bps: %u instructions verified, %u translated\n",
