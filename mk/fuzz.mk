@@ -18,7 +18,7 @@ FUZZ_BPFLIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lel
 
 FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
-FUZZ_LIB_SRC := $(sort $(wildcard src/common/*.c src/stun/*.c src/turn/*.c)) src/xdp/xdp_loader.c src/xdp/xdp_abi.c
+FUZZ_LIB_SRC := $(sort $(wildcard src/common/*.c src/stun/*.c src/turn/*.c src/xdp/*.c))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB     := $(FUZZ_DIR)/libxturn_fuzz.a
 FUZZ_STAMP   := $(FUZZ_DIR)/corpus/.seeded
@@ -40,7 +40,7 @@ $(FUZZ_DIR)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/obj/src/xdp/xdp_loader.o: $(BPF_SKEL)
+$(XDP_SRC:%.c=$(FUZZ_DIR)/obj/%.o): $(BPF_SKEL)
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	@rm -f $@

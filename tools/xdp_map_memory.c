@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
 
 static void addr(struct xt_addr *a, int family, uint32_t n, uint16_t port)
 {

@@ -56,6 +56,8 @@
 
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
 #define FRAME_CAP 2048

@@ -10,6 +10,8 @@
 #include "common/log.h"
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 
 #define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
 #define FULL_WARN_EVERY 1000

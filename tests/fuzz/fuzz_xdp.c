@@ -32,6 +32,8 @@
 #include "fuzz_formats.h"
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
 #define CHECK(cond)                                                                                \
@@ -124,28 +126,6 @@ static void fail_setup(const char *what, const char *why)
     exit(1);
 }
 
-static int find_stats_map(int prog_fd)
-{
-    struct bpf_prog_info info = {0};
-    uint32_t len = sizeof(info), ids[16];
-
-    info.nr_map_ids = 16;
-    info.map_ids = (uint64_t)(uintptr_t)ids;
-    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
-        return -1;
-    for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++) {
-        struct bpf_map_info mi = {0};
-        uint32_t mlen = sizeof(mi);
-        int fd = bpf_map_get_fd_by_id(ids[i]);
-        if (fd < 0)
-            continue;
-        if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, "stats") == 0)
-            return fd;
-        close(fd);
-    }
-    return -1;
-}
-
 static void load(struct inst *in, bool strict)
 {
     struct xt_addr addrs[2];
@@ -172,7 +152,7 @@ static void load(struct inst *in, bool strict)
     if (!in->prog)
         fail_setup("xdp_prog_load", err);
     in->prog_fd = xdp_prog_fd(in->prog);
-    in->stats_fd = find_stats_map(in->prog_fd);
+    in->stats_fd = xdp_stats_map_of(in->prog_fd);
     if (in->stats_fd < 0)
         fail_setup("stats map", strerror(errno));
     in->strict = strict;

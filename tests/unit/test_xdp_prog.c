@@ -27,6 +27,8 @@
 #include "common/gcra.h"
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
