@@ -8,13 +8,15 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "turn/turn_config.h"
-#include "xdp/xdp_loader.h"
 
 #ifndef XTURN_VERSION
 #define XTURN_VERSION "0.1.0"
 #endif
 
 #define XTURN_DEFAULT_PORT 3478
+
+/* --xdp-mode: auto is native, else generic with a warning. */
+enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
 struct xturn_config {
     struct xt_addr *listen; /* default port 3478 */

@@ -83,6 +83,12 @@ static struct xt_cfg kernel_cfg(const struct xturn_config *cfg)
     return xdp_abi_cfg(&s);
 }
 
+/* --xdp-mode in the loader's terms: auto is native with the generic fallback. */
+static enum xdp_attach_mode attach_mode(enum xdp_mode m)
+{
+    return m == XDP_MODE_GENERIC ? XDP_ATTACH_GENERIC : XDP_ATTACH_NATIVE;
+}
+
 /* Every bucket but index 0 (which a binding names for "none") is free at first. */
 static int init_buckets(struct fastpath *fp)
 {
@@ -120,7 +126,8 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
     if (!fp->prog || init_buckets(fp) != 0)
         goto fail;
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
-        if (xdp_prog_attach(fp->prog, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
+        if (xdp_prog_attach(fp->prog, cfg->xdp_ifaces[i], attach_mode(cfg->xdp_mode),
+                            cfg->xdp_mode == XDP_MODE_AUTO, err, errlen) != 0)
             goto fail;
         xt_log(LOG_INFO, "xdp attached", "interface", cfg->xdp_ifaces[i], "cross_family",
                cfg->xdp_cross_family ? "on" : "off", NULL);

@@ -225,8 +225,8 @@ static void check_forwarding(const struct xdp_prog *prog, const char *ifname)
     }
 }
 
-int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_mode mode, char *err,
-                    size_t errlen)
+int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_mode mode,
+                    bool fallback_generic, char *err, size_t errlen)
 {
     int ifindex = (int)if_nametoindex(ifname);
     libbpf_print_fn_t prev;
@@ -254,9 +254,9 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_mode mod
     xdp_log_end(prev);
     if (rc)
         return -1;
-    flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+    flags = mode == XDP_ATTACH_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
     rc = attach_mode(prog, ifindex, flags);
-    if (rc < 0 && mode == XDP_MODE_AUTO) {
+    if (rc < 0 && flags == XDP_FLAGS_DRV_MODE && fallback_generic) {
         char why[128];
 
         snprintf(why, sizeof(why), "%s%s", strerror(-rc), attach_hint(rc));

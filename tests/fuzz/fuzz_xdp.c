@@ -206,7 +206,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(stat_vals && in_frame && out_frame);
 
     load(&insts[0], false);
-    if (xdp_prog_attach(insts[0].prog, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0)
+    if (xdp_prog_attach(insts[0].prog, "xt1", XDP_ATTACH_NATIVE, false, err, sizeof(err)) != 0)
         fail_setup("attach xt1", err);
     load(&insts[1], true);
     for (int i = 0; i < 2; i++)

@@ -1658,19 +1658,25 @@ static void test_attach_detach(void **state)
     load(&in, &o);
     assert_int_equal(bpf_obj_get_info_by_fd(in.fd, &info, &info_len), 0);
 
-    /* a bridge has no native XDP: AUTO falls back to generic (with a warning) */
-    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_MODE_AUTO, err, sizeof(err)), 0);
+    /* a bridge has no native XDP: native with the fallback ends generic (with a warning) */
+    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_ATTACH_NATIVE, true, err, sizeof(err)),
+                     0);
     assert_int_equal(attached_id("xtd0", XDP_FLAGS_SKB_MODE), info.id);
-    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), 0);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_ATTACH_GENERIC, false, err, sizeof(err)),
+                     0);
     assert_int_equal(attached_id("xt2", XDP_FLAGS_SKB_MODE), info.id);
     /* errors */
-    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_ATTACH_GENERIC, false, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "xt2"));
-    assert_int_equal(xdp_prog_attach(in.prog, "nosuchif0", XDP_MODE_AUTO, err, sizeof(err)), -1);
+    assert_int_equal(
+        xdp_prog_attach(in.prog, "nosuchif0", XDP_ATTACH_NATIVE, true, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "nosuchif0"));
-    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_ATTACH_NATIVE, false, err, sizeof(err)),
+                     -1);
     /* the main instance holds xt1 through its link: refused, and left to it */
-    assert_int_equal(xdp_prog_attach(in.prog, "xt1", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt1", XDP_ATTACH_NATIVE, false, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "another program holds the interface"));
 
     xdp_prog_close(in.prog);
@@ -2085,7 +2091,7 @@ static int group_setup(void **state)
         print_error("xdp_prog_set_host_addrs failed\n");
         return -1;
     }
-    if (xdp_prog_attach(main_inst.prog, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0) {
+    if (xdp_prog_attach(main_inst.prog, "xt1", XDP_ATTACH_NATIVE, false, err, sizeof(err)) != 0) {
         print_error("attach xt1: %s\n", err);
         return -1;
     }
