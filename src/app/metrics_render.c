@@ -39,8 +39,10 @@ static void family(struct out *o, const char *name, const char *type, const char
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(struct out *o, const char *name, uint64_t v)
+/* A metric family of one sample without labels. */
+static void single(struct out *o, const char *name, const char *type, const char *help, uint64_t v)
 {
+    family(o, name, type, help);
     put(o, "%s %llu\n", name, (unsigned long long)v);
 }
 
@@ -112,15 +114,14 @@ static void render_state(struct out *o, const struct xturn_snapshot *s)
     family(o, "xturn_process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch, in seconds.");
     put(o, "xturn_process_start_time_seconds %lld\n", (long long)s->start_time_unix);
-    family(o, "xturn_workers", "gauge", "Relay worker threads.");
-    sample(o, "xturn_workers", s->workers);
-    family(o, "xturn_draining", "gauge", "1 while draining (no new allocations), else 0.");
-    sample(o, "xturn_draining", s->draining ? 1 : 0);
+    single(o, "xturn_workers", "gauge", "Relay worker threads.", s->workers);
+    single(o, "xturn_draining", "gauge", "1 while draining (no new allocations), else 0.",
+           s->draining ? 1 : 0);
 
-    family(o, "xturn_allocations", "gauge",
+    single(o, "xturn_allocations", "gauge",
            "Live allocations (a dual allocation counts once here, and once per family in "
-           "xturn_relayed_addresses).");
-    sample(o, "xturn_allocations", s->turn.allocations);
+           "xturn_relayed_addresses).",
+           s->turn.allocations);
     for (int f = 0; f < 2; f++)
         v[f] = s->turn.family[f].relayed_addrs;
     by_family(o, "xturn_relayed_addresses", "Live relayed transport addresses by family.", v, NULL);
@@ -153,14 +154,14 @@ static void render_requests(struct out *o, const struct xturn_snapshot *s)
                 put(o, "\",code=\"%d\"} %llu\n", code, (unsigned long long)n);
         }
     }
-    family(o, "xturn_authentication_failures_total", "counter",
+    single(o, "xturn_authentication_failures_total", "counter",
            "Requests that failed authentication (bad or missing credentials, stale nonce, "
-           "expired REST API username).");
-    sample(o, "xturn_authentication_failures_total", s->turn.auth_failures);
-    family(o, "xturn_unauthenticated_responses_suppressed_total", "counter",
+           "expired REST API username).",
+           s->turn.auth_failures);
+    single(o, "xturn_unauthenticated_responses_suppressed_total", "counter",
            "Responses to unauthenticated sources not sent because of the per-source rate "
-           "limit.");
-    sample(o, "xturn_unauthenticated_responses_suppressed_total", s->turn.unauth_rate_limited);
+           "limit.",
+           s->turn.unauth_rate_limited);
 }
 
 static void relayed(struct out *o, const struct xturn_snapshot *s, bool bytes)
@@ -208,12 +209,11 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
         put_name(o, drop_names, r);
         put(o, "\"} %llu\n", (unsigned long long)s->turn.dropped[r]);
     }
-    family(o, "xturn_send_failures_total", "counter",
-           "Datagrams the kernel refused to send (sendmmsg errors).");
-    sample(o, "xturn_send_failures_total", s->send_failures);
-    family(o, "xturn_oversized_datagrams_total", "counter",
-           "Received datagrams larger than the receive buffers (truncated, dropped).");
-    sample(o, "xturn_oversized_datagrams_total", s->oversized);
+    single(o, "xturn_send_failures_total", "counter",
+           "Datagrams the kernel refused to send (sendmmsg errors).", s->send_failures);
+    single(o, "xturn_oversized_datagrams_total", "counter",
+           "Received datagrams larger than the receive buffers (truncated, dropped).",
+           s->oversized);
 
     uint64_t total[2] = {s->relay_ports_total, s->relay_ports_total};
     uint64_t free_ports[2] = {s->relay_ports_free[0], s->relay_ports_free[1]};
@@ -241,13 +241,12 @@ static void render_xdp(struct out *o, const struct xturn_snapshot *s)
 {
     const struct xt_counter *self = &s->xdp_stats[XT_C2C_SELF];
 
-    family(o, "xturn_xdp_client_to_client_packets_total", "counter",
+    single(o, "xturn_xdp_client_to_client_packets_total", "counter",
            "Datagrams relayed by XDP from a client to another client of this relay in one pass "
-           "(also counted in both directions of xturn_relayed_packets_total).");
-    sample(o, "xturn_xdp_client_to_client_packets_total", self->packets);
-    family(o, "xturn_xdp_client_to_client_bytes_total", "counter",
-           "Payload bytes of xturn_xdp_client_to_client_packets_total.");
-    sample(o, "xturn_xdp_client_to_client_bytes_total", self->bytes);
+           "(also counted in both directions of xturn_relayed_packets_total).",
+           self->packets);
+    single(o, "xturn_xdp_client_to_client_bytes_total", "counter",
+           "Payload bytes of xturn_xdp_client_to_client_packets_total.", self->bytes);
     xdp_reasons(o, s, XT_CLASS_PASS, "xturn_xdp_passed_packets_total", false,
                 "Packets the XDP program passed to the kernel stack (and so to userspace), by "
                 "reason.");
@@ -257,18 +256,15 @@ static void render_xdp(struct out *o, const struct xturn_snapshot *s)
                 "Packets the XDP program dropped, by reason.");
     xdp_reasons(o, s, XT_CLASS_DROP, "xturn_xdp_dropped_bytes_total", true,
                 "Frame bytes of xturn_xdp_dropped_packets_total.");
-    family(o, "xturn_xdp_map_bindings", "gauge",
-           "Channel bindings mirrored in the XDP maps (each in both directions).");
-    sample(o, "xturn_xdp_map_bindings", s->xdp_bindings);
-    family(o, "xturn_xdp_map_capacity_bindings", "gauge",
-           "Entries each XDP binding map holds (--xdp-map-size).");
-    sample(o, "xturn_xdp_map_capacity_bindings", s->xdp_map_capacity);
-    family(o, "xturn_xdp_map_full_total", "counter",
-           "Channel bindings that did not fit in the XDP maps (relayed in userspace instead).");
-    sample(o, "xturn_xdp_map_full_total", s->xdp_map_full);
-    family(o, "xturn_xdp_map_memory_bytes", "gauge",
-           "Kernel memory of the XDP binding maps, in bytes.");
-    sample(o, "xturn_xdp_map_memory_bytes", s->xdp_map_bytes);
+    single(o, "xturn_xdp_map_bindings", "gauge",
+           "Channel bindings mirrored in the XDP maps (each in both directions).", s->xdp_bindings);
+    single(o, "xturn_xdp_map_capacity_bindings", "gauge",
+           "Entries each XDP binding map holds (--xdp-map-size).", s->xdp_map_capacity);
+    single(o, "xturn_xdp_map_full_total", "counter",
+           "Channel bindings that did not fit in the XDP maps (relayed in userspace instead).",
+           s->xdp_map_full);
+    single(o, "xturn_xdp_map_memory_bytes", "gauge",
+           "Kernel memory of the XDP binding maps, in bytes.", s->xdp_map_bytes);
 }
 
 int metrics_render(const struct xturn_snapshot *s, char *buf, size_t cap)
