@@ -5,7 +5,10 @@ SAN     ?=
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -fno-omit-frame-pointer
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Isrc
-LDLIBS  := -lcrypto -lz -lmicrohttpd -lsystemd -lcap
+# What every binary links; the daemon and the tools add the rest (libbpf: mk/bpf.mk), each unit
+# test only what the part of the library it uses needs (UNIT_LDLIBS_<test> below).
+BASE_LDLIBS := -lcrypto -lz
+LDLIBS  := $(BASE_LDLIBS) -lmicrohttpd -lsystemd -lcap
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -39,9 +42,13 @@ $(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libxturn.a
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Itests/unit/support -Itests/support
 
+UNIT_LDLIBS_test_metrics    = -lmicrohttpd
+UNIT_LDLIBS_test_privileges = -lcap
+UNIT_LDLIBS_test_xdp_prog   = $(BPF_LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libxturn.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(CC) $(LDFLAGS) $^ $(BASE_LDLIBS) $(UNIT_LDLIBS_$*) -lcmocka -o $@
 
 unit-tests: $(UNIT_BIN)
 
@@ -71,7 +78,6 @@ clean:
 include mk/bpf.mk
 include mk/soak.mk
 include mk/fuzz.mk
-include tools/bench/bench.mk
 include mk/bench.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -332,7 +332,7 @@ def main():
     L.append("## XDP program micro-benchmark")
     L.append("")
     L.append("`" + meta["micro_command"] + "` (`tools/xdp_microbench.c`): the real program, loaded "
-             "through the loader (`xdp_relay_load`, `xdp_relay_bind`) in a private network "
+             "through the loader (`xdp_prog_load`, `xdp_prog_bind`) in a private network "
              "namespace with PERMANENT neighbours, run by `bpf_prog_test_run_opts` on a crafted "
              "frame per path, against `tools/bpf/xdp_swap.bpf.c`, which only swaps the MAC "
              "addresses, IP addresses and UDP ports and returns `XDP_TX`: the floor of any XDP "

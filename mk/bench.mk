@@ -1,4 +1,5 @@
 # Benchmarks (bench/, results in docs/BENCHMARKS.md). Not tests: nothing here asserts a timing.
+#   build/xturn-bench             the TURN load generator and sink (tools/bench/), built by `all`
 #   build/xdp_microbench          the XDP program per path vs a bare swap-and-XDP_TX program
 #                                 (tools/xdp_microbench.c, built by `all` like every tools/*.c)
 #   build/bpf/xdp_swap.bpf.o      that bare program (tools/bpf/xdp_swap.bpf.c)
@@ -27,3 +28,16 @@ profile: deps
 # The micro-benchmark runs the program in the tests' network (tests/support/xdp_testnet.c).
 $(BUILD)/obj/tools/xdp_microbench.o: CFLAGS += -Itests/support
 $(BUILD)/xdp_microbench: $(BUILD)/obj/tests/support/xdp_testnet.o
+
+# xturn-bench: several files, linked with libxturn.a (STUN codec, addresses, REST credentials).
+XTB_SRC := $(sort $(wildcard tools/bench/*.c))
+XTB_OBJ := $(XTB_SRC:%.c=$(BUILD)/obj/%.o)
+
+all: $(BUILD)/xturn-bench
+
+$(XTB_OBJ): CFLAGS += -pthread
+
+# Linked beside and renamed: a test running the old binary never sees a half-written one.
+$(BUILD)/xturn-bench: $(XTB_OBJ) $(BUILD)/libxturn.a
+	$(CC) $(LDFLAGS) -pthread $^ $(BASE_LDLIBS) -o $@.tmp
+	mv -f $@.tmp $@

@@ -14,7 +14,8 @@ BPF_SKEL   := $(BUILD)/bpf/xturn.skel.h
 XDP_SRC := $(sort $(wildcard src/xdp/*.c))
 XDP_OBJ := $(XDP_SRC:%.c=$(BUILD)/obj/%.o)
 
-LDLIBS += $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+BPF_LDLIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+LDLIBS     += $(BPF_LDLIBS)
 
 $(BPF_OBJ): src/bpf/xturn.bpf.c $(wildcard src/bpf/*.h)
 	@mkdir -p $(dir $@)

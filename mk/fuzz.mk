@@ -13,12 +13,13 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 # should not stop the fuzzers.
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wshadow \
                 -Wstrict-prototypes -Isrc -I$(BUILD)/bpf $(FUZZ_SAN)
-FUZZ_LDLIBS  := -lcrypto -lz
-FUZZ_BPFLIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+FUZZ_LDLIBS  := $(BASE_LDLIBS)
+FUZZ_BPFLIBS := $(BPF_LDLIBS)
 
 FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
-FUZZ_LIB_SRC := $(sort $(wildcard src/common/*.c src/stun/*.c src/turn/*.c)) src/xdp/xdp_loader.c
+# The parts of libxturn.a (LIB_SRC) the harnesses reach: no sockets, threads or HTTP.
+FUZZ_LIB_SRC := $(filter src/common/% src/stun/% src/turn/% src/xdp/%,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB     := $(FUZZ_DIR)/libxturn_fuzz.a
 FUZZ_STAMP   := $(FUZZ_DIR)/corpus/.seeded
@@ -39,7 +40,7 @@ $(FUZZ_DIR)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/obj/src/xdp/xdp_loader.o: $(BPF_SKEL)
+$(XDP_SRC:%.c=$(FUZZ_DIR)/obj/%.o): $(BPF_SKEL)
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	@rm -f $@

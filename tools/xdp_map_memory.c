@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
 
 static void addr(struct xt_addr *a, int family, uint32_t n, uint16_t port)
 {
@@ -28,14 +29,14 @@ int main(int argc, char **argv)
     const char *pair = argc > 2 ? argv[2] : "44";
     int cfam = pair[0] == '4' ? AF_INET : AF_INET6, pfam = pair[1] == '4' ? AF_INET : AF_INET6;
     struct xdp_options opt;
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     char err[512];
     unsigned long long total = 0;
 
     memset(&opt, 0, sizeof(opt));
     opt.map_entries = n;
-    x = xdp_relay_load(&opt, err, sizeof(err));
-    if (!x) {
+    prog = xdp_prog_load(&opt, err, sizeof(err));
+    if (!prog) {
         fprintf(stderr, "load: %s\n", err);
         return 1;
     }
@@ -43,15 +44,15 @@ int main(int argc, char **argv)
         struct xt_addr c, p;
         addr(&c, cfam, i, (uint16_t)(1024 + i / 0x20000));
         addr(&p, pfam, i, (uint16_t)(2048 + i / 0x20000));
-        int rc = xdp_relay_bind(x, &c, 0x4000, &p, (uint16_t)(49152 + i % 16384), 0);
+        int rc = xdp_prog_bind(prog, &c, 0x4000, &p, (uint16_t)(49152 + i % 16384), 0);
         if (rc != 0) {
             fprintf(stderr, "bind %u: %s\n", i, strerror(-rc));
             return 1;
         }
     }
-    total = xdp_relay_map_memory(x);
+    total = xdp_prog_map_memory(prog);
     printf("{\"bindings\":%u,\"pair\":\"%s\",\"map_bytes\":%llu,\"bytes_per_binding\":%.1f}\n", n,
            pair, total, (double)total / n);
-    xdp_relay_close(x);
+    xdp_prog_close(prog);
     return 0;
 }

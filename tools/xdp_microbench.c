@@ -54,7 +54,10 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
 #define FRAME_CAP 2048
@@ -276,11 +279,11 @@ static double time_cold(int fd, const uint8_t *frame, size_t len, double *durs, 
     return sum / (double)keep;
 }
 
-static uint64_t counter(struct xdp_relay *x, enum xt_stat s)
+static uint64_t counter(struct xdp_prog *prog, enum xt_stat s)
 {
     struct xt_counter c[XT_STAT_COUNT];
 
-    if (xdp_relay_stats(x, c) != 0)
+    if (xdp_prog_stats(prog, c) != 0)
         die("cannot read the XDP counters");
     return c[s].packets;
 }
@@ -328,40 +331,40 @@ static void setup_netns(void)
         die("no interface xt0");
 }
 
-static struct xdp_relay *load_relay(void)
+static struct xdp_prog *load_prog(void)
 {
     const struct tep l4 = LISTEN4, l6 = LISTEN6;
+    struct xt_addr addrs[2];
+    const struct xdp_abi_settings s = {.listen = addrs,
+                                       .nlisten = 2,
+                                       .relay = addrs,
+                                       .nrelay = 2,
+                                       .relay_port_lo = 49152,
+                                       .relay_port_hi = 65535,
+                                       .cross_family = true};
     struct xdp_options o;
-    struct xt_addr a;
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     char err[1024] = "";
 
+    ep_addr(&l4, &addrs[0]);
+    ep_addr(&l6, &addrs[1]);
     memset(&o, 0, sizeof(o));
-    ep_addr(&l4, &a);
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    ep_addr(&l6, &a);
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    o.cfg.relay_port_lo = 49152;
-    o.cfg.relay_port_hi = 65535;
-    o.cfg.channel_hi = 0x7fff;
-    o.cfg.cross_family = 1;
+    o.cfg = xdp_abi_cfg(&s);
     o.map_entries = 1024;
-    x = xdp_relay_load(&o, err, sizeof(err));
-    if (!x)
-        die("xdp_relay_load: %s", err);
+    prog = xdp_prog_load(&o, err, sizeof(err));
+    if (!prog)
+        die("xdp_prog_load: %s", err);
     for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++) {
         struct xt_addr c, p;
         int rc;
 
         ep_addr(&bindings[i].client, &c);
         ep_addr(&bindings[i].peer, &p);
-        rc = xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port, 0);
+        rc = xdp_prog_bind(prog, &c, bindings[i].channel, &p, bindings[i].relay_port, 0);
         if (rc != 0)
-            die("xdp_relay_bind: %s", strerror(-rc));
+            die("xdp_prog_bind: %s", strerror(-rc));
     }
-    return x;
+    return prog;
 }
 
 /* The harness's frame (struct bench_frame: u32 length, then the bytes) and target. */
@@ -402,7 +405,7 @@ int main(int argc, char **argv)
     int cpu = -1, opt, relay_fd, swap_fd, tx_fd, harness_fd, frame_map, target_map;
     char dir[PATH_MAX], self[PATH_MAX];
     ssize_t sl;
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     struct bpf_object *bare_obj, *harness_obj;
     uint8_t frame[FRAME_CAP];
     double *durs, timer_ns, tx_hot, a[MAX_RUNS], b[MAX_RUNS];
@@ -463,8 +466,8 @@ int main(int argc, char **argv)
         die("out of memory");
 
     setup_netns();
-    x = load_relay();
-    relay_fd = xdp_relay_prog_fd(x);
+    prog = load_prog();
+    relay_fd = xdp_prog_fd(prog);
     bare_obj = open_obj(dir, "xdp_swap.bpf.o");
     swap_fd = prog_fd(bare_obj, "xdp_swap");
     tx_fd = prog_fd(bare_obj, "xdp_tx_only");
@@ -476,13 +479,13 @@ int main(int argc, char **argv)
     /* Why repeat = N alone cannot time the relay. */
     {
         size_t len = build_frame(frame, &paths[0], 100);
-        uint64_t before = counter(x, paths[0].stat);
+        uint64_t before = counter(prog, paths[0].stat);
 
         test_run(relay_fd, frame, len, 1000, NULL, "repeat check");
         fprintf(stderr,
                 "xdp_microbench: repeat=1000 on one %s frame without the harness relayed %llu "
                 "of 1000 runs (the program rewrites the buffer it then runs on again)\n",
-                paths[0].name, (unsigned long long)(counter(x, paths[0].stat) - before));
+                paths[0].name, (unsigned long long)(counter(prog, paths[0].stat) - before));
     }
 
     /* xdp_tx_only: its time per run (hot), and the clock read a repeat = 1 call adds (cold). */
@@ -511,14 +514,14 @@ int main(int argc, char **argv)
             uint64_t before, moved;
 
             /* The frame takes the path: 100 single runs, counted. */
-            before = counter(x, pa->stat);
+            before = counter(prog, pa->stat);
             time_cold(relay_fd, frame, len, durs, 100, pa->name);
-            moved = counter(x, pa->stat) - before;
+            moved = counter(prog, pa->stat) - before;
             if (moved != 100)
                 die("%s: the frame did not take the path (counter moved by %llu of 100)", pa->name,
                     (unsigned long long)moved);
 
-            before = counter(x, pa->stat);
+            before = counter(prog, pa->stat);
             for (size_t r = 0; r < runs; r++) {
                 harness_set(frame_map, target_map, frame, len, relay_fd);
                 h_relay[r] = time_hot(harness_fd, frame, len, repeat, pa->name);
@@ -531,7 +534,7 @@ int main(int argc, char **argv)
                 c_swap[r] = time_cold(swap_fd, frame, len, durs, calls, "xdp_swap");
                 c_tx[r] = time_cold(tx_fd, frame, len, durs, calls, "xdp_tx_only");
             }
-            moved = counter(x, pa->stat) - before;
+            moved = counter(prog, pa->stat) - before;
             if (moved != ((uint64_t)repeat + calls) * runs)
                 die("%s: counter moved by %llu, expected %llu: not every run took the path",
                     pa->name, (unsigned long long)moved,
@@ -559,7 +562,7 @@ int main(int argc, char **argv)
     }
     bpf_object__close(harness_obj);
     bpf_object__close(bare_obj);
-    xdp_relay_close(x);
+    xdp_prog_close(prog);
     free(durs);
     return 0;
 }

@@ -9,7 +9,6 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "turn/turn_config.h"
-#include "xdp/xdp_loader.h"
 
 #ifndef XTURN_VERSION
 #define XTURN_VERSION "0.1.0"
@@ -17,6 +16,9 @@
 
 #define XTURN_DEFAULT_PORT 3478 /* of a --listen, --alternate-server without one */
 #define XTURN_METRICS_PORT 9641 /* of a --metrics without one */
+
+/* --xdp-mode: auto is native, else generic with a warning. */
+enum xdp_mode { XDP_MODE_AUTO = 0, XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
 struct xturn_config {
     struct xt_addr *listen;

@@ -1,16 +1,17 @@
 #include "app/fastpath.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "common/container_of.h"
 #include "common/log.h"
+#include "xdp/xdp_abi.h"
+#include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 
 #define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
 #define FULL_WARN_EVERY 1000
@@ -23,7 +24,7 @@
 #define ROUTE_REFRESH_MS 1000
 
 struct fastpath {
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     struct xt_cfg kcfg;
     _Atomic uint64_t bound, unbound, full, failed; /* bumped by every worker */
     uint32_t map_entries;
@@ -39,12 +40,12 @@ struct fastpath {
 
 void fastpath_routes_changed(struct fastpath *fp)
 {
-    xdp_relay_routes_changed(fp->x);
+    xdp_prog_routes_changed(fp->prog);
 }
 
 void fastpath_host_addrs(struct fastpath *fp, const struct xt_addr *addrs, size_t n)
 {
-    int rc = xdp_relay_set_host_addrs(fp->x, addrs, n);
+    int rc = xdp_prog_set_host_addrs(fp->prog, addrs, n);
 
     if (rc != 0)
         xt_log(LOG_ERROR,
@@ -58,41 +59,34 @@ void fastpath_tick(struct fastpath *fp, uint64_t now_ms)
 {
     if (now_ms - fp->routes_refreshed_ms < ROUTE_REFRESH_MS)
         return;
-    xdp_relay_routes_changed(fp->x);
+    xdp_prog_routes_changed(fp->prog);
     fp->routes_refreshed_ms = now_ms;
 }
 
-static const struct xt_addr *first_listen(const struct xturn_config *cfg, int family)
+/* The kernel serves the first listen address of each family (xdp_abi_cfg); clients of another
+ * listen address are relayed in userspace. */
+static struct xt_cfg kernel_cfg(const struct xturn_config *cfg)
 {
-    for (size_t i = 0; i < cfg->nlisten; i++)
-        if (cfg->listen[i].family == family)
-            return &cfg->listen[i];
-    return NULL;
+    const struct xt_addr relay[2] = {cfg->turn.relay_v4, cfg->turn.relay_v6};
+    const struct xdp_abi_settings s = {
+        .listen = cfg->listen,
+        .nlisten = cfg->nlisten,
+        .relay = relay,
+        .nrelay = 2,
+        .relay_port_lo = cfg->turn.relay_port_lo,
+        .relay_port_hi = cfg->turn.relay_port_hi,
+        .strict_channel_range = cfg->turn.strict_channel_range,
+        .cross_family = cfg->xdp_cross_family,
+        .max_bps = cfg->turn.max_bps,
+    };
+
+    return xdp_abi_cfg(&s);
 }
 
-/* The kernel serves the first listen address of each family; clients of another listen
- * address are relayed in userspace. */
-static void fill_kernel_cfg(const struct xturn_config *cfg, struct xt_cfg *k)
+/* --xdp-mode in the loader's terms: auto is native with the generic fallback. */
+static enum xdp_attach_mode attach_mode(enum xdp_mode m)
 {
-    const struct xt_addr *l4 = first_listen(cfg, AF_INET), *l6 = first_listen(cfg, AF_INET6);
-    memset(k, 0, sizeof(*k));
-    if (l4) {
-        memcpy(&k->listen_v4, l4->ip, 4);
-        k->listen_port_v4 = htons(l4->port);
-    }
-    if (l6) {
-        memcpy(k->listen_v6, l6->ip, 16);
-        k->listen_port_v6 = htons(l6->port);
-    }
-    if (cfg->turn.relay_v4.family)
-        memcpy(&k->relay_v4, cfg->turn.relay_v4.ip, 4);
-    if (cfg->turn.relay_v6.family)
-        memcpy(k->relay_v6, cfg->turn.relay_v6.ip, 16);
-    k->relay_port_lo = cfg->turn.relay_port_lo;
-    k->relay_port_hi = cfg->turn.relay_port_hi;
-    k->channel_hi = cfg->turn.strict_channel_range ? 0x4FFF : 0x7FFF;
-    k->cross_family = cfg->xdp_cross_family;
-    k->max_bps = cfg->turn.max_bps;
+    return m == XDP_MODE_GENERIC ? XDP_ATTACH_GENERIC : XDP_ATTACH_NATIVE;
 }
 
 /* Every bucket but index 0 (which a binding names for "none") is free at first. */
@@ -100,7 +94,7 @@ static int init_buckets(struct fastpath *fp)
 {
     uint32_t n;
 
-    fp->buckets = xdp_relay_buckets(fp->x, &n);
+    fp->buckets = xdp_prog_buckets(fp->prog, &n);
     fp->free_buckets = calloc(n, sizeof(*fp->free_buckets));
     if (!fp->free_buckets)
         return -1;
@@ -123,23 +117,24 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
         return NULL;
     }
     memset(&opt, 0, sizeof(opt));
-    fill_kernel_cfg(cfg, &opt.cfg);
+    opt.cfg = kernel_cfg(cfg);
     fp->kcfg = opt.cfg;
     opt.map_entries = cfg->xdp_map_size;
     fp->map_entries = cfg->xdp_map_size;
     pthread_mutex_init(&fp->buckets_lock, NULL);
-    fp->x = xdp_relay_load(&opt, err, errlen);
-    if (!fp->x || init_buckets(fp) != 0)
+    fp->prog = xdp_prog_load(&opt, err, errlen);
+    if (!fp->prog || init_buckets(fp) != 0)
         goto fail;
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
-        if (xdp_relay_attach(fp->x, cfg->xdp_ifaces[i], cfg->xdp_mode, err, errlen) != 0)
+        if (xdp_prog_attach(fp->prog, cfg->xdp_ifaces[i], attach_mode(cfg->xdp_mode),
+                            cfg->xdp_mode == XDP_MODE_AUTO, err, errlen) != 0)
             goto fail;
         xt_log(LOG_INFO, "xdp attached", "interface", cfg->xdp_ifaces[i], "cross_family",
                cfg->xdp_cross_family ? "on" : "off", NULL);
     }
     return fp;
 fail:
-    if (fp->x && !fp->free_buckets)
+    if (fp->prog && !fp->free_buckets)
         snprintf(err, errlen, "xdp: out of memory");
     fastpath_stop(fp);
     return NULL;
@@ -149,7 +144,7 @@ void fastpath_stop(struct fastpath *fp)
 {
     if (!fp)
         return;
-    xdp_relay_close(fp->x);
+    xdp_prog_close(fp->prog);
     free(fp->free_buckets);
     pthread_mutex_destroy(&fp->buckets_lock);
     free(fp);
@@ -177,26 +172,16 @@ void fastpath_bucket_put(struct fastpath *fp, uint32_t id)
     pthread_mutex_unlock(&fp->buckets_lock);
 }
 
-/* Only clients of the listen address the kernel knows can be served there. */
-static bool kernel_serves(const struct fastpath *fp, const struct xt_addr *local)
-{
-    if (local->family == AF_INET)
-        return memcmp(&fp->kcfg.listen_v4, local->ip, 4) == 0 &&
-               fp->kcfg.listen_port_v4 == htons(local->port);
-    return memcmp(fp->kcfg.listen_v6, local->ip, 16) == 0 &&
-           fp->kcfg.listen_port_v6 == htons(local->port);
-}
-
 int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 {
     int rc;
-    if (!kernel_serves(fp, ci->local))
+    if (!xdp_abi_serves_listen(&fp->kcfg, ci->local))
         return -1;
     /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
      * without one, userspace carries it (and applies the limit). */
     rc = fp->kcfg.max_bps && !ci->bucket ? -ENOSPC
-                                         : xdp_relay_bind(fp->x, ci->client, ci->channel, ci->peer,
-                                                          ci->relayed->port, ci->bucket);
+                                         : xdp_prog_bind(fp->prog, ci->client, ci->channel,
+                                                         ci->peer, ci->relayed->port, ci->bucket);
     if (rc == 0) {
         fp->bound++;
         return 0;
@@ -219,19 +204,19 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
-    xdp_relay_unbind(fp->x, ci->client, ci->channel, ci->peer, ci->relayed->port);
+    xdp_prog_unbind(fp->prog, ci->client, ci->channel, ci->peer, ci->relayed->port);
     fp->unbound++;
 }
 
 void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out)
 {
     out->xdp = true;
-    if (xdp_relay_stats(fp->x, out->xdp_stats) != 0)
+    if (xdp_prog_stats(fp->prog, out->xdp_stats) != 0)
         memset(out->xdp_stats, 0, sizeof(out->xdp_stats));
     out->xdp_bindings = fp->bound - fp->unbound;
     out->xdp_map_full = fp->full;
     out->xdp_map_capacity = fp->map_entries;
-    out->xdp_map_bytes = xdp_relay_map_memory(fp->x);
+    out->xdp_map_bytes = xdp_prog_map_memory(fp->prog);
 }
 
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms)
@@ -256,7 +241,7 @@ void fastpath_log_stats(struct fastpath *fp)
     char line[2048], full[24], bound[24];
     size_t n = 0;
 
-    if (xdp_relay_stats(fp->x, c) != 0)
+    if (xdp_prog_stats(fp->prog, c) != 0)
         return;
     /* One JSON object in one field keeps the log line's keys stable. */
     n += (size_t)snprintf(line + n, sizeof(line) - n, "{");

@@ -7,7 +7,7 @@
 #include "app/config.h"
 #include "app/daemon.h"
 #include "common/log.h"
-#include "xdp/xdp_loader.h"
+#include "xdp/xdp_stats.h"
 
 /* `xturn stats [--interface IFACE]`: the counters of the running relays' XDP programs (or of
  * the one on IFACE), as JSON lines. */

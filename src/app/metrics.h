@@ -21,8 +21,4 @@ void metrics_stop(struct metrics *m);
 /* The port the server listens on (the actual one when started with port 0). */
 uint16_t metrics_port(const struct metrics *m);
 
-/* Renders the Prometheus text exposition (format 0.0.4) of a snapshot into buf; returns the
- * length (buf is NUL-terminated) or -1 if it did not fit in cap bytes. Pure, for tests. */
-int metrics_render(const struct xturn_snapshot *s, char *buf, size_t cap);
-
 #endif

@@ -21,7 +21,8 @@
 #define XT_IP_OFFSET 0x1fff
 
 /* Stages return XT_NEXT to go on, or an enum xt_stat: a relayed path (< XT_C2C_SELF), a
- * reason to pass the packet up unchanged (< XT_DROP_CD_LENGTH), or a reason to drop it. */
+ * reason to pass the packet up unchanged (< XT_DROP_CD_LENGTH), or a reason to drop it: the
+ * classes of XT_STATS (xdp_shared.h), which checks this order. */
 #define XT_NEXT (-1)
 
 #ifndef __always_inline

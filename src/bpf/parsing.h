@@ -16,28 +16,11 @@
 
 #include "bpf/consts.h"
 #include "bpf/csum.h"
+#include "bpf/pkt.h"
 #include "bpf/xdp_shared.h"
 
 struct hdr_cursor {
     void *pos;
-};
-
-/* An incoming UDP datagram. Addresses in network order; an IPv4 address in word 0, the other
- * words zero. */
-struct xt_pkt {
-    __be32 saddr[4];
-    __be32 daddr[4];
-    __u32 frame_len; /* bytes in the frame, trailing Ethernet padding included */
-    __u16 l4_off;    /* offset of the UDP header from the frame start */
-    __u16 ulen;      /* UDP length (header + payload), host order, within the frame */
-    __be16 sport;
-    __be16 dport;
-    __u16 csum;            /* UDP checksum as on the wire */
-    __u8 family;           /* XT_AF_INET or XT_AF_INET6 */
-    __u8 tos;              /* IPv4 TOS / IPv6 traffic class: DSCP and ECN */
-    __u8 ttl;              /* TTL / hop limit */
-    __u8 bad_csum;         /* IPv4 header checksum wrong, or IPv6 UDP checksum 0 */
-    __u8 head[XT_CD_HLEN]; /* first bytes of the UDP payload (those present, up to 4) */
 };
 
 static __always_inline int parse_ethhdr(struct hdr_cursor *nh, void *data_end, __be16 *proto)

@@ -11,7 +11,7 @@
 
 #include "bpf/consts.h"
 #include "bpf/maps.h"
-#include "bpf/relay.h"
+#include "bpf/pkt.h"
 #include "bpf/xdp_shared.h"
 #include "common/gcra.h"
 

@@ -10,7 +10,7 @@
 
 #include "bpf/consts.h"
 #include "bpf/maps.h"
-#include "bpf/parsing.h"
+#include "bpf/pkt.h"
 #include "bpf/xdp_shared.h"
 
 /* One side of a binding as read from a map value: xt_to_peer4/6 (port, relay_port) and
@@ -23,31 +23,6 @@ struct xt_ep {
     __u8 family;
     __u32 bucket;
     struct xt_nexthop *nh;
-};
-
-/* The datagram to send: addresses and ports (network order), and how it is framed. */
-struct xt_out {
-    __be32 saddr[4];
-    __be32 daddr[4];
-    __be16 sport;
-    __be16 dport;
-    __be16 channel;    /* ChannelData header to prepend (cd_out) */
-    __be16 in_channel; /* ChannelData header to remove (cd_in) */
-    __u16 plen;        /* application payload bytes (the ChannelData length field) */
-    __u8 family;
-    __u8 cd_in;            /* the input starts with a ChannelData header (from a client) */
-    __u8 cd_out;           /* the output does (to a client) */
-    __u8 pad;              /* bytes after the ChannelData payload in the input, 0..3 */
-    __u8 self;             /* client to client through this relay's own relayed address */
-    __u8 leg1;             /* counter of the path taken (XT_C2P_xx or XT_P2C_xx) */
-    __u8 leg2;             /* with self: the p2c counter of the second leg */
-    __u8 action;           /* XDP_TX or XDP_REDIRECT (xt_route) */
-    struct xt_nexthop *nh; /* the next-hop cache of the destination, in its map value */
-    struct xt_nexthop hop; /* the next hop used (xt_route): MACs, egress ifindex, MTU */
-    /* The --max-bps buckets of the allocations the packet goes through: leg 1's (the
-     * sender's with self), and with self the receiver's (leg 2). */
-    __u32 bucket1;
-    __u32 bucket2;
 };
 
 static __always_inline __u8 other_family(__u8 family)
@@ -248,12 +223,6 @@ static __always_inline int p2c_lookup(__u8 family, const __be32 *ip, __be16 port
 static __always_inline int is_path(int stat)
 {
     return stat >= XT_C2P_44 && stat <= XT_P2C_66;
-}
-
-/* The output's UDP length (32 bits: out_check rejects what does not fit in 16). */
-static __always_inline __u32 out_ulen(const struct xt_out *o)
-{
-    return XT_UDP_HLEN + (o->cd_out ? XT_CD_HLEN : 0) + o->plen;
 }
 
 /* Output to a client: ChannelData from the listen address of the client's family. */

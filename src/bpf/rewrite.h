@@ -2,7 +2,14 @@
  * every failure can still pass the packet up unchanged), then the new headers over the old ones,
  * with the payload left where it is: bpf_xdp_adjust_tail cuts padding and trailing bytes,
  * bpf_xdp_adjust_head moves the start by the difference in header sizes (IPv4 20 / IPv6 40,
- * ChannelData 4 or none). */
+ * ChannelData 4 or none).
+ *
+ * IPv4<->IPv6 translation (Cilium's ipv4_to_ipv6 / ipv6_to_ipv4 in nat_46x64.h) is not a step
+ * of its own: a cross-family binding (maps c2p_46, c2p_64, p2c_46, p2c_64; relay.h, lookup_pair)
+ * gives an output of the other family, and then xt_rewrite moves the frame start by the header
+ * size difference, write_headers writes the egress family's header from scratch (DSCP/ECN and
+ * TTL/hop limit carried over, DF set on IPv4) where the old one was, and udp_csum_out swaps the
+ * pseudo-header's addresses in the UDP checksum. */
 #ifndef XTURN_BPF_REWRITE_H
 #define XTURN_BPF_REWRITE_H
 
@@ -18,8 +25,7 @@
 #include "bpf/consts.h"
 #include "bpf/csum.h"
 #include "bpf/maps.h"
-#include "bpf/parsing.h"
-#include "bpf/relay.h"
+#include "bpf/pkt.h"
 #include "bpf/xdp_shared.h"
 
 #define xt_barrier() asm volatile("" ::: "memory")

@@ -57,7 +57,7 @@ struct xt_peer6 {
  * bpf_fib_lookup gave, and the route's MTU), cached by the program in the binding's map value so
  * that a packet costs no route lookup. Valid while gen equals the program's xt_route_gen, which
  * userspace bumps on every routing, neighbour, address or link change it hears of and once a
- * second (xdp_relay_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
+ * second (xdp_prog_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
  * XT_NH_GEN_BUSY "being written": a CPU owns the entry (src/bpf/rewrite.h, cache_write).
  * xt_route_gen takes neither value. */
 struct xt_nexthop {
@@ -140,7 +140,7 @@ struct xt_host_addr {
  * tx_ports: DEVMAP_HASH ifindex -> ifindex of the interfaces xturn drives (redirect targets).
  * host_addrs: HASH xt_host_addr -> __u8 (unused, 1), XT_HOST_ADDRS_MAX entries: the host's own
  *   addresses, which no packet from outside may come from (the kernel would drop it as a martian
- *   source, XT_DROP_MARTIAN). Set by userspace with xdp_relay_set_host_addrs when the daemon
+ *   source, XT_DROP_MARTIAN). Set by userspace with xdp_prog_set_host_addrs when the daemon
  *   starts and whenever the host's addresses change; the configured listen and relay addresses
  *   count as the host's whether they are in it or not.
  * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat.
@@ -152,43 +152,86 @@ struct xt_counter {
     __u64 bytes;
 };
 
-enum xt_stat {
-    /* relayed, by direction and (ingress, egress) family */
-    XT_C2P_44 = 0,
-    XT_C2P_46,
-    XT_C2P_64,
-    XT_C2P_66,
-    XT_P2C_44,
-    XT_P2C_46,
-    XT_P2C_64,
-    XT_P2C_66,
-    XT_C2C_SELF, /* client to client of this relay, in one pass (also counted above) */
-    /* passed to userspace */
-    XT_PASS_NOT_IP,       /* not IPv4/IPv6 (ARP, VLAN, ...) */
-    XT_PASS_NOT_UDP,      /* other protocols, IPv6 extension headers */
-    XT_PASS_IP_OPTIONS,   /* IPv4 with options */
-    XT_PASS_FRAGMENT,     /* IPv4 fragments */
-    XT_PASS_TRUNCATED,    /* shorter than its headers say */
-    XT_PASS_NOT_RELAY,    /* UDP not to a listen or relay address:port */
-    XT_PASS_STUN,         /* to the listen port, not ChannelData: control traffic */
-    XT_PASS_NO_CHANNEL,   /* ChannelData for a channel not bound in the maps */
-    XT_PASS_NO_PEER,      /* to a relay port from a peer without a channel */
-    XT_PASS_CROSS_FAMILY, /* bound, but IPv4<->IPv6 translation is off */
-    XT_PASS_ZERO_CSUM,    /* IPv4 UDP without checksum that would leave as IPv6 */
-    XT_PASS_MTU,          /* the result would exceed the egress MTU */
-    XT_PASS_NO_NEIGH,     /* next hop not resolved yet: the kernel resolves, userspace relays */
-    XT_PASS_FIB,          /* no route, or another FIB failure */
-    XT_PASS_OTHER_IFACE,  /* egress interface xturn does not drive */
-    XT_PASS_PADDING,      /* more than 3 bytes after the ChannelData payload (userspace cuts) */
-    XT_PASS_BAD_CSUM,     /* bad IPv4 header checksum, or IPv6 UDP without checksum */
-    XT_PASS_NO_RATE,      /* max_bps set, and the binding has no bucket */
-    /* dropped (every reason from XT_DROP_CD_LENGTH on) */
-    XT_DROP_CD_LENGTH, /* ChannelData length field larger than the datagram */
-    XT_DROP_ADJUST,    /* bpf_xdp_adjust_head/tail failed */
-    XT_DROP_RATE,      /* over max_bps: the allocation's bucket (either one, relaying to self) */
-    XT_DROP_MARTIAN,   /* to us from a source the kernel would drop (loopback, multicast, ...) */
-    XT_DROP_TTL,       /* TTL / hop limit 0: not relayed (RFC 8656 14) */
-    XT_STAT_COUNT
-};
+/* What a counter counts: a relayed path, the client-to-client pass (its packets also count in
+ * two paths), a reason the packet went up to the kernel stack unchanged, or one it was dropped
+ * for. */
+enum xt_stat_class { XT_CLASS_PATH, XT_CLASS_SELF, XT_CLASS_PASS, XT_CLASS_DROP };
+
+/* The counters, in index order: X(enum, name, class). The names are what `xturn stats`, the
+ * logs and the metrics (pass and drop reasons without their "pass_"/"drop_") show: never renamed
+ * nor reordered. Paths come first, by direction and (ingress, egress) family, as the binding
+ * maps are (userspace indexes both alike). */
+#define XT_STATS(X)                                                                                \
+    X(XT_C2P_44, "c2p_44", XT_CLASS_PATH)                                                          \
+    X(XT_C2P_46, "c2p_46", XT_CLASS_PATH)                                                          \
+    X(XT_C2P_64, "c2p_64", XT_CLASS_PATH)                                                          \
+    X(XT_C2P_66, "c2p_66", XT_CLASS_PATH)                                                          \
+    X(XT_P2C_44, "p2c_44", XT_CLASS_PATH)                                                          \
+    X(XT_P2C_46, "p2c_46", XT_CLASS_PATH)                                                          \
+    X(XT_P2C_64, "p2c_64", XT_CLASS_PATH)                                                          \
+    X(XT_P2C_66, "p2c_66", XT_CLASS_PATH)                                                          \
+    /* client to client of this relay, in one pass (also counted in its two paths) */              \
+    X(XT_C2C_SELF, "c2c_self", XT_CLASS_SELF)                                                      \
+    /* not IPv4/IPv6 (ARP, VLAN, ...) */                                                           \
+    X(XT_PASS_NOT_IP, "pass_not_ip", XT_CLASS_PASS)                                                \
+    /* other protocols, IPv6 extension headers */                                                  \
+    X(XT_PASS_NOT_UDP, "pass_not_udp", XT_CLASS_PASS)                                              \
+    /* IPv4 with options */                                                                        \
+    X(XT_PASS_IP_OPTIONS, "pass_ip_options", XT_CLASS_PASS)                                        \
+    /* IPv4 fragments */                                                                           \
+    X(XT_PASS_FRAGMENT, "pass_fragment", XT_CLASS_PASS)                                            \
+    /* shorter than its headers say */                                                             \
+    X(XT_PASS_TRUNCATED, "pass_truncated", XT_CLASS_PASS)                                          \
+    /* UDP not to a listen or relay address:port */                                                \
+    X(XT_PASS_NOT_RELAY, "pass_not_relay", XT_CLASS_PASS)                                          \
+    /* to the listen port, not ChannelData: control traffic */                                     \
+    X(XT_PASS_STUN, "pass_stun", XT_CLASS_PASS)                                                    \
+    /* ChannelData for a channel not bound in the maps */                                          \
+    X(XT_PASS_NO_CHANNEL, "pass_no_channel", XT_CLASS_PASS)                                        \
+    /* to a relay port from a peer without a channel */                                            \
+    X(XT_PASS_NO_PEER, "pass_no_peer", XT_CLASS_PASS)                                              \
+    /* bound, but IPv4<->IPv6 translation is off */                                                \
+    X(XT_PASS_CROSS_FAMILY, "pass_cross_family", XT_CLASS_PASS)                                    \
+    /* IPv4 UDP without checksum that would leave as IPv6 */                                       \
+    X(XT_PASS_ZERO_CSUM, "pass_zero_csum", XT_CLASS_PASS)                                          \
+    /* the result would exceed the egress MTU */                                                   \
+    X(XT_PASS_MTU, "pass_mtu", XT_CLASS_PASS)                                                      \
+    /* next hop not resolved yet: the kernel resolves, userspace relays */                         \
+    X(XT_PASS_NO_NEIGH, "pass_no_neigh", XT_CLASS_PASS)                                            \
+    /* no route, or another FIB failure */                                                         \
+    X(XT_PASS_FIB, "pass_fib", XT_CLASS_PASS)                                                      \
+    /* egress interface xturn does not drive */                                                    \
+    X(XT_PASS_OTHER_IFACE, "pass_other_iface", XT_CLASS_PASS)                                      \
+    /* more than 3 bytes after the ChannelData payload (userspace cuts) */                         \
+    X(XT_PASS_PADDING, "pass_padding", XT_CLASS_PASS)                                              \
+    /* bad IPv4 header checksum, or IPv6 UDP without checksum */                                   \
+    X(XT_PASS_BAD_CSUM, "pass_bad_csum", XT_CLASS_PASS)                                            \
+    /* max_bps set, and the binding has no bucket */                                               \
+    X(XT_PASS_NO_RATE, "pass_no_rate", XT_CLASS_PASS)                                              \
+    /* ChannelData length field larger than the datagram */                                        \
+    X(XT_DROP_CD_LENGTH, "drop_cd_length", XT_CLASS_DROP)                                          \
+    /* bpf_xdp_adjust_head/tail failed */                                                          \
+    X(XT_DROP_ADJUST, "drop_adjust", XT_CLASS_DROP)                                                \
+    /* over max_bps: the allocation's bucket (either one, relaying to self) */                     \
+    X(XT_DROP_RATE, "drop_rate", XT_CLASS_DROP)                                                    \
+    /* to us from a source the kernel would drop (loopback, multicast, ...) */                     \
+    X(XT_DROP_MARTIAN, "drop_martian", XT_CLASS_DROP)                                              \
+    /* TTL / hop limit 0: not relayed (RFC 8656 14) */                                             \
+    X(XT_DROP_TTL, "drop_ttl", XT_CLASS_DROP)
+
+#define XT_STAT_ENUM(e, name, cls) e,
+enum xt_stat { XT_STATS(XT_STAT_ENUM) XT_STAT_COUNT };
+#undef XT_STAT_ENUM
+
+/* The program tells the classes apart by position (xturn.bpf.c, relay.h is_path, consts.h):
+ * the list must keep each class together, in this order. */
+#define XT_STAT_CLASS_AT(s)                                                                        \
+    ((s) < XT_C2C_SELF         ? XT_CLASS_PATH                                                     \
+     : (s) == XT_C2C_SELF      ? XT_CLASS_SELF                                                     \
+     : (s) < XT_DROP_CD_LENGTH ? XT_CLASS_PASS                                                     \
+                               : XT_CLASS_DROP)
+#define XT_STAT_CLASS_OK(e, name, cls) &&XT_STAT_CLASS_AT(e) == (cls)
+_Static_assert(1 XT_STATS(XT_STAT_CLASS_OK), "counters: paths, c2c_self, pass, drop, in order");
+#undef XT_STAT_CLASS_OK
 
 #endif

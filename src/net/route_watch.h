@@ -1,6 +1,6 @@
 /* Route, neighbour, address and link changes of this network namespace, heard on rtnetlink's
  * multicast groups. Any of them is a reason to drop the next hops the XDP program caches
- * (xdp_relay_routes_changed); address changes also change which addresses are the relay host's
+ * (xdp_prog_routes_changed); address changes also change which addresses are the relay host's
  * own (the peer policy's "self"). */
 #ifndef XTURN_NET_ROUTE_WATCH_H
 #define XTURN_NET_ROUTE_WATCH_H

@@ -1,10 +1,8 @@
 /* Loader of the XDP fast path: the libbpf skeleton of src/bpf/xturn.bpf.c, configured through
  * .rodata and map sizes before load; attached through BPF links, which the kernel detaches when
- * their last fd closes (exit, crash or SIGKILL alike); bindings mirrored into the program's
- * maps. */
+ * their last fd closes (exit, crash or SIGKILL alike). */
 #include "xdp/xdp_loader.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -20,76 +18,11 @@
 #include <bpf/libbpf.h>
 
 #include "common/log.h"
-#include "xturn.skel.h"
+#include "xdp/xdp_abi.h"
+#include "xdp/xdp_internal.h"
+#include "xdp/xdp_log.h"
 
-#define XDP_MAX_IFACES      64 /* tx_ports' capacity in the program */
 #define XDP_DEFAULT_ENTRIES 65536
-
-struct xdp_iface {
-    int ifindex;
-    int link_fd; /* the BPF link attaching the program: held only by this process */
-};
-
-struct xdp_relay {
-    struct xturn_bpf *skel;
-    struct xt_cfg cfg;
-    struct xt_bucket *buckets; /* map buckets, mapped into memory */
-    size_t buckets_size;
-    uint32_t nbuckets;
-    struct xdp_iface ifaces[XDP_MAX_IFACES];
-    int n_ifaces;
-};
-
-/* ---- libbpf's messages, kept to explain a failed load ---- */
-
-#define LIBBPF_LOG_CAP 65536
-static char libbpf_log[LIBBPF_LOG_CAP];
-static size_t libbpf_log_len;
-
-/* Keeps the last LIBBPF_LOG_CAP - 1 bytes: a verifier log ends with its verdict. */
-static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-    char *msg = NULL;
-    int n;
-
-    if (level == LIBBPF_DEBUG)
-        return 0;
-    n = vasprintf(&msg, fmt, ap);
-    if (n <= 0) {
-        free(msg);
-        return 0;
-    }
-    if ((size_t)n >= LIBBPF_LOG_CAP - 1) {
-        memcpy(libbpf_log, msg + (size_t)n - (LIBBPF_LOG_CAP - 1), LIBBPF_LOG_CAP - 1);
-        libbpf_log_len = LIBBPF_LOG_CAP - 1;
-    } else {
-        size_t keep = LIBBPF_LOG_CAP - 1 - (size_t)n;
-
-        if (libbpf_log_len > keep) {
-            memmove(libbpf_log, libbpf_log + libbpf_log_len - keep, keep);
-            libbpf_log_len = keep;
-        }
-        memcpy(libbpf_log + libbpf_log_len, msg, (size_t)n);
-        libbpf_log_len += (size_t)n;
-    }
-    libbpf_log[libbpf_log_len] = '\0';
-    free(msg);
-    return n;
-}
-
-/* libbpf prints to stderr by default; while the loader works, its messages are kept instead
- * and end up in err when something fails. */
-static libbpf_print_fn_t capture_begin(void)
-{
-    libbpf_log_len = 0;
-    libbpf_log[0] = '\0';
-    return libbpf_set_print(capture_print);
-}
-
-static void capture_end(libbpf_print_fn_t prev)
-{
-    libbpf_set_print(prev);
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -105,213 +38,86 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* A verifier instruction line: "1394: (79) r5 = ...". */
-static bool is_insn_line(const char *l, const char *end)
-{
-    const char *p = l;
-
-    while (p < end && *p >= '0' && *p <= '9')
-        p++;
-    return p > l && p < end && *p == ':';
-}
-
-/* The most telling part of libbpf's output, on one line (" | " between lines): for a rejected
- * program, the source line and the instruction the verifier stopped at (without its register
- * dump), then its verdict; else libbpf's last messages. */
-static void log_tail(char *out, size_t outlen)
-{
-    const char *log = libbpf_log;
-    const char *end = log + libbpf_log_len;
-    const char *mark = strstr(log, "-- END PROG LOAD LOG --");
-    const char *start;
-    const char *part_s[3] = {NULL, NULL, NULL}, *part_e[3] = {NULL, NULL, NULL};
-    size_t n = 0;
-
-    if (outlen == 0)
-        return;
-    if (mark)
-        end = mark;
-    while (end > log && (end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    start = end;
-    /* back over at most 6 lines, stopping at an instruction line */
-    for (int lines = 0; start > log && lines < 6; lines++) {
-        const char *ls = start - 1;
-
-        while (ls > log && ls[-1] != '\n')
-            ls--;
-        if (mark && is_insn_line(ls, end)) {
-            const char *semi = memchr(ls, ';', (size_t)(start - ls));
-
-            part_s[1] = ls;
-            part_e[1] = semi ? semi : start - 1;
-            /* the source line the verifier printed shortly before ("; code @ file:line") */
-            for (const char *pe = ls; pe > log && lines < 12; lines++) {
-                const char *ps = pe - 1;
-
-                while (ps > log && ps[-1] != '\n')
-                    ps--;
-                if (ps[0] == ';' && ps[1] == ' ') {
-                    part_s[0] = ps + 2;
-                    part_e[0] = pe - 1;
-                    break;
-                }
-                pe = ps;
-            }
-            break;
-        }
-        start = ls;
-    }
-    part_s[2] = start;
-    part_e[2] = end;
-    for (int part = 0; part < 3; part++) {
-        const char *s = part_s[part];
-
-        if (!s || s >= part_e[part])
-            continue;
-        if (n > 0 && n + 4 < outlen) {
-            memcpy(out + n, " | ", 3);
-            n += 3;
-        }
-        for (; s < part_e[part] && n + 1 < outlen; s++) {
-            if (strncmp(s, "libbpf: ", 8) == 0 && (s == log || s[-1] == '\n'))
-                s += 8;
-            if (*s == '\n') {
-                if (n + 4 >= outlen)
-                    break;
-                memcpy(out + n, " | ", 3);
-                n += 3;
-            } else {
-                out[n++] = *s;
-            }
-        }
-    }
-    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '|'))
-        n--;
-    out[n] = '\0';
-}
-
-/* ---- configuration helpers ---- */
-
-void xdp_cfg_set_listen(struct xt_cfg *cfg, const struct xt_addr *a)
-{
-    if (a->family == AF_INET) {
-        memcpy(&cfg->listen_v4, a->ip, 4);
-        cfg->listen_port_v4 = htons(a->port);
-    } else {
-        memcpy(cfg->listen_v6, a->ip, 16);
-        cfg->listen_port_v6 = htons(a->port);
-    }
-}
-
-void xdp_cfg_set_relay(struct xt_cfg *cfg, const struct xt_addr *a)
-{
-    if (a->family == AF_INET)
-        memcpy(&cfg->relay_v4, a->ip, 4);
-    else
-        memcpy(cfg->relay_v6, a->ip, 16);
-}
-
 /* ---- load, attach, close ---- */
 
-#define BINDING_MAPS 8
-
-static struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
-{
-    struct bpf_map *m[] = {s->maps.c2p_44, s->maps.c2p_46, s->maps.c2p_64, s->maps.c2p_66,
-                           s->maps.p2c_44, s->maps.p2c_46, s->maps.p2c_64, s->maps.p2c_66};
-    return m[i];
-}
-
 /* The buckets map in this process's memory: userspace takes from the words the program does. */
-static int map_buckets(struct xdp_relay *x)
+static int map_buckets(struct xdp_prog *prog)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     void *p;
 
-    x->buckets_size = ((size_t)x->nbuckets * sizeof(struct xt_bucket) + page - 1) / page * page;
-    p = mmap(NULL, x->buckets_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-             bpf_map__fd(x->skel->maps.buckets), 0);
+    prog->buckets_size =
+        ((size_t)prog->nbuckets * sizeof(struct xt_bucket) + page - 1) / page * page;
+    p = mmap(NULL, prog->buckets_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+             bpf_map__fd(prog->skel->maps.buckets), 0);
     if (p == MAP_FAILED)
         return -errno;
-    x->buckets = p;
+    prog->buckets = p;
     return 0;
 }
 
-struct xdp_relay *xdp_relay_load(const struct xdp_options *opt, char *err, size_t errlen)
+struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t errlen)
 {
-    struct xdp_relay *x = calloc(1, sizeof(*x));
+    struct xdp_prog *prog = calloc(1, sizeof(*prog));
     uint32_t entries = opt->map_entries ? opt->map_entries : XDP_DEFAULT_ENTRIES;
     libbpf_print_fn_t prev;
     int rc = 0;
 
-    if (!x) {
+    if (!prog) {
         set_err(err, errlen, "out of memory");
         return NULL;
     }
-    prev = capture_begin();
-    x->skel = xturn_bpf__open();
-    if (!x->skel) {
+    prev = xdp_log_begin();
+    prog->skel = xturn_bpf__open();
+    if (!prog->skel) {
         rc = -errno;
         goto fail;
     }
-    x->cfg = opt->cfg;
-    x->skel->rodata->xt_cfg = opt->cfg;
+    prog->cfg = opt->cfg;
+    prog->skel->rodata->xt_cfg = opt->cfg;
     for (int i = 0; i < BINDING_MAPS && rc == 0; i++)
-        rc = bpf_map__set_max_entries(binding_maps(x->skel, i), entries);
+        rc = bpf_map__set_max_entries(binding_maps(prog->skel, i), entries);
     /* one bucket per allocation a binding map could name, index 0 unused; never used without
      * max_bps: the smallest map */
-    x->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
+    prog->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
     if (rc == 0)
-        rc = bpf_map__set_max_entries(x->skel->maps.buckets, x->nbuckets);
+        rc = bpf_map__set_max_entries(prog->skel->maps.buckets, prog->nbuckets);
     if (rc == 0)
-        rc = xturn_bpf__load(x->skel);
+        rc = xturn_bpf__load(prog->skel);
     if (rc == 0)
-        rc = map_buckets(x);
+        rc = map_buckets(prog);
     if (rc)
         goto fail;
-    capture_end(prev);
+    xdp_log_end(prev);
     /* Turns the next-hop cache on (0 keeps it off). */
-    __atomic_store_n(&x->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
-    return x;
+    __atomic_store_n(&prog->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
+    return prog;
 
 fail:
-    capture_end(prev);
+    xdp_log_end(prev);
     {
         char tail[1024];
 
-        log_tail(tail, sizeof(tail));
+        xdp_log_summary(tail, sizeof(tail));
         set_err(err, errlen, "loading the XDP program failed: %s%s%s", strerror(-rc),
                 tail[0] ? ": " : "", tail);
     }
-    xturn_bpf__destroy(x->skel);
-    free(x);
+    xturn_bpf__destroy(prog->skel);
+    free(prog);
     return NULL;
 }
 
-void xdp_relay_routes_changed(struct xdp_relay *x)
+int xdp_prog_fd(const struct xdp_prog *prog)
 {
-    uint32_t *gen = &x->skel->bss->xt_route_gen;
-    uint32_t next = __atomic_load_n(gen, __ATOMIC_RELAXED) + 1;
-
-    /* 0 turns the cache off, XT_NH_GEN_BUSY marks an entry being written: never generations. */
-    if (next == 0 || next == XT_NH_GEN_BUSY)
-        next = 1;
-    /* Only this thread writes it. */
-    __atomic_store_n(gen, next, __ATOMIC_RELEASE);
-}
-
-int xdp_relay_prog_fd(const struct xdp_relay *x)
-{
-    return bpf_program__fd(x->skel->progs.xturn_xdp);
+    return bpf_program__fd(prog->skel->progs.xturn_xdp);
 }
 
 /* A link fd, or -errno. The link is the process's: nothing detaches it but its last close. */
-static int attach_mode(struct xdp_relay *x, int ifindex, uint32_t flags)
+static int attach_mode(struct xdp_prog *prog, int ifindex, uint32_t flags)
 {
     LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
 
-    return bpf_link_create(xdp_relay_prog_fd(x), ifindex, BPF_XDP, &opts);
+    return bpf_link_create(xdp_prog_fd(prog), ifindex, BPF_XDP, &opts);
 }
 
 /* bpf() has no extended ack: what netlink would have said for the errors an attach meets. */
@@ -379,7 +185,7 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
         return -1;
     }
     if (rc) {
-        log_tail(why, sizeof(why));
+        xdp_log_summary(why, sizeof(why));
         set_err(err, errlen, "%s: removing the leftover xturn XDP program (id %u) failed: %s%s%s",
                 ifname, id, strerror(-rc), why[0] ? ": " : "", why);
         return -1;
@@ -394,13 +200,11 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
 
 /* bpf_fib_lookup answers BPF_FIB_LKUP_RET_FWD_DISABLED (so: pass_fib, every packet) unless
  * forwarding is on for the ingress interface, whatever its flags. */
-static void check_forwarding(const struct xdp_relay *x, const char *ifname)
+static void check_forwarding(const struct xdp_prog *prog, const char *ifname)
 {
-    static const uint8_t zero[16];
     const char *fam[2] = {"ipv4", "ipv6"};
-    bool served[2] = {x->cfg.listen_v4 != 0 || x->cfg.relay_v4 != 0,
-                      memcmp(x->cfg.listen_v6, zero, 16) != 0 ||
-                          memcmp(x->cfg.relay_v6, zero, 16) != 0};
+    bool served[2] = {xdp_abi_serves_family(&prog->cfg, AF_INET),
+                      xdp_abi_serves_family(&prog->cfg, AF_INET6)};
 
     for (int i = 0; i < 2; i++) {
         char path[128];
@@ -421,8 +225,8 @@ static void check_forwarding(const struct xdp_relay *x, const char *ifname)
     }
 }
 
-int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode, char *err,
-                     size_t errlen)
+int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_mode mode,
+                    bool fallback_generic, char *err, size_t errlen)
 {
     int ifindex = (int)if_nametoindex(ifname);
     libbpf_print_fn_t prev;
@@ -434,387 +238,63 @@ int xdp_relay_attach(struct xdp_relay *x, const char *ifname, enum xdp_mode mode
         set_err(err, errlen, "%s: %s", ifname, strerror(errno));
         return -1;
     }
-    for (int i = 0; i < x->n_ifaces; i++) {
-        if (x->ifaces[i].ifindex == ifindex) {
+    for (int i = 0; i < prog->n_ifaces; i++) {
+        if (prog->ifaces[i].ifindex == ifindex) {
             set_err(err, errlen, "%s: already attached", ifname);
             return -1;
         }
     }
-    if (x->n_ifaces == XDP_MAX_IFACES) {
+    if (prog->n_ifaces == XDP_MAX_IFACES) {
         set_err(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
         return -1;
     }
 
-    prev = capture_begin();
+    prev = xdp_log_begin();
     rc = clear_leftover(ifname, ifindex, err, errlen);
-    capture_end(prev);
+    xdp_log_end(prev);
     if (rc)
         return -1;
-    flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-    rc = attach_mode(x, ifindex, flags);
-    if (rc < 0 && mode == XDP_MODE_AUTO) {
+    flags = mode == XDP_ATTACH_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+    rc = attach_mode(prog, ifindex, flags);
+    if (rc < 0 && flags == XDP_FLAGS_DRV_MODE && fallback_generic) {
         char why[128];
 
         snprintf(why, sizeof(why), "%s%s", strerror(-rc), attach_hint(rc));
         xt_log(LOG_WARN, "native XDP not available, using generic XDP (slower)", "interface",
                ifname, "reason", why, NULL);
         flags = XDP_FLAGS_SKB_MODE;
-        rc = attach_mode(x, ifindex, flags);
+        rc = attach_mode(prog, ifindex, flags);
     }
     if (rc < 0) {
         set_err(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s", ifname,
                 flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc), attach_hint(rc));
         return -1;
     }
-    x->ifaces[x->n_ifaces].link_fd = rc;
+    prog->ifaces[prog->n_ifaces].link_fd = rc;
 
     key = (uint32_t)ifindex;
-    rc =
-        bpf_map__update_elem(x->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key), BPF_ANY);
+    rc = bpf_map__update_elem(prog->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key),
+                              BPF_ANY);
     if (rc) {
-        close(x->ifaces[x->n_ifaces].link_fd);
+        close(prog->ifaces[prog->n_ifaces].link_fd);
         set_err(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
         return -1;
     }
-    x->ifaces[x->n_ifaces].ifindex = ifindex;
-    x->n_ifaces++;
-    check_forwarding(x, ifname);
+    prog->ifaces[prog->n_ifaces].ifindex = ifindex;
+    prog->n_ifaces++;
+    check_forwarding(prog, ifname);
     return 0;
 }
 
-void xdp_relay_close(struct xdp_relay *x)
+void xdp_prog_close(struct xdp_prog *prog)
 {
-    if (!x)
+    if (!prog)
         return;
     /* The last close of a link detaches its program. */
-    for (int i = 0; i < x->n_ifaces; i++)
-        close(x->ifaces[i].link_fd);
-    if (x->buckets)
-        munmap(x->buckets, x->buckets_size);
-    xturn_bpf__destroy(x->skel);
-    free(x);
-}
-
-/* ---- bindings ---- */
-
-/* Keys and values are the packed map structs of xdp_shared.h. Keys, client or peer, have the
- * layout {ip, port, aux} with a 4- or 16-byte ip; values add the next-hop cache after it. */
-union xdp_ep {
-    struct xt_client4 c4;
-    struct xt_client6 c6;
-    struct xt_peer4 p4;
-    struct xt_peer6 p6;
-};
-
-union xdp_val {
-    struct xt_to_peer4 p4;
-    struct xt_to_peer6 p6;
-    struct xt_to_client4 c4;
-    struct xt_to_client6 c6;
-};
-
-static size_t ep_make(union xdp_ep *e, const struct xt_addr *a, uint16_t aux)
-{
-    memset(e, 0, sizeof(*e));
-    if (a->family == AF_INET) {
-        memcpy(&e->p4.ip, a->ip, 4);
-        e->p4.port = htons(a->port);
-        e->p4.relay_port = htons(aux);
-        return sizeof(e->p4);
-    }
-    memcpy(e->p6.ip, a->ip, 16);
-    e->p6.port = htons(a->port);
-    e->p6.relay_port = htons(aux);
-    return sizeof(e->p6);
-}
-
-/* A value with an empty next-hop cache: the program fills it on the first packet. */
-static size_t val_make(union xdp_val *v, const struct xt_addr *a, uint16_t aux, uint32_t bucket)
-{
-    union xdp_ep e;
-
-    memset(v, 0, sizeof(*v));
-    ep_make(&e, a, aux);
-    if (a->family == AF_INET) {
-        v->p4.peer = e.p4;
-        v->p4.bucket = bucket;
-        return sizeof(v->p4);
-    }
-    v->p6.peer = e.p6;
-    v->p6.bucket = bucket;
-    return sizeof(v->p6);
-}
-
-static int fam_index(const struct xt_addr *a)
-{
-    return a->family == AF_INET ? 0 : 1;
-}
-
-static int check_families(const struct xt_addr *client, const struct xt_addr *peer)
-{
-    if ((client->family != AF_INET && client->family != AF_INET6) ||
-        (peer->family != AF_INET && peer->family != AF_INET6))
-        return -EAFNOSUPPORT;
-    return 0;
-}
-
-/* c2p_<client fam><peer fam> and p2c_<peer fam><client fam>. */
-static void pick_maps(struct xdp_relay *x, const struct xt_addr *client, const struct xt_addr *peer,
-                      struct bpf_map **c2p, struct bpf_map **p2c)
-{
-    *c2p = binding_maps(x->skel, fam_index(client) * 2 + fam_index(peer));
-    *p2c = binding_maps(x->skel, 4 + fam_index(peer) * 2 + fam_index(client));
-}
-
-static int map_errno(int rc)
-{
-    /* A full hash map answers E2BIG. */
-    return rc == -E2BIG ? -ENOSPC : rc;
-}
-
-int xdp_relay_bind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
-                   const struct xt_addr *peer, uint16_t relay_port, uint32_t bucket)
-{
-    union xdp_ep ckey, pkey;
-    union xdp_val pval, cval, old;
-    size_t csz, psz, cvsz, pvsz;
-    struct bpf_map *c2p, *p2c;
-    bool had_old;
-    int rc = check_families(client, peer);
-
-    if (rc)
-        return rc;
-    if (bucket >= x->nbuckets)
-        return -ERANGE;
-    pick_maps(x, client, peer, &c2p, &p2c);
-    csz = ep_make(&ckey, client, channel);
-    psz = ep_make(&pkey, peer, relay_port);
-    pvsz = val_make(&pval, peer, relay_port, bucket);
-    cvsz = val_make(&cval, client, channel, bucket);
-
-    /* All or nothing: if the second insert fails, the first map gets back what it had. */
-    had_old = bpf_map__lookup_elem(c2p, &ckey, csz, &old, pvsz, 0) == 0;
-    rc = bpf_map__update_elem(c2p, &ckey, csz, &pval, pvsz, BPF_ANY);
-    if (rc)
-        return map_errno(rc);
-    rc = bpf_map__update_elem(p2c, &pkey, psz, &cval, cvsz, BPF_ANY);
-    if (rc) {
-        if (had_old)
-            bpf_map__update_elem(c2p, &ckey, csz, &old, pvsz, BPF_ANY);
-        else
-            bpf_map__delete_elem(c2p, &ckey, csz, 0);
-        return map_errno(rc);
-    }
-    return 0;
-}
-
-int xdp_relay_unbind(struct xdp_relay *x, const struct xt_addr *client, uint16_t channel,
-                     const struct xt_addr *peer, uint16_t relay_port)
-{
-    union xdp_ep ckey, pkey;
-    size_t csz, psz;
-    struct bpf_map *c2p, *p2c;
-    int rc = check_families(client, peer);
-    int rc2;
-
-    if (rc)
-        return rc;
-    pick_maps(x, client, peer, &c2p, &p2c);
-    csz = ep_make(&ckey, client, channel);
-    psz = ep_make(&pkey, peer, relay_port);
-    rc = bpf_map__delete_elem(c2p, &ckey, csz, 0);
-    rc2 = bpf_map__delete_elem(p2c, &pkey, psz, 0);
-    if (rc == -ENOENT)
-        rc = 0;
-    if (rc2 == -ENOENT)
-        rc2 = 0;
-    return rc ? rc : rc2;
-}
-
-/* ---- --max-bps buckets ---- */
-
-struct xt_bucket *xdp_relay_buckets(struct xdp_relay *x, uint32_t *n)
-{
-    *n = x->nbuckets;
-    return x->buckets;
-}
-
-/* ---- the host's own addresses (martian sources) ---- */
-
-static int host_key_cmp(const void *a, const void *b)
-{
-    return memcmp(a, b, sizeof(struct xt_host_addr));
-}
-
-/* The map keys of addrs (ports left out), sorted, each once, into keys (n of them). Returns
- * how many, or -EAFNOSUPPORT. */
-static int host_keys(const struct xt_addr *addrs, size_t n, struct xt_host_addr *keys)
-{
-    size_t u = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (addrs[i].family != AF_INET && addrs[i].family != AF_INET6)
-            return -EAFNOSUPPORT;
-        memset(&keys[i], 0, sizeof(keys[i]));
-        keys[i].family = (uint8_t)addrs[i].family; /* AF_INET / AF_INET6: the program's XT_AF_* */
-        memcpy(keys[i].ip, addrs[i].ip, addrs[i].family == AF_INET ? 4 : 16);
-    }
-    if (n)
-        qsort(keys, n, sizeof(*keys), host_key_cmp);
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || host_key_cmp(&keys[u - 1], &keys[i]) != 0)
-            keys[u++] = keys[i];
-    return (int)u;
-}
-
-/* Deletes the map's keys that are not among keys (u of them, sorted). They are collected first:
- * deleting the key a walk stands on would restart it. */
-static int host_addrs_prune(struct bpf_map *m, const struct xt_host_addr *keys, size_t u)
-{
-    uint32_t cap = bpf_map__max_entries(m);
-    struct xt_host_addr *gone = calloc(cap, sizeof(*gone));
-    struct xt_host_addr k, at;
-    size_t n = 0;
-    int rc;
-
-    if (!gone)
-        return -ENOMEM;
-    for (rc = bpf_map__get_next_key(m, NULL, &k, sizeof(k)); rc == 0 && n < cap;
-         rc = bpf_map__get_next_key(m, &at, &k, sizeof(k))) {
-        if (!bsearch(&k, keys, u, sizeof(*keys), host_key_cmp))
-            gone[n++] = k;
-        at = k;
-    }
-    if (rc == -ENOENT)
-        rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = bpf_map__delete_elem(m, &gone[i], sizeof(gone[i]), 0);
-        if (rc == -ENOENT)
-            rc = 0;
-    }
-    free(gone);
-    return rc;
-}
-
-int xdp_relay_set_host_addrs(struct xdp_relay *x, const struct xt_addr *addrs, size_t n)
-{
-    struct bpf_map *m = x->skel->maps.host_addrs;
-    struct xt_host_addr *keys = calloc(n ? n : 1, sizeof(*keys));
-    const uint8_t one = 1;
-    int u, rc;
-
-    if (!keys)
-        return -ENOMEM;
-    u = host_keys(addrs, n, keys);
-    if (u < 0)
-        rc = u;
-    else if ((uint32_t)u > bpf_map__max_entries(m))
-        rc = -ENOSPC;
-    else /* the gone ones first: the new set then fits */
-        rc = host_addrs_prune(m, keys, (size_t)u);
-    for (int i = 0; i < u && rc == 0; i++) {
-        rc = bpf_map__update_elem(m, &keys[i], sizeof(keys[i]), &one, sizeof(one), BPF_NOEXIST);
-        if (rc == -EEXIST)
-            rc = 0;
-    }
-    free(keys);
-    return map_errno(rc);
-}
-
-/* ---- counters ---- */
-
-int xdp_stats_read_fd(int map_fd, struct xt_counter *out)
-{
-    int ncpu = libbpf_num_possible_cpus();
-    struct xt_counter *per;
-    int rc = 0;
-
-    if (ncpu <= 0)
-        return ncpu < 0 ? ncpu : -EINVAL;
-    per = calloc((size_t)ncpu, sizeof(*per));
-    if (!per)
-        return -ENOMEM;
-    for (uint32_t k = 0; k < XT_STAT_COUNT && rc == 0; k++) {
-        rc = bpf_map_lookup_elem(map_fd, &k, per) ? -errno : 0;
-        out[k].packets = out[k].bytes = 0;
-        for (int c = 0; c < ncpu && rc == 0; c++) {
-            out[k].packets += per[c].packets;
-            out[k].bytes += per[c].bytes;
-        }
-    }
-    free(per);
-    return rc;
-}
-
-/* The kernel's own account of a map's memory: "memlock" in the map fd's fdinfo. */
-static unsigned long long map_memlock(int fd)
-{
-    char path[64], line[128];
-    unsigned long long v = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "memlock: %llu", &v) == 1)
-            break;
-    fclose(f);
-    return v;
-}
-
-unsigned long long xdp_relay_map_memory(const struct xdp_relay *x)
-{
-    unsigned long long total = 0;
-    for (int i = 0; i < BINDING_MAPS; i++)
-        total += map_memlock(bpf_map__fd(binding_maps(x->skel, i)));
-    return total + map_memlock(bpf_map__fd(x->skel->maps.buckets));
-}
-
-int xdp_relay_stats(struct xdp_relay *x, struct xt_counter *out)
-{
-    return xdp_stats_read_fd(bpf_map__fd(x->skel->maps.stats), out);
-}
-
-const char *xdp_stat_name(enum xt_stat s)
-{
-    static const char *const names[XT_STAT_COUNT] = {
-        [XT_C2P_44] = "c2p_44",
-        [XT_C2P_46] = "c2p_46",
-        [XT_C2P_64] = "c2p_64",
-        [XT_C2P_66] = "c2p_66",
-        [XT_P2C_44] = "p2c_44",
-        [XT_P2C_46] = "p2c_46",
-        [XT_P2C_64] = "p2c_64",
-        [XT_P2C_66] = "p2c_66",
-        [XT_C2C_SELF] = "c2c_self",
-        [XT_PASS_NOT_IP] = "pass_not_ip",
-        [XT_PASS_NOT_UDP] = "pass_not_udp",
-        [XT_PASS_IP_OPTIONS] = "pass_ip_options",
-        [XT_PASS_FRAGMENT] = "pass_fragment",
-        [XT_PASS_TRUNCATED] = "pass_truncated",
-        [XT_PASS_NOT_RELAY] = "pass_not_relay",
-        [XT_PASS_STUN] = "pass_stun",
-        [XT_PASS_NO_CHANNEL] = "pass_no_channel",
-        [XT_PASS_NO_PEER] = "pass_no_peer",
-        [XT_PASS_CROSS_FAMILY] = "pass_cross_family",
-        [XT_PASS_ZERO_CSUM] = "pass_zero_csum",
-        [XT_PASS_MTU] = "pass_mtu",
-        [XT_PASS_NO_NEIGH] = "pass_no_neigh",
-        [XT_PASS_FIB] = "pass_fib",
-        [XT_PASS_OTHER_IFACE] = "pass_other_iface",
-        [XT_PASS_PADDING] = "pass_padding",
-        [XT_PASS_BAD_CSUM] = "pass_bad_csum",
-        [XT_PASS_NO_RATE] = "pass_no_rate",
-        [XT_DROP_CD_LENGTH] = "drop_cd_length",
-        [XT_DROP_ADJUST] = "drop_adjust",
-        [XT_DROP_RATE] = "drop_rate",
-        [XT_DROP_MARTIAN] = "drop_martian",
-        [XT_DROP_TTL] = "drop_ttl",
-    };
-
-    if ((unsigned)s >= XT_STAT_COUNT || !names[s])
-        return "unknown";
-    return names[s];
+    for (int i = 0; i < prog->n_ifaces; i++)
+        close(prog->ifaces[i].link_fd);
+    if (prog->buckets)
+        munmap(prog->buckets, prog->buckets_size);
+    xturn_bpf__destroy(prog->skel);
+    free(prog);
 }

@@ -30,7 +30,10 @@
 #include <linux/bpf.h>
 
 #include "fuzz_formats.h"
+#include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
 #define CHECK(cond)                                                                                \
@@ -46,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MTU       1500
 
 struct inst {
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     int prog_fd;
     int stats_fd;
     bool strict;
@@ -123,53 +126,33 @@ static void fail_setup(const char *what, const char *why)
     exit(1);
 }
 
-static int find_stats_map(int prog_fd)
-{
-    struct bpf_prog_info info = {0};
-    uint32_t len = sizeof(info), ids[16];
-
-    info.nr_map_ids = 16;
-    info.map_ids = (uint64_t)(uintptr_t)ids;
-    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
-        return -1;
-    for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++) {
-        struct bpf_map_info mi = {0};
-        uint32_t mlen = sizeof(mi);
-        int fd = bpf_map_get_fd_by_id(ids[i]);
-        if (fd < 0)
-            continue;
-        if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, "stats") == 0)
-            return fd;
-        close(fd);
-    }
-    return -1;
-}
-
 static void load(struct inst *in, bool strict)
 {
+    struct xt_addr addrs[2];
+    struct xdp_abi_settings s = {.listen = addrs,
+                                 .nlisten = 2,
+                                 .relay = addrs,
+                                 .nrelay = 2,
+                                 .relay_port_lo = FX_RELAY_LO,
+                                 .relay_port_hi = FX_RELAY_HI,
+                                 .strict_channel_range = strict,
+                                 .cross_family = !strict};
     struct xdp_options o;
-    struct xt_addr a;
     char err[1024] = "";
 
+    CHECK(xt_addr_parse_ip(FX_LISTEN_V4, &addrs[0]) == 0);
+    CHECK(xt_addr_parse_ip(FX_LISTEN_V6, &addrs[1]) == 0);
+    addrs[0].port = addrs[1].port = FX_PORT;
     memset(&o, 0, sizeof(o));
-    CHECK(xt_addr_parse_ip(FX_LISTEN_V4, &a) == 0);
-    a.port = FX_PORT;
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    CHECK(xt_addr_parse_ip(FX_LISTEN_V6, &a) == 0);
-    a.port = FX_PORT;
-    xdp_cfg_set_listen(&o.cfg, &a);
-    xdp_cfg_set_relay(&o.cfg, &a);
-    o.cfg.relay_port_lo = FX_RELAY_LO;
-    o.cfg.relay_port_hi = FX_RELAY_HI;
-    o.cfg.channel_hi = strict ? FX_STRICT_HI : FX_CHANNEL_HI;
-    o.cfg.cross_family = strict ? 0 : 1;
+    /* the daemon's packer: the model's channel ranges must be what it makes */
+    o.cfg = xdp_abi_cfg(&s);
+    CHECK(o.cfg.channel_hi == (strict ? FX_STRICT_HI : FX_CHANNEL_HI));
     o.map_entries = 256;
-    in->x = xdp_relay_load(&o, err, sizeof(err));
-    if (!in->x)
-        fail_setup("xdp_relay_load", err);
-    in->prog_fd = xdp_relay_prog_fd(in->x);
-    in->stats_fd = find_stats_map(in->prog_fd);
+    in->prog = xdp_prog_load(&o, err, sizeof(err));
+    if (!in->prog)
+        fail_setup("xdp_prog_load", err);
+    in->prog_fd = xdp_prog_fd(in->prog);
+    in->stats_fd = xdp_stats_map_of(in->prog_fd);
     if (in->stats_fd < 0)
         fail_setup("stats map", strerror(errno));
     in->strict = strict;
@@ -180,7 +163,7 @@ static void load(struct inst *in, bool strict)
         c.port = b->client.port;
         CHECK(xt_addr_parse_ip(b->peer.ip, &p) == 0);
         p.port = b->peer.port;
-        CHECK(xdp_relay_bind(in->x, &c, b->channel, &p, b->relay_port, 0) == 0);
+        CHECK(xdp_prog_bind(in->prog, &c, b->channel, &p, b->relay_port, 0) == 0);
     }
 }
 
@@ -223,7 +206,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(stat_vals && in_frame && out_frame);
 
     load(&insts[0], false);
-    if (xdp_relay_attach(insts[0].x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0)
+    if (xdp_prog_attach(insts[0].prog, "xt1", XDP_ATTACH_NATIVE, false, err, sizeof(err)) != 0)
         fail_setup("attach xt1", err);
     load(&insts[1], true);
     for (int i = 0; i < 2; i++)

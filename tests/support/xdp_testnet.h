@@ -67,7 +67,7 @@ struct tep {
         AF_INET, "198.18.10.4", 40002                                                              \
     }
 
-/* A channel binding to mirror into the program's maps (xdp_relay_bind). */
+/* A channel binding to mirror into the program's maps (xdp_prog_bind). */
 struct testnet_binding {
     struct tep client;
     uint16_t channel;

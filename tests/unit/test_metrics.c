@@ -25,6 +25,7 @@
 
 #include "app/config.h"
 #include "app/metrics.h"
+#include "app/metrics_render.h"
 #include "common/log.h"
 
 #define PAGE_CAP (256 * 1024)

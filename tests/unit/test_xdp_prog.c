@@ -25,7 +25,10 @@
 #include <linux/if_link.h>
 
 #include "common/gcra.h"
+#include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
+#include "xdp/xdp_maps.h"
+#include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -282,7 +285,7 @@ static void verify_checksums(const uint8_t *f, size_t len, int allow_zero)
 /* ---- running the program ---- */
 
 struct inst {
-    struct xdp_relay *x;
+    struct xdp_prog *prog;
     int fd;
     int ingress; /* ifindex the frames come in by; 0: xt0 */
 };
@@ -306,7 +309,7 @@ static uint32_t run(const struct inst *in, const uint8_t *frame, size_t len, uin
 
 static void snapshot(const struct inst *in, struct xt_counter *c)
 {
-    assert_int_equal(xdp_relay_stats(in->x, c), 0);
+    assert_int_equal(xdp_prog_stats(in->prog, c), 0);
 }
 
 /* Every counter moved by exactly what is expected: want[k] packets, bytes[k] bytes. */
@@ -326,7 +329,7 @@ static void expect_deltas(const struct xt_counter *before, const struct xt_count
 
 /* Every binding of the table; with buckets, each allocation's --max-bps bucket is numbered by
  * its relay port (50001: bucket 1), as if every relayed address were an allocation of its own. */
-static void bind_all(struct xdp_relay *x, bool buckets)
+static void bind_all(struct xdp_prog *prog, bool buckets)
 {
     for (size_t i = 0; i < sizeof(bindings) / sizeof(bindings[0]); i++) {
         struct xt_addr c, p;
@@ -335,37 +338,51 @@ static void bind_all(struct xdp_relay *x, bool buckets)
         tep_addr(&bindings[i].client, &c);
         tep_addr(&bindings[i].peer, &p);
         assert_int_equal(
-            xdp_relay_bind(x, &c, bindings[i].channel, &p, bindings[i].relay_port, bucket), 0);
+            xdp_prog_bind(prog, &c, bindings[i].channel, &p, bindings[i].relay_port, bucket), 0);
     }
+}
+
+/* What every instance is configured with (listen and relay address: xt0's; strict channel
+ * range), packed by the daemon's own xdp_abi_cfg. */
+static struct xdp_abi_settings base_settings(void)
+{
+    static struct xt_addr addrs[2];
+    const struct tep l4 = LISTEN4, l6 = LISTEN6;
+
+    tep_addr(&l4, &addrs[0]);
+    tep_addr(&l6, &addrs[1]);
+    return (struct xdp_abi_settings){.listen = addrs,
+                                     .nlisten = 2,
+                                     .relay = addrs,
+                                     .nrelay = 2,
+                                     .relay_port_lo = 49152,
+                                     .relay_port_hi = 65535,
+                                     .strict_channel_range = true,
+                                     .cross_family = true};
+}
+
+static void options(struct xdp_options *o, const struct xdp_abi_settings *s)
+{
+    memset(o, 0, sizeof(*o));
+    o->cfg = xdp_abi_cfg(s);
+    o->map_entries = 1024;
 }
 
 static void base_options(struct xdp_options *o)
 {
-    struct xt_addr a;
-    const struct tep l4 = LISTEN4, l6 = LISTEN6;
+    const struct xdp_abi_settings s = base_settings();
 
-    memset(o, 0, sizeof(*o));
-    tep_addr(&l4, &a);
-    xdp_cfg_set_listen(&o->cfg, &a);
-    xdp_cfg_set_relay(&o->cfg, &a);
-    tep_addr(&l6, &a);
-    xdp_cfg_set_listen(&o->cfg, &a);
-    xdp_cfg_set_relay(&o->cfg, &a);
-    o->cfg.relay_port_lo = 49152;
-    o->cfg.relay_port_hi = 65535;
-    o->cfg.channel_hi = 0x4fff;
-    o->cfg.cross_family = 1;
-    o->map_entries = 1024;
+    options(o, &s);
 }
 
 static void load(struct inst *in, const struct xdp_options *o)
 {
     char err[1024] = "";
 
-    in->x = xdp_relay_load(o, err, sizeof(err));
-    if (!in->x)
-        fail_msg("xdp_relay_load: %s", err);
-    in->fd = xdp_relay_prog_fd(in->x);
+    in->prog = xdp_prog_load(o, err, sizeof(err));
+    if (!in->prog)
+        fail_msg("xdp_prog_load: %s", err);
+    in->fd = xdp_prog_fd(in->prog);
     assert_true(in->fd >= 0);
 }
 
@@ -1210,6 +1227,7 @@ static void test_runt_frame(void **state)
 
 static void test_cross_family_off(void **state)
 {
+    struct xdp_abi_settings settings = base_settings();
     struct xdp_options o;
     struct inst in = {0};
     static const struct pass_case cross[] = {
@@ -1221,17 +1239,17 @@ static void test_cross_family_off(void **state)
     };
 
     (void)state;
-    base_options(&o);
-    o.cfg.cross_family = 0;
+    settings.cross_family = false;
+    options(&o, &settings);
     load(&in, &o);
-    bind_all(in.x, false);
+    bind_all(in.prog, false);
     for (size_t i = 0; i < sizeof(cross) / sizeof(cross[0]); i++)
         run_pass_case(&in, &cross[i]);
     /* same family still relayed */
     run_relay_case(&in, relay_case("c2p_44"));
     run_relay_case(&in, relay_case("p2c_44"));
     run_relay_case(&in, relay_case("c2c_44"));
-    xdp_relay_close(in.x);
+    xdp_prog_close(in.prog);
 }
 
 /* ---- loader: bindings ---- */
@@ -1267,17 +1285,17 @@ static void test_unbind(void **state)
     (void)state;
     tep_addr(&client, &c);
     tep_addr(&peer, &p);
-    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077, 0), 0);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &c, 0x4077, &p, 50077, 0), 0);
     run_relay_case(&main_inst, &c2p);
     run_relay_case(&main_inst, &p2c);
-    assert_int_equal(xdp_relay_unbind(main_inst.x, &c, 0x4077, &p, 50077), 0);
+    assert_int_equal(xdp_prog_unbind(main_inst.prog, &c, 0x4077, &p, 50077), 0);
     run_pass_case(&main_inst, &gone[0]);
     run_pass_case(&main_inst, &gone[1]);
     /* missing entries are not an error */
-    assert_int_equal(xdp_relay_unbind(main_inst.x, &c, 0x4077, &p, 50077), 0);
+    assert_int_equal(xdp_prog_unbind(main_inst.prog, &c, 0x4077, &p, 50077), 0);
     /* bad family */
     c.family = 0;
-    assert_int_equal(xdp_relay_bind(main_inst.x, &c, 0x4077, &p, 50077, 0), -EAFNOSUPPORT);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &c, 0x4077, &p, 50077, 0), -EAFNOSUPPORT);
 }
 
 static void test_map_full(void **state)
@@ -1300,7 +1318,7 @@ static void test_map_full(void **state)
 
         snprintf(ip, sizeof(ip), "198.18.20.%d", 10 + i);
         tep_addr(&peer, &p);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), 0);
     }
     {
         const struct tep peer = {AF_INET, "198.18.20.99", 5000};
@@ -1309,7 +1327,7 @@ static void test_map_full(void **state)
 
         tep_addr(&peer, &p);
         /* c2p_44 has room (one entry), p2c_44 is full: the c2p insert is undone */
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4002, &p, 50002, 0), -ENOSPC);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4002, &p, 50002, 0), -ENOSPC);
         run_pass_case(&in, &none);
         /* an update of an existing binding still works */
         snprintf(ip, sizeof(ip), "198.18.20.%d", 10);
@@ -1317,7 +1335,7 @@ static void test_map_full(void **state)
             const struct tep again = {AF_INET, ip, 5000};
 
             tep_addr(&again, &p);
-            assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
+            assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), 0);
         }
     }
     /* c2p_44 full: four more clients */
@@ -1327,15 +1345,15 @@ static void test_map_full(void **state)
 
         tep_addr(&cl, &c);
         tep_addr(&peer, &p);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), 0);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), 0);
     }
     {
         const struct tep cl = {AF_INET, "198.18.10.2", 42000};
 
         tep_addr(&cl, &c);
-        assert_int_equal(xdp_relay_bind(in.x, &c, 0x4001, &p, 50001, 0), -ENOSPC);
+        assert_int_equal(xdp_prog_bind(in.prog, &c, 0x4001, &p, 50001, 0), -ENOSPC);
     }
-    xdp_relay_close(in.x);
+    xdp_prog_close(in.prog);
 }
 
 /* ---- --max-bps: a bucket per allocation (src/common/gcra.h) ----
@@ -1408,7 +1426,7 @@ static struct inst rate_inst;
 static uint64_t *bucket(uint32_t i)
 {
     uint32_t n;
-    struct xt_bucket *b = xdp_relay_buckets(rate_inst.x, &n);
+    struct xt_bucket *b = xdp_prog_buckets(rate_inst.prog, &n);
 
     assert_true(i < n);
     return (uint64_t *)&b[i].tat;
@@ -1423,25 +1441,26 @@ static void bucket_fill(uint32_t i, uint64_t bytes)
 static int rate_setup(void **state)
 {
     static int printed;
+    struct xdp_abi_settings settings = base_settings();
     struct xdp_options o;
     struct bpf_prog_info info = {0};
     uint32_t info_len = sizeof(info);
 
     (void)state;
-    base_options(&o);
-    o.cfg.max_bps = RATE_BPS;
+    settings.max_bps = RATE_BPS;
+    options(&o, &settings);
     load(&rate_inst, &o);
     if (!printed && bpf_obj_get_info_by_fd(rate_inst.fd, &info, &info_len) == 0 && ++printed)
         print_message("xturn_xdp with max_bps: %u instructions verified, %u translated\n",
                       info.verified_insns, info.xlated_prog_len / 8);
-    bind_all(rate_inst.x, true);
+    bind_all(rate_inst.prog, true);
     return 0;
 }
 
 static int rate_teardown(void **state)
 {
     (void)state;
-    xdp_relay_close(rate_inst.x);
+    xdp_prog_close(rate_inst.prog);
     return 0;
 }
 
@@ -1454,14 +1473,14 @@ static void test_rate_buckets(void **state)
     uint32_t n;
 
     (void)state;
-    assert_non_null(xdp_relay_buckets(rate_inst.x, &n));
+    assert_non_null(xdp_prog_buckets(rate_inst.prog, &n));
     assert_int_equal(n, 1024 + 1);
     tep_addr(&c, &ca);
     tep_addr(&p, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4001, &pa, 50001, n), -ERANGE);
-    assert_non_null(xdp_relay_buckets(main_inst.x, &n));
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4001, &pa, 50001, n), -ERANGE);
+    assert_non_null(xdp_prog_buckets(main_inst.prog, &n));
     assert_int_equal(n, 1);
-    assert_int_equal(xdp_relay_bind(main_inst.x, &ca, 0x4001, &pa, 50001, 1), -ERANGE);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &ca, 0x4001, &pa, 50001, 1), -ERANGE);
 }
 
 /* Both directions of an allocation draw from its bucket until it is empty. */
@@ -1523,7 +1542,7 @@ static void test_rate_one_limit_per_allocation(void **state)
     (void)state;
     tep_addr(&c, &ca);
     tep_addr(&p6, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4002, &pa, 50002, 1), 0);
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4002, &pa, 50002, 1), 0);
     bucket_fill(1, 120);
     run_relay_case(&rate_inst, &to4);
     run_pass_case(&rate_inst, &to6d); /* 40 left, whichever relayed address */
@@ -1582,12 +1601,12 @@ static void test_rate_missing(void **state)
     (void)state;
     tep_addr(&c, &ca);
     tep_addr(&p, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4001, &pa, 50001, 0), 0);
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4001, &pa, 50001, 0), 0);
     run_pass_case(&rate_inst, &c2p);
     run_pass_case(&rate_inst, &p2c);
     tep_addr(&cb, &ca);
     tep_addr(&r10, &pa);
-    assert_int_equal(xdp_relay_bind(rate_inst.x, &ca, 0x4011, &pa, 50011, 0), 0);
+    assert_int_equal(xdp_prog_bind(rate_inst.prog, &ca, 0x4011, &pa, 50011, 0), 0);
     bucket_fill(10, 150);
     t10 = *bucket(10);
     run_pass_case(&rate_inst, &self);
@@ -1639,22 +1658,28 @@ static void test_attach_detach(void **state)
     load(&in, &o);
     assert_int_equal(bpf_obj_get_info_by_fd(in.fd, &info, &info_len), 0);
 
-    /* a bridge has no native XDP: AUTO falls back to generic (with a warning) */
-    assert_int_equal(xdp_relay_attach(in.x, "xtd0", XDP_MODE_AUTO, err, sizeof(err)), 0);
+    /* a bridge has no native XDP: native with the fallback ends generic (with a warning) */
+    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_ATTACH_NATIVE, true, err, sizeof(err)),
+                     0);
     assert_int_equal(attached_id("xtd0", XDP_FLAGS_SKB_MODE), info.id);
-    assert_int_equal(xdp_relay_attach(in.x, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), 0);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_ATTACH_GENERIC, false, err, sizeof(err)),
+                     0);
     assert_int_equal(attached_id("xt2", XDP_FLAGS_SKB_MODE), info.id);
     /* errors */
-    assert_int_equal(xdp_relay_attach(in.x, "xt2", XDP_MODE_GENERIC, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt2", XDP_ATTACH_GENERIC, false, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "xt2"));
-    assert_int_equal(xdp_relay_attach(in.x, "nosuchif0", XDP_MODE_AUTO, err, sizeof(err)), -1);
+    assert_int_equal(
+        xdp_prog_attach(in.prog, "nosuchif0", XDP_ATTACH_NATIVE, true, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "nosuchif0"));
-    assert_int_equal(xdp_relay_attach(in.x, "xtd0", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xtd0", XDP_ATTACH_NATIVE, false, err, sizeof(err)),
+                     -1);
     /* the main instance holds xt1 through its link: refused, and left to it */
-    assert_int_equal(xdp_relay_attach(in.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)), -1);
+    assert_int_equal(xdp_prog_attach(in.prog, "xt1", XDP_ATTACH_NATIVE, false, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "another program holds the interface"));
 
-    xdp_relay_close(in.x);
+    xdp_prog_close(in.prog);
     assert_int_equal(attached_id("xtd0", 0), 0);
     assert_int_equal(attached_id("xt2", 0), 0);
     /* the main instance is still attached natively to xt1 */
@@ -1671,7 +1696,7 @@ static void test_load_error(void **state)
     (void)state;
     base_options(&o);
     o.map_entries = UINT32_MAX; /* no hash map that large */
-    assert_null(xdp_relay_load(&o, err, sizeof(err)));
+    assert_null(xdp_prog_load(&o, err, sizeof(err)));
     assert_true(strlen(err) > 0);
     print_message("load error reported: %s\n", err);
 }
@@ -1691,6 +1716,34 @@ static void test_stat_names(void **state)
     assert_string_equal(xdp_stat_name(XT_C2P_44), "c2p_44");
     assert_string_equal(xdp_stat_name(XT_PASS_NO_CHANNEL), "pass_no_channel");
     assert_string_equal(xdp_stat_name(XT_STAT_COUNT), "unknown");
+}
+
+/* The class of every counter, and the metrics' reason label of pass and drop reasons. */
+static void test_stat_classes(void **state)
+{
+    static const char *const prefix[] = {[XT_CLASS_PASS] = "pass_", [XT_CLASS_DROP] = "drop_"};
+
+    (void)state;
+    for (int i = 0; i < XT_STAT_COUNT; i++) {
+        enum xt_stat_class c = xdp_stat_class((enum xt_stat)i);
+        const char *n = xdp_stat_name((enum xt_stat)i), *r = xdp_stat_reason((enum xt_stat)i);
+
+        if (i <= XT_P2C_66)
+            assert_int_equal(c, XT_CLASS_PATH);
+        else if (i == XT_C2C_SELF)
+            assert_int_equal(c, XT_CLASS_SELF);
+        if (c == XT_CLASS_PASS || c == XT_CLASS_DROP) {
+            assert_int_equal(strncmp(n, prefix[c], 5), 0);
+            assert_string_equal(r, n + 5);
+        } else {
+            assert_string_equal(r, n);
+        }
+    }
+    assert_int_equal(xdp_stat_class(XT_PASS_NO_RATE), XT_CLASS_PASS);
+    assert_int_equal(xdp_stat_class(XT_DROP_CD_LENGTH), XT_CLASS_DROP);
+    assert_string_equal(xdp_stat_reason(XT_PASS_NO_CHANNEL), "no_channel");
+    assert_string_equal(xdp_stat_reason(XT_DROP_TTL), "ttl");
+    assert_string_equal(xdp_stat_reason(XT_STAT_COUNT), "unknown");
 }
 
 /* ---- fixture ---- */
@@ -1743,7 +1796,7 @@ static void test_nexthop_cache(void **state)
     run_relay_case(&main_inst, &cached);
 
     /* A new generation: the FIB again, and the cache refilled. */
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     run_relay_case(&main_inst, c);
     c2p44_value(fd, &v);
     assert_int_not_equal(v.nh.gen, gen);
@@ -1789,7 +1842,7 @@ static void test_nexthop_cache_mtu(void **state)
         fits.in.pad = 0;
         run_relay_case(&main_inst, &fits);
     }
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     close(fd);
 }
 
@@ -1797,7 +1850,7 @@ static void test_nexthop_cache_mtu(void **state)
 static void test_nexthop_cache_redirect(void **state)
 {
     (void)state;
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     run_relay_case(&main_inst, relay_case("c2p_44 redirect"));
     run_relay_case(&main_inst, relay_case("c2p_44 redirect"));
     run_relay_case(&main_inst, relay_case("c2p_66 redirect"));
@@ -1885,14 +1938,14 @@ static void test_route_gen_skips_busy(void **state)
     (void)state;
     assert_int_equal(bpf_map_update_elem(fd, &k, &gen, BPF_ANY), 0);
     run_relay_case(&main_inst, relay_case("c2p_44"));
-    xdp_relay_routes_changed(main_inst.x);
+    xdp_prog_routes_changed(main_inst.prog);
     assert_int_equal(bpf_map_lookup_elem(fd, &k, &gen), 0);
     assert_int_equal(gen, 1);
     run_relay_case(&main_inst, relay_case("c2p_44"));
     close(fd);
 }
 
-/* ---- the host's own addresses (xdp_relay_set_host_addrs) ---- */
+/* ---- the host's own addresses (xdp_prog_set_host_addrs) ---- */
 
 static int set_host_addrs(const struct tep *t, size_t n)
 {
@@ -1901,7 +1954,7 @@ static int set_host_addrs(const struct tep *t, size_t n)
     assert_true(n <= ARRAY_LEN(a));
     for (size_t i = 0; i < n; i++)
         tep_addr(&t[i], &a[i]);
-    return xdp_relay_set_host_addrs(main_inst.x, a, n);
+    return xdp_prog_set_host_addrs(main_inst.prog, a, n);
 }
 
 /* Entries in host_addrs, and whether t's address is one of them. */
@@ -1964,7 +2017,7 @@ static void test_host_addrs_set(void **state)
     run_pass_case(&main_inst, &kept);
 
     /* empty: the configured addresses are the host's all the same */
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, NULL, 0), 0);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, NULL, 0), 0);
     assert_int_equal(host_addrs_count(fd), 0);
     run_pass_case(&main_inst, &cfg);
 
@@ -1976,13 +2029,13 @@ static void test_host_addrs_set(void **state)
     }
     many[XT_HOST_ADDRS_MAX + 1] = many[0];
     many[XT_HOST_ADDRS_MAX + 1].port = 7;
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), -ENOSPC);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, many, XT_HOST_ADDRS_MAX + 1), -ENOSPC);
     assert_int_equal(host_addrs_count(fd), 0);
     many[XT_HOST_ADDRS_MAX] = many[XT_HOST_ADDRS_MAX + 1]; /* a duplicate of the first */
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, XT_HOST_ADDRS_MAX + 1), 0);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, many, XT_HOST_ADDRS_MAX + 1), 0);
     assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
     many[0].family = 0;
-    assert_int_equal(xdp_relay_set_host_addrs(main_inst.x, many, 1), -EAFNOSUPPORT);
+    assert_int_equal(xdp_prog_set_host_addrs(main_inst.prog, many, 1), -EAFNOSUPPORT);
     assert_int_equal(host_addrs_count(fd), XT_HOST_ADDRS_MAX);
 
     assert_int_equal(set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)), 0);
@@ -2024,21 +2077,21 @@ static int group_setup(void **state)
 
     /* The load is the verifier's acceptance of the program on this kernel. */
     base_options(&o);
-    main_inst.x = xdp_relay_load(&o, err, sizeof(err));
-    if (!main_inst.x) {
-        print_error("xdp_relay_load: %s\n", err);
+    main_inst.prog = xdp_prog_load(&o, err, sizeof(err));
+    if (!main_inst.prog) {
+        print_error("xdp_prog_load: %s\n", err);
         return -1;
     }
-    main_inst.fd = xdp_relay_prog_fd(main_inst.x);
+    main_inst.fd = xdp_prog_fd(main_inst.prog);
     if (bpf_obj_get_info_by_fd(main_inst.fd, &info, &info_len) == 0)
         print_message("xturn_xdp: %u instructions verified, %u translated\n", info.verified_insns,
                       info.xlated_prog_len / 8);
-    bind_all(main_inst.x, false);
+    bind_all(main_inst.prog, false);
     if (set_host_addrs(host_addrs_setup, ARRAY_LEN(host_addrs_setup)) != 0) {
-        print_error("xdp_relay_set_host_addrs failed\n");
+        print_error("xdp_prog_set_host_addrs failed\n");
         return -1;
     }
-    if (xdp_relay_attach(main_inst.x, "xt1", XDP_MODE_NATIVE, err, sizeof(err)) != 0) {
+    if (xdp_prog_attach(main_inst.prog, "xt1", XDP_ATTACH_NATIVE, false, err, sizeof(err)) != 0) {
         print_error("attach xt1: %s\n", err);
         return -1;
     }
@@ -2048,7 +2101,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    xdp_relay_close(main_inst.x);
+    xdp_prog_close(main_inst.prog);
     return 0;
 }
 
@@ -2071,6 +2124,7 @@ int main(void)
         cmocka_unit_test(test_attach_detach),
         cmocka_unit_test(test_load_error),
         cmocka_unit_test(test_stat_names),
+        cmocka_unit_test(test_stat_classes),
         cmocka_unit_test_setup_teardown(test_rate_buckets, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_both_directions, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_ipv6, rate_setup, rate_teardown),

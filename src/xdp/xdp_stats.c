@@ -1,19 +1,54 @@
-/* Finds the xturn XDP programs loaded on this host and reads their counters, for `xturn stats`
- * while daemons run: no pinning, so it works whatever namespace a daemon runs in. */
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <net/if.h>
+/* The program's counters: summed over the CPUs, of the program this process loaded or, for
+ * `xturn stats` while daemons run, of every xturn program found on the host (no pinning, so it
+ * works whatever namespace a daemon runs in). */
+#include "xdp/xdp_stats.h"
+
 #include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "xdp/xdp_loader.h"
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "xdp/xdp_abi.h"
+#include "xdp/xdp_internal.h"
+
+int xdp_stats_read_fd(int map_fd, struct xt_counter *out)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    struct xt_counter *per;
+    int rc = 0;
+
+    if (ncpu <= 0)
+        return ncpu < 0 ? ncpu : -EINVAL;
+    per = calloc((size_t)ncpu, sizeof(*per));
+    if (!per)
+        return -ENOMEM;
+    for (uint32_t k = 0; k < XT_STAT_COUNT && rc == 0; k++) {
+        rc = bpf_map_lookup_elem(map_fd, &k, per) ? -errno : 0;
+        out[k].packets = out[k].bytes = 0;
+        for (int c = 0; c < ncpu && rc == 0; c++) {
+            out[k].packets += per[c].packets;
+            out[k].bytes += per[c].bytes;
+        }
+    }
+    free(per);
+    return rc;
+}
+
+int xdp_prog_stats(struct xdp_prog *prog, struct xt_counter *out)
+{
+    return xdp_stats_read_fd(bpf_map__fd(prog->skel->maps.stats), out);
+}
+
+/* ---- `xturn stats` ---- */
 
 #define STATS_MAP "stats"
 #define MAX_MAPS  16
 
-/* The fd of the program's stats map, or -1. */
-static int stats_map_of(int prog_fd)
+int xdp_stats_map_of(int prog_fd)
 {
     struct bpf_prog_info info;
     __u32 len = sizeof(info), ids[MAX_MAPS];
@@ -68,7 +103,7 @@ int xdp_stats_print_running(FILE *out, const char *ifname)
         prog_fd = bpf_prog_get_fd_by_id(id);
         if (prog_fd < 0)
             continue;
-        map_fd = stats_map_of(prog_fd);
+        map_fd = xdp_stats_map_of(prog_fd);
         close(prog_fd);
         if (map_fd < 0)
             continue;

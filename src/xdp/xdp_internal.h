@@ -1,0 +1,38 @@
+/* The loaded program's state, shared by the files of src/xdp/ (loader, maps, counters) and by no
+ * one else: users see struct xdp_prog only as a pointer. Includes the generated skeleton. */
+#ifndef XTURN_XDP_XDP_INTERNAL_H
+#define XTURN_XDP_XDP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/xdp_shared.h"
+#include "xturn.skel.h"
+
+#define XDP_MAX_IFACES 64 /* tx_ports' capacity in the program */
+#define BINDING_MAPS   8
+
+struct xdp_iface {
+    int ifindex;
+    int link_fd; /* the BPF link attaching the program: held only by this process */
+};
+
+struct xdp_prog {
+    struct xturn_bpf *skel;
+    struct xt_cfg cfg;
+    struct xt_bucket *buckets; /* map buckets, mapped into memory */
+    size_t buckets_size;
+    uint32_t nbuckets;
+    struct xdp_iface ifaces[XDP_MAX_IFACES];
+    int n_ifaces;
+};
+
+/* The binding maps by index, in the order of their path counters (xdp_abi_path). */
+static inline struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
+{
+    struct bpf_map *m[] = {s->maps.c2p_44, s->maps.c2p_46, s->maps.c2p_64, s->maps.c2p_66,
+                           s->maps.p2c_44, s->maps.p2c_46, s->maps.p2c_64, s->maps.p2c_66};
+    return m[i];
+}
+
+#endif
