@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,17 +34,6 @@ void config_usage(FILE *out)
     opt_usage(out, flags, NFLAGS, ENV_PREFIX);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Applies one value; on failure writes the error naming the flag, the value (unless secret) and,
  * for the environment, the variable it came from. */
 static int apply_one(struct xturn_config *cfg, const struct opt *f, const char *val,
@@ -61,9 +49,9 @@ static int apply_one(struct xturn_config *cfg, const struct opt *f, const char *
     /* Secrets are never echoed, nor values that would break the error's one line or bury its
      * reason. */
     if (f->secret || config_check_text(val, &chars) || strlen(val) > ECHO_MAX)
-        set_err(err, errlen, "--%s: %s%s", f->name, why, from);
+        snprintf(err, errlen, "--%s: %s%s", f->name, why, from);
     else
-        set_err(err, errlen, "--%s: \"%s\": %s%s", f->name, val, why, from);
+        snprintf(err, errlen, "--%s: \"%s\": %s%s", f->name, val, why, from);
     return -1;
 }
 
@@ -80,7 +68,7 @@ static int apply_env(struct xturn_config *cfg, const struct opt *f, char *err, s
     char *copy = strdup(val), *rest = copy, *item;
     int rc = 0;
     if (!copy) {
-        set_err(err, errlen, "%s: %s", env, OPT_OOM);
+        snprintf(err, errlen, "%s: %s", env, OPT_OOM);
         return -1;
     }
     while (rc == 0 && (item = strsep(&rest, ",")) != NULL)
@@ -95,13 +83,13 @@ static void getopt_error(int c, char **argv, char *err, size_t errlen)
 {
     const char *arg = argv[optind - 1];
     if (c == ':')
-        set_err(err, errlen, "%s: missing value", arg);
+        snprintf(err, errlen, "%s: missing value", arg);
     else if (optopt >= 256)
-        set_err(err, errlen, "--%s takes no value: \"%s\"", flags[optopt - 256].name, arg);
+        snprintf(err, errlen, "--%s takes no value: \"%s\"", flags[optopt - 256].name, arg);
     else if (optopt)
-        set_err(err, errlen, "unknown flag \"-%c\" (see --help)", optopt);
+        snprintf(err, errlen, "unknown flag \"-%c\" (see --help)", optopt);
     else
-        set_err(err, errlen, "unknown or ambiguous flag \"%s\" (see --help)", arg);
+        snprintf(err, errlen, "unknown or ambiguous flag \"%s\" (see --help)", arg);
 }
 
 int config_push_secret(char ***secrets, size_t *n, const char *secret)
@@ -133,7 +121,7 @@ int config_read_secret_file(const char *path, char ***secrets, size_t *nsecrets,
     const char *why = NULL;
 
     if (!f) {
-        set_err(err, errlen, "--auth-secret-file: \"%s\": %s", path, strerror(errno));
+        snprintf(err, errlen, "--auth-secret-file: \"%s\": %s", path, strerror(errno));
         return -1;
     }
     while (!why && (len = getline(&line, &cap, f)) >= 0) {
@@ -158,7 +146,7 @@ int config_read_secret_file(const char *path, char ***secrets, size_t *nsecrets,
         return 0;
     while (*nsecrets > before)
         free_secret((*secrets)[--*nsecrets]);
-    set_err(err, errlen, "--auth-secret-file: \"%s\": %s", path, why);
+    snprintf(err, errlen, "--auth-secret-file: \"%s\": %s", path, why);
     return -1;
 }
 
@@ -172,14 +160,6 @@ static void set_defaults(struct xturn_config *cfg)
         abort(); /* a default the table's own reader refuses: a bug, caught by every test */
 }
 
-static const struct xt_addr *first_of_family(const struct xturn_config *cfg, int family)
-{
-    for (size_t i = 0; i < cfg->nlisten; i++)
-        if (cfg->listen[i].family == family)
-            return &cfg->listen[i];
-    return NULL;
-}
-
 /* Relay address of one family: given, else the first listen address of it (port 0), else none.
  * A public address needs a relay address of its family to stand for. */
 static int settle_family(struct xturn_config *cfg, int family, char *err, size_t errlen)
@@ -187,7 +167,7 @@ static int settle_family(struct xturn_config *cfg, int family, char *err, size_t
     bool v4 = family == AF_INET;
     struct xt_addr *relay = v4 ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6;
     const struct xt_addr *pub = v4 ? &cfg->turn.public_v4 : &cfg->turn.public_v6;
-    const struct xt_addr *first = first_of_family(cfg, family);
+    const struct xt_addr *first = xt_addr_first_of(cfg->listen, cfg->nlisten, family);
     char buf[XT_ADDR_STRLEN];
 
     if (relay->family == 0 && first) {
@@ -195,11 +175,11 @@ static int settle_family(struct xturn_config *cfg, int family, char *err, size_t
         relay->port = 0;
     }
     if (pub->family != 0 && relay->family == 0) {
-        set_err(err, errlen,
-                "--public-%s: \"%s\": no %s relay address (give --relay-%s or an %s "
-                "--listen)",
-                v4 ? "ipv4" : "ipv6", xt_addr_ip_str(pub, buf), v4 ? "IPv4" : "IPv6",
-                v4 ? "ipv4" : "ipv6", v4 ? "IPv4" : "IPv6");
+        snprintf(err, errlen,
+                 "--public-%s: \"%s\": no %s relay address (give --relay-%s or an %s "
+                 "--listen)",
+                 v4 ? "ipv4" : "ipv6", xt_addr_ip_str(pub, buf), v4 ? "IPv4" : "IPv6",
+                 v4 ? "ipv4" : "ipv6", v4 ? "IPv4" : "IPv6");
         return -1;
     }
     return 0;
@@ -234,14 +214,14 @@ static int check_ports_outside_relay_range(const struct xturn_config *cfg, char 
 
     for (size_t i = 0; i < cfg->nlisten; i++) {
         if (cfg->listen[i].port >= lo && cfg->listen[i].port <= hi) {
-            set_err(err, errlen, "--listen: \"%s\": port inside --relay-ports %u-%u",
-                    xt_addr_str(&cfg->listen[i], as), lo, hi);
+            snprintf(err, errlen, "--listen: \"%s\": port inside --relay-ports %u-%u",
+                     xt_addr_str(&cfg->listen[i], as), lo, hi);
             return -1;
         }
     }
     if (cfg->metrics.family && cfg->metrics.port >= lo && cfg->metrics.port <= hi) {
-        set_err(err, errlen, "--metrics: \"%s\": port inside --relay-ports %u-%u",
-                xt_addr_str(&cfg->metrics, as), lo, hi);
+        snprintf(err, errlen, "--metrics: \"%s\": port inside --relay-ports %u-%u",
+                 xt_addr_str(&cfg->metrics, as), lo, hi);
         return -1;
     }
     return 0;
@@ -255,11 +235,11 @@ static int finish(struct xturn_config *cfg, char *err, size_t errlen)
                                                          &cfg->turn.nsecrets, err, errlen) != 0)
         return -1;
     if (cfg->nlisten == 0) {
-        set_err(err, errlen, "no --listen address");
+        snprintf(err, errlen, "no --listen address");
         return -1;
     }
     if (cfg->turn.nsecrets == 0 && cfg->turn.nusers == 0) {
-        set_err(err, errlen, "no credentials: give --auth-secret, --auth-secret-file or --user");
+        snprintf(err, errlen, "no credentials: give --auth-secret, --auth-secret-file or --user");
         return -1;
     }
     if (settle_family(cfg, AF_INET, err, errlen) != 0 ||
@@ -270,7 +250,7 @@ static int finish(struct xturn_config *cfg, char *err, size_t errlen)
     if (check_ports_outside_relay_range(cfg, err, errlen) != 0)
         return -1;
     if (fill_self(cfg) != 0) {
-        set_err(err, errlen, "%s", OPT_OOM);
+        snprintf(err, errlen, "%s", OPT_OOM);
         return -1;
     }
     return 0;
@@ -311,7 +291,7 @@ static int parse(int argc, char **argv, struct xturn_config *cfg, char *err, siz
             return -1;
     }
     if (optind < argc) {
-        set_err(err, errlen, "unexpected argument \"%s\" (flags start with --)", argv[optind]);
+        snprintf(err, errlen, "unexpected argument \"%s\" (flags start with --)", argv[optind]);
         return -1;
     }
     for (size_t i = 0; i < NFLAGS; i++)

@@ -16,6 +16,7 @@
 #include "app/privileges.h"
 #include "app/service.h"
 #include "app/worker.h"
+#include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
 #include "net/event_loop.h"
@@ -42,33 +43,24 @@ struct daemon {
     struct metrics *metrics; /* NULL without --metrics */
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* SIGTERM with --drain-timeout: stop granting allocations, relay on until they end or the time
  * is up. A second SIGTERM, or SIGINT, stops at once. */
 static void begin_drain(struct daemon *d)
 {
-    char n[24], t[16];
     d->draining = true;
-    d->drain_deadline_ms = now_ms() + (uint64_t)d->cfg->drain_timeout_s * 1000;
+    d->drain_deadline_ms = xt_mono_ms() + (uint64_t)d->cfg->drain_timeout_s * 1000;
     turn_shared_set_draining(d->shared, true);
     service_stopping(); /* systemd: draining counts as stopping */
-    snprintf(n, sizeof(n), "%llu", (unsigned long long)turn_shared_allocations(d->shared));
-    snprintf(t, sizeof(t), "%u", d->cfg->drain_timeout_s);
     xt_log(LOG_INFO, "draining: no new allocations, relaying until the existing ones end",
-           "#allocations", n, "#timeout_s", t, NULL);
+           XT_NUM("allocations", turn_shared_allocations(d->shared)),
+           XT_NUM("timeout_s", d->cfg->drain_timeout_s), NULL);
 }
 
 /* SIGHUP: the secret file again (rotation without dropping allocations), and the log file. */
 static void reload(struct daemon *d)
 {
     const struct xturn_config *cfg = d->cfg;
-    char **secrets = NULL, err[512], n[16];
+    char **secrets = NULL, err[512];
     size_t nsecrets = 0;
 
     if (cfg->log_file && log_open_file(cfg->log_file) != 0)
@@ -88,9 +80,8 @@ static void reload(struct daemon *d)
     }
     if (turn_shared_set_secrets(d->shared, secrets, nsecrets) != 0)
         goto fail_oom;
-    snprintf(n, sizeof(n), "%zu", nsecrets);
-    xt_log(LOG_INFO, "reloaded: secrets re-read", "file", cfg->auth_secret_file, "#secrets", n,
-           NULL);
+    xt_log(LOG_INFO, "reloaded: secrets re-read", "file", cfg->auth_secret_file,
+           XT_NUM("secrets", nsecrets), NULL);
     goto out;
 fail_oom:
     xt_log(LOG_ERROR, "reload failed: out of memory; secrets unchanged", NULL);
@@ -111,11 +102,8 @@ static int refresh_host_addrs(struct daemon *d)
         rc = -ENOMEM;
     if (rc == 0 && d->fp)
         fastpath_host_addrs(d->fp, addrs, n);
-    if (rc == 0 && log_enabled(LOG_DEBUG)) {
-        char count[24];
-        snprintf(count, sizeof(count), "%zu", n);
-        xt_log(LOG_DEBUG, "host addresses read", "#addresses", count, NULL);
-    }
+    if (rc == 0)
+        xt_log(LOG_DEBUG, "host addresses read", XT_NUM("addresses", n), NULL);
     free(addrs);
     return rc;
 }
@@ -257,10 +245,9 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
             goto fail;
     }
     for (size_t i = 0; i < cfg->nlisten; i++) {
-        char as[XT_ADDR_STRLEN], n[16];
-        snprintf(n, sizeof(n), "%zu", d->nworkers);
+        char as[XT_ADDR_STRLEN];
         xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->listen[i], as), "transport",
-               "udp", "#workers", n, NULL);
+               "udp", XT_NUM("workers", d->nworkers), NULL);
     }
     /* Privileges (app/privileges.h): XDP is attached and every listen socket bound; no thread
      * runs yet (capabilities are per thread). As root only with --run-as-user; started without
@@ -322,28 +309,22 @@ void daemon_snapshot(void *ctx, struct xturn_snapshot *out)
 static void log_stats(struct daemon *d)
 {
     struct worker_counters c;
-    char v[8][24];
     sum_counters(d, &c);
-    snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)c.turn.allocations);
-    snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)turn_counters_permissions(&c.turn));
-    snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)turn_counters_channels(&c.turn));
-    snprintf(v[3], sizeof(v[3]), "%llu",
-             (unsigned long long)turn_counters_relayed(&c.turn, TURN_TO_PEER));
-    snprintf(v[4], sizeof(v[4]), "%llu",
-             (unsigned long long)turn_counters_relayed(&c.turn, TURN_TO_CLIENT));
-    snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)turn_counters_dropped(&c.turn));
-    snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)c.send_failures);
-    snprintf(v[7], sizeof(v[7]), "%llu", (unsigned long long)c.oversized);
-    xt_log(LOG_INFO, "stats", "#allocations", v[0], "#permissions", v[1], "#channels", v[2],
-           "#to_peer_packets", v[3], "#to_client_packets", v[4], "#dropped_packets", v[5],
-           "#send_failures", v[6], "#oversized_datagrams", v[7], NULL);
+    xt_log(LOG_INFO, "stats", XT_NUM("allocations", c.turn.allocations),
+           XT_NUM("permissions", turn_counters_permissions(&c.turn)),
+           XT_NUM("channels", turn_counters_channels(&c.turn)),
+           XT_NUM("to_peer_packets", turn_counters_relayed(&c.turn, TURN_TO_PEER)),
+           XT_NUM("to_client_packets", turn_counters_relayed(&c.turn, TURN_TO_CLIENT)),
+           XT_NUM("dropped_packets", turn_counters_dropped(&c.turn)),
+           XT_NUM("send_failures", c.send_failures), XT_NUM("oversized_datagrams", c.oversized),
+           NULL);
     if (d->fp)
         fastpath_log_stats(d->fp);
 }
 
 int daemon_run(struct daemon *d)
 {
-    uint64_t next_stats = now_ms() + STATS_INTERVAL_MS;
+    uint64_t next_stats = xt_mono_ms() + STATS_INTERVAL_MS;
     int rc = 0;
 
     for (size_t i = 0; i < d->nworkers; i++) {
@@ -360,7 +341,7 @@ int daemon_run(struct daemon *d)
         service_ready("relaying");
     while (!d->stop_signal) {
         int n = ev_run_once(d->loop, 1000);
-        uint64_t t = now_ms();
+        uint64_t t = xt_mono_ms();
         if (n < 0) {
             xt_log(LOG_ERROR, "event loop failed", "error", strerror(-n), NULL);
             rc = -1;

@@ -191,13 +191,12 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
     else
         fp->failed++;
     if (fp->full + fp->failed <= FULL_WARNINGS || (fp->full + fp->failed) % FULL_WARN_EVERY == 0) {
-        char c[XT_ADDR_STRLEN], p[XT_ADDR_STRLEN], n[24];
-        snprintf(n, sizeof(n), "%llu", (unsigned long long)(fp->full + fp->failed));
+        char c[XT_ADDR_STRLEN], p[XT_ADDR_STRLEN];
         xt_log(LOG_WARN,
                rc == -ENOSPC ? "xdp map full: channel relayed in userspace"
                              : "xdp map update failed: channel relayed in userspace",
                "client", xt_addr_str(ci->client, c), "peer", xt_addr_str(ci->peer, p), "error",
-               strerror(-rc), "#count", n, NULL);
+               strerror(-rc), XT_NUM("count", fp->full + fp->failed), NULL);
     }
     return rc;
 }
@@ -221,15 +220,13 @@ void fastpath_snapshot(struct fastpath *fp, struct xturn_snapshot *out)
 
 void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t now_ms)
 {
-    char n[24];
     if (fp->kcfg.cross_family || relayed == fp->cross_seen)
         return;
     if (fp->cross_logs >= CROSS_FAMILY_FIRST_LOGS &&
         now_ms - fp->cross_logged_ms < CROSS_FAMILY_LOG_EVERY_MS)
         return;
-    snprintf(n, sizeof(n), "%llu", (unsigned long long)relayed);
     xt_log(LOG_INFO, "cross-family packets relayed in userspace (--xdp-cross-family off)",
-           "#packets_total", n, NULL);
+           XT_NUM("packets_total", relayed), NULL);
     fp->cross_seen = relayed;
     fp->cross_logs++;
     fp->cross_logged_ms = now_ms;
@@ -238,7 +235,7 @@ void fastpath_note_cross_family(struct fastpath *fp, uint64_t relayed, uint64_t 
 void fastpath_log_stats(struct fastpath *fp)
 {
     struct xt_counter c[XT_STAT_COUNT];
-    char line[2048], full[24], bound[24];
+    char line[2048];
     size_t n = 0;
 
     if (xdp_prog_stats(fp->prog, c) != 0)
@@ -253,8 +250,6 @@ void fastpath_log_stats(struct fastpath *fp)
     }
     if (n < sizeof(line))
         snprintf(line + n, sizeof(line) - n, "}");
-    snprintf(full, sizeof(full), "%llu", (unsigned long long)fp->full);
-    snprintf(bound, sizeof(bound), "%llu", (unsigned long long)fp->bound);
-    xt_log(LOG_INFO, "xdp stats", "packets", line, "#bindings_mirrored", bound,
-           "#bindings_map_full", full, NULL);
+    xt_log(LOG_INFO, "xdp stats", "packets", line, XT_NUM("bindings_mirrored", fp->bound),
+           XT_NUM("bindings_map_full", fp->full), NULL);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "app/metrics_render.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 /* Limits of the HTTP server: a scraper or two and a health checker, never more. */
@@ -43,8 +44,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct metrics *m = cls;
-    char msg[sizeof(m->start_err)], sup[24];
-    struct timespec t;
+    char msg[sizeof(m->start_err)];
     uint64_t now;
     size_t n;
 
@@ -57,14 +57,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         return;
     }
     /* Rejected or malformed connections are the client's doing: no flood of log lines. */
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    now = (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+    now = xt_mono_ms();
     if (m->logged_ms && now - m->logged_ms < METRICS_LOG_EVERY_MS) {
         m->suppressed++;
         return;
     }
-    snprintf(sup, sizeof(sup), "%llu", (unsigned long long)m->suppressed);
-    xt_log(LOG_WARN, "metrics endpoint", "error", msg, "#suppressed_before", sup, NULL);
+    xt_log(LOG_WARN, "metrics endpoint", "error", msg, XT_NUM("suppressed_before", m->suppressed),
+           NULL);
     m->logged_ms = now;
     m->suppressed = 0;
 }

@@ -235,7 +235,7 @@ int privileges_drop(const char *user, const char *group, unsigned keep_bits, cha
     uid_t uid = 0;
     gid_t gid = 0;
     cap_t held = NULL, want = NULL;
-    char kept[128], ids[2][16];
+    char kept[128];
     int rc = -1;
 
     err[0] = '\0';
@@ -289,10 +289,8 @@ int privileges_drop(const char *user, const char *group, unsigned keep_bits, cha
     if (verify(keep, nkeep, user != NULL, err, errlen) != 0)
         goto out;
     caps_text(keep, nkeep, kept, sizeof(kept));
-    snprintf(ids[0], sizeof(ids[0]), "%u", (unsigned)getuid());
-    snprintf(ids[1], sizeof(ids[1]), "%u", (unsigned)getgid());
-    xt_log(LOG_INFO, "privileges dropped", "user", user ? user : "(unchanged)", "#uid", ids[0],
-           "#gid", ids[1], "capabilities", kept, NULL);
+    xt_log(LOG_INFO, "privileges dropped", "user", user ? user : "(unchanged)",
+           XT_NUM("uid", getuid()), XT_NUM("gid", getgid()), "capabilities", kept, NULL);
     rc = 0;
 out:
     cap_free(held);

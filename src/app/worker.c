@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include "app/openssl_random.h"
+#include "app/spoof_filters.h"
+#include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
 #include "net/event_loop.h"
 #include "net/udp_batch.h"
-#include "net/udp_filter.h"
 #include "net/udp_socket.h"
 
 _Static_assert(UDP_TX_HEAD >= TURN_HEAD_MAX, "the send queue must take every head the core sends");
@@ -53,19 +54,13 @@ struct worker {
     struct worker_counters published;
     struct udp_rx rx;
     struct udp_tx tx;
-    /* every socket's filter against sources spoofed from the host's addresses, by family (0
-     * IPv4), as of that generation of the host's addresses */
-    struct udp_filter filter[2];
-    uint32_t host_gen;
+    struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
 };
 
 static void update_time(struct worker *w)
 {
-    struct timespec mono, real;
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    w->now.ms = (uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000;
-    w->now.unix_s = real.tv_sec;
+    w->now.ms = xt_mono_ms();
+    w->now.unix_s = time(NULL);
 }
 
 /* ---- sockets by handle ---- */
@@ -155,7 +150,7 @@ static void reap_dead(struct worker *w)
 
 static const struct udp_filter *filter_of(const struct worker *w, int family)
 {
-    return &w->filter[family == AF_INET6];
+    return spoof_filters_of(&w->filters, family);
 }
 
 static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner)
@@ -262,49 +257,20 @@ static void publish(struct worker *w)
     pthread_mutex_unlock(&w->published_lock);
 }
 
-/* The host's addresses changed (or first): new filters, for every socket. A failure leaves the
- * old filter in place and is logged; addresses beyond what a filter holds are logged too. */
+/* The host's addresses changed (or first): new filters, for every socket. */
 static int refresh_filters(struct worker *w)
 {
-    uint32_t gen = turn_shared_host_generation(w->shared);
-    const struct addr_set *host = turn_shared_host_begin(w->shared);
-    struct udp_filter next[2];
-    size_t covered[2];
-    int rc[2];
+    int rc = spoof_filters_refresh(&w->filters, w->shared);
 
-    for (int f = 0; f < 2; f++)
-        rc[f] = udp_filter_build(&next[f], f ? AF_INET6 : AF_INET, host->ip, host->n, &covered[f]);
-    turn_shared_host_end(w->shared);
-    for (int f = 0; f < 2; f++) {
-        if (rc[f] == -ENOMEM) {
-            xt_log(LOG_ERROR, "cannot build the socket filter against spoofed sources", "error",
-                   strerror(ENOMEM), NULL);
-            udp_filter_free(&next[1 - f]);
-            return -ENOMEM;
-        }
-        if (rc[f] == -E2BIG) {
-            char n[24];
-            snprintf(n, sizeof(n), "%zu", covered[f]);
-            xt_log(LOG_ERROR,
-                   "more host addresses than a socket filter holds: datagrams spoofed from the "
-                   "others are not dropped",
-                   "family", f ? "ipv6" : "ipv4", "#covered", n, NULL);
-        }
-    }
-    for (size_t i = 0; i < w->nsocks; i++) {
+    for (size_t i = 0; rc > 0 && i < w->nsocks; i++) {
         struct wsock *s = w->socks[i];
         int err;
 
-        if (s && (err = udp_filter_attach(s->ev.fd, &next[s->local.family == AF_INET6])) != 0)
+        if (s && (err = udp_filter_attach(s->ev.fd, filter_of(w, s->local.family))) != 0)
             xt_log(LOG_ERROR, "cannot give a socket its filter against spoofed sources", "error",
                    strerror(-err), NULL);
     }
-    for (int f = 0; f < 2; f++) {
-        udp_filter_free(&w->filter[f]);
-        w->filter[f] = next[f];
-    }
-    w->host_gen = gen;
-    return 0;
+    return rc < 0 ? rc : 0;
 }
 
 static void *run(void *arg)
@@ -322,8 +288,7 @@ static void *run(void *arg)
         }
         update_time(w);
         turn_tick(w->turn, &w->now);
-        if (turn_shared_host_generation(w->shared) != w->host_gen)
-            refresh_filters(w);
+        refresh_filters(w);
         /* Once per round: replies and relayed datagrams of every socket read in it. */
         flush(w);
         reap_dead(w);
@@ -392,8 +357,10 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
         snprintf(err, errlen, "cannot map the receive buffers: %s", strerror(-rc));
         goto fail;
     }
-    if (refresh_filters(w) != 0) {
-        snprintf(err, errlen, "cannot build the socket filters: %s", strerror(ENOMEM));
+    rc = refresh_filters(w);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot build the socket filters against spoofed sources: %s",
+                 strerror(-rc));
         goto fail;
     }
     if (open_listeners(w, reuseport, err, errlen) != 0)
@@ -452,8 +419,7 @@ void worker_free(struct worker *w)
         close(w->stop.fd);
     ev_loop_free(w->loop);
     udp_rx_destroy(&w->rx);
-    for (int f = 0; f < 2; f++)
-        udp_filter_free(&w->filter[f]);
+    spoof_filters_free(&w->filters);
     pthread_mutex_destroy(&w->published_lock);
     free(w);
 }

@@ -182,3 +182,11 @@ bool xt_addr_is_any(const struct xt_addr *a)
     static const uint8_t zero[16];
     return memcmp(a->ip, zero, xt_addr_iplen(a)) == 0;
 }
+
+const struct xt_addr *xt_addr_first_of(const struct xt_addr *a, size_t n, int family)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].family == family)
+            return &a[i];
+    return NULL;
+}

@@ -40,6 +40,8 @@ socklen_t xt_addr_to_sockaddr(const struct xt_addr *a, struct sockaddr_storage *
 int xt_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct xt_addr *out);
 
 bool xt_addr_is_any(const struct xt_addr *a);
+/* The first of the n addresses at a of this family, or NULL. */
+const struct xt_addr *xt_addr_first_of(const struct xt_addr *a, size_t n, int family);
 
 /* 0 for AF_INET, 1 for AF_INET6: the index of every per-family array. */
 static inline int xt_family_index(uint16_t family)

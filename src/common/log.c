@@ -15,7 +15,7 @@
 #define LOG_TAIL      2    /* "}\n", always reserved so every line closes properly */
 #define LOG_VALUE_CAP 1024 /* output bytes of one message or value before it is cut */
 #define LOG_KEY_CAP   64
-#define LOG_NUM_CAP   64 /* longer "numbers" are written as strings rather than cut */
+#define LOG_NUM_CAP   24 /* the longest number (XT_NUM: 20 digits) and its separator */
 #define LOG_ELLIPSIS  "..."
 /* Room a field needs at worst apart from its value; with less left the field is dropped. */
 #define LOG_FIELD_MIN (LOG_KEY_CAP + LOG_NUM_CAP + 16)
@@ -179,37 +179,6 @@ static void put_str(struct line *l, const char *s, bool quote, size_t cap, size_
         put(l, "\"", 1);
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, so an unquoted value never breaks JSON. */
-static bool is_json_number(const char *s)
-{
-    const char *start = s;
-    if (*s == '-')
-        s++;
-    if (*s == '0')
-        s++;
-    else if (*s >= '1' && *s <= '9')
-        while (*s >= '0' && *s <= '9')
-            s++;
-    else
-        return false;
-    if (*s == '.') {
-        if (!(*++s >= '0' && *s <= '9'))
-            return false;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '+' || *s == '-')
-            s++;
-        if (!(*s >= '0' && *s <= '9'))
-            return false;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    return *s == '\0' && (size_t)(s - start) <= LOG_NUM_CAP;
-}
-
 /* Text values are quoted when they would otherwise be ambiguous to split on spaces and '='. */
 static bool text_needs_quotes(const char *s)
 {
@@ -221,10 +190,10 @@ static bool text_needs_quotes(const char *s)
     return false;
 }
 
-static void put_field(struct line *l, enum log_format fmt, const char *key, const char *val)
+/* numeric: val is digits (XT_NUM), written unquoted in JSON. */
+static void put_field(struct line *l, enum log_format fmt, const char *key, const char *val,
+                      bool numeric)
 {
-    bool numeric = key[0] == '#';
-    key += numeric;
     if (room(l) < LOG_FIELD_MIN)
         return;
     if (fmt == LOG_JSON) {
@@ -234,7 +203,7 @@ static void put_field(struct line *l, enum log_format fmt, const char *key, cons
         if (!val)
             put(l, "null", 4);
         else
-            put_str(l, val, !(numeric && is_json_number(val)), LOG_VALUE_CAP, 0);
+            put_str(l, val, !numeric, LOG_VALUE_CAP, 0);
     } else {
         put(l, " ", 1);
         put_str(l, key, false, LOG_KEY_CAP, 0);
@@ -298,8 +267,14 @@ void xt_log(enum log_level level, const char *message, ...)
         const char *key = va_arg(ap, const char *);
         if (!key)
             break;
+        if (key[0] == '+') {
+            char num[24];
+            snprintf(num, sizeof(num), "%llu", va_arg(ap, unsigned long long));
+            put_field(&l, fmt, key + 1, num, true);
+            continue;
+        }
         const char *val = va_arg(ap, const char *);
-        put_field(&l, fmt, key, val);
+        put_field(&l, fmt, key, val, false);
         if (!val)
             break; /* a NULL value may be the sentinel itself: read no further */
     }

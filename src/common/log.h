@@ -16,11 +16,15 @@ bool log_enabled(enum log_level level);
 int log_level_parse(const char *s, enum log_level *out);
 int log_format_parse(const char *s, enum log_format *out);
 
-/* Emits one line. fields is a NULL-terminated list of key, value string pairs, e.g.
- *   xt_log(LOG_INFO, "allocation created", "client", c, "relayed", r, NULL);
- * Values are JSON-escaped. A key starting with '#' marks a numeric value written unquoted (the
- * '#' is not printed). Output: {"time":"2026-...Z","severity":"INFO","message":...,"k":"v"} with
- * time in RFC 3339 UTC with nanoseconds. */
+/* Emits one line. fields is a NULL-terminated list of key, value pairs, e.g.
+ *   xt_log(LOG_INFO, "allocation created", "client", c, XT_NUM("lifetime", s), NULL);
+ * A value is a string (JSON-escaped), or, written with XT_NUM, a number (unquoted). Output:
+ * {"time":"2026-...Z","severity":"INFO","message":...,"k":"v","n":5} with time in RFC 3339 UTC
+ * with nanoseconds. */
 void xt_log(enum log_level level, const char *message, ...) __attribute__((sentinel));
+
+/* A numeric field of xt_log: the key (a string literal) marked '+', then the value as the
+ * unsigned long long xt_log reads. */
+#define XT_NUM(key, value) "+" key, (unsigned long long)(value)
 
 #endif

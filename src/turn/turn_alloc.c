@@ -95,7 +95,7 @@ static void alloc_expired(struct tw_timer *t, void *ctx)
 
 static void log_alloc(const char *msg, const struct turn_allocation *a, const char *reason)
 {
-    char c[XT_ADDR_STRLEN], r4[XT_ADDR_STRLEN] = "", r6[XT_ADDR_STRLEN] = "", life[16];
+    char c[XT_ADDR_STRLEN], r4[XT_ADDR_STRLEN] = "", r6[XT_ADDR_STRLEN] = "";
     if (!log_enabled(LOG_INFO))
         return;
     xt_addr_str(&a->client, c);
@@ -103,9 +103,8 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
         xt_addr_str(&a->relayed[FAM_V4].advertised, r4);
     if (a->relayed[FAM_V6].handle >= 0)
         xt_addr_str(&a->relayed[FAM_V6].advertised, r6);
-    snprintf(life, sizeof(life), "%u", a->lifetime_s);
     xt_log(LOG_INFO, msg, "client", c, "relayed_ipv4", r4, "relayed_ipv6", r6, "user", a->user,
-           "#lifetime", life, "reason", reason ? reason : "", NULL);
+           XT_NUM("lifetime", a->lifetime_s), "reason", reason ? reason : "", NULL);
 }
 
 /* With the shared lock held: ports are picked and bound atomically across workers. A redeemed

@@ -96,10 +96,9 @@ void req_begin_error(struct turn_req *r, struct stun_builder *b, uint8_t *buf, i
 void req_send_built_error(struct turn_req *r, struct stun_builder *b, int code)
 {
     if (log_enabled(LOG_DEBUG)) {
-        char c[XT_ADDR_STRLEN], code_s[8];
-        snprintf(code_s, sizeof(code_s), "%d", code);
-        xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c), "#code", code_s,
-               "user", r->user, NULL);
+        char c[XT_ADDR_STRLEN];
+        xt_log(LOG_DEBUG, "request rejected", "client", xt_addr_str(r->client, c),
+               XT_NUM("code", code), "user", r->user, NULL);
     }
     req_finish(r, b, code);
 }

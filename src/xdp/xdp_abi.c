@@ -9,20 +9,12 @@
 
 /* ---- configuration ---- */
 
-static const struct xt_addr *first_of(const struct xt_addr *a, size_t n, int family)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a[i].family == family)
-            return &a[i];
-    return NULL;
-}
-
 struct xt_cfg xdp_abi_cfg(const struct xdp_abi_settings *s)
 {
-    const struct xt_addr *l4 = first_of(s->listen, s->nlisten, AF_INET);
-    const struct xt_addr *l6 = first_of(s->listen, s->nlisten, AF_INET6);
-    const struct xt_addr *r4 = first_of(s->relay, s->nrelay, AF_INET);
-    const struct xt_addr *r6 = first_of(s->relay, s->nrelay, AF_INET6);
+    const struct xt_addr *l4 = xt_addr_first_of(s->listen, s->nlisten, AF_INET);
+    const struct xt_addr *l6 = xt_addr_first_of(s->listen, s->nlisten, AF_INET6);
+    const struct xt_addr *r4 = xt_addr_first_of(s->relay, s->nrelay, AF_INET);
+    const struct xt_addr *r6 = xt_addr_first_of(s->relay, s->nrelay, AF_INET6);
     struct xt_cfg k;
 
     /* all of it, padding included: it is copied into the program's .rodata as it is */

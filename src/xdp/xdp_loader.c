@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <linux/if_link.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +22,6 @@
 #include "xdp/xdp_log.h"
 
 #define XDP_DEFAULT_ENTRIES 65536
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- load, attach, close ---- */
 
@@ -64,7 +49,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     int rc = 0;
 
     if (!prog) {
-        set_err(err, errlen, "out of memory");
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     prev = xdp_log_begin();
@@ -99,8 +84,8 @@ fail:
         char tail[1024];
 
         xdp_log_summary(tail, sizeof(tail));
-        set_err(err, errlen, "loading the XDP program failed: %s%s%s", strerror(-rc),
-                tail[0] ? ": " : "", tail);
+        snprintf(err, errlen, "loading the XDP program failed: %s%s%s", strerror(-rc),
+                 tail[0] ? ": " : "", tail);
     }
     xturn_bpf__destroy(prog->skel);
     free(prog);
@@ -144,12 +129,12 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
     LIBBPF_OPTS(bpf_xdp_attach_opts, only);
     struct bpf_prog_info info;
     uint32_t len = sizeof(info), id, mode;
-    char ids[16], why[512];
+    char why[512];
     int fd, rc;
 
     rc = bpf_xdp_query(ifindex, 0, &q);
     if (rc) {
-        set_err(err, errlen, "%s: querying its XDP program failed: %s", ifname, strerror(-rc));
+        snprintf(err, errlen, "%s: querying its XDP program failed: %s", ifname, strerror(-rc));
         return -1;
     }
     id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
@@ -158,17 +143,17 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
     mode = q.drv_prog_id ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
     fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) {
-        set_err(err, errlen,
-                "%s: another XDP program (id %u) is attached; telling whether it is an xturn "
-                "leftover failed: %s%s",
-                ifname, id, strerror(-fd), fd == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+        snprintf(err, errlen,
+                 "%s: another XDP program (id %u) is attached; telling whether it is an xturn "
+                 "leftover failed: %s%s",
+                 ifname, id, strerror(-fd), fd == -EPERM ? " (needs CAP_SYS_ADMIN)" : "");
         return -1;
     }
     memset(&info, 0, sizeof(info));
     rc = bpf_obj_get_info_by_fd(fd, &info, &len);
     if (rc || strcmp(info.name, XDP_PROG_NAME) != 0) {
-        set_err(err, errlen, "%s: another XDP program is attached (id %u, name %s)", ifname, id,
-                rc ? "unknown" : info.name);
+        snprintf(err, errlen, "%s: another XDP program is attached (id %u, name %s)", ifname, id,
+                 rc ? "unknown" : info.name);
         close(fd);
         return -1;
     }
@@ -178,23 +163,22 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
     rc = bpf_xdp_detach(ifindex, mode | XDP_FLAGS_REPLACE, &only);
     close(fd);
     if (rc == -EBUSY) {
-        set_err(err, errlen,
-                "%s: another program holds the interface: xturn XDP program id %u, attached "
-                "through a BPF link (another xturn is running)",
-                ifname, id);
+        snprintf(err, errlen,
+                 "%s: another program holds the interface: xturn XDP program id %u, attached "
+                 "through a BPF link (another xturn is running)",
+                 ifname, id);
         return -1;
     }
     if (rc) {
         xdp_log_summary(why, sizeof(why));
-        set_err(err, errlen, "%s: removing the leftover xturn XDP program (id %u) failed: %s%s%s",
-                ifname, id, strerror(-rc), why[0] ? ": " : "", why);
+        snprintf(err, errlen, "%s: removing the leftover xturn XDP program (id %u) failed: %s%s%s",
+                 ifname, id, strerror(-rc), why[0] ? ": " : "", why);
         return -1;
     }
-    snprintf(ids, sizeof(ids), "%u", id);
     xt_log(LOG_WARN,
            "removed a leftover xturn XDP program (attached without a link by an xturn that did "
            "not exit cleanly)",
-           "interface", ifname, "#program_id", ids, NULL);
+           "interface", ifname, XT_NUM("program_id", id), NULL);
     return 0;
 }
 
@@ -235,17 +219,17 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
     int rc;
 
     if (ifindex == 0) {
-        set_err(err, errlen, "%s: %s", ifname, strerror(errno));
+        snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
         return -1;
     }
     for (int i = 0; i < prog->n_ifaces; i++) {
         if (prog->ifaces[i].ifindex == ifindex) {
-            set_err(err, errlen, "%s: already attached", ifname);
+            snprintf(err, errlen, "%s: already attached", ifname);
             return -1;
         }
     }
     if (prog->n_ifaces == XDP_MAX_IFACES) {
-        set_err(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
+        snprintf(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
         return -1;
     }
 
@@ -266,8 +250,9 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
         rc = attach_mode(prog, ifindex, flags);
     }
     if (rc < 0) {
-        set_err(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s", ifname,
-                flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc), attach_hint(rc));
+        snprintf(err, errlen, "%s: attaching XDP (%s mode) failed: %s%s", ifname,
+                 flags == XDP_FLAGS_SKB_MODE ? "generic" : "native", strerror(-rc),
+                 attach_hint(rc));
         return -1;
     }
     prog->ifaces[prog->n_ifaces].link_fd = rc;
@@ -277,7 +262,7 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
                               BPF_ANY);
     if (rc) {
         close(prog->ifaces[prog->n_ifaces].link_fd);
-        set_err(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
+        snprintf(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
         return -1;
     }
     prog->ifaces[prog->n_ifaces].ifindex = ifindex;

@@ -184,12 +184,12 @@ static void test_json_numeric_fields(void **state)
     (void)state;
     setup_json();
     capture_begin();
-    xt_log(LOG_INFO, "n", "#port", "3478", "#neg", "-1.5e3", "#zero", "0", "#bad", "12abc",
-           "#empty", "", "#lead0", "012", "str", "42", NULL);
+    xt_log(LOG_INFO, "n", XT_NUM("port", 3478), XT_NUM("zero", 0), XT_NUM("max", UINT64_MAX),
+           XT_NUM("narrow", (uint8_t)200), "str", "42", XT_NUM("last", 7), NULL);
     char *out = capture_end();
     assert_true(json_line_valid(out));
-    assert_non_null(strstr(out, ",\"port\":3478,\"neg\":-1.5e3,\"zero\":0,\"bad\":\"12abc\","
-                                "\"empty\":\"\",\"lead0\":\"012\",\"str\":\"42\"}\n"));
+    assert_non_null(strstr(out, ",\"port\":3478,\"zero\":0,\"max\":18446744073709551615,"
+                                "\"narrow\":200,\"str\":\"42\",\"last\":7}\n"));
     free(out);
 }
 
@@ -256,7 +256,7 @@ static void test_many_fields_bounded(void **state)
     setup_json();
     capture_begin();
     xt_log(LOG_INFO, "m", "a", val, "b", val, "c", val, "d", val, "e", val, "f", val, "g", val,
-           "#h", "7", NULL);
+           XT_NUM("h", 7), NULL);
     char *out = capture_end();
     assert_true(json_line_valid(out));
     assert_true(strlen(out) <= 4096);
@@ -289,7 +289,7 @@ static void test_text_format(void **state)
     (void)state;
     log_setup(LOG_INFO, LOG_TEXT);
     capture_begin();
-    xt_log(LOG_WARN, "relay\nstarted", "addr", "192.0.2.1:3478", "#n", "5", "who", "a b", "eq",
+    xt_log(LOG_WARN, "relay\nstarted", "addr", "192.0.2.1:3478", XT_NUM("n", 5), "who", "a b", "eq",
            "x=y", "empty", "", "q", "say \"hi\"", NULL);
     char *out = capture_end();
     assert_int_equal(out[TIME_LEN - 1], 'Z');
