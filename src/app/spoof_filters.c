@@ -43,7 +43,7 @@ int spoof_filters_refresh(struct spoof_filters *sf, struct turn_shared *sh)
 
 const struct udp_filter *spoof_filters_of(const struct spoof_filters *sf, int family)
 {
-    return &sf->f[family == AF_INET6];
+    return &sf->f[xt_family_index((uint16_t)family)];
 }
 
 void spoof_filters_free(struct spoof_filters *sf)

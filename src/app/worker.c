@@ -153,7 +153,7 @@ static const struct udp_filter *filter_of(const struct worker *w, int family)
     return spoof_filters_of(&w->filters, family);
 }
 
-static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner)
+static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragment, void *owner)
 {
     struct worker *w = ctx;
     struct udp_socket_opts o = {.dont_fragment = dont_fragment,
@@ -168,7 +168,7 @@ static int io_relay_open(void *ctx, const struct xt_addr *addr, int dont_fragmen
     return handle;
 }
 
-static void io_relay_close(void *ctx, int handle)
+static void io_relayed_close(void *ctx, int handle)
 {
     sock_close(ctx, handle);
 }
@@ -366,8 +366,8 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
     if (open_listeners(w, reuseport, err, errlen) != 0)
         goto fail;
     io = (struct turn_io){.ctx = w,
-                          .relayed_open = io_relay_open,
-                          .relayed_close = io_relay_close,
+                          .relayed_open = io_relayed_open,
+                          .relayed_close = io_relayed_close,
                           .send = io_send,
                           .random = openssl_random,
                           .channel_up = fp ? io_channel_up : NULL,
