@@ -20,6 +20,9 @@ int udp_rx_init(struct udp_rx *rx)
     for (size_t i = 0; i < UDP_SLOTS; i++) {
         rx->iov[i].iov_base = udp_rx_buf(rx, i);
         rx->iov[i].iov_len = UDP_RX_BUF;
+        /* The part of each buffer that stays resident is made so now: memory does not creep
+         * up the first time a burst fills more buffers in one round than any before. */
+        memset(udp_rx_buf(rx, i), 0, rx->keep);
     }
     return 0;
 }
