@@ -151,8 +151,6 @@ void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t li
 void perm_free_all(struct turn_server *s, struct turn_allocation *a);
 struct turn_permission *perm_find(struct turn_server *s, const struct turn_allocation *a,
                                   const struct xt_addr *peer);
-/* Ends a permission before its time (its channels stop being usable). */
-void perm_revoke(struct turn_server *s, struct turn_permission *p);
 /* Installs or refreshes permissions for n peers, all or nothing: 0, or 508 when the new ones
  * would exceed --max-permissions, or 500. */
 int perm_install(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *peers,

@@ -84,7 +84,8 @@ void perm_free_all(struct turn_server *s, struct turn_allocation *a)
 
 /* ---- permissions ---- */
 
-void perm_revoke(struct turn_server *s, struct turn_permission *p)
+/* Ends a permission before its time (its channels stop being usable). */
+static void perm_revoke(struct turn_server *s, struct turn_permission *p)
 {
     mirror_channels_of(s, p->alloc, &p->ip, false);
     perm_free(s, p);

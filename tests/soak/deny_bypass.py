@@ -185,8 +185,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except tc.TurnError as e:
-        print(f"FAIL  {e}")
-        sys.exit(1)
+    tc.run_checks(main)

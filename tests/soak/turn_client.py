@@ -374,5 +374,14 @@ def relayed_of(addrs, fam):
     return None
 
 
+def run_checks(main):
+    """Exits with main()'s status; a TURN exchange that fails outright is one failed check."""
+    try:
+        sys.exit(main())
+    except TurnError as e:
+        print(f"FAIL  {e}")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     print(__doc__)

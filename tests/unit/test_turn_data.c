@@ -12,31 +12,13 @@
 
 static const uint8_t payload[5] = {'h', 'e', 'l', 'l', 'o'};
 
-/* Allocation of the peer's family with a channel 0x4001 bound to it. */
-static int bound(struct mock *m, const char *peer_s, struct xt_addr *peer)
-{
-    mock_addr(peer, peer_s);
-    mock_start(m);
-    assert_int_equal(mock_allocate(m, peer->family == AF_INET ? 0 : TURN_FAMILY_IPV6, NULL), 0);
-    assert_int_equal(mock_channel_bind(m, 0x4001, peer), 0);
-    return mock_relay_handle(m, peer->family);
-}
-
-static size_t channeldata(uint8_t *out, uint16_t ch, const uint8_t *data, size_t len, size_t pad)
-{
-    channeldata_header(out, ch, len);
-    memcpy(out + 4, data, len);
-    memset(out + 4 + len, 0, pad);
-    return 4 + len + pad;
-}
-
 static void channeldata_to_peer(void **state)
 {
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[64];
-    int h = bound(m, "198.18.2.2:3480", &peer);
-    size_t n = channeldata(dg, 0x4001, payload, 5, 3);
+    int h = mock_bound(m, "198.18.2.2:3480", &peer);
+    size_t n = mock_channeldata(dg, 0x4001, payload, 5, 3);
 
     /* Padding over UDP is tolerated and not forwarded. */
     assert_int_equal(mock_from_client(m, dg, n), 1);
@@ -52,16 +34,16 @@ static void bad_channeldata_is_dropped(void **state)
     struct xt_addr peer;
     uint8_t dg[64];
     size_t n;
-    bound(m, "198.18.2.2:3480", &peer);
-    n = channeldata(dg, 0x4001, payload, 5, 0);
+    mock_bound(m, "198.18.2.2:3480", &peer);
+    n = mock_channeldata(dg, 0x4001, payload, 5, 0);
     /* Length field larger than the datagram. */
     assert_int_equal(mock_from_client(m, dg, n - 1), 0);
     assert_int_equal(mock_from_client(m, dg, 3), 0);
     /* Unbound channel. */
-    n = channeldata(dg, 0x4002, payload, 5, 0);
+    n = mock_channeldata(dg, 0x4002, payload, 5, 0);
     assert_int_equal(mock_from_client(m, dg, n), 0);
     /* Unknown client. */
-    n = channeldata(dg, 0x4001, payload, 5, 0);
+    n = mock_channeldata(dg, 0x4001, payload, 5, 0);
     mock_addr(&m->client, "198.18.1.9:1");
     assert_int_equal(mock_from_client(m, dg, n), 0);
     const struct turn_counters *c = turn_server_counters(m->s);
@@ -75,7 +57,7 @@ static void peer_data_becomes_channeldata(void **state)
 {
     struct mock *m = *state;
     struct xt_addr peer;
-    int h = bound(m, "198.18.2.2:3480", &peer);
+    int h = mock_bound(m, "198.18.2.2:3480", &peer);
     struct mock_dgram *d;
 
     assert_int_equal(mock_from_peer(m, h, &peer, payload, 5), 1);
@@ -92,7 +74,7 @@ static void peer_without_channel_gets_data_indication(void **state)
 {
     struct mock *m = *state;
     struct xt_addr peer, other, got;
-    int h = bound(m, "198.18.2.2:3480", &peer);
+    int h = mock_bound(m, "198.18.2.2:3480", &peer);
     struct stun_msg r;
     const struct stun_attr *data;
 
@@ -115,7 +97,7 @@ static void peer_without_permission_is_dropped(void **state)
 {
     struct mock *m = *state;
     struct xt_addr peer, stranger;
-    int h = bound(m, "198.18.2.2:3480", &peer);
+    int h = mock_bound(m, "198.18.2.2:3480", &peer);
     mock_addr(&stranger, "198.18.2.77:3480");
     assert_int_equal(mock_from_peer(m, h, &stranger, payload, 5), 0);
 }
@@ -179,8 +161,8 @@ static void channel_expires_after_600s(void **state)
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[64];
-    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
-    bound(m, "198.18.2.2:3480", &peer);
+    size_t n = mock_channeldata(dg, 0x4001, payload, 5, 0);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     assert_int_equal(mock_refresh(m, 3600), 0);
     mock_advance(m, 290 * 1000);
     assert_int_equal(mock_create_permission(m, &peer), 0); /* keep the permission */
@@ -198,8 +180,8 @@ static void ipv4_client_relays_to_ipv6_peer(void **state)
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[64];
-    int h = bound(m, "[2001:db8:2::2]:3480", &peer);
-    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+    int h = mock_bound(m, "[2001:db8:2::2]:3480", &peer);
+    size_t n = mock_channeldata(dg, 0x4001, payload, 5, 0);
 
     assert_int_equal(m->client.family, AF_INET);
     assert_int_equal(m->socks[h].addr.family, AF_INET6);
@@ -220,12 +202,12 @@ static void ipv6_client_relays_to_ipv4_peer(void **state)
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[64];
-    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+    size_t n = mock_channeldata(dg, 0x4001, payload, 5, 0);
     int h;
 
     mock_addr(&m->client, "[2001:db8:1::2]:40000");
     mock_addr(&m->local, "[2001:db8:3::2]:3478");
-    h = bound(m, "198.18.2.2:3480", &peer);
+    h = mock_bound(m, "198.18.2.2:3480", &peer);
     assert_int_equal(m->socks[h].addr.family, AF_INET);
     assert_int_equal(mock_from_client(m, dg, n), 1);
     assert_true(xt_addr_equal(&m->sent[m->nsent - 1].dst, &peer));
@@ -242,7 +224,7 @@ static void largest_datagrams_to_the_client(struct mock *m, size_t udp_max)
     uint8_t *big = calloc(1, 65527);
     struct xt_addr peer, other;
     struct stun_msg r;
-    int h = bound(m, "[2001:db8:2::2]:3480", &peer);
+    int h = mock_bound(m, "[2001:db8:2::2]:3480", &peer);
 
     assert_non_null(big);
     assert_int_equal(mock_from_peer(m, h, &peer, big, udp_max - 4), 1);
@@ -284,7 +266,7 @@ static void largest_datagram_to_an_ipv4_peer(void **state)
     assert_non_null(dg);
     mock_addr(&m->client, "[2001:db8:1::2]:40000");
     mock_addr(&m->local, "[2001:db8:3::2]:3478");
-    h = bound(m, "198.18.2.2:3480", &peer);
+    h = mock_bound(m, "198.18.2.2:3480", &peer);
     channeldata_header(dg, 0x4001, 65507);
     assert_int_equal(mock_from_client(m, dg, 4 + 65507), 1);
     assert_int_equal(m->sent[m->nsent - 1].handle, h);
@@ -332,7 +314,7 @@ static void mirror_follows_permission_and_channel_lifetimes(void **state)
 {
     struct mock *m = *state;
     struct xt_addr peer;
-    bound(m, "198.18.2.2:3480", &peer);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     assert_int_equal(mock_refresh(m, 3600), 0);
     assert_int_equal(m->mirrored, 1);
     /* The permission ends first (300 s): the fast path must stop carrying the channel. */
@@ -352,7 +334,7 @@ static void mirror_ends_with_the_allocation(void **state)
 {
     struct mock *m = *state;
     struct xt_addr peer;
-    bound(m, "198.18.2.2:3480", &peer);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     assert_int_equal(m->mirrored, 1);
     assert_int_equal(mock_refresh(m, 0), 0);
     assert_int_equal(m->mirrored, 0);
@@ -363,9 +345,9 @@ static void full_fast_path_still_relays_in_userspace(void **state)
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[64];
-    size_t n = channeldata(dg, 0x4001, payload, 5, 0);
+    size_t n = mock_channeldata(dg, 0x4001, payload, 5, 0);
     m->fail_up = true;
-    bound(m, "198.18.2.2:3480", &peer);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     assert_int_equal(m->ups, 1);
     assert_int_equal(m->mirrored, 0);
     assert_int_equal(mock_from_client(m, dg, n), 1);
@@ -376,11 +358,11 @@ static void max_bps_limits_each_allocation(void **state)
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[1100], big[1000] = {0};
-    size_t n = channeldata(dg, 0x4001, big, sizeof(big), 0), relayed = 0;
+    size_t n = mock_channeldata(dg, 0x4001, big, sizeof(big), 0), relayed = 0;
     int h;
 
     m->cfg.max_bps = 5000;
-    h = bound(m, "198.18.2.2:3480", &peer);
+    h = mock_bound(m, "198.18.2.2:3480", &peer);
     /* One second's worth (5000 bytes) passes, the rest of the burst is dropped... */
     for (int i = 0; i < 10; i++)
         relayed += mock_from_client(m, dg, n);

@@ -15,21 +15,6 @@
 
 static const uint8_t small[10];
 
-static size_t channeldata(uint8_t *out, uint16_t ch, const uint8_t *data, size_t len)
-{
-    channeldata_header(out, ch, len);
-    memcpy(out + 4, data, len);
-    return 4 + len;
-}
-
-static void bind_channel(struct mock *m, struct xt_addr *peer)
-{
-    mock_addr(peer, "198.18.2.2:3480");
-    mock_start(m);
-    assert_int_equal(mock_allocate(m, 0, NULL), 0);
-    assert_int_equal(mock_channel_bind(m, 0x4001, peer), 0);
-}
-
 /* 900 bytes/s and a 10-byte datagram every millisecond for 3 s: the first second's worth at
  * once (90), then one every 11.1 ms (270). Before, every packet moved the refill clock although
  * 1 ms refilled less than a byte, and after the burst nothing came through (101 of 3000). */
@@ -38,10 +23,10 @@ static void low_rate_loses_no_refill(void **state)
     struct mock *m = *state;
     struct xt_addr peer;
     uint8_t dg[16];
-    size_t n = channeldata(dg, 0x4001, small, sizeof(small)), relayed = 0;
+    size_t n = mock_channeldata(dg, 0x4001, small, sizeof(small), 0), relayed = 0;
 
     m->cfg.max_bps = 900;
-    bind_channel(m, &peer);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     for (int ms = 0; ms < 3000; ms++) {
         m->nsent = 0;
         relayed += mock_from_client(m, dg, n);
@@ -60,11 +45,11 @@ static void rates_hold_over_time(void **state)
     static const uint64_t rates[] = {10, 100, 999, 1001, 64000, 1000000};
     struct mock *m = *state;
     uint8_t dg[16];
-    size_t n = channeldata(dg, 0x4001, small, sizeof(small));
+    size_t n = mock_channeldata(dg, 0x4001, small, sizeof(small), 0);
     struct xt_addr peer;
 
     m->cfg.max_bps = rates[0];
-    bind_channel(m, &peer);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
         uint64_t want = rates[r] * 3, got = 0, sent = 0;
 
@@ -96,13 +81,13 @@ static void word_shared_with_the_fast_path(void **state)
     uint64_t word = 0;
     struct xt_addr peer;
     uint8_t dg[16];
-    size_t n = channeldata(dg, 0x4001, small, sizeof(small));
+    size_t n = mock_channeldata(dg, 0x4001, small, sizeof(small), 0);
     uint64_t now_ns;
 
     m->cfg.max_bps = 100;
     m->bucket_word = &word;
     m->bucket_id = 7;
-    bind_channel(m, &peer);
+    mock_bound(m, "198.18.2.2:3480", &peer);
     assert_int_equal(m->last_up_bucket, 7);
     now_ns = m->now.ms * 1000000ull;
     /* the kernel takes 95 bytes from the word: userspace has 5 left */

@@ -410,6 +410,23 @@ int mock_allocate_reserving(struct mock *m)
     return exchange(m, &b, buf);
 }
 
+int mock_bound(struct mock *m, const char *peer_s, struct xt_addr *peer)
+{
+    mock_addr(peer, peer_s);
+    mock_start(m);
+    assert_int_equal(mock_allocate(m, peer->family == AF_INET ? 0 : TURN_FAMILY_IPV6, NULL), 0);
+    assert_int_equal(mock_channel_bind(m, 0x4001, peer), 0);
+    return mock_relay_handle(m, peer->family);
+}
+
+size_t mock_channeldata(uint8_t *out, uint16_t channel, const uint8_t *data, size_t len, size_t pad)
+{
+    channeldata_header(out, channel, len);
+    memcpy(out + 4, data, len);
+    memset(out + 4 + len, 0, pad);
+    return 4 + len + pad;
+}
+
 int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relayed)
 {
     struct xt_addr saved = m->client;

@@ -109,6 +109,12 @@ int mock_last_code(struct mock *m);
 int mock_allocate(struct mock *m, uint8_t family /* 0: none */, struct xt_addr *relayed);
 /* Allocate with EVEN-PORT R=1 (a reservation of the next port). */
 int mock_allocate_reserving(struct mock *m);
+/* Starts the server, allocates a relayed address of the peer's family and binds channel 0x4001
+ * to the peer (parsed from peer_s); returns the relay socket's handle. */
+int mock_bound(struct mock *m, const char *peer_s, struct xt_addr *peer);
+/* A ChannelData datagram into out: header, len bytes of data, pad zero bytes; returns its size. */
+size_t mock_channeldata(uint8_t *out, uint16_t channel, const uint8_t *data, size_t len,
+                        size_t pad);
 /* An allocation for another client address (m->client stays), e.g. a relay-to-self peer. */
 int mock_allocate_from(struct mock *m, const char *client, struct xt_addr *relayed);
 int mock_create_permission(struct mock *m, const struct xt_addr *peer);
