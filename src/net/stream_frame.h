@@ -26,10 +26,10 @@ enum stream_frame_status {
 
 enum stream_frame_error {
     SFE_NONE,
-    SFE_NOT_TURN,     /* a first byte that starts neither STUN nor ChannelData */
-    SFE_BAD_COOKIE,   /* a STUN header without the magic cookie */
-    SFE_STUN_LENGTH,  /* a STUN length that is not a multiple of 4 */
-    SFE_BAD_CHANNEL,  /* ChannelData on a channel number outside 0x4000..0x4FFF */
+    SFE_NOT_TURN,    /* a first byte that starts neither STUN nor ChannelData */
+    SFE_BAD_COOKIE,  /* a STUN header without the magic cookie */
+    SFE_STUN_LENGTH, /* a STUN length that is not a multiple of 4 */
+    SFE_BAD_CHANNEL, /* ChannelData on a channel number outside 0x4000..0x4FFF */
     SFE_COUNT
 };
 
