@@ -3,7 +3,7 @@
 # are gcc's), and a seed corpus generated at build time by tests/fuzz/seeds.c.
 #   make fuzz-build          the harnesses and $(BUILD)/fuzz/corpus/<harness>/
 #   make fuzz                each harness for FUZZ_SECONDS (default 60), one after the other
-#   make fuzz-<harness>      one of them (fuzz-stun, fuzz-turn_server, fuzz-xdp)
+#   make fuzz-<harness>      one of them (fuzz-stun, fuzz-turn_server, fuzz-xdp, fuzz-stream)
 # Inputs that crash land in $(BUILD)/fuzz/artifacts/. fuzz_xdp needs root (network namespace).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -16,10 +16,12 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wex
 FUZZ_LDLIBS  := $(BASE_LDLIBS)
 FUZZ_BPFLIBS := $(BPF_LDLIBS)
 
-FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp
+FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
-# The parts of libxturn.a (LIB_SRC) the harnesses reach: no sockets, threads or HTTP.
-FUZZ_LIB_SRC := $(filter src/common/% src/stun/% src/turn/% src/xdp/%,$(LIB_SRC))
+# The parts of libxturn.a (LIB_SRC) the harnesses reach: no sockets, threads or HTTP (of
+# src/net, only the stream framer, which does no I/O).
+FUZZ_LIB_SRC := $(filter src/common/% src/stun/% src/turn/% src/xdp/% src/net/stream_frame.c,\
+                  $(LIB_SRC))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB     := $(FUZZ_DIR)/libxturn_fuzz.a
 FUZZ_STAMP   := $(FUZZ_DIR)/corpus/.seeded
@@ -28,10 +30,12 @@ FUZZ_STAMP   := $(FUZZ_DIR)/corpus/.seeded
 FUZZ_MAXLEN_fuzz_stun        := 4096
 FUZZ_MAXLEN_fuzz_turn_server := 4096
 FUZZ_MAXLEN_fuzz_xdp         := 4096
+FUZZ_MAXLEN_fuzz_stream      := 4096
 FUZZ_OPTS_fuzz_turn_server   := -len_control=0
 FUZZ_LINK_fuzz_stun          := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_turn_server   := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_xdp           := $(FUZZ_BPFLIBS) $(FUZZ_LDLIBS)
+FUZZ_LINK_fuzz_stream        := $(FUZZ_LDLIBS)
 
 .PHONY: fuzz fuzz-build $(FUZZ_HARNESSES:fuzz_%=fuzz-%)
 
@@ -75,7 +79,7 @@ $(FUZZ_STAMP): $(FUZZ_DIR)/seeds
 
 fuzz-build: $(FUZZ_BIN) $(FUZZ_STAMP)
 
-# fuzz-stun, fuzz-turn_server, fuzz-xdp: one harness for FUZZ_SECONDS on its corpus.
+# fuzz-stun, fuzz-turn_server, fuzz-xdp, fuzz-stream: one harness for FUZZ_SECONDS on its corpus.
 $(FUZZ_HARNESSES:fuzz_%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_% $(FUZZ_STAMP)
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	$(FUZZ_DIR)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \

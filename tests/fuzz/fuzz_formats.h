@@ -15,13 +15,25 @@
  *     input). kind & 7 is one of enum ft_kind; the other bits and arg are per kind (below).
  *
  * fuzz_xdp: two bytes of fix-up flags (enum fx_flags, then eth/ChannelData padding counts), then
- *   the Ethernet frame. */
+ *   the Ethernet frame.
+ *
+ * fuzz_stream: a flags byte (enum fs_flags), its FS_CUTS count of cut bytes, then the byte
+ *   stream a TCP/TLS client sends. */
 #ifndef XTURN_FUZZ_FORMATS_H
 #define XTURN_FUZZ_FORMATS_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* ---- fuzz_stream ---- */
+
+/* How the stream arrives: in reads of the cut bytes' sizes (each cut + 1 bytes), in turn and
+ * over again; none: one byte at a time. */
+enum fs_flags {
+    FS_CUTS = 0x0F,      /* how many cut bytes follow */
+    FS_READ_NEED = 0x10, /* a read takes no more than the framer's need asks for */
+};
 
 /* ---- fuzz_turn_server ---- */
 

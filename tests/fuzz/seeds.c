@@ -1,11 +1,13 @@
 /* Seed corpus of the fuzz harnesses, written at build time (never committed):
- *   seeds DIR  writes DIR/fuzz_stun/, DIR/fuzz_turn_server/, DIR/fuzz_xdp/ (seed-* files).
+ *   seeds DIR  writes DIR/<harness>/seed-* for fuzz_stun, fuzz_turn_server, fuzz_xdp, fuzz_stream.
  * fuzz_stun: valid messages of every kind the relay handles (Binding, Allocate with each of its
  * attributes, Refresh, CreatePermission with several peers, ChannelBind, Send and Data
  * indications, responses and errors), signed and not, ChannelData with and without padding,
  * and the RFC 5769 vectors. fuzz_turn_server: record sequences (fuzz_formats.h) that allocate,
  * permit, bind, relay both ways, refresh, expire, under each configuration. fuzz_xdp: frames
- * for every binding of the harness, both directions, and the frames it must pass up. */
+ * for every binding of the harness, both directions, and the frames it must pass up.
+ * fuzz_stream: STUN messages back to back, ChannelData padded and not of every length mod 4,
+ * both mixed, and streams that fail, each read a byte at a time, in cuts, and as need asks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -648,10 +650,129 @@ static void xdp_seeds(void)
     }
 }
 
+/* ---- fuzz_stream ---- */
+
+struct stream_seed {
+    uint8_t buf[2048];
+    size_t len;
+};
+
+/* A STUN message with FINGERPRINT and, when data_len, a DATA attribute (Send indications). */
+static void ss_stun(struct stream_seed *s, uint16_t method, uint8_t cls, size_t data_len)
+{
+    struct stun_builder b;
+    uint8_t tid[STUN_TID_LEN], data[64];
+    int n;
+
+    if (data_len > sizeof(data))
+        abort();
+    tid_for(tid, (int)s->len);
+    stun_build_init(&b, s->buf + s->len, sizeof(s->buf) - s->len, method, cls, tid);
+    memset(data, 0x5a, data_len);
+    if (data_len > 0)
+        stun_add_attr(&b, TURN_ATTR_DATA, data, data_len);
+    stun_add_fingerprint(&b);
+    n = stun_finish(&b);
+    if (n < 0)
+        abort();
+    s->len += (size_t)n;
+}
+
+/* ChannelData; padded: with the zero bytes that align it to 4. */
+static void ss_cd(struct stream_seed *s, uint16_t channel, size_t len, bool padded)
+{
+    size_t pad = padded ? (4 - len % 4) % 4 : 0;
+
+    if (s->len + CHANNELDATA_HEADER_LEN + len + pad > sizeof(s->buf))
+        abort();
+    channeldata_header(s->buf + s->len, channel, len);
+    memset(s->buf + s->len + CHANNELDATA_HEADER_LEN, 0xc3, len);
+    memset(s->buf + s->len + CHANNELDATA_HEADER_LEN + len, 0, pad);
+    s->len += CHANNELDATA_HEADER_LEN + len + pad;
+}
+
+static void ss_raw(struct stream_seed *s, const void *bytes, size_t len)
+{
+    if (s->len + len > sizeof(s->buf))
+        abort();
+    memcpy(s->buf + s->len, bytes, len);
+    s->len += len;
+}
+
+/* The stream three ways: a byte at a time, in reads of 3, 7 and 19 bytes, and in reads of what
+ * the framer needs (at most 256 bytes). */
+static void put_stream(const char *name, const struct stream_seed *s)
+{
+    static const struct {
+        const char *how;
+        uint8_t head[4];
+        size_t head_len;
+    } reads[] = {
+        {"bytes", {0}, 1},
+        {"cuts", {3, 2, 6, 18}, 4},
+        {"need", {FS_READ_NEED | 1, 255}, 2},
+    };
+    uint8_t out[sizeof(s->buf) + 4];
+    char full[128];
+
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        memcpy(out, reads[i].head, reads[i].head_len);
+        memcpy(out + reads[i].head_len, s->buf, s->len);
+        snprintf(full, sizeof(full), "%s-%s", name, reads[i].how);
+        put_file("fuzz_stream", full, out, reads[i].head_len + s->len);
+    }
+}
+
+static void stream_seeds(void)
+{
+    static const uint8_t tls_hello[16] = {0x16, 0x03, 0x01, 0x00, 0xf8, 0x01, 0x00, 0x00,
+                                          0xf4, 0x03, 0x03, 0x5b, 0x1e, 0x7c, 0x00, 0x11};
+    static const uint8_t channel_5000[8] = {0x50, 0x00, 0x00, 0x04, 1, 2, 3, 4};
+    struct stream_seed s;
+
+    memset(&s, 0, sizeof(s));
+    ss_stun(&s, STUN_BINDING, STUN_REQUEST, 0);
+    ss_stun(&s, TURN_ALLOCATE, STUN_REQUEST, 0);
+    ss_stun(&s, TURN_SEND, STUN_INDICATION, 5);
+    ss_stun(&s, TURN_CHANNEL_BIND, STUN_REQUEST, 0);
+    ss_stun(&s, TURN_REFRESH, STUN_REQUEST, 0);
+    put_stream("stun-back-to-back", &s);
+
+    for (int padded = 0; padded < 2; padded++) {
+        memset(&s, 0, sizeof(s));
+        for (size_t len = 0; len < 8; len++) {
+            ss_cd(&s, 0x4001, len, padded);
+            ss_cd(&s, 0x4FFF, len + 1, padded);
+            ss_stun(&s, TURN_SEND, STUN_INDICATION, len);
+        }
+        put_stream(padded ? "channeldata-padded" : "channeldata-unpadded", &s);
+    }
+
+    memset(&s, 0, sizeof(s));
+    ss_cd(&s, 0x4000, 1, true);
+    ss_cd(&s, 0x4000, 1, false);
+    ss_stun(&s, STUN_BINDING, STUN_REQUEST, 0);
+    ss_cd(&s, 0x4abc, 6, false);
+    ss_cd(&s, 0x4abc, 7, true);
+    ss_stun(&s, TURN_SEND, STUN_INDICATION, 3);
+    ss_cd(&s, 0x4002, 3, true);
+    put_stream("mixed", &s);
+
+    /* Streams that fail: TLS on the plain port, a reserved channel, after good messages. */
+    memset(&s, 0, sizeof(s));
+    ss_raw(&s, tls_hello, sizeof(tls_hello));
+    put_stream("tls", &s);
+    memset(&s, 0, sizeof(s));
+    ss_cd(&s, 0x4001, 5, true);
+    ss_raw(&s, channel_5000, sizeof(channel_5000));
+    put_stream("channel-5000", &s);
+}
+
 int main(int argc, char **argv)
 {
     char path[512];
-    static const char *const harnesses[] = {"fuzz_stun", "fuzz_turn_server", "fuzz_xdp"};
+    static const char *const harnesses[] = {"fuzz_stun", "fuzz_turn_server", "fuzz_xdp",
+                                            "fuzz_stream"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -659,13 +780,14 @@ int main(int argc, char **argv)
     }
     out_dir = argv[1];
     mkdir_p(out_dir);
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof(harnesses) / sizeof(harnesses[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", out_dir, harnesses[i]);
         mkdir_p(path);
     }
     stun_seeds();
     turn_seeds();
     xdp_seeds();
+    stream_seeds();
     printf("seeds: %d files in %s\n", written, out_dir);
     return 0;
 }
