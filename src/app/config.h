@@ -24,6 +24,10 @@ struct xturn_config {
     struct xt_addr *listen;
     size_t nlisten;
     struct turn_config turn;
+    /* Stream clients: TCP on every --listen address unless no_tcp */
+    bool no_tcp;
+    uint32_t max_stream_conns, max_stream_conns_per_ip;
+    uint32_t stream_first_message_s, stream_idle_s;
     enum log_level log_level;
     enum log_format log_format;
     char *auth_secret_file; /* remembered for reload */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "net/event_loop.h"
 #include "net/host_addrs.h"
 #include "net/route_watch.h"
+#include "net/tcp_socket.h"
 #include "net/udp_socket.h"
 #include "turn/turn_shared.h"
 
@@ -37,6 +39,7 @@ struct daemon {
     struct fastpath *fp; /* NULL without --xdp */
     struct worker **workers;
     size_t nworkers;
+    struct conn_limits *conn_limits; /* the stream connections of every worker */
     int64_t start_time_unix;
     _Atomic bool draining;
     uint64_t drain_deadline_ms;
@@ -192,13 +195,32 @@ static int check_listen_free(const struct xturn_config *cfg, char *err, size_t e
     for (size_t i = 0; i < cfg->nlisten; i++) {
         char as[XT_ADDR_STRLEN];
         int rc = udp_address_free(&cfg->listen[i]);
+        const char *transport = "UDP";
+        if (rc == 0 && !cfg->no_tcp) {
+            rc = tcp_address_free(&cfg->listen[i]);
+            transport = "TCP";
+        }
         if (rc < 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", xt_addr_str(&cfg->listen[i], as),
-                     strerror(-rc));
+            snprintf(err, errlen, "cannot listen on %s (%s): %s", xt_addr_str(&cfg->listen[i], as),
+                     transport, strerror(-rc));
             return -1;
         }
     }
     return 0;
+}
+
+/* Every client connection is a descriptor: take all the kernel allows this process (its soft
+ * limit, often 1024, is meant for programs that never need many). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            xt_log(LOG_WARN, "cannot raise the file descriptor limit", "error", strerror(errno),
+                   NULL);
+    }
 }
 
 static size_t worker_count(const struct xturn_config *cfg)
@@ -219,6 +241,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     d->sig.fd = -1;
     d->netwatch.fd = -1;
     d->start_time_unix = time(NULL);
+    raise_fd_limit();
     d->loop = ev_loop_new();
     if (!d->loop) {
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
@@ -231,23 +254,26 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     if (!d->fp && err[0])
         goto fail;
     d->shared = turn_shared_new(&cfg->turn, &openssl_random);
+    d->conn_limits = conn_limits_new(cfg->max_stream_conns, cfg->max_stream_conns_per_ip,
+                                     WORKER_STREAM_PARTIAL_BUDGET);
     d->nworkers = worker_count(cfg);
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
-    if (!d->shared || !d->workers) {
+    if (!d->shared || !d->conn_limits || !d->workers) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     if (watch_netlink(d, err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < d->nworkers; i++) {
-        d->workers[i] = worker_new(cfg, d->shared, d->fp, d->nworkers > 1, err, errlen);
+        d->workers[i] =
+            worker_new(cfg, d->shared, d->fp, d->conn_limits, d->nworkers > 1, err, errlen);
         if (!d->workers[i])
             goto fail;
     }
     for (size_t i = 0; i < cfg->nlisten; i++) {
         char as[XT_ADDR_STRLEN];
         xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->listen[i], as), "transport",
-               "udp", XT_NUM("workers", d->nworkers), NULL);
+               cfg->no_tcp ? "udp" : "udp,tcp", XT_NUM("workers", d->nworkers), NULL);
     }
     /* Privileges (app/privileges.h): XDP is attached and every listen socket bound; no thread
      * runs yet (capabilities are per thread). As root only with --run-as-user; started without
@@ -275,7 +301,10 @@ static void sum_counters(struct daemon *d, struct worker_counters *sum)
     for (size_t i = 0; i < d->nworkers; i++) {
         struct worker_counters c;
         worker_counters(d->workers[i], &c);
-        turn_counters_add(&sum->turn, &c.turn);
+        for (int t = 0; t < TURN_TRANSPORT_COUNT; t++) {
+            turn_counters_add(&sum->turn[t], &c.turn[t]);
+            stream_counters_add(&sum->streams[t], &c.streams[t]);
+        }
         sum->send_failures += c.send_failures;
         sum->oversized += c.oversized;
     }
@@ -292,7 +321,10 @@ void daemon_snapshot(void *ctx, struct xturn_snapshot *out)
     out->draining = d->draining;
     out->workers = (uint32_t)d->nworkers;
     sum_counters(d, &c);
-    out->turn = c.turn;
+    memcpy(out->turn, c.turn, sizeof(out->turn));
+    memcpy(out->streams, c.streams, sizeof(out->streams));
+    out->transport_on[TURN_UDP] = true;
+    out->transport_on[TURN_TCP] = !d->cfg->no_tcp;
     out->send_failures = c.send_failures;
     out->oversized = c.oversized;
     out->relay_ports_total = (uint32_t)t->relay_port_hi - t->relay_port_lo + 1;
@@ -309,15 +341,21 @@ void daemon_snapshot(void *ctx, struct xturn_snapshot *out)
 static void log_stats(struct daemon *d)
 {
     struct worker_counters c;
+    struct turn_counters all = {0};
+    uint64_t conns = 0;
     sum_counters(d, &c);
-    xt_log(LOG_INFO, "stats", XT_NUM("allocations", c.turn.allocations),
-           XT_NUM("permissions", turn_counters_permissions(&c.turn)),
-           XT_NUM("channels", turn_counters_channels(&c.turn)),
-           XT_NUM("to_peer_packets", turn_counters_relayed(&c.turn, TURN_TO_PEER)),
-           XT_NUM("to_client_packets", turn_counters_relayed(&c.turn, TURN_TO_CLIENT)),
-           XT_NUM("dropped_packets", turn_counters_dropped(&c.turn)),
-           XT_NUM("send_failures", c.send_failures), XT_NUM("oversized_datagrams", c.oversized),
-           NULL);
+    for (int t = 0; t < TURN_TRANSPORT_COUNT; t++) {
+        turn_counters_add(&all, &c.turn[t]);
+        conns += c.streams[t].open;
+    }
+    xt_log(LOG_INFO, "stats", XT_NUM("allocations", all.allocations),
+           XT_NUM("permissions", turn_counters_permissions(&all)),
+           XT_NUM("channels", turn_counters_channels(&all)),
+           XT_NUM("to_peer_packets", turn_counters_relayed(&all, TURN_TO_PEER)),
+           XT_NUM("to_client_packets", turn_counters_relayed(&all, TURN_TO_CLIENT)),
+           XT_NUM("dropped_packets", turn_counters_dropped(&all)),
+           XT_NUM("stream_connections", conns), XT_NUM("send_failures", c.send_failures),
+           XT_NUM("oversized_datagrams", c.oversized), NULL);
     if (d->fp)
         fastpath_log_stats(d->fp);
 }
@@ -351,7 +389,8 @@ int daemon_run(struct daemon *d)
             struct worker_counters c;
             fastpath_tick(d->fp, t);
             sum_counters(d, &c);
-            fastpath_note_cross_family(d->fp, turn_counters_cross_family(&c.turn), t);
+            /* Only UDP clients' datagrams can be translated by XDP. */
+            fastpath_note_cross_family(d->fp, turn_counters_cross_family(&c.turn[TURN_UDP]), t);
         }
         if (watchdog_ms && t >= next_watchdog) {
             service_watchdog_ping();
@@ -390,6 +429,7 @@ void daemon_free(struct daemon *d)
         worker_free(d->workers[i]);
     }
     free(d->workers);
+    conn_limits_free(d->conn_limits);
     turn_shared_free(d->shared);
     fastpath_stop(d->fp);
     if (d->netwatch.fd >= 0)

@@ -175,7 +175,9 @@ void fastpath_bucket_put(struct fastpath *fp, uint32_t id)
 int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 {
     int rc;
-    if (!xdp_abi_serves_listen(&fp->kcfg, ci->local))
+    /* The program reads UDP datagrams in the clear: a stream or DTLS client's ChannelData, and
+     * what its peers send it, stay in userspace, which frames or encrypts them. */
+    if (ci->transport != TURN_UDP || !xdp_abi_serves_listen(&fp->kcfg, ci->local))
         return -1;
     /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
      * without one, userspace carries it (and applies the limit). */

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -103,10 +104,46 @@ static void by_family(struct out *o, const char *name, const char *help, const u
             put(o, "%s{family=\"%s\"} %llu\n", name, family_names[f], (unsigned long long)v[f]);
 }
 
+/* The client transports served, in label order. */
+#define FOR_TRANSPORT(s, t)                                                                        \
+    for (int t = 0; t < TURN_TRANSPORT_COUNT; t++)                                                 \
+        if ((s)->transport_on[t])
+
+static const char *tname(int t)
+{
+    return turn_transport_name((enum turn_transport)t);
+}
+
+/* A metric family of one sample per transport. */
+static void by_transport(struct out *o, const struct xturn_snapshot *s, const char *name,
+                         const char *type, const char *help, size_t field)
+{
+    family(o, name, type, help);
+    FOR_TRANSPORT(s, t)
+    {
+        const uint64_t *v = (const uint64_t *)((const char *)&s->turn[t] + field);
+        put(o, "%s{transport=\"%s\"} %llu\n", name, tname(t), (unsigned long long)*v);
+    }
+}
+
+/* A gauge per transport and address family of a live count in turn_counters.family[]. */
+static void by_transport_family(struct out *o, const struct xturn_snapshot *s, const char *name,
+                                const char *help, size_t field)
+{
+    family(o, name, "gauge", help);
+    FOR_TRANSPORT(s, t)
+    for (int f = 0; f < 2; f++) {
+        const uint64_t *v = (const uint64_t *)((const char *)&s->turn[t].family[f] + field);
+        put(o, "%s{transport=\"%s\",family=\"%s\"} %llu\n", name, tname(t), family_names[f],
+            (unsigned long long)*v);
+    }
+}
+
+#define TC_FIELD(f) offsetof(struct turn_counters, f)
+#define TF_FIELD(f) offsetof(struct turn_family_counters, f)
+
 static void render_state(struct out *o, const struct xturn_snapshot *s)
 {
-    uint64_t v[2];
-
     family(o, "xturn_build_info", "gauge", "Always 1; the version of the running xturn.");
     put(o, "xturn_build_info{version=\"");
     put_label_value(o, XTURN_VERSION);
@@ -118,33 +155,35 @@ static void render_state(struct out *o, const struct xturn_snapshot *s)
     single(o, "xturn_draining", "gauge", "1 while draining (no new allocations), else 0.",
            s->draining ? 1 : 0);
 
-    single(o, "xturn_allocations", "gauge",
-           "Live allocations (a dual allocation counts once here, and once per family in "
-           "xturn_relayed_addresses).",
-           s->turn.allocations);
-    for (int f = 0; f < 2; f++)
-        v[f] = s->turn.family[f].relayed_addrs;
-    by_family(o, "xturn_relayed_addresses", "Live relayed transport addresses by family.", v, NULL);
-    for (int f = 0; f < 2; f++)
-        v[f] = s->turn.family[f].permissions;
-    by_family(o, "xturn_permissions", "Live permissions by family of the peer.", v, NULL);
-    for (int f = 0; f < 2; f++)
-        v[f] = s->turn.family[f].channels;
-    by_family(o, "xturn_channels", "Live channel bindings by family of the peer.", v, NULL);
+    by_transport(o, s, "xturn_allocations", "gauge",
+                 "Live allocations by client transport (a dual allocation counts once here, and "
+                 "once per family in xturn_relayed_addresses).",
+                 TC_FIELD(allocations));
+    by_transport_family(o, s, "xturn_relayed_addresses",
+                        "Live relayed transport addresses by client transport and family.",
+                        TF_FIELD(relayed_addrs));
+    by_transport_family(o, s, "xturn_permissions",
+                        "Live permissions by client transport and family of the peer.",
+                        TF_FIELD(permissions));
+    by_transport_family(o, s, "xturn_channels",
+                        "Live channel bindings by client transport and family of the peer.",
+                        TF_FIELD(channels));
 }
 
 static void render_requests(struct out *o, const struct xturn_snapshot *s)
 {
     family(o, "xturn_responses_total", "counter",
            "STUN/TURN responses sent, by request method and response code (success, the "
-           "error code, or other). Success rows always; error rows once they occurred.");
+           "error code, or other), by client transport. Success rows always; error rows once "
+           "they occurred.");
+    FOR_TRANSPORT(s, t)
     for (int m = 0; m < TM_COUNT; m++) {
         for (int c = 0; c < TURN_CODE_COUNT; c++) {
-            uint64_t n = s->turn.responses[m][c];
+            uint64_t n = s->turn[t].responses[m][c];
             int code = turn_stat_codes[c];
             if (code != 0 && n == 0)
                 continue;
-            put(o, "xturn_responses_total{method=\"");
+            put(o, "xturn_responses_total{transport=\"%s\",method=\"", tname(t));
             put_name(o, method_names, m);
             if (code == 0)
                 put(o, "\",code=\"success\"} %llu\n", (unsigned long long)n);
@@ -154,14 +193,14 @@ static void render_requests(struct out *o, const struct xturn_snapshot *s)
                 put(o, "\",code=\"%d\"} %llu\n", code, (unsigned long long)n);
         }
     }
-    single(o, "xturn_authentication_failures_total", "counter",
-           "Requests that failed authentication (bad or missing credentials, stale nonce, "
-           "expired REST API username).",
-           s->turn.auth_failures);
-    single(o, "xturn_unauthenticated_responses_suppressed_total", "counter",
-           "Responses to unauthenticated sources not sent because of the per-source rate "
-           "limit.",
-           s->turn.unauth_rate_limited);
+    by_transport(o, s, "xturn_authentication_failures_total", "counter",
+                 "Requests that failed authentication (bad or missing credentials, stale nonce, "
+                 "expired REST API username).",
+                 TC_FIELD(auth_failures));
+    by_transport(o, s, "xturn_unauthenticated_responses_suppressed_total", "counter",
+                 "Responses to unauthenticated sources not sent because of the per-source rate "
+                 "limit.",
+                 TC_FIELD(unauth_rate_limited));
 }
 
 static void relayed(struct out *o, const struct xturn_snapshot *s, bool bytes)
@@ -169,18 +208,22 @@ static void relayed(struct out *o, const struct xturn_snapshot *s, bool bytes)
     const char *name = bytes ? "xturn_relayed_bytes_total" : "xturn_relayed_packets_total";
 
     family(o, name, "counter",
-           bytes ? "Application payload bytes relayed, by data path, direction and the families "
-                   "of client and peer."
-                 : "Datagrams relayed, by data path, direction and the families of client and "
-                   "peer.");
+           bytes ? "Application payload bytes relayed, by data path, client transport, direction "
+                   "and the families of client and peer."
+                 : "Messages relayed, by data path, client transport, direction and the families "
+                   "of client and peer.");
     for (int path = 0; path < (s->xdp ? 2 : 1); path++) {
+        FOR_TRANSPORT(s, t)
         for (int dir = 0; dir < 2; dir++) {
+            /* XDP carries UDP clients only. */
+            if (path == 1 && t != TURN_UDP)
+                continue;
             for (int cf = 0; cf < 2; cf++) {
                 for (int pf = 0; pf < 2; pf++) {
                     uint64_t n;
                     if (path == 0) {
-                        n = bytes ? s->turn.relayed_bytes[dir][cf][pf]
-                                  : s->turn.relayed_pkts[dir][cf][pf];
+                        n = bytes ? s->turn[t].relayed_bytes[dir][cf][pf]
+                                  : s->turn[t].relayed_pkts[dir][cf][pf];
                     } else {
                         enum xt_stat k = xdp_abi_path(
                             dir == TURN_TO_PEER ? XDP_ABI_TO_PEER : XDP_ABI_TO_CLIENT, cf, pf);
@@ -188,9 +231,9 @@ static void relayed(struct out *o, const struct xturn_snapshot *s, bool bytes)
                         n = bytes ? c->bytes : c->packets;
                     }
                     put(o,
-                        "%s{path=\"%s\",direction=\"%s\",client_family=\"%s\",peer_family=\"%s\"}"
-                        " %llu\n",
-                        name, path == 0 ? "userspace" : "xdp", direction_names[dir],
+                        "%s{path=\"%s\",transport=\"%s\",direction=\"%s\",client_family=\"%s\","
+                        "peer_family=\"%s\"} %llu\n",
+                        name, path == 0 ? "userspace" : "xdp", tname(t), direction_names[dir],
                         family_names[cf], family_names[pf], (unsigned long long)n);
                 }
             }
@@ -203,11 +246,13 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
     relayed(o, s, false);
     relayed(o, s, true);
     family(o, "xturn_dropped_packets_total", "counter",
-           "Datagrams dropped by the userspace relay, by reason.");
+           "Messages dropped by the userspace relay, by client transport and reason.");
+    FOR_TRANSPORT(s, t)
     for (int r = 0; r < TD_COUNT; r++) {
-        put(o, "xturn_dropped_packets_total{path=\"userspace\",reason=\"");
+        put(o, "xturn_dropped_packets_total{path=\"userspace\",transport=\"%s\",reason=\"",
+            tname(t));
         put_name(o, drop_names, r);
-        put(o, "\"} %llu\n", (unsigned long long)s->turn.dropped[r]);
+        put(o, "\"} %llu\n", (unsigned long long)s->turn[t].dropped[r]);
     }
     single(o, "xturn_send_failures_total", "counter",
            "Datagrams the kernel refused to send (sendmmsg errors).", s->send_failures);
@@ -224,6 +269,47 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
               s->relay_family);
 }
 
+/* A stream_counters field per stream transport: one value, or an array of n by reason. */
+static void stream_series(struct out *o, const struct xturn_snapshot *s, const char *name,
+                          const char *type, const char *help, size_t field, int n,
+                          const char *const *reasons)
+{
+    family(o, name, type, help);
+    FOR_TRANSPORT(s, t)
+    if (turn_transport_is_stream((enum turn_transport)t)) {
+        const uint64_t *v = (const uint64_t *)((const char *)&s->streams[t] + field);
+        for (int r = 0; r < (reasons ? n : 1); r++) {
+            put(o, "%s{transport=\"%s\"", name, tname(t));
+            if (reasons) {
+                put(o, ",reason=\"");
+                put_name(o, reasons, r);
+                put(o, "\"");
+            }
+            put(o, "} %llu\n", (unsigned long long)v[r]);
+        }
+    }
+}
+
+#define SC_FIELD(f) offsetof(struct stream_counters, f)
+
+static void render_streams(struct out *o, const struct xturn_snapshot *s)
+{
+    stream_series(o, s, "xturn_stream_connections", "gauge",
+                  "Open client connections by transport.", SC_FIELD(open), 1, NULL);
+    stream_series(o, s, "xturn_stream_connections_accepted_total", "counter",
+                  "Client connections accepted, by transport.", SC_FIELD(accepted), 1, NULL);
+    stream_series(o, s, "xturn_stream_connections_refused_total", "counter",
+                  "Client connections closed at once by a limit, by transport and reason.",
+                  SC_FIELD(refused), SR_COUNT, stream_refusal_names);
+    stream_series(o, s, "xturn_stream_connections_closed_total", "counter",
+                  "Client connections closed, by transport and reason.", SC_FIELD(closed), SC_COUNT,
+                  stream_close_names);
+    stream_series(o, s, "xturn_stream_slow_reader_drops_total", "counter",
+                  "Messages not queued to a client connection that does not read fast enough, "
+                  "by transport.",
+                  SC_FIELD(slow_reader_drops), 1, NULL);
+}
+
 /* The pass or drop reasons (cls), each labelled by its reason. */
 static void xdp_reasons(struct out *o, const struct xturn_snapshot *s, enum xt_stat_class cls,
                         const char *name, bool bytes, const char *help)
@@ -232,7 +318,7 @@ static void xdp_reasons(struct out *o, const struct xturn_snapshot *s, enum xt_s
     for (int i = 0; i < XT_STAT_COUNT; i++) {
         if (xdp_stat_class((enum xt_stat)i) != cls)
             continue;
-        put(o, "%s{reason=\"%s\"} %llu\n", name, xdp_stat_reason((enum xt_stat)i),
+        put(o, "%s{transport=\"udp\",reason=\"%s\"} %llu\n", name, xdp_stat_reason((enum xt_stat)i),
             (unsigned long long)(bytes ? s->xdp_stats[i].bytes : s->xdp_stats[i].packets));
     }
 }
@@ -277,6 +363,7 @@ int metrics_render(const struct xturn_snapshot *s, char *buf, size_t cap)
     render_state(&o, s);
     render_requests(&o, s);
     render_userspace(&o, s);
+    render_streams(&o, s);
     if (s->xdp)
         render_xdp(&o, s);
     return o.overflow ? -1 : (int)o.len;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "app/stream_counters.h"
 #include "bpf/xdp_shared.h"
 #include "turn/turn_server.h"
 
@@ -14,8 +15,10 @@ struct xturn_snapshot {
     int64_t start_time_unix; /* process start, seconds */
     bool draining;
     uint32_t workers;
-    /* userspace, summed over the workers */
-    struct turn_counters turn;
+    /* userspace, summed over the workers, by transport (only those on are shown) */
+    bool transport_on[TURN_TRANSPORT_COUNT];
+    struct turn_counters turn[TURN_TRANSPORT_COUNT];
+    struct stream_counters streams[TURN_TRANSPORT_COUNT];
     uint64_t send_failures;
     uint64_t oversized; /* datagrams larger than the receive buffers */
     /* relay ports per family (0 IPv4, 1 IPv6): free of the configured range */

@@ -1,5 +1,3 @@
-#include "app/worker.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,12 +8,10 @@
 #include <unistd.h>
 
 #include "app/openssl_random.h"
-#include "app/spoof_filters.h"
+#include "app/worker_internal.h"
 #include "common/clock.h"
 #include "common/container_of.h"
 #include "common/log.h"
-#include "net/event_loop.h"
-#include "net/udp_batch.h"
 #include "net/udp_socket.h"
 
 _Static_assert(UDP_TX_HEAD >= TURN_HEAD_MAX, "the send queue must take every head the core sends");
@@ -24,40 +20,7 @@ _Static_assert(UDP_TX_HEAD >= TURN_HEAD_MAX, "the send queue must take every hea
 #define RX_BATCHES_PER_EV 4  /* then yield to other sockets: one busy peer cannot starve others */
 #define RX_MIN_ROOM       16 /* free receive buffers below which a read sends what is queued first */
 
-struct wsock {
-    struct ev_handler ev;
-    struct worker *w;
-    int handle;
-    void *owner; /* NULL for a listen socket, the core's relay otherwise */
-    struct xt_addr local;
-    struct wsock *next_dead;
-};
-
-struct worker {
-    const struct xturn_config *cfg;
-    struct turn_shared *shared;
-    struct fastpath *fp;
-    struct ev_loop *loop;
-    struct turn_server *turn;
-    struct wsock **socks; /* by handle; NULL = free */
-    size_t nsocks;
-    int *free_handles; /* stack of free handles below nsocks */
-    size_t nfree;
-    struct wsock *dead;     /* closed during a dispatch, freed after it */
-    struct ev_handler stop; /* eventfd */
-    bool stopping;
-    pthread_t thread;
-    bool running;
-    struct turn_time now;
-    uint64_t oversized;
-    pthread_mutex_t published_lock;
-    struct worker_counters published;
-    struct udp_rx rx;
-    struct udp_tx tx;
-    struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
-};
-
-static void update_time(struct worker *w)
+void worker_update_time(struct worker *w)
 {
     w->now.ms = xt_mono_ms();
     w->now.unix_s = time(NULL);
@@ -88,8 +51,8 @@ static int grow_socks(struct worker *w)
     return 0;
 }
 
-/* Returns the new socket's handle or -errno. */
-static int sock_add(struct worker *w, int fd, void *owner, const struct xt_addr *local)
+int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
+                    const struct xt_addr *local, ev_cb cb)
 {
     struct wsock *s;
     int handle, err;
@@ -101,9 +64,10 @@ static int sock_add(struct worker *w, int fd, void *owner, const struct xt_addr 
         return -ENOMEM;
     handle = w->free_handles[w->nfree - 1];
     s->ev.fd = fd;
-    s->ev.cb = on_readable;
+    s->ev.cb = cb;
     s->w = w;
     s->handle = handle;
+    s->kind = kind;
     s->owner = owner;
     s->local = *local;
     err = ev_add(w->loop, &s->ev);
@@ -121,9 +85,10 @@ static void flush(struct worker *w)
 {
     udp_tx_flush(&w->tx);
     udp_rx_release(&w->rx);
+    streams_flush(w);
 }
 
-static void sock_close(struct worker *w, int handle)
+void worker_sock_close(struct worker *w, int handle)
 {
     struct wsock *s = w->socks[handle];
     /* Queued datagrams name this fd; send them before the fd number can be reused. */
@@ -142,6 +107,7 @@ static void reap_dead(struct worker *w)
     while (w->dead) {
         struct wsock *s = w->dead;
         w->dead = s->next_dead;
+        free(s->conn);
         free(s);
     }
 }
@@ -162,7 +128,7 @@ static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragm
     int handle;
     if (fd < 0)
         return fd;
-    handle = sock_add(w, fd, owner, addr);
+    handle = worker_sock_add(w, fd, WS_RELAYED, owner, addr, on_readable);
     if (handle < 0)
         close(fd);
     return handle;
@@ -170,14 +136,19 @@ static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragm
 
 static void io_relayed_close(void *ctx, int handle)
 {
-    sock_close(ctx, handle);
+    worker_sock_close(ctx, handle);
 }
 
 static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
                     size_t head_len, const void *body, size_t body_len, size_t pad)
 {
     struct worker *w = ctx;
-    udp_tx_queue(&w->tx, w->socks[handle]->ev.fd, dst, head, head_len, body, body_len, pad);
+    struct wsock *s = w->socks[handle];
+
+    if (s->kind == WS_CONN)
+        streams_send(w, handle, head, head_len, body, body_len, pad);
+    else
+        udp_tx_queue(&w->tx, s->ev.fd, dst, head, head_len, body, body_len, pad);
 }
 
 static int io_channel_up(void *ctx, const struct turn_channel_info *ci)
@@ -218,7 +189,7 @@ static void on_readable(struct ev_handler *h, uint32_t events)
         n = udp_rx_recv(&w->rx, s->ev.fd, &first);
         if (n <= 0)
             break;
-        update_time(w);
+        worker_update_time(w);
         for (size_t i = first; i < first + (size_t)n && s->ev.fd >= 0; i++) {
             struct msghdr *mh = &w->rx.msgs[i].msg_hdr;
             struct xt_addr src;
@@ -227,12 +198,12 @@ static void on_readable(struct ev_handler *h, uint32_t events)
                 w->oversized++;
                 continue;
             }
-            if (s->owner)
+            if (s->kind == WS_RELAYED)
                 turn_on_peer(w->turn, &w->now, s->owner, &src, udp_rx_buf(&w->rx, i),
                              w->rx.msgs[i].msg_len);
             else
-                turn_on_client(w->turn, &w->now, s->handle, &s->local, &src, udp_rx_buf(&w->rx, i),
-                               w->rx.msgs[i].msg_len);
+                turn_on_client(w->turn, &w->now, TURN_UDP, s->handle, &s->local, &src,
+                               udp_rx_buf(&w->rx, i), w->rx.msgs[i].msg_len);
         }
         if ((size_t)n < room)
             break;
@@ -251,7 +222,8 @@ static void on_stop(struct ev_handler *h, uint32_t events)
 static void publish(struct worker *w)
 {
     pthread_mutex_lock(&w->published_lock);
-    w->published.turn = *turn_server_counters(w->turn);
+    memcpy(w->published.turn, turn_server_counters(w->turn), sizeof(w->published.turn));
+    memcpy(w->published.streams, w->streams_ctr, sizeof(w->published.streams));
     w->published.send_failures = w->tx.failed;
     w->published.oversized = w->oversized;
     pthread_mutex_unlock(&w->published_lock);
@@ -266,7 +238,8 @@ static int refresh_filters(struct worker *w)
         struct wsock *s = w->socks[i];
         int err;
 
-        if (s && (err = udp_filter_attach(s->ev.fd, filter_of(w, s->local.family))) != 0)
+        if (s && (s->kind == WS_UDP_LISTEN || s->kind == WS_RELAYED) &&
+            (err = udp_filter_attach(s->ev.fd, filter_of(w, s->local.family))) != 0)
             xt_log(LOG_ERROR, "cannot give a socket its filter against spoofed sources", "error",
                    strerror(-err), NULL);
     }
@@ -286,8 +259,9 @@ static void *run(void *arg)
             xt_log(LOG_ERROR, "event loop failed", "error", strerror(-n), NULL);
             break;
         }
-        update_time(w);
+        worker_update_time(w);
         turn_tick(w->turn, &w->now);
+        streams_tick(w);
         refresh_filters(w);
         /* Once per round: replies and relayed datagrams of every socket read in it. */
         flush(w);
@@ -317,7 +291,7 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
             snprintf(err, errlen, "cannot listen on %s: %s", xt_addr_str(a, as), strerror(-fd));
             return -1;
         }
-        handle = sock_add(w, fd, NULL, a);
+        handle = worker_sock_add(w, fd, WS_UDP_LISTEN, NULL, a, on_readable);
         if (handle < 0) {
             close(fd);
             snprintf(err, errlen, "cannot watch %s: %s", xt_addr_str(a, as), strerror(-handle));
@@ -328,7 +302,8 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
 }
 
 struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *shared,
-                          struct fastpath *fp, bool reuseport, char *err, size_t errlen)
+                          struct fastpath *fp, struct conn_limits *limits, bool reuseport,
+                          char *err, size_t errlen)
 {
     struct worker *w = calloc(1, sizeof(*w));
     struct turn_io io;
@@ -342,9 +317,11 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
     w->shared = shared;
     w->fp = fp;
     w->stop.fd = -1;
+    w->streams.limits = limits;
+    w->streams.spare_fd = -1;
     pthread_mutex_init(&w->published_lock, NULL);
     udp_tx_init(&w->tx);
-    update_time(w);
+    worker_update_time(w);
     w->loop = ev_loop_new();
     w->stop.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->stop.cb = on_stop;
@@ -363,7 +340,7 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
                  strerror(-rc));
         goto fail;
     }
-    if (open_listeners(w, reuseport, err, errlen) != 0)
+    if (open_listeners(w, reuseport, err, errlen) != 0 || streams_open(w, reuseport, err, errlen))
         goto fail;
     io = (struct turn_io){.ctx = w,
                           .relayed_open = io_relayed_open,
@@ -407,11 +384,12 @@ void worker_free(struct worker *w)
 {
     if (!w)
         return;
+    streams_close_all(w);
     turn_server_free(w->turn);
     udp_tx_flush(&w->tx);
     for (size_t i = 0; i < w->nsocks; i++)
         if (w->socks[i])
-            sock_close(w, (int)i);
+            worker_sock_close(w, (int)i);
     reap_dead(w);
     free(w->socks);
     free(w->free_handles);

@@ -10,21 +10,31 @@
 
 #include "app/config.h"
 #include "app/fastpath.h"
+#include "app/stream_counters.h"
+#include "net/conn_limits.h"
 #include "turn/turn_server.h"
 #include "turn/turn_shared.h"
 
 struct worker;
 
+/* Bytes that incomplete messages of all stream connections may hold together: a client that
+ * announces a long message and never ends it keeps at most that message, and all of them at most
+ * this. */
+#define WORKER_STREAM_PARTIAL_BUDGET (32u << 20)
+
 struct worker_counters {
-    struct turn_counters turn;
+    struct turn_counters turn[TURN_TRANSPORT_COUNT];
+    struct stream_counters streams[TURN_TRANSPORT_COUNT];
     uint64_t send_failures;
     uint64_t oversized; /* datagrams larger than the receive buffers, dropped */
 };
 
 /* Opens the worker's listen sockets (reuseport: join a group shared with the other workers)
- * and creates its TURN server. NULL with the reason in err. fp may be NULL. */
+ * and creates its TURN server. NULL with the reason in err. fp may be NULL. limits: what the
+ * stream connections of every worker may take together. */
 struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *shared,
-                          struct fastpath *fp, bool reuseport, char *err, size_t errlen);
+                          struct fastpath *fp, struct conn_limits *limits, bool reuseport,
+                          char *err, size_t errlen);
 /* Runs the worker's loop in a new thread. 0 or -errno. */
 int worker_start(struct worker *w);
 /* Asks the loop to end and waits for the thread. */

@@ -38,6 +38,12 @@ int ev_add(struct ev_loop *l, struct ev_handler *h)
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, h->fd, &ev) == 0 ? 0 : -errno;
 }
 
+int ev_watch_write(struct ev_loop *l, struct ev_handler *h, bool on)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = h};
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, h->fd, &ev) == 0 ? 0 : -errno;
+}
+
 void ev_del(struct ev_loop *l, struct ev_handler *h)
 {
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, h->fd, NULL);

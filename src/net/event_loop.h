@@ -19,6 +19,8 @@ void ev_loop_free(struct ev_loop *l);
 /* Watches h->fd for readability; h must stay valid until ev_del. Returns 0 or -errno. */
 int ev_add(struct ev_loop *l, struct ev_handler *h);
 void ev_del(struct ev_loop *l, struct ev_handler *h);
+/* Also watches h->fd for writability (on), or no longer (off). Returns 0 or -errno. */
+int ev_watch_write(struct ev_loop *l, struct ev_handler *h, bool on);
 /* Waits up to timeout_ms and dispatches what is ready. Returns the number of events or -errno
  * (EINTR is reported as 0). */
 int ev_run_once(struct ev_loop *l, int timeout_ms);

@@ -7,10 +7,10 @@
 #include "stun/stun_internal.h"
 
 /* The bytes a client's next message may start with, once padding has been skipped: 0x00 (STUN
- * request or indication) or 0x40..0x4F (ChannelData). */
+ * request or indication) or 0x40..0x7F (ChannelData). */
 static bool client_first_byte(uint8_t b)
 {
-    return b == 0x00 || (b >= 0x40 && b <= 0x4F);
+    return b == 0x00 || (b >= 0x40 && b <= 0x7F);
 }
 
 /* The message starting at buf[0], len bytes of it available: SF_FRAME with its length and the
@@ -29,8 +29,10 @@ static int message_at(const uint8_t *buf, size_t len, size_t *frame_len, uint8_t
     }
     /* The first byte alone tells the kind, so garbage is refused before a header arrives. */
     stun = (buf[0] & 0xC0) == 0x00;
-    if (!stun && buf[0] >= 0x50) {
-        *err = buf[0] < 0x80 ? SFE_BAD_CHANNEL : SFE_NOT_TURN;
+    /* Every channel number 0x4000..0x7FFF frames alike: which ones are valid is the core's
+     * to judge (--strict-channel-range), as for UDP. */
+    if (!stun && buf[0] >= 0x80) {
+        *err = SFE_NOT_TURN;
         return SF_ERROR;
     }
     if (len < CHANNELDATA_HEADER_LEN) {
@@ -107,7 +109,6 @@ const char *stream_frame_error_name(enum stream_frame_error e)
         [SFE_NOT_TURN] = "not_turn",
         [SFE_BAD_COOKIE] = "bad_cookie",
         [SFE_STUN_LENGTH] = "stun_length",
-        [SFE_BAD_CHANNEL] = "bad_channel",
     };
     return (unsigned)e < SFE_COUNT ? names[e] : "unknown";
 }

@@ -6,7 +6,7 @@
  * multiple of 4 on a stream; some clients (coturn accepts them) leave the padding out. After a
  * ChannelData message whose length is not a multiple of 4 the framer decides whether padding
  * follows by what comes after it: the pad bytes are zero and the byte after them starts a
- * message a client sends (0x00 for every STUN request or indication, 0x40..0x4F for
+ * message a client sends (0x00 for every STUN request or indication, 0x40..0x7F for
  * ChannelData), or else the next message starts at once. Clients never send STUN responses, so
  * the two readings cannot both hold. */
 #ifndef XTURN_NET_STREAM_FRAME_H
@@ -29,7 +29,6 @@ enum stream_frame_error {
     SFE_NOT_TURN,    /* a first byte that starts neither STUN nor ChannelData */
     SFE_BAD_COOKIE,  /* a STUN header without the magic cookie */
     SFE_STUN_LENGTH, /* a STUN length that is not a multiple of 4 */
-    SFE_BAD_CHANNEL, /* ChannelData on a channel number outside 0x4000..0x4FFF */
     SFE_COUNT
 };
 

@@ -1,5 +1,7 @@
 #include "net/udp_socket.h"
 
+#include "net/socket_open.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -10,16 +12,10 @@ int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opt
 {
     struct sockaddr_storage ss;
     socklen_t sl = xt_addr_to_sockaddr(bind_addr, &ss);
-    int one = 1, err;
-    int fd = socket(bind_addr->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    int err, fd = socket_open(bind_addr->family, SOCK_DGRAM, o->reuseport);
 
     if (fd < 0)
-        return -errno;
-    if (bind_addr->family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
-        goto fail;
-    if (o->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        goto fail;
+        return fd;
     if (o->dont_fragment) {
         int v = IP_PMTUDISC_DO;
         int level = bind_addr->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;

@@ -52,7 +52,7 @@ static int relayed_open_port(struct turn_server *s, struct turn_relayed *rd, int
     rd->advertised.port = port;
     port_pool_mark(turn_shared_ports(s->shared, fam), port);
     turn_shared_set_port_bound(s->shared, fam, port, true);
-    s->counters.family[fam].relayed_addrs++;
+    ctr(s, rd->alloc->transport)->family[fam].relayed_addrs++;
     return 0;
 }
 
@@ -82,7 +82,7 @@ static void relayed_close(struct turn_server *s, struct turn_relayed *rd, int fa
     s->io.relayed_close(s->io.ctx, rd->handle);
     turn_shared_set_port_bound(s->shared, fam, rd->addr.port, false);
     port_pool_release(turn_shared_ports(s->shared, fam), rd->addr.port);
-    s->counters.family[fam].relayed_addrs--;
+    ctr(s, rd->alloc->transport)->family[fam].relayed_addrs--;
     rd->handle = -1;
 }
 
@@ -103,7 +103,8 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
         xt_addr_str(&a->relayed[FAM_V4].advertised, r4);
     if (a->relayed[FAM_V6].handle >= 0)
         xt_addr_str(&a->relayed[FAM_V6].advertised, r6);
-    xt_log(LOG_INFO, msg, "client", c, "relayed_ipv4", r4, "relayed_ipv6", r6, "user", a->user,
+    xt_log(LOG_INFO, msg, "client", c, "transport", turn_transport_name(a->transport),
+           "relayed_ipv4", r4, "relayed_ipv6", r6, "user", a->user,
            XT_NUM("lifetime", a->lifetime_s), "reason", reason ? reason : "", NULL);
 }
 
@@ -149,6 +150,7 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     a = calloc(1, sizeof(*a));
     if (!a)
         return 500;
+    a->transport = r->transport;
     a->client = *r->client;
     a->local = *r->local;
     a->listen_handle = r->listen_handle;
@@ -187,7 +189,7 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
         return code;
     }
     htab_insert(&s->allocs, &a->node, alloc_hash(s, &a->client, a->listen_handle));
-    s->counters.allocations++;
+    ctr(s, a->transport)->allocations++;
     a->lifetime_s = ar->lifetime_s;
     a->tat = s->cfg->max_bps && s->io.bucket_get ? s->io.bucket_get(s->io.ctx, &a->bucket) : NULL;
     if (!a->tat) {
@@ -213,7 +215,7 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
     if (a->bucket)
         s->io.bucket_put(s->io.ctx, a->bucket);
     htab_remove(&s->allocs, &a->node);
-    s->counters.allocations--;
+    ctr(s, a->transport)->allocations--;
     free(a);
 }
 

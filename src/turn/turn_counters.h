@@ -38,7 +38,7 @@ enum { TURN_TO_PEER = 0, TURN_TO_CLIENT = 1 };
 
 struct turn_counters {
     uint64_t allocations; /* live (a dual allocation has a relayed address per family) */
-    struct {
+    struct turn_family_counters {
         uint64_t relayed_addrs, permissions, channels; /* live, by family of the address/peer */
     } family[2];                                       /* 0 IPv4, 1 IPv6 */
     uint64_t responses[TM_COUNT][TURN_CODE_COUNT];

@@ -5,9 +5,9 @@
 #include "common/gcra.h"
 #include "turn/turn_internal.h"
 
-static void drop(struct turn_server *s, enum turn_drop_reason why)
+static void drop(struct turn_server *s, enum turn_transport t, enum turn_drop_reason why)
 {
-    s->counters.dropped[why]++;
+    ctr(s, t)->dropped[why]++;
 }
 
 /* The most a UDP datagram to this address can carry: 65 535 bytes less the IPv4 and UDP headers,
@@ -17,12 +17,20 @@ static size_t udp_payload_max(const struct xt_addr *to)
     return to->family == AF_INET ? 65535 - 20 - 8 : 65535 - 8;
 }
 
+/* The longest message to an allocation's client: a datagram's payload, or on a stream the
+ * longest STUN message (a 16-bit length that is a multiple of 4). */
+static size_t client_message_max(const struct turn_allocation *a)
+{
+    return turn_transport_is_stream(a->transport) ? STUN_HEADER_LEN + 65532
+                                                  : udp_payload_max(&a->client);
+}
+
 static void count_relayed(struct turn_server *s, int dir, const struct turn_allocation *a,
                           const struct xt_addr *peer, size_t len)
 {
     int c = xt_family_index(a->client.family), p = xt_family_index(peer->family);
-    s->counters.relayed_pkts[dir][c][p]++;
-    s->counters.relayed_bytes[dir][c][p] += len;
+    ctr(s, a->transport)->relayed_pkts[dir][c][p]++;
+    ctr(s, a->transport)->relayed_bytes[dir][c][p] += len;
 }
 
 /* --max-bps: the allocation's word (common/gcra.h), shared with XDP when it carries the
@@ -35,7 +43,7 @@ static bool within_rate(struct turn_server *s, struct turn_allocation *a, uint64
 
     if (!max || gcra_take(a->tat, now_ms * 1000000ull, gcra_cost(len, max)))
         return true;
-    drop(s, TD_RATE_LIMITED);
+    drop(s, a->transport, TD_RATE_LIMITED);
     return false;
 }
 
@@ -46,20 +54,20 @@ static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocati
     const struct turn_permission *p;
 
     if (rd->handle < 0) {
-        drop(s, TD_NO_RELAY);
+        drop(s, a->transport, TD_NO_RELAY);
         return;
     }
     if (!(p = perm_find(s, a, peer))) {
-        drop(s, TD_NO_PERMISSION);
+        drop(s, a->transport, TD_NO_PERMISSION);
         return;
     }
     if (p->self && !self_reachable(s, a, peer)) {
-        drop(s, TD_SELF_PORT);
+        drop(s, a->transport, TD_SELF_PORT);
         return;
     }
     /* An IPv6 client's ChannelData can carry more than an IPv4 peer can be sent. */
     if (len > udp_payload_max(peer)) {
-        drop(s, TD_TOO_BIG);
+        drop(s, a->transport, TD_TOO_BIG);
         return;
     }
     if (!within_rate(s, a, now_ms, len))
@@ -68,8 +76,9 @@ static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocati
     count_relayed(s, TURN_TO_PEER, a, peer, len);
 }
 
-void data_on_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                             const struct xt_addr *client, const struct stun_msg *m)
+void data_on_send_indication(struct turn_server *s, uint64_t now_ms, enum turn_transport t,
+                             int listen_handle, const struct xt_addr *client,
+                             const struct stun_msg *m)
 {
     struct turn_allocation *a = alloc_find(s, client, listen_handle);
     const struct stun_attr *pa = stun_find(m, TURN_ATTR_XOR_PEER_ADDRESS);
@@ -77,18 +86,19 @@ void data_on_send_indication(struct turn_server *s, uint64_t now_ms, int listen_
     struct xt_addr peer;
 
     if (!a) {
-        drop(s, TD_NO_ALLOCATION);
+        drop(s, t, TD_NO_ALLOCATION);
         return;
     }
     if (!pa || !data || stun_attr_xor_addr(m, pa, &peer) != 0) {
-        drop(s, TD_MALFORMED);
+        drop(s, t, TD_MALFORMED);
         return;
     }
     to_peer(s, now_ms, a, &peer, data->val, data->len);
 }
 
-void data_on_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                         const struct xt_addr *client, const uint8_t *data, size_t len)
+void data_on_channeldata(struct turn_server *s, uint64_t now_ms, enum turn_transport t,
+                         int listen_handle, const struct xt_addr *client, const uint8_t *data,
+                         size_t len)
 {
     struct turn_allocation *a;
     struct turn_channel *c;
@@ -97,15 +107,15 @@ void data_on_channeldata(struct turn_server *s, uint64_t now_ms, int listen_hand
     uint16_t number;
 
     if (channeldata_parse(data, len, &number, &payload, &plen) != 0) {
-        drop(s, TD_MALFORMED);
+        drop(s, t, TD_MALFORMED);
         return;
     }
     if (!(a = alloc_find(s, client, listen_handle))) {
-        drop(s, TD_NO_ALLOCATION);
+        drop(s, t, TD_NO_ALLOCATION);
         return;
     }
     if (!(c = chan_by_number(s, a, number))) {
-        drop(s, TD_NO_CHANNEL);
+        drop(s, t, TD_NO_CHANNEL);
         return;
     }
     to_peer(s, now_ms, a, &c->peer, payload, plen);
@@ -151,26 +161,29 @@ void data_on_peer(struct turn_server *s, uint64_t now_ms, void *owner, const str
     size_t head_len, pad = 0;
 
     if (!p) {
-        drop(s, TD_NO_PERMISSION);
+        drop(s, a->transport, TD_NO_PERMISSION);
         return;
     }
     /* The same rule as towards the host: its other sockets cannot talk to a client either. */
     if (p->self && !self_reachable(s, a, peer)) {
-        drop(s, TD_SELF_PORT);
+        drop(s, a->transport, TD_SELF_PORT);
         return;
     }
     c = chan_by_peer(s, a, peer);
     if (c) {
         channeldata_header(head, c->number, len);
         head_len = CHANNELDATA_HEADER_LEN;
+        /* Padding is optional on UDP and required on a stream (RFC 8656 §12.5). */
+        if (turn_transport_is_stream(a->transport))
+            pad = (4 - len % 4) % 4;
     } else {
         pad = (4 - len % 4) % 4;
         head_len = data_indication_head(s, head, sizeof(head), peer, len, pad);
     }
     /* A peer's datagram with a header in front can be too big for UDP to the client (an IPv6
      * peer's even as ChannelData to an IPv4 client): dropped here, not refused by the kernel. */
-    if (head_len == 0 || head_len + len + pad > udp_payload_max(&a->client)) {
-        drop(s, TD_TOO_BIG);
+    if (head_len == 0 || head_len + len + pad > client_message_max(a)) {
+        drop(s, a->transport, TD_TOO_BIG);
         return;
     }
     if (!within_rate(s, a, now_ms, len))

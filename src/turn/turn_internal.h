@@ -65,6 +65,7 @@ struct turn_channel {
 
 struct turn_allocation {
     struct hnode node; /* in turn_server.allocs, by 5-tuple */
+    enum turn_transport transport;
     struct xt_addr client;
     struct xt_addr local;
     int listen_handle;
@@ -98,7 +99,7 @@ struct turn_server {
     bool own_shared; /* created for this server alone (one worker, tests) */
     struct timer_wheel wheel;
     struct txcache txcache;
-    struct turn_counters counters;
+    struct turn_counters counters[TURN_TRANSPORT_COUNT];
     uint64_t indication_seq;        /* Data indications sent: their transaction ids */
     uint64_t next_shared_expire_ms; /* when turn_tick next expires shared reservations */
 };
@@ -107,6 +108,7 @@ struct turn_server {
 struct turn_req {
     struct turn_server *s;
     const struct turn_time *now;
+    enum turn_transport transport;
     int listen_handle;
     const struct xt_addr *local;
     const struct xt_addr *client;
@@ -115,6 +117,12 @@ struct turn_req {
     uint8_t key[16];
     char user[AUTH_MAX_USERNAME + 1];
 };
+
+/* The counters of a transport. */
+static inline struct turn_counters *ctr(struct turn_server *s, enum turn_transport t)
+{
+    return &s->counters[t];
+}
 
 /* turn_response.c */
 /* Unauthenticated sources get a limited number of responses: no use as a reflector. */
@@ -184,10 +192,12 @@ void turn_handle_request(struct turn_req *r);
 
 /* turn_data.c: the data path, client to peer (Send indications, ChannelData) and back (Data
  * indications, ChannelData) */
-void data_on_send_indication(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                             const struct xt_addr *client, const struct stun_msg *m);
-void data_on_channeldata(struct turn_server *s, uint64_t now_ms, int listen_handle,
-                         const struct xt_addr *client, const uint8_t *data, size_t len);
+void data_on_send_indication(struct turn_server *s, uint64_t now_ms, enum turn_transport t,
+                             int listen_handle, const struct xt_addr *client,
+                             const struct stun_msg *m);
+void data_on_channeldata(struct turn_server *s, uint64_t now_ms, enum turn_transport t,
+                         int listen_handle, const struct xt_addr *client, const uint8_t *data,
+                         size_t len);
 /* A peer's datagram to the relayed address whose socket was opened with owner. */
 void data_on_peer(struct turn_server *s, uint64_t now_ms, void *owner, const struct xt_addr *peer,
                   const uint8_t *data, size_t len);

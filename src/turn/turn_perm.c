@@ -26,14 +26,15 @@ static void perm_free(struct turn_server *s, struct turn_permission *p)
     htab_remove(&s->perms, &p->node);
     list_unlink(&p->entry);
     p->alloc->nperms--;
-    s->counters.family[xt_family_index(p->ip.family)].permissions--;
+    ctr(s, p->alloc->transport)->family[xt_family_index(p->ip.family)].permissions--;
     free(p);
 }
 
 static void chan_mirror(struct turn_server *s, struct turn_channel *c, bool up)
 {
     struct turn_allocation *a = c->alloc;
-    struct turn_channel_info ci = {.client = &a->client,
+    struct turn_channel_info ci = {.transport = a->transport,
+                                   .client = &a->client,
                                    .local = &a->local,
                                    .channel = c->number,
                                    .peer = &c->peer,
@@ -70,7 +71,7 @@ static void chan_free(struct turn_server *s, struct turn_channel *c)
     htab_remove(&s->chan_ips, &c->by_ip);
     list_unlink(&c->entry);
     c->alloc->nchans--;
-    s->counters.family[xt_family_index(c->peer.family)].channels--;
+    ctr(s, c->alloc->transport)->family[xt_family_index(c->peer.family)].channels--;
     free(c);
 }
 
@@ -144,7 +145,7 @@ static int perm_install_one(struct turn_server *s, struct turn_allocation *a,
         htab_insert(&s->perms, &p->node, ip_key(s, a, &p->ip));
         list_push(&a->perms, &p->entry);
         a->nperms++;
-        s->counters.family[xt_family_index(peer->family)].permissions++;
+        ctr(s, a->transport)->family[xt_family_index(peer->family)].permissions++;
     }
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
     /* Also on a refresh: a channel the fast path could not take before may fit now. */
@@ -217,7 +218,7 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
         htab_insert(&s->chan_ips, &c->by_ip, ip_key(s, a, peer));
         list_push(&a->chans, &c->entry);
         a->nchans++;
-        s->counters.family[xt_family_index(peer->family)].channels++;
+        ctr(s, a->transport)->family[xt_family_index(peer->family)].channels++;
     }
     tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);
     return perm_install_one(s, a, peer, now_ms);

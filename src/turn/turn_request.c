@@ -381,7 +381,7 @@ void turn_handle_request(struct turn_req *r)
         req_send_error(r, 438);
         return;
     case AUTH_REJECTED:
-        s->counters.auth_failures++;
+        ctr(s, r->transport)->auth_failures++;
         if (log_enabled(LOG_INFO)) {
             char c[XT_ADDR_STRLEN];
             xt_log(LOG_INFO, "authentication failed", "client", xt_addr_str(r->client, c), "user",

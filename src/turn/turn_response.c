@@ -36,7 +36,7 @@ bool req_unauth_allowed(struct turn_req *r)
     if (r->authenticated ||
         ratelimit_take(turn_shared_unauth_limit(r->s->shared), r->client, r->now->ms))
         return true;
-    r->s->counters.unauth_rate_limited++;
+    ctr(r->s, r->transport)->unauth_rate_limited++;
     return false;
 }
 
@@ -45,7 +45,7 @@ bool req_unauth_allowed(struct turn_req *r)
 static void req_finish(struct turn_req *r, struct stun_builder *b, int code)
 {
     int len;
-    r->s->counters.responses[method_stat(r->msg->method)][turn_code_index(code)]++;
+    ctr(r->s, r->transport)->responses[method_stat(r->msg->method)][turn_code_index(code)]++;
     if (r->authenticated) {
         if (r->msg->mi >= 0)
             stun_add_integrity(b, r->key, sizeof(r->key));

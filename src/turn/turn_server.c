@@ -59,7 +59,13 @@ void turn_server_free(struct turn_server *s)
 
 const struct turn_counters *turn_server_counters(const struct turn_server *s)
 {
-    return &s->counters;
+    return s->counters;
+}
+
+const char *turn_transport_name(enum turn_transport t)
+{
+    static const char *const names[TURN_TRANSPORT_COUNT] = {"udp", "tcp", "tls", "dtls"};
+    return (unsigned)t < TURN_TRANSPORT_COUNT ? names[t] : "unknown";
 }
 
 void turn_tick(struct turn_server *s, const struct turn_time *now)
@@ -83,24 +89,24 @@ void turn_tick(struct turn_server *s, const struct turn_time *now)
 
 /* ---- demultiplexing ---- */
 
-static void handle_stun(struct turn_server *s, const struct turn_time *now, int listen_handle,
-                        const struct xt_addr *local, const struct xt_addr *client,
-                        const uint8_t *data, size_t len)
+static void handle_stun(struct turn_server *s, const struct turn_time *now, enum turn_transport t,
+                        int listen_handle, const struct xt_addr *local,
+                        const struct xt_addr *client, const uint8_t *data, size_t len)
 {
     struct stun_msg m;
     struct turn_req r;
     const struct txcache_entry *cached;
 
     if (stun_parse(data, len, &m) != STUN_OK) {
-        s->counters.dropped[TD_MALFORMED]++;
+        ctr(s, t)->dropped[TD_MALFORMED]++;
         return;
     }
     if (m.cls == STUN_INDICATION && m.method == TURN_SEND) {
-        data_on_send_indication(s, now->ms, listen_handle, client, &m);
+        data_on_send_indication(s, now->ms, t, listen_handle, client, &m);
         return;
     }
     if (m.cls != STUN_REQUEST) {
-        s->counters.dropped[TD_UNEXPECTED]++;
+        ctr(s, t)->dropped[TD_UNEXPECTED]++;
         return;
     }
     cached = txcache_get(&s->txcache, client, listen_handle, m.tid, now->ms);
@@ -111,6 +117,7 @@ static void handle_stun(struct turn_server *s, const struct turn_time *now, int 
     memset(&r, 0, sizeof(r));
     r.s = s;
     r.now = now;
+    r.transport = t;
     r.listen_handle = listen_handle;
     r.local = local;
     r.client = client;
@@ -124,14 +131,26 @@ void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owne
     data_on_peer(s, now->ms, owner, peer, data, len);
 }
 
-void turn_on_client(struct turn_server *s, const struct turn_time *now, int listen_handle,
-                    const struct xt_addr *local, const struct xt_addr *client, const uint8_t *data,
-                    size_t len)
+void turn_on_client(struct turn_server *s, const struct turn_time *now,
+                    enum turn_transport transport, int listen_handle, const struct xt_addr *local,
+                    const struct xt_addr *client, const uint8_t *data, size_t len)
 {
     if (channeldata_is(data, len))
-        data_on_channeldata(s, now->ms, listen_handle, client, data, len);
+        data_on_channeldata(s, now->ms, transport, listen_handle, client, data, len);
     else if (stun_is_message(data, len))
-        handle_stun(s, now, listen_handle, local, client, data, len);
+        handle_stun(s, now, transport, listen_handle, local, client, data, len);
     else
-        s->counters.dropped[TD_NOT_TURN]++;
+        ctr(s, transport)->dropped[TD_NOT_TURN]++;
+}
+
+void turn_on_client_closed(struct turn_server *s, int listen_handle, const struct xt_addr *client)
+{
+    struct turn_allocation *a = alloc_find(s, client, listen_handle);
+    if (a)
+        alloc_delete(s, a, "connection closed");
+}
+
+int turn_client_allocated(struct turn_server *s, int listen_handle, const struct xt_addr *client)
+{
+    return alloc_find(s, client, listen_handle) != NULL;
 }

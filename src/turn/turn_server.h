@@ -14,6 +14,19 @@
 
 struct turn_server;
 
+/* How a client reaches the relay: part of its 5-tuple. Relayed addresses are UDP whatever it
+ * is. The core pads ChannelData to 4 bytes on streams (RFC 8656 §12.5) and counts every
+ * transport apart; a fast path decides which transports it can carry. */
+enum turn_transport { TURN_UDP, TURN_TCP, TURN_TLS, TURN_DTLS, TURN_TRANSPORT_COUNT };
+
+/* "udp", "tcp", "tls", "dtls": the transport label of metrics and logs. */
+const char *turn_transport_name(enum turn_transport t);
+
+static inline int turn_transport_is_stream(enum turn_transport t)
+{
+    return t == TURN_TCP || t == TURN_TLS;
+}
+
 /* Current time: monotonic milliseconds for timers, Unix seconds for REST API usernames. */
 struct turn_time {
     uint64_t ms;
@@ -22,6 +35,7 @@ struct turn_time {
 
 /* A usable channel as the fast path sees it. */
 struct turn_channel_info {
+    enum turn_transport transport;
     const struct xt_addr *client; /* the client's transport address */
     const struct xt_addr *local;  /* the listen address the client talks to */
     uint16_t channel;
@@ -71,16 +85,23 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
 /* Deletes every allocation (closing their relayed addresses' sockets) and frees the server. */
 void turn_server_free(struct turn_server *s);
 
-/* A datagram from a client arrived on listen socket listen_handle (bound to local). */
-void turn_on_client(struct turn_server *s, const struct turn_time *now, int listen_handle,
-                    const struct xt_addr *local, const struct xt_addr *client, const uint8_t *data,
-                    size_t len);
+/* A datagram from a client arrived on listen socket listen_handle (bound to local), or a whole
+ * message on a stream connection (listen_handle is then the connection's: replies go there). */
+void turn_on_client(struct turn_server *s, const struct turn_time *now,
+                    enum turn_transport transport, int listen_handle, const struct xt_addr *local,
+                    const struct xt_addr *client, const uint8_t *data, size_t len);
+/* A client's connection (listen_handle as in turn_on_client) closed: its allocation ends now,
+ * before the handle can name another connection. */
+void turn_on_client_closed(struct turn_server *s, int listen_handle, const struct xt_addr *client);
+/* Does the client (listen_handle as in turn_on_client) have an allocation now? */
+int turn_client_allocated(struct turn_server *s, int listen_handle, const struct xt_addr *client);
 /* A datagram from a peer arrived on the relayed address's socket opened with this owner. */
 void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
                   const struct xt_addr *peer, const uint8_t *data, size_t len);
 /* Expire what is due. Call at least once a second. */
 void turn_tick(struct turn_server *s, const struct turn_time *now);
 
+/* The counters of each transport: an array of TURN_TRANSPORT_COUNT, indexed by transport. */
 const struct turn_counters *turn_server_counters(const struct turn_server *s);
 
 #endif

@@ -70,7 +70,7 @@ static void check_result(int rc, uint8_t pad_before, const struct stream_framer 
     for (size_t i = 0; i < skip; i++)
         CHECK(buf[i] == 0);
     if (skip > 0)
-        CHECK(m[0] == 0x00 || (m[0] >= 0x40 && m[0] <= 0x4F));
+        CHECK(m[0] == 0x00 || (m[0] >= 0x40 && m[0] <= 0x7F));
     if ((m[0] & 0xC0) == 0) {
         CHECK(len >= STUN_HEADER_LEN && len == STUN_HEADER_LEN + get16(m + 2) && len % 4 == 0);
         CHECK(m[4] == 0x21 && m[5] == 0x12 && m[6] == 0xA4 && m[7] == 0x42);
@@ -79,7 +79,7 @@ static void check_result(int rc, uint8_t pad_before, const struct stream_framer 
         uint16_t channel;
         const uint8_t *payload;
         size_t plen;
-        CHECK(m[0] >= 0x40 && m[0] <= 0x4F);
+        CHECK(m[0] >= 0x40 && m[0] <= 0x7F);
         CHECK(channeldata_parse(m, len, &channel, &payload, &plen) == 0);
         CHECK(plen == len - CHANNELDATA_HEADER_LEN && payload == m + CHANNELDATA_HEADER_LEN);
         CHECK(f->pad == (4 - plen % 4) % 4);

@@ -551,7 +551,7 @@ static void deliver_client(int ci, int second, const uint8_t *data, size_t len)
         if (!F.retransmission)
             memcpy(F.seen[F.nseen++ % NSEEN], data + 8, STUN_TID_LEN);
     }
-    turn_on_client(server_of(ci), &F.now, FT_LISTEN_HANDLE(fam6, second),
+    turn_on_client(server_of(ci), &F.now, TURN_UDP, FT_LISTEN_HANDLE(fam6, second),
                    &F.listen[fam6 * 2 + second], &F.clients[ci], copy, len);
     flush();
     free(copy);

@@ -88,23 +88,37 @@ grep -qxF -- 'xturn: --realm: must be fewer than 128 characters (RFC 8489)' "$er
 expect_usage_error realm_not_utf8 --listen "127.0.0.1:$port" "${auth[@]}" --realm $'realm\xff'
 grep -qxF -- 'xturn: --realm: not valid UTF-8' "$err" || fail "realm_not_utf8: unexpected error line: $(cat "$err")"
 
-# A listen port already in use: python holds it (bounded) while the daemon tries.
-busy_out="$XT_TMP/busy.port"
-timeout 20 python3 -c '
+# A listen port already in use, over UDP and over TCP: python holds it (bounded) while the
+# daemon tries. With --no-tcp, a port only TCP holds is free.
+hold_port() {
+    busy_out="$XT_TMP/busy.$1.port"
+    timeout 20 python3 -c '
 import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
 s.bind(("127.0.0.1", 0))
+if sys.argv[1] == "tcp":
+    s.listen(1)
 print(s.getsockname()[1], flush=True)
-time.sleep(15)' >"$busy_out" &
-holder=$!
-XT_PIDS+=("$holder")
-for _ in $(seq 1 50); do
-    [ -s "$busy_out" ] && break
-    sleep 0.1
-done
-busy=$(head -n 1 "$busy_out")
-[ -n "$busy" ] || fail "could not hold a UDP port"
+time.sleep(15)' "$1" >"$busy_out" &
+    holder=$!
+    XT_PIDS+=("$holder")
+    for _ in $(seq 1 50); do
+        [ -s "$busy_out" ] && break
+        sleep 0.1
+    done
+    busy=$(head -n 1 "$busy_out")
+    [ -n "$busy" ] || fail "could not hold a $1 port"
+}
+hold_port udp
 expect_usage_error port_in_use --listen "127.0.0.1:$busy" --realm xturn "${relay[@]}" "${auth[@]}"
+xt_kill "$holder"
+hold_port tcp
+expect_usage_error tcp_port_in_use --listen "127.0.0.1:$busy" --realm xturn "${relay[@]}" "${auth[@]}"
+grep -qF "(TCP)" "$err" || fail "tcp_port_in_use: the error does not name TCP: $(cat "$err")"
+# (timeout stops it after 5 s: status 124 means it started and ran)
+run_cli no_tcp_port_free --listen "127.0.0.1:$busy" --realm xturn "${relay[@]}" "${auth[@]}" --no-tcp
+[ "$rc" -eq 124 ] || fail "no_tcp_port_free: exit status $rc, want 124; stderr: $(head -c 300 "$err")"
+grep -q '"transport":"udp"' "$out" || fail "no_tcp_port_free: no UDP-only listening line"
 xt_kill "$holder"
 
 run_cli help --help

@@ -117,6 +117,11 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.turn.policy.nself, 2); /* listen + relay */
     assert_int_equal(cfg.turn.max_permissions, 1000);
     assert_int_equal(cfg.turn.max_channels, 1000);
+    assert_false(cfg.no_tcp);
+    assert_int_equal(cfg.max_stream_conns, 16384);
+    assert_int_equal(cfg.max_stream_conns_per_ip, 512);
+    assert_int_equal(cfg.stream_first_message_s, 10);
+    assert_int_equal(cfg.stream_idle_s, 60);
 }
 
 static void test_every_flag(void **state)
@@ -132,7 +137,9 @@ static void test_every_flag(void **state)
                            "10.0.0.0/8", "--allow-peer", "fd00::/8", "--deny-peer", "198.18.0.0/15",
                            "--log-format", "text", "--log-level", "debug", "--strict-channel-range",
                            "--max-allocations", "1000", "--user-quota", "10", "--max-lifetime",
-                           "300", "--max-permissions", "50", "--max-channels", "60"),
+                           "300", "--max-permissions", "50", "--max-channels", "60", "--no-tcp",
+                           "--max-tcp-connections", "100", "--max-tcp-per-ip", "7",
+                           "--tcp-first-message-timeout", "3", "--tcp-idle-timeout", "30"),
                      0);
     unlink(file);
     assert_int_equal(cfg.nlisten, 3);
@@ -172,6 +179,11 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.turn.policy.nself, 7);         /* 3 listen, 2 relay, 2 public */
     assert_int_equal(cfg.turn.max_permissions, 50);
     assert_int_equal(cfg.turn.max_channels, 60);
+    assert_true(cfg.no_tcp);
+    assert_int_equal(cfg.max_stream_conns, 100);
+    assert_int_equal(cfg.max_stream_conns_per_ip, 7);
+    assert_int_equal(cfg.stream_first_message_s, 3);
+    assert_int_equal(cfg.stream_idle_s, 30);
     for (size_t i = 0; i < cfg.turn.policy.nself; i++) {
         struct xt_addr peer = cfg.turn.policy.self[i];
         peer.port = 22;
@@ -358,6 +370,10 @@ static void test_errors(void **state)
         {{OK_BASE, "--max-lifetime", "abc"}, "--max-lifetime: \"abc\""},
         {{OK_BASE, "--max-permissions", "0"}, "--max-permissions: \"0\": expected a count"},
         {{OK_BASE, "--max-channels", "x"}, "--max-channels: \"x\": expected a count"},
+        {{OK_BASE, "--max-tcp-connections", "0"}, "--max-tcp-connections: \"0\": expected a count"},
+        {{OK_BASE, "--max-tcp-per-ip", "2000000"}, "--max-tcp-per-ip: \"2000000\""},
+        {{OK_BASE, "--tcp-first-message-timeout", "0"}, "--tcp-first-message-timeout: \"0\""},
+        {{OK_BASE, "--tcp-idle-timeout", "x"}, "--tcp-idle-timeout: \"x\": expected seconds"},
         /* a relay socket could take these ports, or a client reach them as relayed addresses */
         {{"--listen", "192.0.2.1:50000", "--user", "a:b"},
          "--listen: \"192.0.2.1:50000\": port inside --relay-ports 49152-65535"},

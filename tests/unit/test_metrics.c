@@ -37,25 +37,35 @@ static void fill_snapshot(struct xturn_snapshot *s, bool xdp)
     memset(s, 0, sizeof(*s));
     s->start_time_unix = 1700000000;
     s->workers = 2;
-    s->turn.allocations = 3;
-    s->turn.family[0].relayed_addrs = 2;
-    s->turn.family[1].relayed_addrs = 2;
-    s->turn.family[0].permissions = 5;
-    s->turn.family[1].permissions = 1;
-    s->turn.family[0].channels = 4;
-    s->turn.responses[TM_ALLOCATE][turn_code_index(0)] = 10;
-    s->turn.responses[TM_ALLOCATE][turn_code_index(401)] = 12;
-    s->turn.responses[TM_BINDING][turn_code_index(0)] = 7;
-    s->turn.responses[TM_CHANNEL_BIND][turn_code_index(400)] = 1;
-    s->turn.responses[TM_OTHER][TURN_CODE_COUNT - 1] = 1;
-    s->turn.auth_failures = 4;
-    s->turn.unauth_rate_limited = 6;
-    s->turn.relayed_pkts[TURN_TO_PEER][0][1] = 100;
-    s->turn.relayed_bytes[TURN_TO_PEER][0][1] = 12000;
-    s->turn.relayed_pkts[TURN_TO_CLIENT][1][0] = 50;
-    s->turn.relayed_bytes[TURN_TO_CLIENT][1][0] = 6000;
-    s->turn.dropped[TD_NO_PERMISSION] = 9;
-    s->turn.dropped[TD_TOO_BIG] = 1;
+    s->turn[TURN_UDP].allocations = 3;
+    s->turn[TURN_UDP].family[0].relayed_addrs = 2;
+    s->turn[TURN_UDP].family[1].relayed_addrs = 2;
+    s->turn[TURN_UDP].family[0].permissions = 5;
+    s->turn[TURN_UDP].family[1].permissions = 1;
+    s->turn[TURN_UDP].family[0].channels = 4;
+    s->turn[TURN_UDP].responses[TM_ALLOCATE][turn_code_index(0)] = 10;
+    s->turn[TURN_UDP].responses[TM_ALLOCATE][turn_code_index(401)] = 12;
+    s->turn[TURN_UDP].responses[TM_BINDING][turn_code_index(0)] = 7;
+    s->turn[TURN_UDP].responses[TM_CHANNEL_BIND][turn_code_index(400)] = 1;
+    s->turn[TURN_UDP].responses[TM_OTHER][TURN_CODE_COUNT - 1] = 1;
+    s->turn[TURN_UDP].auth_failures = 4;
+    s->turn[TURN_UDP].unauth_rate_limited = 6;
+    s->turn[TURN_UDP].relayed_pkts[TURN_TO_PEER][0][1] = 100;
+    s->turn[TURN_UDP].relayed_bytes[TURN_TO_PEER][0][1] = 12000;
+    s->turn[TURN_UDP].relayed_pkts[TURN_TO_CLIENT][1][0] = 50;
+    s->turn[TURN_UDP].relayed_bytes[TURN_TO_CLIENT][1][0] = 6000;
+    s->turn[TURN_UDP].dropped[TD_NO_PERMISSION] = 9;
+    s->turn[TURN_UDP].dropped[TD_TOO_BIG] = 1;
+    s->transport_on[TURN_UDP] = s->transport_on[TURN_TCP] = true;
+    s->turn[TURN_TCP].allocations = 2;
+    s->turn[TURN_TCP].family[1].channels = 3;
+    s->turn[TURN_TCP].relayed_pkts[TURN_TO_CLIENT][0][0] = 40;
+    s->turn[TURN_TCP].dropped[TD_MALFORMED] = 5;
+    s->streams[TURN_TCP].open = 7;
+    s->streams[TURN_TCP].accepted = 30;
+    s->streams[TURN_TCP].refused[SR_MAX_PER_IP] = 4;
+    s->streams[TURN_TCP].closed[SC_STUN_LENGTH] = 2;
+    s->streams[TURN_TCP].slow_reader_drops = 8;
     s->send_failures = 1;
     s->oversized = 2;
     s->relay_family[0] = true;
@@ -341,60 +351,108 @@ static void test_render_values(void **state)
     assert_line(page, "xturn_process_start_time_seconds 1700000000");
     assert_line(page, "xturn_workers 2");
     assert_line(page, "xturn_draining 0");
-    assert_line(page, "xturn_allocations 3");
-    assert_line(page, "xturn_relayed_addresses{family=\"ipv4\"} 2");
-    assert_line(page, "xturn_relayed_addresses{family=\"ipv6\"} 2");
-    assert_line(page, "xturn_permissions{family=\"ipv4\"} 5");
-    assert_line(page, "xturn_permissions{family=\"ipv6\"} 1");
-    assert_line(page, "xturn_channels{family=\"ipv4\"} 4");
-    assert_line(page, "xturn_channels{family=\"ipv6\"} 0");
+    assert_line(page, "xturn_allocations{transport=\"udp\"} 3");
+    assert_line(page, "xturn_allocations{transport=\"tcp\"} 2");
+    assert_int_equal(count_prefix(page, "xturn_allocations{"), 2); /* neither tls nor dtls */
+    assert_line(page, "xturn_relayed_addresses{transport=\"udp\",family=\"ipv4\"} 2");
+    assert_line(page, "xturn_relayed_addresses{transport=\"udp\",family=\"ipv6\"} 2");
+    assert_line(page, "xturn_permissions{transport=\"udp\",family=\"ipv4\"} 5");
+    assert_line(page, "xturn_permissions{transport=\"udp\",family=\"ipv6\"} 1");
+    assert_line(page, "xturn_channels{transport=\"udp\",family=\"ipv4\"} 4");
+    assert_line(page, "xturn_channels{transport=\"udp\",family=\"ipv6\"} 0");
+    assert_line(page, "xturn_channels{transport=\"tcp\",family=\"ipv6\"} 3");
 
     /* responses: a success row for every method, error rows once non-zero */
     assert_line(page, "# TYPE xturn_responses_total counter");
-    assert_line(page, "xturn_responses_total{method=\"allocate\",code=\"success\"} 10");
-    assert_line(page, "xturn_responses_total{method=\"allocate\",code=\"401\"} 12");
-    assert_line(page, "xturn_responses_total{method=\"binding\",code=\"success\"} 7");
-    assert_line(page, "xturn_responses_total{method=\"refresh\",code=\"success\"} 0");
-    assert_line(page, "xturn_responses_total{method=\"create_permission\",code=\"success\"} 0");
-    assert_line(page, "xturn_responses_total{method=\"channel_bind\",code=\"success\"} 0");
-    assert_line(page, "xturn_responses_total{method=\"channel_bind\",code=\"400\"} 1");
-    assert_line(page, "xturn_responses_total{method=\"other\",code=\"success\"} 0");
-    assert_line(page, "xturn_responses_total{method=\"other\",code=\"other\"} 1");
-    assert_no_line(page, "xturn_responses_total{method=\"refresh\",code=\"401\"} 0");
-    assert_int_equal(count_prefix(page, "xturn_responses_total{"), TM_COUNT + 3);
-    assert_line(page, "xturn_authentication_failures_total 4");
-    assert_line(page, "xturn_unauthenticated_responses_suppressed_total 6");
+    assert_line(page,
+                "xturn_responses_total{transport=\"udp\",method=\"allocate\",code=\"success\"} 10");
+    assert_line(page,
+                "xturn_responses_total{transport=\"udp\",method=\"allocate\",code=\"401\"} 12");
+    assert_line(page,
+                "xturn_responses_total{transport=\"udp\",method=\"binding\",code=\"success\"} 7");
+    assert_line(page,
+                "xturn_responses_total{transport=\"udp\",method=\"refresh\",code=\"success\"} 0");
+    assert_line(
+        page,
+        "xturn_responses_total{transport=\"udp\",method=\"create_permission\",code=\"success\"} 0");
+    assert_line(
+        page,
+        "xturn_responses_total{transport=\"udp\",method=\"channel_bind\",code=\"success\"} 0");
+    assert_line(page,
+                "xturn_responses_total{transport=\"udp\",method=\"channel_bind\",code=\"400\"} 1");
+    assert_line(page,
+                "xturn_responses_total{transport=\"udp\",method=\"other\",code=\"success\"} 0");
+    assert_line(page, "xturn_responses_total{transport=\"udp\",method=\"other\",code=\"other\"} 1");
+    assert_no_line(page,
+                   "xturn_responses_total{transport=\"udp\",method=\"refresh\",code=\"401\"} 0");
+    assert_int_equal(count_prefix(page, "xturn_responses_total{"), 2 * TM_COUNT + 3);
+    assert_line(page, "xturn_authentication_failures_total{transport=\"udp\"} 4");
+    assert_line(page, "xturn_unauthenticated_responses_suppressed_total{transport=\"udp\"} 6");
 
     /* relayed, userspace: [direction][client family][peer family] */
     assert_line(page, "# TYPE xturn_relayed_packets_total counter");
-    assert_line(page, "xturn_relayed_packets_total{path=\"userspace\",direction=\"to_peer\","
-                      "client_family=\"ipv4\",peer_family=\"ipv6\"} 100");
-    assert_line(page, "xturn_relayed_bytes_total{path=\"userspace\",direction=\"to_peer\","
-                      "client_family=\"ipv4\",peer_family=\"ipv6\"} 12000");
-    assert_line(page, "xturn_relayed_packets_total{path=\"userspace\",direction=\"to_client\","
-                      "client_family=\"ipv6\",peer_family=\"ipv4\"} 50");
-    assert_line(page, "xturn_relayed_packets_total{path=\"userspace\",direction=\"to_client\","
-                      "client_family=\"ipv4\",peer_family=\"ipv6\"} 0");
+    assert_line(
+        page,
+        "xturn_relayed_packets_total{path=\"userspace\",transport=\"udp\",direction=\"to_peer\","
+        "client_family=\"ipv4\",peer_family=\"ipv6\"} 100");
+    assert_line(
+        page,
+        "xturn_relayed_bytes_total{path=\"userspace\",transport=\"udp\",direction=\"to_peer\","
+        "client_family=\"ipv4\",peer_family=\"ipv6\"} 12000");
+    assert_line(
+        page,
+        "xturn_relayed_packets_total{path=\"userspace\",transport=\"udp\",direction=\"to_client\","
+        "client_family=\"ipv6\",peer_family=\"ipv4\"} 50");
+    assert_line(
+        page,
+        "xturn_relayed_packets_total{path=\"userspace\",transport=\"udp\",direction=\"to_client\","
+        "client_family=\"ipv4\",peer_family=\"ipv6\"} 0");
     /* relayed, XDP: c2p_46 is client IPv4 to peer IPv6; p2c_46 is peer IPv4 to client IPv6 */
-    assert_line(page, "xturn_relayed_packets_total{path=\"xdp\",direction=\"to_peer\","
-                      "client_family=\"ipv4\",peer_family=\"ipv6\"} 7");
-    assert_line(page, "xturn_relayed_bytes_total{path=\"xdp\",direction=\"to_peer\","
-                      "client_family=\"ipv4\",peer_family=\"ipv6\"} 700");
-    assert_line(page, "xturn_relayed_packets_total{path=\"xdp\",direction=\"to_client\","
-                      "client_family=\"ipv6\",peer_family=\"ipv4\"} 11");
-    assert_line(page, "xturn_relayed_packets_total{path=\"xdp\",direction=\"to_client\","
-                      "client_family=\"ipv4\",peer_family=\"ipv6\"} 0");
-    assert_line(page, "xturn_relayed_packets_total{path=\"xdp\",direction=\"to_peer\","
-                      "client_family=\"ipv4\",peer_family=\"ipv4\"} 13");
-    assert_int_equal(count_prefix(page, "xturn_relayed_packets_total{"), 16);
-    assert_int_equal(count_prefix(page, "xturn_relayed_bytes_total{"), 16);
+    assert_line(page,
+                "xturn_relayed_packets_total{path=\"xdp\",transport=\"udp\",direction=\"to_peer\","
+                "client_family=\"ipv4\",peer_family=\"ipv6\"} 7");
+    assert_line(page,
+                "xturn_relayed_bytes_total{path=\"xdp\",transport=\"udp\",direction=\"to_peer\","
+                "client_family=\"ipv4\",peer_family=\"ipv6\"} 700");
+    assert_line(
+        page, "xturn_relayed_packets_total{path=\"xdp\",transport=\"udp\",direction=\"to_client\","
+              "client_family=\"ipv6\",peer_family=\"ipv4\"} 11");
+    assert_line(
+        page, "xturn_relayed_packets_total{path=\"xdp\",transport=\"udp\",direction=\"to_client\","
+              "client_family=\"ipv4\",peer_family=\"ipv6\"} 0");
+    assert_line(page,
+                "xturn_relayed_packets_total{path=\"xdp\",transport=\"udp\",direction=\"to_peer\","
+                "client_family=\"ipv4\",peer_family=\"ipv4\"} 13");
+    assert_line(page, "xturn_relayed_packets_total{path=\"userspace\",transport=\"tcp\","
+                      "direction=\"to_client\",client_family=\"ipv4\",peer_family=\"ipv4\"} 40");
+    /* userspace: udp and tcp; XDP: udp only */
+    assert_int_equal(count_prefix(page, "xturn_relayed_packets_total{"), 24);
+    assert_int_equal(count_prefix(page, "xturn_relayed_bytes_total{"), 24);
     assert_line(page, "xturn_xdp_client_to_client_packets_total 3");
     assert_line(page, "xturn_xdp_client_to_client_bytes_total 300");
 
-    assert_line(page, "xturn_dropped_packets_total{path=\"userspace\",reason=\"no_permission\"} 9");
-    assert_line(page, "xturn_dropped_packets_total{path=\"userspace\",reason=\"too_big\"} 1");
-    assert_line(page, "xturn_dropped_packets_total{path=\"userspace\",reason=\"not_turn\"} 0");
-    assert_int_equal(count_prefix(page, "xturn_dropped_packets_total{"), TD_COUNT);
+    assert_line(page, "xturn_dropped_packets_total{path=\"userspace\",transport=\"udp\",reason="
+                      "\"no_permission\"} 9");
+    assert_line(
+        page,
+        "xturn_dropped_packets_total{path=\"userspace\",transport=\"udp\",reason=\"too_big\"} 1");
+    assert_line(
+        page,
+        "xturn_dropped_packets_total{path=\"userspace\",transport=\"udp\",reason=\"not_turn\"} 0");
+    assert_line(page, "xturn_dropped_packets_total{path=\"userspace\",transport=\"tcp\","
+                      "reason=\"malformed\"} 5");
+    assert_int_equal(count_prefix(page, "xturn_dropped_packets_total{"), 2 * TD_COUNT);
+
+    /* stream connections: tcp only, never udp */
+    assert_line(page, "xturn_stream_connections{transport=\"tcp\"} 7");
+    assert_line(page, "xturn_stream_connections_accepted_total{transport=\"tcp\"} 30");
+    assert_line(page, "xturn_stream_connections_refused_total{transport=\"tcp\","
+                      "reason=\"max_per_ip\"} 4");
+    assert_line(page, "xturn_stream_connections_closed_total{transport=\"tcp\","
+                      "reason=\"stun_length\"} 2");
+    assert_line(page, "xturn_stream_slow_reader_drops_total{transport=\"tcp\"} 8");
+    assert_int_equal(count_prefix(page, "xturn_stream_connections{"), 1);
+    assert_int_equal(count_prefix(page, "xturn_stream_connections_closed_total{"), SC_COUNT);
     assert_line(page, "xturn_send_failures_total 1");
     assert_line(page, "xturn_oversized_datagrams_total 2");
     assert_line(page, "xturn_relay_ports{family=\"ipv4\"} 16384");
@@ -404,16 +462,16 @@ static void test_render_values(void **state)
 
     /* every XDP pass and drop reason, prefix stripped */
     assert_line(page, "# TYPE xturn_xdp_passed_packets_total counter");
-    assert_line(page, "xturn_xdp_passed_packets_total{reason=\"stun\"} 20");
-    assert_line(page, "xturn_xdp_passed_bytes_total{reason=\"stun\"} 2000");
-    assert_line(page, "xturn_xdp_passed_packets_total{reason=\"no_neigh\"} 4");
-    assert_line(page, "xturn_xdp_passed_packets_total{reason=\"not_ip\"} 0");
-    assert_line(page, "xturn_xdp_passed_packets_total{reason=\"bad_csum\"} 0");
+    assert_line(page, "xturn_xdp_passed_packets_total{transport=\"udp\",reason=\"stun\"} 20");
+    assert_line(page, "xturn_xdp_passed_bytes_total{transport=\"udp\",reason=\"stun\"} 2000");
+    assert_line(page, "xturn_xdp_passed_packets_total{transport=\"udp\",reason=\"no_neigh\"} 4");
+    assert_line(page, "xturn_xdp_passed_packets_total{transport=\"udp\",reason=\"not_ip\"} 0");
+    assert_line(page, "xturn_xdp_passed_packets_total{transport=\"udp\",reason=\"bad_csum\"} 0");
     assert_int_equal(count_prefix(page, "xturn_xdp_passed_packets_total{"),
                      XT_DROP_CD_LENGTH - XT_PASS_NOT_IP);
-    assert_line(page, "xturn_xdp_dropped_packets_total{reason=\"cd_length\"} 2");
-    assert_line(page, "xturn_xdp_dropped_bytes_total{reason=\"cd_length\"} 128");
-    assert_line(page, "xturn_xdp_dropped_packets_total{reason=\"adjust\"} 0");
+    assert_line(page, "xturn_xdp_dropped_packets_total{transport=\"udp\",reason=\"cd_length\"} 2");
+    assert_line(page, "xturn_xdp_dropped_bytes_total{transport=\"udp\",reason=\"cd_length\"} 128");
+    assert_line(page, "xturn_xdp_dropped_packets_total{transport=\"udp\",reason=\"adjust\"} 0");
     assert_int_equal(count_prefix(page, "xturn_xdp_dropped_packets_total{"),
                      XT_STAT_COUNT - XT_DROP_CD_LENGTH);
     assert_line(page, "xturn_xdp_map_bindings 5");
@@ -438,7 +496,7 @@ static void test_render_without_xdp(void **state)
     check_exposition(page);
     assert_null(strstr(page, "xturn_xdp_"));
     assert_null(strstr(page, "path=\"xdp\""));
-    assert_int_equal(count_prefix(page, "xturn_relayed_packets_total{"), 8);
+    assert_int_equal(count_prefix(page, "xturn_relayed_packets_total{"), 16);
     assert_line(page, "xturn_draining 1");
     assert_line(page, "xturn_relay_ports{family=\"ipv6\"} 16384");
     assert_line(page, "xturn_relay_ports_free{family=\"ipv6\"} 16000");
@@ -461,12 +519,15 @@ static void test_render_zero_and_max(void **state)
     s.xdp = true;
     s.draining = true;
     s.relay_family[0] = s.relay_family[1] = true;
+    for (int t = 0; t < TURN_TRANSPORT_COUNT; t++)
+        s.transport_on[t] = true;
     s.start_time_unix = 1700000000;
     page = render(&s, &len);
     check_exposition(page);
-    assert_line(page, "xturn_allocations 18446744073709551615");
+    assert_line(page, "xturn_allocations{transport=\"dtls\"} 18446744073709551615");
     assert_null(strstr(page, "unnamed_")); /* every method and drop reason has its label */
-    assert_int_equal(count_prefix(page, "xturn_responses_total{"), TM_COUNT * TURN_CODE_COUNT);
+    assert_int_equal(count_prefix(page, "xturn_responses_total{"),
+                     TURN_TRANSPORT_COUNT * TM_COUNT * TURN_CODE_COUNT);
     free(page);
 }
 

@@ -58,6 +58,7 @@ static int mock_channel_up(void *ctx, const struct turn_channel_info *ci)
     m->ups++;
     m->sent_at_last_up = m->nsent;
     m->last_up_relayed = *ci->relayed;
+    m->last_up_transport = ci->transport;
     m->last_up_bucket = ci->bucket;
     assert_int_equal(ci->relayed->family, ci->peer->family);
     if (m->fail_up)
@@ -306,7 +307,7 @@ size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const u
     uint8_t *copy = malloc(len ? len : 1);
     assert_non_null(copy);
     memcpy(copy, data, len);
-    turn_on_client(m->s, &m->now, MOCK_LISTEN, &m->local, client, copy, len);
+    turn_on_client(m->s, &m->now, m->transport, MOCK_LISTEN, &m->local, client, copy, len);
     free(copy);
     return m->nsent - before;
 }

@@ -40,8 +40,9 @@ struct mock {
     size_t nbusy;
     struct mock_dgram sent[MOCK_MAX_SENT];
     size_t nsent;
-    struct xt_addr local;  /* listen address */
-    struct xt_addr client; /* default client address */
+    enum turn_transport transport; /* of every client's messages (TURN_UDP unless set) */
+    struct xt_addr local;          /* listen address */
+    struct xt_addr client;         /* default client address */
     /* credentials the client uses */
     const char *user, *pass;
     char nonce[64];
@@ -54,6 +55,7 @@ struct mock {
     size_t sent_at_last_up;
     bool fail_up;
     struct xt_addr last_up_relayed;
+    enum turn_transport last_up_transport;
     uint32_t last_up_bucket;
     /* bucket_get hands out this word as bucket_id (none when NULL); bucket_put calls */
     uint64_t *bucket_word;

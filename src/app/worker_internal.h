@@ -1,0 +1,95 @@
+/* The worker's state, shared by its files: worker.c (loop, datagram sockets, the core's I/O)
+ * and worker_stream.c (client stream connections). */
+#ifndef XTURN_APP_WORKER_INTERNAL_H
+#define XTURN_APP_WORKER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "app/spoof_filters.h"
+#include "app/worker.h"
+#include "common/list.h"
+#include "net/conn_limits.h"
+#include "net/event_loop.h"
+#include "net/udp_batch.h"
+
+enum wsock_kind {
+    WS_UDP_LISTEN, /* a --listen address's UDP socket */
+    WS_RELAYED,    /* a relayed address's socket; owner is the core's */
+    WS_TCP_LISTEN, /* a --listen address's TCP socket */
+    WS_CONN,       /* a client's stream connection; conn says more */
+};
+
+struct wconn;
+
+/* Every file descriptor of the worker, by handle (the core's listen_handle and relay handle). */
+struct wsock {
+    struct ev_handler ev;
+    struct worker *w;
+    int handle;
+    enum wsock_kind kind;
+    void *owner;          /* WS_RELAYED: the core's relay */
+    struct xt_addr local; /* the address it is bound to; a connection's listen address */
+    struct wconn *conn;   /* WS_CONN */
+    struct wsock *next_dead;
+};
+
+/* The worker's stream connections (worker_stream.c). */
+struct worker_streams {
+    struct list_node *all;   /* every connection, for the timeouts */
+    struct list_node *dirty; /* connections with bytes to write this round */
+    uint8_t *scratch;        /* where reads land before they are framed */
+    struct conn_limits *limits;
+    int spare_fd; /* given up to accept and close a connection when out of fds */
+    uint64_t next_sweep_ms;
+    uint64_t last_refusal_log_ms;
+};
+
+struct worker {
+    const struct xturn_config *cfg;
+    struct turn_shared *shared;
+    struct fastpath *fp;
+    struct ev_loop *loop;
+    struct turn_server *turn;
+    struct wsock **socks; /* by handle; NULL = free */
+    size_t nsocks;
+    int *free_handles; /* stack of free handles below nsocks */
+    size_t nfree;
+    struct wsock *dead;     /* closed during a dispatch, freed after it */
+    struct ev_handler stop; /* eventfd */
+    bool stopping;
+    pthread_t thread;
+    bool running;
+    struct turn_time now;
+    uint64_t oversized;
+    struct stream_counters streams_ctr[TURN_TRANSPORT_COUNT];
+    pthread_mutex_t published_lock;
+    struct worker_counters published;
+    struct udp_rx rx;
+    struct udp_tx tx;
+    struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
+    struct worker_streams streams;
+};
+
+/* worker.c */
+/* Watches fd under a new handle: the handle or -errno. */
+int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
+                    const struct xt_addr *local, ev_cb cb);
+/* Stops watching and closes the handle's fd; the handle is free again at once. */
+void worker_sock_close(struct worker *w, int handle);
+void worker_update_time(struct worker *w);
+
+/* worker_stream.c */
+/* Opens a TCP listen socket per --listen address (unless --no-tcp). 0, or -1 with err. */
+int streams_open(struct worker *w, bool reuseport, char *err, size_t errlen);
+/* Queues one message to the connection of handle (a, then b, then pad zero bytes). */
+void streams_send(struct worker *w, int handle, const void *a, size_t alen, const void *b,
+                  size_t blen, size_t pad);
+/* Writes what the round queued for each connection. */
+void streams_flush(struct worker *w);
+/* Once a second or so: closes connections past their time. */
+void streams_tick(struct worker *w);
+/* Closes every connection (the worker stops) and frees the rest. */
+void streams_close_all(struct worker *w);
+
+#endif

@@ -1,0 +1,432 @@
+/* Client stream connections (TCP, RFC 8656 §12.5) in the worker's event loop: accepted under the
+ * limits all workers share, read into one scratch buffer and cut into messages there, every
+ * whole message handed to the core; what the core sends a connection is queued with it and
+ * written once per loop round. A connection holds memory only for a message not complete yet
+ * and for bytes its client has not read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "app/worker_internal.h"
+#include "common/log.h"
+#include "net/stream_frame.h"
+#include "net/stream_out.h"
+#include "net/tcp_socket.h"
+
+#define STREAM_BACKLOG       1024
+#define ACCEPTS_PER_EVENT    64 /* then other sockets get their turn */
+#define READS_PER_EVENT      8
+#define SCRATCH_SIZE         (128u << 10)
+#define STREAM_OUT_MAX       (256u << 10) /* waiting for a client that does not read */
+#define REFUSAL_LOG_INTERVAL 1000u
+
+_Static_assert(SCRATCH_SIZE > STREAM_FRAME_MAX + 4, "a whole message fits the scratch buffer");
+
+struct wconn {
+    struct wsock *sock;
+    struct list_node entry;       /* in streams.all */
+    struct list_node dirty_entry; /* in streams.dirty while it has bytes to write this round */
+    enum turn_transport transport;
+    struct xt_addr client;
+    struct stream_framer framer;
+    uint8_t *partial; /* an incomplete message: plen bytes of pcap, need to go on */
+    size_t plen, pcap, need;
+    struct stream_out out;
+    uint64_t last_msg_ms; /* the last whole message; until the first, when it connected */
+    bool got_message;
+    bool dirty;
+    bool write_watched; /* the socket was full: EPOLLOUT tells when it takes more */
+};
+
+static struct stream_counters *counters(struct worker *w, const struct wconn *c)
+{
+    return &w->streams_ctr[c->transport];
+}
+
+/* ---- closing ---- */
+
+static void partial_free(struct worker *w, struct wconn *c)
+{
+    if (c->pcap)
+        conn_limits_buffer_put(w->streams.limits, c->pcap);
+    free(c->partial);
+    c->partial = NULL;
+    c->plen = c->pcap = 0;
+}
+
+static void conn_close(struct worker *w, struct wconn *c, enum stream_close why)
+{
+    struct wsock *s = c->sock;
+
+    /* Datagrams queued towards peers may point into this connection's buffers. */
+    udp_tx_flush(&w->tx);
+    counters(w, c)->closed[why]++;
+    counters(w, c)->open--;
+    /* The allocation ends before the handle can name another connection. */
+    turn_on_client_closed(w->turn, s->handle, &c->client);
+    conn_limits_put(w->streams.limits, &c->client);
+    partial_free(w, c);
+    stream_out_free(&c->out);
+    list_unlink(&c->entry);
+    if (c->dirty)
+        list_unlink(&c->dirty_entry);
+    c->dirty = false;
+    /* The wconn is freed with its wsock, after the current dispatch. */
+    worker_sock_close(w, s->handle);
+}
+
+static enum stream_close close_reason(enum stream_frame_error e)
+{
+    switch (e) {
+    case SFE_BAD_COOKIE:
+        return SC_BAD_COOKIE;
+    case SFE_STUN_LENGTH:
+        return SC_STUN_LENGTH;
+    default:
+        return SC_NOT_TURN;
+    }
+}
+
+/* ---- writing ---- */
+
+static void watch_write(struct worker *w, struct wconn *c, bool on)
+{
+    if (c->write_watched != on && ev_watch_write(w->loop, &c->sock->ev, on) == 0)
+        c->write_watched = on;
+}
+
+/* Writes what waits, as far as the socket takes it. false: the connection was closed. */
+static bool conn_write(struct worker *w, struct wconn *c)
+{
+    while (stream_out_pending(&c->out)) {
+        ssize_t n = write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out));
+        if (n > 0) {
+            stream_out_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            watch_write(w, c, true);
+            return true;
+        }
+        conn_close(w, c,
+                   n < 0 && (errno == EPIPE || errno == ECONNRESET) ? SC_CLIENT_CLOSED
+                                                                    : SC_WRITE_ERROR);
+        return false;
+    }
+    watch_write(w, c, false);
+    return true;
+}
+
+void streams_send(struct worker *w, int handle, const void *a, size_t alen, const void *b,
+                  size_t blen, size_t pad)
+{
+    struct wconn *c = w->socks[handle]->conn;
+
+    /* Whole messages or nothing: a cut one would break the stream's framing. */
+    if (stream_out_append(&c->out, a, alen, b, blen, pad, STREAM_OUT_MAX) != 0) {
+        counters(w, c)->slow_reader_drops++;
+        return;
+    }
+    /* A full socket is written to again when EPOLLOUT says it takes more. */
+    if (!c->dirty && !c->write_watched) {
+        list_push(&w->streams.dirty, &c->dirty_entry);
+        c->dirty = true;
+    }
+}
+
+void streams_flush(struct worker *w)
+{
+    while (w->streams.dirty) {
+        struct wconn *c = container_of(w->streams.dirty, struct wconn, dirty_entry);
+        list_unlink(&c->dirty_entry);
+        c->dirty = false;
+        conn_write(w, c);
+    }
+}
+
+/* ---- reading ---- */
+
+/* Makes room for n bytes of an incomplete message, within the budget all connections share.
+ * The buffer grows with what arrives, not with what a header announces. */
+static bool partial_reserve(struct worker *w, struct wconn *c, size_t n)
+{
+    size_t cap = c->pcap ? c->pcap : 256;
+    uint8_t *p;
+
+    if (n <= c->pcap)
+        return true;
+    while (cap < n)
+        cap *= 2;
+    if (cap > c->need && c->need >= n)
+        cap = c->need;
+    if (!conn_limits_buffer_take(w->streams.limits, cap - c->pcap))
+        return false;
+    p = realloc(c->partial, cap);
+    if (!p) {
+        conn_limits_buffer_put(w->streams.limits, cap - c->pcap);
+        return false;
+    }
+    c->partial = p;
+    c->pcap = cap;
+    return true;
+}
+
+/* Hands every whole message in buf[0..len) to the core and keeps the incomplete rest in
+ * c->partial (buf may be c->partial). false: the connection was closed. */
+static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t len)
+{
+    struct wsock *s = c->sock;
+    size_t pos = 0, skip, frame_len, need, tail;
+    enum stream_frame_error e = SFE_NONE;
+    bool handled = false;
+    int st;
+
+    while ((st = stream_frame_next(&c->framer, buf + pos, len - pos, &skip, &frame_len, &need,
+                                   &e)) == SF_FRAME) {
+        turn_on_client(w->turn, &w->now, c->transport, s->handle, &s->local, &c->client,
+                       buf + pos + skip, frame_len);
+        pos += skip + frame_len;
+        c->last_msg_ms = w->now.ms;
+        c->got_message = true;
+        handled = true;
+    }
+    /* What went towards peers points into buf: out before buf is reused. */
+    if (handled)
+        udp_tx_flush(&w->tx);
+    if (st == SF_ERROR) {
+        conn_close(w, c, close_reason(e));
+        return false;
+    }
+    tail = len - pos;
+    c->need = need;
+    if (buf == c->partial) {
+        memmove(c->partial, c->partial + pos, tail);
+        c->plen = tail;
+    } else if (tail) {
+        if (!partial_reserve(w, c, tail)) {
+            conn_close(w, c, SC_BUFFER_BUDGET);
+            return false;
+        }
+        memcpy(c->partial, buf + pos, tail);
+        c->plen = tail;
+    }
+    if (c->plen == 0)
+        partial_free(w, c);
+    return true;
+}
+
+static void conn_read(struct worker *w, struct wconn *c)
+{
+    uint8_t *scratch = w->streams.scratch;
+
+    for (int i = 0; i < READS_PER_EVENT; i++) {
+        /* After an incomplete message, only what completes it (or its header): the rest of
+         * the stream is framed from the scratch buffer again. */
+        size_t want = c->plen ? c->need - c->plen : SCRATCH_SIZE;
+        ssize_t n = read(c->sock->ev.fd, scratch, want);
+        bool ok;
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            conn_close(w, c, n == 0 || errno == ECONNRESET ? SC_CLIENT_CLOSED : SC_READ_ERROR);
+            return;
+        }
+        if (c->plen) {
+            if (!partial_reserve(w, c, c->plen + (size_t)n)) {
+                conn_close(w, c, SC_BUFFER_BUDGET);
+                return;
+            }
+            memcpy(c->partial + c->plen, scratch, (size_t)n);
+            c->plen += (size_t)n;
+            ok = conn_process(w, c, c->partial, c->plen);
+        } else {
+            ok = conn_process(w, c, scratch, (size_t)n);
+        }
+        if (!ok || (size_t)n < want)
+            return;
+    }
+}
+
+static void conn_on_event(struct ev_handler *h, uint32_t events)
+{
+    struct wsock *s = container_of(h, struct wsock, ev);
+    struct worker *w = s->w;
+
+    if ((events & EPOLLOUT) && !conn_write(w, s->conn))
+        return;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        conn_read(w, s->conn);
+}
+
+/* ---- accepting ---- */
+
+static void log_refusal(struct worker *w, enum stream_refusal why, const struct xt_addr *client)
+{
+    char c[XT_ADDR_STRLEN] = "";
+
+    /* A flood of refusals must not become a flood of log lines. */
+    if (w->now.ms < w->streams.last_refusal_log_ms + REFUSAL_LOG_INTERVAL)
+        return;
+    w->streams.last_refusal_log_ms = w->now.ms;
+    if (client)
+        xt_addr_str(client, c);
+    xt_log(LOG_WARN, "stream connection refused (logged at most once a second per worker)",
+           "reason", stream_refusal_names[why], "client", c, NULL);
+}
+
+static void refuse(struct worker *w, enum turn_transport t, enum stream_refusal why,
+                   const struct xt_addr *client)
+{
+    w->streams_ctr[t].refused[why]++;
+    log_refusal(w, why, client);
+}
+
+/* Out of file descriptors: the waiting connection would keep the listen socket readable for
+ * ever. The spare descriptor makes room to accept it and close it at once. */
+static void refuse_without_fd(struct worker *w, int listen_fd, enum turn_transport t)
+{
+    struct xt_addr client;
+    int fd;
+
+    refuse(w, t, SR_NO_FD, NULL);
+    if (w->streams.spare_fd < 0)
+        return;
+    close(w->streams.spare_fd);
+    fd = tcp_accept(listen_fd, &client);
+    if (fd >= 0)
+        close(fd);
+    w->streams.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void conn_accept(struct worker *w, struct wsock *ls, int fd, const struct xt_addr *client,
+                        enum turn_transport t)
+{
+    struct wconn *c;
+    enum conn_refusal r = conn_limits_take(w->streams.limits, client);
+    int handle;
+
+    if (r != CONN_ADMITTED) {
+        close(fd);
+        refuse(w, t,
+               r == CONN_REFUSED_TOTAL    ? SR_MAX_TOTAL
+               : r == CONN_REFUSED_PER_IP ? SR_MAX_PER_IP
+                                          : SR_NO_MEMORY,
+               client);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    handle = c ? worker_sock_add(w, fd, WS_CONN, NULL, &ls->local, conn_on_event) : -ENOMEM;
+    if (handle < 0) {
+        free(c);
+        close(fd);
+        conn_limits_put(w->streams.limits, client);
+        refuse(w, t, SR_NO_MEMORY, client);
+        return;
+    }
+    c->sock = w->socks[handle];
+    c->sock->conn = c;
+    c->transport = t;
+    c->client = *client;
+    c->last_msg_ms = w->now.ms;
+    list_push(&w->streams.all, &c->entry);
+    w->streams_ctr[t].accepted++;
+    w->streams_ctr[t].open++;
+}
+
+static void on_accept(struct ev_handler *h, uint32_t events)
+{
+    struct wsock *ls = container_of(h, struct wsock, ev);
+    struct worker *w = ls->w;
+
+    (void)events;
+    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+        struct xt_addr client;
+        int fd = tcp_accept(h->fd, &client);
+
+        if (fd == -EAGAIN)
+            return;
+        if (fd == -EMFILE || fd == -ENFILE) {
+            refuse_without_fd(w, h->fd, TURN_TCP);
+            continue;
+        }
+        if (fd < 0) /* the client gave up already (ECONNABORTED) or similar */
+            continue;
+        conn_accept(w, ls, fd, &client, TURN_TCP);
+    }
+}
+
+/* ---- life cycle ---- */
+
+int streams_open(struct worker *w, bool reuseport, char *err, size_t errlen)
+{
+    if (w->cfg->no_tcp)
+        return 0;
+    w->streams.scratch = malloc(SCRATCH_SIZE);
+    w->streams.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (!w->streams.scratch) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < w->cfg->nlisten; i++) {
+        const struct xt_addr *a = &w->cfg->listen[i];
+        char as[XT_ADDR_STRLEN];
+        int fd = tcp_listen_open(a, reuseport, STREAM_BACKLOG), handle;
+
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot listen on %s (TCP): %s", xt_addr_str(a, as),
+                     strerror(-fd));
+            return -1;
+        }
+        handle = worker_sock_add(w, fd, WS_TCP_LISTEN, NULL, a, on_accept);
+        if (handle < 0) {
+            close(fd);
+            snprintf(err, errlen, "cannot watch %s (TCP): %s", xt_addr_str(a, as),
+                     strerror(-handle));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void streams_tick(struct worker *w)
+{
+    struct list_node *n, *next;
+
+    if (w->now.ms < w->streams.next_sweep_ms)
+        return;
+    w->streams.next_sweep_ms = w->now.ms + 1000;
+    for (n = w->streams.all; n; n = next) {
+        struct wconn *c = container_of(n, struct wconn, entry);
+        /* --tcp-idle-timeout between messages (unless allocated), and a shorter
+         * --tcp-first-message-timeout before the first */
+        uint64_t limit =
+            1000ull * (c->got_message ? w->cfg->stream_idle_s : w->cfg->stream_first_message_s);
+
+        next = n->next;
+        if (w->now.ms < c->last_msg_ms + limit)
+            continue;
+        /* An allocation keeps its connection: its lifetime and refreshes decide. */
+        if (c->got_message && turn_client_allocated(w->turn, c->sock->handle, &c->client))
+            continue;
+        conn_close(w, c, c->got_message ? SC_IDLE_TIMEOUT : SC_FIRST_MESSAGE_TIMEOUT);
+    }
+}
+
+void streams_close_all(struct worker *w)
+{
+    while (w->streams.all)
+        conn_close(w, container_of(w->streams.all, struct wconn, entry), SC_SHUTDOWN);
+    free(w->streams.scratch);
+    w->streams.scratch = NULL;
+    if (w->streams.spare_fd >= 0)
+        close(w->streams.spare_fd);
+    w->streams.spare_fd = -1;
+}

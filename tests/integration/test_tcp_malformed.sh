@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Bad input on TURN-over-TCP connections (stream_junk.py), over IPv4 and IPv6: a STUN length
+# that is not a multiple of 4, garbage before or after valid messages, a missing magic cookie, a
+# TLS record on the plain port (no cookie where STUN has one) each close that connection at once; an incomplete 65532-byte
+# message and a silent connection are closed by --tcp-first-message-timeout. Messages cut at
+# every byte, several in one write, ChannelData with and without padding are framed right. The
+# closes are counted by reason in the metrics, and a normal TCP session relays without loss.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+MPORT=9641
+junk_at() {
+    local out="$XT_TMP/stream_junk.$2.out"
+    log "stream junk -> $1"
+    ns_run "$XT_NS_CLIENT" 60 "$out" python3 "$XT_DIR/stream_junk.py" "$1" "$XT_PORT" 2 ||
+        { cat "$out" >&2; fail "stream_junk.py to $1 failed"; }
+    log "$(tail -n 1 "$out")"
+    daemon_alive || fail "daemon died under stream junk sent to $1"
+}
+
+# closed REASON: the count of stream connections closed for REASON, from /metrics.
+closed() {
+    ns_exec "$XT_NS_RELAY" python3 - "$XT_RELAY4" "$MPORT" "$1" <<'PY'
+import sys, urllib.request
+host, port, reason = sys.argv[1:]
+body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode()
+total = 0
+for line in body.splitlines():
+    if line.startswith("xturn_stream_connections_closed_total{") and f'reason="{reason}"' in line:
+        total += int(line.rsplit(" ", 1)[1])
+print(total)
+PY
+}
+
+topo_up
+start_peer
+start_xturn --tcp-first-message-timeout 2 --metrics "$XT_RELAY4:$MPORT"
+junk_at "$XT_RELAY4" 4
+junk_at "$XT_RELAY6" 6
+# Counters are published once a second.
+sleep 1.5
+for r in stun_length:2 not_turn:4 bad_cookie:4 first_message_timeout:4; do
+    n=$(closed "${r%%:*}")
+    [ "$n" -eq "${r##*:}" ] || fail "closed for ${r%%:*}: $n, expected ${r##*:}"
+done
+uclient_ok "${XT_REST_ARGS[@]}" -t -n 100 -l 101 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+daemon_alive || fail "daemon died during the run"
+stop_xturn
+pass
