@@ -8,7 +8,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 # What every binary links; the daemon and the tools add the rest (libbpf: mk/bpf.mk), each unit
 # test only what the part of the library it uses needs (UNIT_LDLIBS_<test> below).
 BASE_LDLIBS := -lcrypto -lz
-LDLIBS  := $(BASE_LDLIBS) -lmicrohttpd -lsystemd -lcap
+LDLIBS  := $(BASE_LDLIBS) -lssl -lmicrohttpd -lsystemd -lcap
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -44,6 +44,7 @@ $(BUILD)/obj/tests/%.o: CFLAGS += -Itests/unit/support -Itests/support
 
 UNIT_LDLIBS_test_metrics    = -lmicrohttpd
 UNIT_LDLIBS_test_privileges = -lcap
+UNIT_LDLIBS_test_tls_server = -lssl
 UNIT_LDLIBS_test_xdp_prog   = $(BPF_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libxturn.a

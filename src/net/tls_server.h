@@ -1,0 +1,76 @@
+/* The server side of TLS on the relay's stream connections (TURN over TLS, `turns:`, RFC 8656
+ * and RFC 7065), on non-blocking sockets driven by an epoll loop: no call here blocks, sleeps or
+ * logs; failures come back as return codes and reasons.
+ *
+ * TLS 1.2 and 1.3 only, OpenSSL's default ciphers in the server's order, no compression, no
+ * renegotiation, stateless session tickets. ALPN "stun.turn" (RFC 7443) is selected when a
+ * client offers it; clients offering only other protocols, or none, are served all the same.
+ *
+ * Writes go to the socket with write(2): the process ignores SIGPIPE (src/app/main.c). OpenSSL's
+ * error queue is per thread: every call leaves the calling thread's queue empty. */
+#ifndef XTURN_NET_TLS_SERVER_H
+#define XTURN_NET_TLS_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TLS_ALPN_TURN "stun.turn"
+
+/* A certificate chain and its key in an SSL_CTX, replaceable while connections are made. */
+struct tls_server;
+
+/* Loads cert_file (PEM: the leaf first, then any chain) and key_file (PEM, unencrypted), and
+ * checks that the key is the certificate's. NULL with the reason in err on failure. */
+struct tls_server *tls_server_new(const char *cert_file, const char *key_file, char *err,
+                                  size_t errlen);
+/* Loads the same files again (SIGHUP): connections made afterwards use them, established ones
+ * keep what they started with. On failure nothing changes and err says why. 0 or -1. Safe to
+ * call from one thread while others call tls_conn_new. */
+int tls_server_reload(struct tls_server *t, char *err, size_t errlen);
+/* Connections made from t may outlive it. */
+void tls_server_free(struct tls_server *t);
+
+enum tls_io {
+    TLS_IO_OK,         /* bytes were read or written */
+    TLS_IO_WANT_READ,  /* retry the same call once the socket is readable */
+    TLS_IO_WANT_WRITE, /* retry the same call once the socket is writable */
+    TLS_IO_CLOSED,     /* the peer closed: close_notify, or end of stream */
+    TLS_IO_ERROR,      /* fatal: tls_conn_error says why; only tls_conn_free is left to do */
+};
+
+struct tls_conn;
+
+/* The server side of an accepted connection on the non-blocking socket fd, which stays the
+ * caller's to close (after tls_conn_free). NULL when out of memory. The caller bounds how long a
+ * handshake may take: nothing here keeps time. */
+struct tls_conn *tls_conn_new(struct tls_server *t, int fd);
+/* Advances the handshake and reads application data into buf (len > 0). Returns the number of
+ * bytes read, with *st TLS_IO_OK, or -1 with *st saying why not. A record may be read only in
+ * part: read until it returns -1, the rest is not signalled by the socket again. */
+ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len, enum tls_io *st);
+/* Writes at most len bytes, a record at a time: returns how many (> 0; 0 when len is 0), with
+ * *st TLS_IO_OK, or -1 with *st WANT_READ, WANT_WRITE, CLOSED or ERROR. After WANT_*, call again
+ * with the same bytes (their buffer may move) and at least the same length. */
+ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len, enum tls_io *st);
+/* The epoll events (EPOLLIN, EPOLLOUT) the connection waits for: what reading waits for (EPOLLIN,
+ * or EPOLLOUT when the last read returned WANT_WRITE: a handshake flight or a TLS 1.3 key update
+ * still to be sent), and what a write that returned WANT_* waits for, until it completes. 0 once
+ * the connection has failed or been closed by the peer. */
+uint32_t tls_conn_events(const struct tls_conn *c);
+/* Whether the handshake has completed. */
+bool tls_conn_established(const struct tls_conn *c);
+/* TLS_ALPN_TURN when the client asked for it, NULL otherwise. */
+const char *tls_conn_alpn(const struct tls_conn *c);
+/* Why the connection failed or closed, for one log line; "" while nothing went wrong. */
+const char *tls_conn_error(const struct tls_conn *c);
+/* Sends close_notify when that cannot block and the connection is still sound, and frees. */
+void tls_conn_free(struct tls_conn *c);
+
+/* What a new stream is from its first byte: a TLS handshake record (22), STUN (RFC 7983: 0-3)
+ * or ChannelData (channel numbers 0x4000-0x4FFF, RFC 8656), or anything else. */
+enum stream_kind { STREAM_KIND_TLS, STREAM_KIND_PLAIN, STREAM_KIND_UNKNOWN };
+enum stream_kind tls_stream_kind(uint8_t first_byte);
+
+#endif
