@@ -192,12 +192,13 @@ static int fill_self(struct xturn_config *cfg)
     struct peer_policy *pol = &cfg->turn.policy;
     const struct xt_addr *extra[] = {&cfg->turn.relay_v4, &cfg->turn.relay_v6, &cfg->turn.public_v4,
                                      &cfg->turn.public_v6};
-    size_t n = cfg->nlisten;
+    size_t n = cfg->nlisten + cfg->ntls_listen;
 
     pol->self = calloc(n + 4, sizeof(*pol->self));
     if (!pol->self)
         return -1;
-    memcpy(pol->self, cfg->listen, n * sizeof(*cfg->listen));
+    memcpy(pol->self, cfg->listen, cfg->nlisten * sizeof(*cfg->listen));
+    memcpy(pol->self + cfg->nlisten, cfg->tls_listen, cfg->ntls_listen * sizeof(*cfg->listen));
     for (size_t i = 0; i < 4; i++)
         if (extra[i]->family != 0)
             pol->self[n++] = *extra[i];
@@ -212,10 +213,12 @@ static int check_ports_outside_relay_range(const struct xturn_config *cfg, char 
     uint16_t lo = cfg->turn.relay_port_lo, hi = cfg->turn.relay_port_hi;
     char as[XT_ADDR_STRLEN];
 
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        if (cfg->listen[i].port >= lo && cfg->listen[i].port <= hi) {
-            snprintf(err, errlen, "--listen: \"%s\": port inside --relay-ports %u-%u",
-                     xt_addr_str(&cfg->listen[i], as), lo, hi);
+    for (size_t i = 0; i < cfg->nlisten + cfg->ntls_listen; i++) {
+        bool tls = i >= cfg->nlisten;
+        const struct xt_addr *a = tls ? &cfg->tls_listen[i - cfg->nlisten] : &cfg->listen[i];
+        if (a->port >= lo && a->port <= hi) {
+            snprintf(err, errlen, "--%s: \"%s\": port inside --relay-ports %u-%u",
+                     tls ? "tls-listen" : "listen", xt_addr_str(a, as), lo, hi);
             return -1;
         }
     }
@@ -224,6 +227,30 @@ static int check_ports_outside_relay_range(const struct xturn_config *cfg, char 
                  xt_addr_str(&cfg->metrics, as), lo, hi);
         return -1;
     }
+    return 0;
+}
+
+/* TLS needs its certificate and key, and they need a TLS address; a TLS address serves TCP and
+ * DTLS, so it cannot also be a --listen address (UDP and TCP there). */
+static int check_tls(const struct xturn_config *cfg, char *err, size_t errlen)
+{
+    char as[XT_ADDR_STRLEN];
+
+    if (cfg->ntls_listen && (!cfg->tls_cert || !cfg->tls_key)) {
+        snprintf(err, errlen, "--tls-listen needs --tls-cert and --tls-key");
+        return -1;
+    }
+    if (!cfg->ntls_listen && (cfg->tls_cert || cfg->tls_key)) {
+        snprintf(err, errlen, "--tls-cert and --tls-key need a --tls-listen address");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->ntls_listen; i++)
+        for (size_t j = 0; j < cfg->nlisten; j++)
+            if (xt_addr_equal(&cfg->tls_listen[i], &cfg->listen[j])) {
+                snprintf(err, errlen, "--tls-listen: \"%s\": also a --listen address",
+                         xt_addr_str(&cfg->tls_listen[i], as));
+                return -1;
+            }
     return 0;
 }
 
@@ -247,7 +274,7 @@ static int finish(struct xturn_config *cfg, char *err, size_t errlen)
         return -1;
     if (cfg->turn.default_lifetime_s > cfg->turn.max_lifetime_s)
         cfg->turn.default_lifetime_s = cfg->turn.max_lifetime_s;
-    if (check_ports_outside_relay_range(cfg, err, errlen) != 0)
+    if (check_ports_outside_relay_range(cfg, err, errlen) != 0 || check_tls(cfg, err, errlen) != 0)
         return -1;
     if (fill_self(cfg) != 0) {
         snprintf(err, errlen, "%s", OPT_OOM);
@@ -325,8 +352,11 @@ void config_free(struct xturn_config *cfg)
     free(t->policy.deny);
     free(t->policy.self);
     free(cfg->listen);
+    free(cfg->tls_listen);
     free(cfg->auth_secret_file);
     free(cfg->log_file);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
     free(cfg->run_as_user);
     free(cfg->run_as_group);
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++)

@@ -15,6 +15,7 @@
 #endif
 
 #define XTURN_DEFAULT_PORT 3478 /* of a --listen, --alternate-server without one */
+#define XTURN_TLS_PORT     5349 /* of a --tls-listen without one (RFC 7065) */
 #define XTURN_METRICS_PORT 9641 /* of a --metrics without one */
 
 /* --xdp-mode: auto is native, else generic with a warning. */
@@ -26,6 +27,10 @@ struct xturn_config {
     struct turn_config turn;
     /* Stream clients: TCP on every --listen address unless no_tcp */
     bool no_tcp;
+    /* TLS (and, on the same ports, plain TCP) */
+    struct xt_addr *tls_listen;
+    size_t ntls_listen;
+    char *tls_cert, *tls_key; /* PEM files, read again on SIGHUP */
     uint32_t max_stream_conns, max_stream_conns_per_ip;
     uint32_t stream_first_message_s, stream_idle_s;
     enum log_level log_level;

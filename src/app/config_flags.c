@@ -13,20 +13,33 @@
 #define WILDCARD "needs a specific address, not a wildcard"
 #define FIELD(f) offsetof(struct xturn_config, f)
 
-static const char *apply_listen(void *base, const char *val)
+/* A listen address for one of the lists of them. */
+static const char *push_listen(struct xt_addr **list, size_t *n, const char *val,
+                               uint16_t default_port)
 {
-    struct xturn_config *cfg = base;
     struct xt_addr a, *grown;
 
-    if (xt_addr_parse(val, XTURN_DEFAULT_PORT, &a) != 0)
+    if (xt_addr_parse(val, default_port, &a) != 0)
         return "expected ADDR, ADDR:PORT or [IPV6]:PORT";
     if (xt_addr_is_any(&a))
         return WILDCARD;
-    grown = opt_push(cfg->listen, &cfg->nlisten, &a, sizeof(a));
+    grown = opt_push(*list, n, &a, sizeof(a));
     if (!grown)
         return OPT_OOM;
-    cfg->listen = grown;
+    *list = grown;
     return NULL;
+}
+
+static const char *apply_listen(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    return push_listen(&cfg->listen, &cfg->nlisten, val, XTURN_DEFAULT_PORT);
+}
+
+static const char *apply_tls_listen(void *base, const char *val)
+{
+    struct xturn_config *cfg = base;
+    return push_listen(&cfg->tls_listen, &cfg->ntls_listen, val, XTURN_TLS_PORT);
 }
 
 const char *config_check_text(const char *s, size_t *chars)
@@ -258,6 +271,13 @@ const struct opt config_flags[] = {
     FUNCS("listen", "ADDR[:PORT]", apply_listen,
           "address to serve TURN on, [IPV6]:PORT for IPv6, default port 3478; at least one"),
     BOOL("no-tcp", NULL, no_tcp, NULL, "serve --listen addresses over UDP only, not TCP too"),
+    FUNCS("tls-listen", "ADDR[:PORT]", apply_tls_listen,
+          "address to serve TURN over TLS on (and plain TCP), default port 5349; needs --tls-cert "
+          "and --tls-key"),
+    STRING("tls-cert", "FILE", tls_cert, "expected a file name",
+           "PEM certificate for --tls-listen, chain after it; read again on SIGHUP"),
+    STRING("tls-key", "FILE", tls_key, "expected a file name",
+           "PEM private key of --tls-cert; read again on SIGHUP"),
     U32("max-tcp-connections", "N", max_stream_conns, 1, 1000000, "16384",
         COUNT " from 1 to 1000000", "most client TCP and TLS connections at once"),
     U32("max-tcp-per-ip", "N", max_stream_conns_per_ip, 1, 1000000, "512",

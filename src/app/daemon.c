@@ -40,6 +40,7 @@ struct daemon {
     struct worker **workers;
     size_t nworkers;
     struct conn_limits *conn_limits; /* the stream connections of every worker */
+    struct tls_server *tls;          /* NULL without --tls-listen */
     int64_t start_time_unix;
     _Atomic bool draining;
     uint64_t drain_deadline_ms;
@@ -59,7 +60,23 @@ static void begin_drain(struct daemon *d)
            XT_NUM("timeout_s", d->cfg->drain_timeout_s), NULL);
 }
 
-/* SIGHUP: the secret file again (rotation without dropping allocations), and the log file. */
+/* SIGHUP: the TLS certificate and key for new connections (established ones keep theirs); a bad
+ * file keeps the old ones. */
+static void reload_tls(struct daemon *d)
+{
+    char err[512];
+
+    if (!d->tls)
+        return;
+    if (tls_server_reload(d->tls, err, sizeof(err)) != 0)
+        xt_log(LOG_ERROR, "TLS reload failed: keeping the certificate in use", "error", err, NULL);
+    else
+        xt_log(LOG_INFO, "reloaded: TLS certificate and key", "cert", d->cfg->tls_cert, "key",
+               d->cfg->tls_key, NULL);
+}
+
+/* SIGHUP: the secret file again (rotation without dropping allocations), the log file and the
+ * TLS certificate. */
 static void reload(struct daemon *d)
 {
     const struct xturn_config *cfg = d->cfg;
@@ -68,6 +85,7 @@ static void reload(struct daemon *d)
 
     if (cfg->log_file && log_open_file(cfg->log_file) != 0)
         xt_log(LOG_ERROR, "cannot reopen the log file", "file", cfg->log_file, NULL);
+    reload_tls(d);
     if (!cfg->auth_secret_file) {
         xt_log(LOG_INFO, "reloaded (no secret file to re-read)", NULL);
         return;
@@ -190,22 +208,33 @@ static int open_signals(struct daemon *d, char *err, size_t errlen)
 
 /* The workers' listen sockets share their addresses through SO_REUSEPORT, which would as
  * well join a group another program made: make sure nobody holds the addresses first. */
+static int check_free(const struct xt_addr *a, bool udp, bool tcp, const char *what, char *err,
+                      size_t errlen)
+{
+    char as[XT_ADDR_STRLEN];
+    int rc = udp ? udp_address_free(a) : 0;
+    const char *transport = "UDP";
+
+    if (rc == 0 && tcp) {
+        rc = tcp_address_free(a);
+        transport = "TCP";
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot listen on %s (%s%s): %s", xt_addr_str(a, as), what, transport,
+                 strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
 static int check_listen_free(const struct xturn_config *cfg, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        char as[XT_ADDR_STRLEN];
-        int rc = udp_address_free(&cfg->listen[i]);
-        const char *transport = "UDP";
-        if (rc == 0 && !cfg->no_tcp) {
-            rc = tcp_address_free(&cfg->listen[i]);
-            transport = "TCP";
-        }
-        if (rc < 0) {
-            snprintf(err, errlen, "cannot listen on %s (%s): %s", xt_addr_str(&cfg->listen[i], as),
-                     transport, strerror(-rc));
+    for (size_t i = 0; i < cfg->nlisten; i++)
+        if (check_free(&cfg->listen[i], true, !cfg->no_tcp, "", err, errlen) != 0)
             return -1;
-        }
-    }
+    for (size_t i = 0; i < cfg->ntls_listen; i++)
+        if (check_free(&cfg->tls_listen[i], false, true, "TLS over ", err, errlen) != 0)
+            return -1;
     return 0;
 }
 
@@ -232,6 +261,7 @@ static size_t worker_count(const struct xturn_config *cfg)
 struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errlen)
 {
     struct daemon *d = calloc(1, sizeof(*d));
+    struct worker_deps deps;
 
     if (!d) {
         snprintf(err, errlen, "out of memory");
@@ -264,9 +294,12 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     }
     if (watch_netlink(d, err, errlen) != 0)
         goto fail;
+    if (cfg->ntls_listen && !(d->tls = tls_server_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
+        goto fail;
+    deps = (struct worker_deps){
+        .shared = d->shared, .fp = d->fp, .limits = d->conn_limits, .tls = d->tls};
     for (size_t i = 0; i < d->nworkers; i++) {
-        d->workers[i] =
-            worker_new(cfg, d->shared, d->fp, d->conn_limits, d->nworkers > 1, err, errlen);
+        d->workers[i] = worker_new(cfg, &deps, d->nworkers > 1, err, errlen);
         if (!d->workers[i])
             goto fail;
     }
@@ -274,6 +307,11 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         char as[XT_ADDR_STRLEN];
         xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->listen[i], as), "transport",
                cfg->no_tcp ? "udp" : "udp,tcp", XT_NUM("workers", d->nworkers), NULL);
+    }
+    for (size_t i = 0; i < cfg->ntls_listen; i++) {
+        char as[XT_ADDR_STRLEN];
+        xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->tls_listen[i], as), "transport",
+               "tls,tcp", XT_NUM("workers", d->nworkers), NULL);
     }
     /* Privileges (app/privileges.h): XDP is attached and every listen socket bound; no thread
      * runs yet (capabilities are per thread). As root only with --run-as-user; started without
@@ -324,7 +362,8 @@ void daemon_snapshot(void *ctx, struct xturn_snapshot *out)
     memcpy(out->turn, c.turn, sizeof(out->turn));
     memcpy(out->streams, c.streams, sizeof(out->streams));
     out->transport_on[TURN_UDP] = true;
-    out->transport_on[TURN_TCP] = !d->cfg->no_tcp;
+    out->transport_on[TURN_TCP] = !d->cfg->no_tcp || d->cfg->ntls_listen;
+    out->transport_on[TURN_TLS] = d->cfg->ntls_listen > 0;
     out->send_failures = c.send_failures;
     out->oversized = c.oversized;
     out->relay_ports_total = (uint32_t)t->relay_port_hi - t->relay_port_lo + 1;
@@ -430,6 +469,7 @@ void daemon_free(struct daemon *d)
     }
     free(d->workers);
     conn_limits_free(d->conn_limits);
+    tls_server_free(d->tls);
     turn_shared_free(d->shared);
     fastpath_stop(d->fp);
     if (d->netwatch.fd >= 0)

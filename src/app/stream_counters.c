@@ -11,8 +11,9 @@ const char *const stream_close_names[SC_COUNT] = {
     [SC_CLIENT_CLOSED] = "client_closed", [SC_FIRST_MESSAGE_TIMEOUT] = "first_message_timeout",
     [SC_IDLE_TIMEOUT] = "idle_timeout",   [SC_NOT_TURN] = "not_turn",
     [SC_BAD_COOKIE] = "bad_cookie",       [SC_STUN_LENGTH] = "stun_length",
-    [SC_BUFFER_BUDGET] = "buffer_budget", [SC_READ_ERROR] = "read_error",
-    [SC_WRITE_ERROR] = "write_error",     [SC_SHUTDOWN] = "shutdown",
+    [SC_BUFFER_BUDGET] = "buffer_budget", [SC_TLS_ERROR] = "tls_error",
+    [SC_READ_ERROR] = "read_error",       [SC_WRITE_ERROR] = "write_error",
+    [SC_SHUTDOWN] = "shutdown",
 };
 
 void stream_counters_add(struct stream_counters *a, const struct stream_counters *b)

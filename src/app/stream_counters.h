@@ -22,6 +22,7 @@ enum stream_close {
     SC_BAD_COOKIE,            /* a STUN header without the magic cookie */
     SC_STUN_LENGTH,           /* a STUN length not a multiple of 4 */
     SC_BUFFER_BUDGET,         /* incomplete messages of all connections took their budget */
+    SC_TLS_ERROR,             /* a failed TLS handshake or a bad record */
     SC_READ_ERROR,
     SC_WRITE_ERROR,
     SC_SHUTDOWN, /* the worker stopped */

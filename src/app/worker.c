@@ -253,8 +253,9 @@ static void *run(void *arg)
 
     while (!w->stopping) {
         /* Wake at the next second so expiries happen on time even when idle. */
-        int n = ev_run_once(w->loop, (int)(1000 - w->now.ms % 1000));
+        int n = ev_run_once(w->loop, streams_ready(w) ? 0 : (int)(1000 - w->now.ms % 1000));
         reap_dead(w);
+        streams_read_ready(w);
         if (n < 0) {
             xt_log(LOG_ERROR, "event loop failed", "error", strerror(-n), NULL);
             break;
@@ -301,9 +302,8 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
     return 0;
 }
 
-struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *shared,
-                          struct fastpath *fp, struct conn_limits *limits, bool reuseport,
-                          char *err, size_t errlen)
+struct worker *worker_new(const struct xturn_config *cfg, const struct worker_deps *deps,
+                          bool reuseport, char *err, size_t errlen)
 {
     struct worker *w = calloc(1, sizeof(*w));
     struct turn_io io;
@@ -314,10 +314,11 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
         return NULL;
     }
     w->cfg = cfg;
-    w->shared = shared;
-    w->fp = fp;
+    w->shared = deps->shared;
+    w->fp = deps->fp;
     w->stop.fd = -1;
-    w->streams.limits = limits;
+    w->streams.limits = deps->limits;
+    w->streams.tls = deps->tls;
     w->streams.spare_fd = -1;
     pthread_mutex_init(&w->published_lock, NULL);
     udp_tx_init(&w->tx);
@@ -347,11 +348,11 @@ struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *sh
                           .relayed_close = io_relayed_close,
                           .send = io_send,
                           .random = openssl_random,
-                          .channel_up = fp ? io_channel_up : NULL,
-                          .channel_down = fp ? io_channel_down : NULL,
-                          .bucket_get = fp && cfg->turn.max_bps ? io_bucket_get : NULL,
-                          .bucket_put = fp && cfg->turn.max_bps ? io_bucket_put : NULL};
-    w->turn = turn_server_new(&cfg->turn, &io, &w->now, shared);
+                          .channel_up = w->fp ? io_channel_up : NULL,
+                          .channel_down = w->fp ? io_channel_down : NULL,
+                          .bucket_get = w->fp && cfg->turn.max_bps ? io_bucket_get : NULL,
+                          .bucket_put = w->fp && cfg->turn.max_bps ? io_bucket_put : NULL};
+    w->turn = turn_server_new(&cfg->turn, &io, &w->now, w->shared);
     if (!w->turn) {
         snprintf(err, errlen, "cannot create the TURN server state");
         goto fail;

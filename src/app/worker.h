@@ -12,6 +12,7 @@
 #include "app/fastpath.h"
 #include "app/stream_counters.h"
 #include "net/conn_limits.h"
+#include "net/tls_server.h"
 #include "turn/turn_server.h"
 #include "turn/turn_shared.h"
 
@@ -29,12 +30,18 @@ struct worker_counters {
     uint64_t oversized; /* datagrams larger than the receive buffers, dropped */
 };
 
+/* What all workers share, owned by the daemon. */
+struct worker_deps {
+    struct turn_shared *shared;
+    struct fastpath *fp;        /* NULL without XDP */
+    struct conn_limits *limits; /* what stream connections of every worker may take together */
+    struct tls_server *tls;     /* NULL without --tls-listen */
+};
+
 /* Opens the worker's listen sockets (reuseport: join a group shared with the other workers)
- * and creates its TURN server. NULL with the reason in err. fp may be NULL. limits: what the
- * stream connections of every worker may take together. */
-struct worker *worker_new(const struct xturn_config *cfg, struct turn_shared *shared,
-                          struct fastpath *fp, struct conn_limits *limits, bool reuseport,
-                          char *err, size_t errlen);
+ * and creates its TURN server. NULL with the reason in err. */
+struct worker *worker_new(const struct xturn_config *cfg, const struct worker_deps *deps,
+                          bool reuseport, char *err, size_t errlen);
 /* Runs the worker's loop in a new thread. 0 or -errno. */
 int worker_start(struct worker *w);
 /* Asks the loop to end and waits for the thread. */

@@ -17,6 +17,7 @@ enum wsock_kind {
     WS_UDP_LISTEN, /* a --listen address's UDP socket */
     WS_RELAYED,    /* a relayed address's socket; owner is the core's */
     WS_TCP_LISTEN, /* a --listen address's TCP socket */
+    WS_TLS_LISTEN, /* a --tls-listen address's TCP socket: TLS, or plain TCP */
     WS_CONN,       /* a client's stream connection; conn says more */
 };
 
@@ -38,8 +39,10 @@ struct wsock {
 struct worker_streams {
     struct list_node *all;   /* every connection, for the timeouts */
     struct list_node *dirty; /* connections with bytes to write this round */
+    struct list_node *ready; /* TLS connections holding decrypted bytes the socket won't signal */
     uint8_t *scratch;        /* where reads land before they are framed */
     struct conn_limits *limits;
+    struct tls_server *tls;
     int spare_fd; /* given up to accept and close a connection when out of fds */
     uint64_t next_sweep_ms;
     uint64_t last_refusal_log_ms;
@@ -91,5 +94,9 @@ void streams_flush(struct worker *w);
 void streams_tick(struct worker *w);
 /* Closes every connection (the worker stops) and frees the rest. */
 void streams_close_all(struct worker *w);
+/* Whether connections have bytes to read that no event will announce: the loop must not wait. */
+bool streams_ready(const struct worker *w);
+/* Reads what those connections hold. */
+void streams_read_ready(struct worker *w);
 
 #endif

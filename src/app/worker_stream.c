@@ -1,8 +1,9 @@
-/* Client stream connections (TCP, RFC 8656 §12.5) in the worker's event loop: accepted under the
- * limits all workers share, read into one scratch buffer and cut into messages there, every
- * whole message handed to the core; what the core sends a connection is queued with it and
- * written once per loop round. A connection holds memory only for a message not complete yet
- * and for bytes its client has not read. */
+/* Client stream connections (TCP, RFC 8656 §12.5; TLS, RFC 7065) in the worker's event loop:
+ * accepted under the limits all workers share, read (and decrypted) into one scratch buffer and
+ * cut into messages there, every whole message handed to the core; what the core sends a
+ * connection is queued with it and written once per loop round. A connection holds memory only
+ * for a message not complete yet and for bytes its client has not read. On a --tls-listen port
+ * the first byte tells TLS from plain TCP. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "net/stream_frame.h"
 #include "net/stream_out.h"
 #include "net/tcp_socket.h"
+#include "net/tls_server.h"
 
 #define STREAM_BACKLOG       1024
 #define ACCEPTS_PER_EVENT    64 /* then other sockets get their turn */
@@ -29,6 +31,8 @@ struct wconn {
     struct wsock *sock;
     struct list_node entry;       /* in streams.all */
     struct list_node dirty_entry; /* in streams.dirty while it has bytes to write this round */
+    struct list_node ready_entry; /* in streams.ready while TLS holds bytes to read */
+    struct tls_conn *tls;         /* NULL: plain TCP */
     enum turn_transport transport;
     struct xt_addr client;
     struct stream_framer framer;
@@ -37,8 +41,10 @@ struct wconn {
     struct stream_out out;
     uint64_t last_msg_ms; /* the last whole message; until the first, when it connected */
     bool got_message;
-    bool dirty;
-    bool write_watched; /* the socket was full: EPOLLOUT tells when it takes more */
+    bool detecting; /* on a TLS port, before the first byte */
+    bool dirty, ready;
+    bool write_blocked; /* the socket was full: EPOLLOUT tells when it takes more */
+    bool write_watched;
 };
 
 static struct stream_counters *counters(struct worker *w, const struct wconn *c)
@@ -73,7 +79,14 @@ static void conn_close(struct worker *w, struct wconn *c, enum stream_close why)
     list_unlink(&c->entry);
     if (c->dirty)
         list_unlink(&c->dirty_entry);
-    c->dirty = false;
+    if (c->ready)
+        list_unlink(&c->ready_entry);
+    c->dirty = c->ready = false;
+    if (c->tls) {
+        /* close_notify when the socket takes it at once; before the descriptor closes */
+        tls_conn_free(c->tls);
+        c->tls = NULL;
+    }
     /* The wconn is freed with its wsock, after the current dispatch. */
     worker_sock_close(w, s->handle);
 }
@@ -92,33 +105,61 @@ static enum stream_close close_reason(enum stream_frame_error e)
 
 /* ---- writing ---- */
 
-static void watch_write(struct worker *w, struct wconn *c, bool on)
+/* EPOLLOUT while a write waits for room, or TLS waits to send (a handshake flight). */
+static void update_events(struct worker *w, struct wconn *c)
 {
+    bool on = c->tls ? (tls_conn_events(c->tls) & EPOLLOUT) != 0 : c->write_blocked;
+
     if (c->write_watched != on && ev_watch_write(w->loop, &c->sock->ev, on) == 0)
         c->write_watched = on;
+}
+
+/* One write of what waits: bytes written, 0 when the socket takes nothing now, -1 when the
+ * connection failed (*why). */
+static ssize_t conn_send_some(struct wconn *c, enum stream_close *why)
+{
+    ssize_t n;
+
+    if (c->tls) {
+        enum tls_io st;
+        n = tls_conn_write(c->tls, stream_out_data(&c->out), stream_out_pending(&c->out), &st);
+        if (n > 0)
+            return n;
+        if (st == TLS_IO_WANT_READ || st == TLS_IO_WANT_WRITE)
+            return 0;
+        *why = st == TLS_IO_CLOSED ? SC_CLIENT_CLOSED : SC_TLS_ERROR;
+        return -1;
+    }
+    do
+        n = write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out));
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return n;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    *why = n < 0 && (errno == EPIPE || errno == ECONNRESET) ? SC_CLIENT_CLOSED : SC_WRITE_ERROR;
+    return -1;
 }
 
 /* Writes what waits, as far as the socket takes it. false: the connection was closed. */
 static bool conn_write(struct worker *w, struct wconn *c)
 {
+    enum stream_close why = SC_WRITE_ERROR;
+
+    c->write_blocked = false;
     while (stream_out_pending(&c->out)) {
-        ssize_t n = write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out));
-        if (n > 0) {
-            stream_out_consume(&c->out, (size_t)n);
-            continue;
+        ssize_t n = conn_send_some(c, &why);
+        if (n < 0) {
+            conn_close(w, c, why);
+            return false;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            watch_write(w, c, true);
-            return true;
+        if (n == 0) {
+            c->write_blocked = true;
+            break;
         }
-        conn_close(w, c,
-                   n < 0 && (errno == EPIPE || errno == ECONNRESET) ? SC_CLIENT_CLOSED
-                                                                    : SC_WRITE_ERROR);
-        return false;
+        stream_out_consume(&c->out, (size_t)n);
     }
-    watch_write(w, c, false);
+    update_events(w, c);
     return true;
 }
 
@@ -133,7 +174,7 @@ void streams_send(struct worker *w, int handle, const void *a, size_t alen, cons
         return;
     }
     /* A full socket is written to again when EPOLLOUT says it takes more. */
-    if (!c->dirty && !c->write_watched) {
+    if (!c->dirty && !c->write_blocked) {
         list_push(&w->streams.dirty, &c->dirty_entry);
         c->dirty = true;
     }
@@ -220,25 +261,101 @@ static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t
     return true;
 }
 
+/* On a TLS port, the first byte: a TLS record starts TLS (a ClientHello, or a failed handshake);
+ * anything else is plain TCP, which the framer judges. false: the connection was closed, or the
+ * byte is not there yet. */
+static bool conn_detect(struct worker *w, struct wconn *c)
+{
+    uint8_t first;
+    ssize_t n = recv(c->sock->ev.fd, &first, 1, MSG_PEEK);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return false;
+    if (n <= 0) {
+        conn_close(w, c, n == 0 || errno == ECONNRESET ? SC_CLIENT_CLOSED : SC_READ_ERROR);
+        return false;
+    }
+    c->detecting = false;
+    if (tls_starts_record(first)) {
+        c->tls = tls_conn_new(w->streams.tls, c->sock->ev.fd);
+        if (!c->tls) {
+            conn_close(w, c, SC_TLS_ERROR);
+            return false;
+        }
+        return true;
+    }
+    /* Plain TCP on the TLS port: counted and served as TCP from here on. */
+    counters(w, c)->open--;
+    counters(w, c)->accepted--;
+    c->transport = TURN_TCP;
+    counters(w, c)->open++;
+    counters(w, c)->accepted++;
+    return true;
+}
+
+/* One read: bytes read, 0 when nothing more is there now, -1 when the connection ended
+ * (*why). */
+static ssize_t conn_recv(struct wconn *c, uint8_t *buf, size_t len, enum stream_close *why)
+{
+    ssize_t n;
+
+    if (c->tls) {
+        enum tls_io st;
+        n = tls_conn_read(c->tls, buf, len, &st);
+        if (n > 0)
+            return n;
+        if (st == TLS_IO_WANT_READ || st == TLS_IO_WANT_WRITE)
+            return 0;
+        *why = st == TLS_IO_CLOSED ? SC_CLIENT_CLOSED : SC_TLS_ERROR;
+        if (*why == SC_TLS_ERROR && log_enabled(LOG_DEBUG)) {
+            char a[XT_ADDR_STRLEN];
+            xt_log(LOG_DEBUG, "TLS connection failed", "client", xt_addr_str(&c->client, a),
+                   "error", tls_conn_error(c->tls), NULL);
+        }
+        return -1;
+    }
+    do
+        n = read(c->sock->ev.fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return n;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    *why = n == 0 || errno == ECONNRESET ? SC_CLIENT_CLOSED : SC_READ_ERROR;
+    return -1;
+}
+
+static void set_ready(struct worker *w, struct wconn *c, bool ready)
+{
+    if (c->ready == ready)
+        return;
+    if (ready)
+        list_push(&w->streams.ready, &c->ready_entry);
+    else
+        list_unlink(&c->ready_entry);
+    c->ready = ready;
+}
+
 static void conn_read(struct worker *w, struct wconn *c)
 {
     uint8_t *scratch = w->streams.scratch;
+    enum stream_close why = SC_READ_ERROR;
 
+    if (c->detecting && !conn_detect(w, c))
+        return;
     for (int i = 0; i < READS_PER_EVENT; i++) {
         /* After an incomplete message, only what completes it (or its header): the rest of
          * the stream is framed from the scratch buffer again. */
         size_t want = c->plen ? c->need - c->plen : SCRATCH_SIZE;
-        ssize_t n = read(c->sock->ev.fd, scratch, want);
+        ssize_t n = conn_recv(c, scratch, want, &why);
         bool ok;
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (n <= 0) {
-            conn_close(w, c, n == 0 || errno == ECONNRESET ? SC_CLIENT_CLOSED : SC_READ_ERROR);
+        if (n < 0) {
+            conn_close(w, c, why);
             return;
         }
+        if (n == 0)
+            break;
         if (c->plen) {
             if (!partial_reserve(w, c, c->plen + (size_t)n)) {
                 conn_close(w, c, SC_BUFFER_BUDGET);
@@ -250,20 +367,49 @@ static void conn_read(struct worker *w, struct wconn *c)
         } else {
             ok = conn_process(w, c, scratch, (size_t)n);
         }
-        if (!ok || (size_t)n < want)
+        if (!ok)
             return;
+        /* Plain TCP: a short read emptied the socket. TLS reads a record at a time, so only
+         * WANT_READ says there is nothing more. */
+        if (!c->tls && (size_t)n < want)
+            break;
     }
+    /* Out of turns with decrypted bytes inside TLS: read again next round without an event. */
+    set_ready(w, c, c->tls && tls_conn_pending(c->tls));
+    update_events(w, c);
 }
 
 static void conn_on_event(struct ev_handler *h, uint32_t events)
 {
     struct wsock *s = container_of(h, struct wsock, ev);
     struct worker *w = s->w;
+    struct wconn *c = s->conn;
 
-    if ((events & EPOLLOUT) && !conn_write(w, s->conn))
+    /* TLS may need the socket readable to go on writing, and the reverse. */
+    if ((events & EPOLLOUT || c->tls) && stream_out_pending(&c->out) && !conn_write(w, c))
         return;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        conn_read(w, s->conn);
+        conn_read(w, c);
+    else if (c->tls)
+        update_events(w, c);
+}
+
+bool streams_ready(const struct worker *w)
+{
+    return w->streams.ready != NULL;
+}
+
+void streams_read_ready(struct worker *w)
+{
+    struct list_node *n, *next;
+
+    worker_update_time(w);
+    for (n = w->streams.ready; n; n = next) {
+        struct wconn *c = container_of(n, struct wconn, ready_entry);
+        next = n->next;
+        set_ready(w, c, false);
+        conn_read(w, c);
+    }
 }
 
 /* ---- accepting ---- */
@@ -334,6 +480,7 @@ static void conn_accept(struct worker *w, struct wsock *ls, int fd, const struct
     c->sock = w->socks[handle];
     c->sock->conn = c;
     c->transport = t;
+    c->detecting = t == TURN_TLS;
     c->client = *client;
     c->last_msg_ms = w->now.ms;
     list_push(&w->streams.all, &c->entry);
@@ -345,6 +492,7 @@ static void on_accept(struct ev_handler *h, uint32_t events)
 {
     struct wsock *ls = container_of(h, struct wsock, ev);
     struct worker *w = ls->w;
+    enum turn_transport t = ls->kind == WS_TLS_LISTEN ? TURN_TLS : TURN_TCP;
 
     (void)events;
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
@@ -354,20 +502,44 @@ static void on_accept(struct ev_handler *h, uint32_t events)
         if (fd == -EAGAIN)
             return;
         if (fd == -EMFILE || fd == -ENFILE) {
-            refuse_without_fd(w, h->fd, TURN_TCP);
+            refuse_without_fd(w, h->fd, t);
             continue;
         }
         if (fd < 0) /* the client gave up already (ECONNABORTED) or similar */
             continue;
-        conn_accept(w, ls, fd, &client, TURN_TCP);
+        conn_accept(w, ls, fd, &client, t);
     }
 }
 
 /* ---- life cycle ---- */
 
+static int listen_on(struct worker *w, const struct xt_addr *a, enum wsock_kind kind,
+                     bool reuseport, char *err, size_t errlen)
+{
+    const char *what = kind == WS_TLS_LISTEN ? "TLS over TCP" : "TCP";
+    char as[XT_ADDR_STRLEN];
+    int fd = tcp_listen_open(a, reuseport, STREAM_BACKLOG), handle;
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s (%s): %s", xt_addr_str(a, as), what,
+                 strerror(-fd));
+        return -1;
+    }
+    handle = worker_sock_add(w, fd, kind, NULL, a, on_accept);
+    if (handle < 0) {
+        close(fd);
+        snprintf(err, errlen, "cannot watch %s (%s): %s", xt_addr_str(a, as), what,
+                 strerror(-handle));
+        return -1;
+    }
+    return 0;
+}
+
 int streams_open(struct worker *w, bool reuseport, char *err, size_t errlen)
 {
-    if (w->cfg->no_tcp)
+    const struct xturn_config *cfg = w->cfg;
+
+    if (cfg->no_tcp && cfg->ntls_listen == 0)
         return 0;
     w->streams.scratch = malloc(SCRATCH_SIZE);
     w->streams.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -375,24 +547,12 @@ int streams_open(struct worker *w, bool reuseport, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < w->cfg->nlisten; i++) {
-        const struct xt_addr *a = &w->cfg->listen[i];
-        char as[XT_ADDR_STRLEN];
-        int fd = tcp_listen_open(a, reuseport, STREAM_BACKLOG), handle;
-
-        if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s (TCP): %s", xt_addr_str(a, as),
-                     strerror(-fd));
+    for (size_t i = 0; !cfg->no_tcp && i < cfg->nlisten; i++)
+        if (listen_on(w, &cfg->listen[i], WS_TCP_LISTEN, reuseport, err, errlen) != 0)
             return -1;
-        }
-        handle = worker_sock_add(w, fd, WS_TCP_LISTEN, NULL, a, on_accept);
-        if (handle < 0) {
-            close(fd);
-            snprintf(err, errlen, "cannot watch %s (TCP): %s", xt_addr_str(a, as),
-                     strerror(-handle));
+    for (size_t i = 0; i < cfg->ntls_listen; i++)
+        if (listen_on(w, &cfg->tls_listen[i], WS_TLS_LISTEN, reuseport, err, errlen) != 0)
             return -1;
-        }
-    }
     return 0;
 }
 

@@ -364,13 +364,14 @@ void tls_conn_free(struct tls_conn *c)
     free(c);
 }
 
+bool tls_conn_pending(const struct tls_conn *c)
+{
+    return SSL_pending(c->ssl) > 0;
+}
+
 /* ---- protocol detection ---- */
 
-enum stream_kind tls_stream_kind(uint8_t first_byte)
+bool tls_starts_record(uint8_t first_byte)
 {
-    if (first_byte == 22) /* TLS record type handshake: a ClientHello */
-        return STREAM_KIND_TLS;
-    if (first_byte <= 3 || (first_byte >= 0x40 && first_byte <= 0x4F))
-        return STREAM_KIND_PLAIN;
-    return STREAM_KIND_UNKNOWN;
+    return first_byte >= 20 && first_byte <= 63;
 }

@@ -68,9 +68,12 @@ const char *tls_conn_error(const struct tls_conn *c);
 /* Sends close_notify when that cannot block and the connection is still sound, and frees. */
 void tls_conn_free(struct tls_conn *c);
 
-/* What a new stream is from its first byte: a TLS handshake record (22), STUN (RFC 7983: 0-3)
- * or ChannelData (channel numbers 0x4000-0x4FFF, RFC 8656), or anything else. */
-enum stream_kind { STREAM_KIND_TLS, STREAM_KIND_PLAIN, STREAM_KIND_UNKNOWN };
-enum stream_kind tls_stream_kind(uint8_t first_byte);
+/* Whether decrypted bytes wait inside the connection: the socket will not signal them. */
+bool tls_conn_pending(const struct tls_conn *c);
+
+/* Does a new stream whose first byte this is start with a TLS record (RFC 7983: 20..63; a
+ * ClientHello is 22, and any other record first is refused by the handshake)? STUN starts with
+ * 0..3 and ChannelData with 64..127: those are plain TURN, which the stream framer judges. */
+bool tls_starts_record(uint8_t first_byte);
 
 #endif

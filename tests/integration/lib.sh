@@ -453,3 +453,14 @@ userspace_relayed() {
     grep '"message":"stats"' "$XT_LOG" | tail -n 1 |
         python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(s["to_peer_packets"], s["to_client_packets"])'
 }
+
+# ---- TLS ----
+
+# make_cert [NAME]: a self-signed certificate and key (EC P-256, 2 days) in $XT_TMP/NAME.pem and
+# $XT_TMP/NAME.key.pem (NAME: cert), for --tls-cert and --tls-key; XT_CERT and XT_KEY name them.
+make_cert() {
+    XT_CERT="$XT_TMP/${1:-cert}.pem" XT_KEY="$XT_TMP/${1:-cert}.key.pem"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=${1:-xturn-test}" -keyout "$XT_KEY" -out "$XT_CERT" >/dev/null 2>&1 ||
+        fail "openssl could not make a certificate"
+}

@@ -2,7 +2,10 @@
 """Bad input on TURN-over-TCP connections: each case opens a connection, does one thing, and
 checks what the relay does (answers, or closes the connection) within a bounded time.
 
-usage: stream_junk.py HOST PORT FIRST_MESSAGE_TIMEOUT_S
+usage: stream_junk.py HOST PORT FIRST_MESSAGE_TIMEOUT_S [TLS_PORT]
+
+With TLS_PORT, also the cases of a --tls-listen port: a TLS record other than a handshake
+first, a handshake never finished, and plain TURN on that port.
 
 Exit 0 when every case behaved, 1 with the failing case on stderr. Standard library only.
 """
@@ -14,12 +17,13 @@ import time
 from stun_binding import BINDING_REQUEST, BINDING_SUCCESS, MAGIC, family_of, message, parse
 
 HOST, PORT, FIRST_S = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+TLS_PORT = int(sys.argv[4]) if len(sys.argv) > 4 else None
 
 
-def connect():
+def connect(port=PORT):
     s = socket.socket(family_of(HOST), socket.SOCK_STREAM)
     s.settimeout(5)
-    s.connect((HOST, PORT))
+    s.connect((HOST, port))
     return s
 
 
@@ -76,8 +80,8 @@ def check(name, ok):
     print("ok: %s" % name)
 
 
-def case_closed(name, data, seconds=3):
-    s = connect()
+def case_closed(name, data, seconds=3, port=PORT):
+    s = connect(port)
     s.sendall(data)
     check(name, closed_within(s, seconds))
     s.close()
@@ -121,4 +125,17 @@ check("incomplete 65532-byte message closed", closed_within(s, FIRST_S + 3))
 check("silent connection closed", closed_within(idle, 1.5))
 s.close()
 idle.close()
+if TLS_PORT:
+    case_closed("TLS application data before a handshake", b"\x17\x03\x03\x00\x05hello",
+                port=TLS_PORT)
+    case_closed("TLS alert before a handshake", b"\x15\x03\x03\x00\x02\x02\x28", port=TLS_PORT)
+    case_closed("garbage on the TLS port", b"\x80garbage-garbage", port=TLS_PORT)
+    s = connect(TLS_PORT)
+    check("plain Binding on the TLS port", binding_ok(s))
+    s.close()
+    # Half a ClientHello: the record header announces 512 bytes, 100 come.
+    s = connect(TLS_PORT)
+    s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 89)
+    check("half a TLS handshake closed", closed_within(s, FIRST_S + 3))
+    s.close()
 print("all stream cases passed")

@@ -121,6 +121,12 @@ run_cli no_tcp_port_free --listen "127.0.0.1:$busy" --realm xturn "${relay[@]}" 
 grep -q '"transport":"udp"' "$out" || fail "no_tcp_port_free: no UDP-only listening line"
 xt_kill "$holder"
 
+# A certificate that does not load: one line naming the file, exit 2.
+echo "not a certificate" >"$XT_TMP/bad.pem"
+expect_usage_error bad_certificate --listen "127.0.0.1:$port" "${relay[@]}" "${auth[@]}" \
+    --tls-listen "127.0.0.1:$(free_port)" --tls-cert "$XT_TMP/bad.pem" --tls-key "$XT_TMP/bad.pem"
+grep -qF "$XT_TMP/bad.pem" "$err" || fail "bad_certificate: the error does not name the file"
+
 run_cli help --help
 [ "$rc" -eq 0 ] || fail "--help: exit status $rc, want 0"
 [ -s "$out" ] || fail "--help printed nothing on stdout"

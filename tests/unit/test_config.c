@@ -15,7 +15,7 @@
 #include "app/config.h"
 
 #define N(a)       (sizeof(a) / sizeof((a)[0]))
-#define MAX_ARGS   64
+#define MAX_ARGS   96
 #define PARSE(...) parse_args(&cfg, err, (const char *const[]){"xturn", __VA_ARGS__, NULL})
 
 extern char **environ;
@@ -118,6 +118,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.turn.max_permissions, 1000);
     assert_int_equal(cfg.turn.max_channels, 1000);
     assert_false(cfg.no_tcp);
+    assert_int_equal(cfg.ntls_listen, 0);
     assert_int_equal(cfg.max_stream_conns, 16384);
     assert_int_equal(cfg.max_stream_conns_per_ip, 512);
     assert_int_equal(cfg.stream_first_message_s, 10);
@@ -139,7 +140,9 @@ static void test_every_flag(void **state)
                            "--max-allocations", "1000", "--user-quota", "10", "--max-lifetime",
                            "300", "--max-permissions", "50", "--max-channels", "60", "--no-tcp",
                            "--max-tcp-connections", "100", "--max-tcp-per-ip", "7",
-                           "--tcp-first-message-timeout", "3", "--tcp-idle-timeout", "30"),
+                           "--tcp-first-message-timeout", "3", "--tcp-idle-timeout", "30",
+                           "--tls-listen", "192.0.2.1", "--tls-listen", "[2001:db8::1]:443",
+                           "--tls-cert", "/c.pem", "--tls-key", "/k.pem"),
                      0);
     unlink(file);
     assert_int_equal(cfg.nlisten, 3);
@@ -176,7 +179,7 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.turn.user_quota, 10);
     assert_int_equal(cfg.turn.max_lifetime_s, 300);
     assert_int_equal(cfg.turn.default_lifetime_s, 300); /* never above the maximum */
-    assert_int_equal(cfg.turn.policy.nself, 7);         /* 3 listen, 2 relay, 2 public */
+    assert_int_equal(cfg.turn.policy.nself, 9);         /* 3 listen, 2 TLS, 2 relay, 2 public */
     assert_int_equal(cfg.turn.max_permissions, 50);
     assert_int_equal(cfg.turn.max_channels, 60);
     assert_true(cfg.no_tcp);
@@ -184,6 +187,11 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.max_stream_conns_per_ip, 7);
     assert_int_equal(cfg.stream_first_message_s, 3);
     assert_int_equal(cfg.stream_idle_s, 30);
+    assert_int_equal(cfg.ntls_listen, 2);
+    assert_int_equal(cfg.tls_listen[0].port, 5349);
+    assert_int_equal(cfg.tls_listen[1].port, 443);
+    assert_string_equal(cfg.tls_cert, "/c.pem");
+    assert_string_equal(cfg.tls_key, "/k.pem");
     for (size_t i = 0; i < cfg.turn.policy.nself; i++) {
         struct xt_addr peer = cfg.turn.policy.self[i];
         peer.port = 22;
@@ -311,7 +319,7 @@ static void test_env_bool(void **state)
 }
 
 struct bad_case {
-    const char *args[6];
+    const char *args[10];
     const char *want; /* substring of the error message */
 };
 
@@ -374,6 +382,16 @@ static void test_errors(void **state)
         {{OK_BASE, "--max-tcp-per-ip", "2000000"}, "--max-tcp-per-ip: \"2000000\""},
         {{OK_BASE, "--tcp-first-message-timeout", "0"}, "--tcp-first-message-timeout: \"0\""},
         {{OK_BASE, "--tcp-idle-timeout", "x"}, "--tcp-idle-timeout: \"x\": expected seconds"},
+        {{OK_BASE, "--tls-listen", "192.0.2.1:5349"},
+         "--tls-listen needs --tls-cert and --tls-key"},
+        {{OK_BASE, "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+         "--tls-cert and --tls-key need a --tls-listen address"},
+        {{OK_BASE, "--tls-listen", "192.0.2.1:3478", "--tls-cert", "c", "--tls-key", "k"},
+         "--tls-listen: \"192.0.2.1:3478\": also a --listen address"},
+        {{OK_BASE, "--tls-listen", "0.0.0.0", "--tls-cert", "c", "--tls-key", "k"},
+         "--tls-listen: \"0.0.0.0\": needs a specific address"},
+        {{OK_BASE, "--tls-listen", "192.0.2.1:50000", "--tls-cert", "c", "--tls-key", "k"},
+         "--tls-listen: \"192.0.2.1:50000\": port inside --relay-ports"},
         /* a relay socket could take these ports, or a client reach them as relayed addresses */
         {{"--listen", "192.0.2.1:50000", "--user", "a:b"},
          "--listen: \"192.0.2.1:50000\": port inside --relay-ports 49152-65535"},
