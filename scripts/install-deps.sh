@@ -2,7 +2,7 @@
 # Installs the Debian packages xturn needs to build, run and test; a no-op when all are present.
 set -euo pipefail
 pkgs=(gcc make pkg-config libssl-dev zlib1g-dev libcmocka-dev clang libmicrohttpd-dev
-      iproute2 ethtool jq coturn procps python3 libbpf-dev libelf-dev bpftool linux-libc-dev tcpdump
+      iproute2 ethtool jq coturn openssl procps python3 libbpf-dev libelf-dev bpftool linux-libc-dev tcpdump
       gnuplot-nox libsystemd-dev libcap-dev systemd libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
