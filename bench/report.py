@@ -13,8 +13,12 @@ import sys
 
 LOSS_FREE_PCT = 0.1  # a point is loss-free when the loss is below this
 SATURATED = 0.97  # busy CPUs at or above this share of the machine: no CPU figure
-RELAY_NAMES = {"coturn": "coturn", "xturn": "xturn (userspace)", "xdp": "xturn --xdp"}
-RELAY_ORDER = ["coturn", "xturn", "xdp"]
+RELAY_NAMES = {"coturn": "coturn", "coturn-tcp": "coturn, TCP clients",
+               "coturn-tls": "coturn, TLS clients", "xturn": "xturn (userspace)",
+               "xturn-tcp": "xturn, TCP clients", "xturn-tls": "xturn, TLS clients",
+               "xdp": "xturn --xdp"}
+RELAY_ORDER = ["coturn", "coturn-tcp", "coturn-tls", "xturn", "xturn-tcp", "xturn-tls", "xdp"]
+PLOT_RELAYS = ["coturn", "xturn", "xdp"]  # UDP clients: bench/delivered.gp draws three lines
 
 
 def load_lines(path):
@@ -74,11 +78,17 @@ class Point:
         self.p50, self.p99, self.p999, self.max = (rtt.get(k) for k in ("p50", "p99", "p999", "max"))
         self.busy = r.get("busy_cpus")
         self.own = r.get("own_cpus")
+        # The relay process alone (all its threads): no baseline to subtract, and none of the
+        # generator's work, whatever its transport to the relay.
+        self.relay_cpus = r.get("relay_cpus")
         self.baseline = self.own_baseline = None
         self.cpu_ms_per_mpkt = self.own_ms_per_mpkt = None
         # Relayed packets: each echoed datagram crossed the relay twice (client -> peer and
         # back); only those that came back are counted.
         self.relayed_pps = 2 * self.delivered if self.delivered is not None else None
+        self.relay_ms_per_mpkt = (self.relay_cpus / self.relayed_pps * 1e9
+                                  if self.ok and self.relay_cpus is not None and self.relayed_pps
+                                  else None)
         self.saturated = False
         if self.ok and self.relay != "direct":
             base = baselines.get(r.get("sweep"))
@@ -159,7 +169,9 @@ def main():
     meta = json.load(open(args.meta, encoding="utf-8"))
     micro = load_lines(args.micro)
     results = load_lines(args.results)
-    relays = {r["relay"]: r["command"] for r in load_lines(args.relays)}
+    relay_lines = load_lines(args.relays)
+    relays = {r["relay"]: r["command"] for r in relay_lines if "command" in r}
+    skipped = [(r["relay"], r["skipped"]) for r in relay_lines if "skipped" in r]
     baselines = build_baselines(results, "busy_cpus")
     own_baselines = build_baselines(results, "own_cpus")
     points = [Point(r, baselines, own_baselines, meta["cpus"]) for r in results]
@@ -368,7 +380,7 @@ def main():
     L.append(meta.get("sink_command") or "(not run)")
     L.append("```")
     L.append("")
-    L.append("Relays, in the relay namespace (coturn from Debian, UDP only, REST API credentials, "
+    L.append("Relays, in the relay namespace (coturn from Debian, relaying UDP only, REST API credentials, "
              "`--relay-threads` = cores; its `--help` offers no recvmmsg/sendmmsg-style batching "
              "option to turn on. xturn with `--workers` = cores when its `--help` lists the flag; "
              "`--log-level info` logs allocations, never packets):")
@@ -376,11 +388,23 @@ def main():
     L.append("```sh")
     for k in RELAY_ORDER:
         if k in relays:
+            L.append(f"# {RELAY_NAMES[k]}")
             L.append(relays[k].replace("--static-auth-secret " + relays[k].split("--static-auth-secret ")[-1].split()[0], "--static-auth-secret SECRET")
                      if "--static-auth-secret" in relays[k] else
                      relays[k].replace("--auth-secret " + relays[k].split("--auth-secret ")[-1].split()[0], "--auth-secret SECRET")
                      if "--auth-secret" in relays[k] else relays[k])
     L.append("```")
+    L.append("")
+    L.append("The rounds named *TCP clients* and *TLS clients* run the same sweeps with the "
+             "generator's `--transport tcp` or `--transport tls`: each allocation's client side is "
+             "one TCP connection to the relay (TLS on it: no certificate verification, ALPN "
+             "`stun.turn`, a self-signed P-256 certificate made for the run), the same "
+             "Allocate/ChannelBind, then ChannelData framed by its length and padded to 4 bytes "
+             "(RFC 8656 §12.5). The relayed side, relay ↔ sink, is UDP as in every round, and so is "
+             "the baseline.")
+    for name, why in skipped:
+        L.append("")
+        L.append(f"Not run: **{RELAY_NAMES.get(name, name)}**: {why}.")
     L.append("")
     example = next((p.raw["command"] for p in points if p.relay != "direct"), None)
     example_d = next((p.raw["command"] for p in points if p.relay == "direct"), None)
@@ -427,13 +451,20 @@ def main():
              "processes' context is counted as theirs. Softirq work that happens to run while "
              "another process holds the CPU is missed, and other work on the machine is "
              "left out. Less complete than the whole-machine figure, far less noisy here.")
+    L.append("- **relay CPU**: the relay process's own CPU time alone (the run time of all its "
+             "threads, `/proc/PID/task/*/schedstat`) over the same window, divided by the relayed "
+             "packets per second; nothing subtracted. It leaves out the kernel's work done outside "
+             "the relay's threads (softirq delivery, the XDP program of `xturn --xdp`) and the "
+             "generator's: with TCP and TLS clients the generator itself works harder (the kernel's "
+             "TCP, encryption) and the baseline, a UDP run, does not take that out of the two "
+             "figures above, so **relay CPU is the one to compare transports by**.")
     L.append("")
 
     # loss-free summary
     L.append("### Loss-free rates")
     L.append("")
-    L.append("| relay | client→relay family | payload | loss-free rate (offered pps) | CPU ms per Mpkt there (whole machine) | own CPU ms per Mpkt there | p99 RTT there (µs) |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    L.append("| relay | client→relay family | payload | loss-free rate (offered pps) | CPU ms per Mpkt there (whole machine) | own CPU ms per Mpkt there | relay CPU ms per Mpkt there | p99 RTT there (µs) |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key in sorted(by, key=lambda k: (RELAY_ORDER.index(k[0]) if k[0] in RELAY_ORDER else 9, k[3], k[1], k[2])):
         if key[0] == "direct":
             continue
@@ -446,12 +477,18 @@ def main():
                  f"{fmt(best.offered) + note if best else 'none'} | "
                  f"{('saturated' if best.saturated else fmt(best.cpu_ms_per_mpkt)) if best else '–'} | "
                  f"{pm(best.own_ms_per_mpkt, err(best, 'our processes')) if best else '–'} | "
+                 f"{fmt(best.relay_ms_per_mpkt) if best else '–'} | "
                  f"{fmt(best.p99) if best else '–'} |")
     L.append("")
 
-    L.append("### Delivered vs offered (4→4, 100 bytes)")
+    L.append("### Delivered vs offered (4→4, 100 bytes, UDP clients)")
     L.append("")
-    L.append(f"![delivered vs offered]({os.path.relpath(args.png, os.path.dirname(args.out) or '.')})")
+    plot = {k: sorted((p for p in by.get((k, 4, 4, 100), []) if p.ok and p.offered),
+                      key=lambda p: p.offered) for k in PLOT_RELAYS}
+    if any(plot.values()):
+        L.append(f"![delivered vs offered]({os.path.relpath(args.png, os.path.dirname(args.out) or '.')})")
+    else:
+        L.append("No such points in this run: no plot.")
     L.append("")
 
     # full tables
@@ -468,18 +505,19 @@ def main():
         name = RELAY_NAMES.get(key[0], key[0])
         L.append(f"**{name}, {fam(key[1], key[2])}, {key[3]}-byte payload**")
         L.append("")
-        L.append("| rate | offered pps | delivered pps | loss % | p50 µs | p99 µs | p99.9 µs | max µs | busy | base | CPU ms/Mpkt | own | own base | own CPU ms/Mpkt |")
-        L.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        L.append("| rate | offered pps | delivered pps | loss % | p50 µs | p99 µs | p99.9 µs | max µs | busy | base | CPU ms/Mpkt | own | own base | own CPU ms/Mpkt | relay | relay CPU ms/Mpkt |")
+        L.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for p in sorted(by[key], key=lambda p: (p.rate == 0, p.rate)):
             if not p.ok:
-                L.append(f"| {rate_label(p.rate)} | failed: {p.error} | | | | | | | | | | | | |")
+                L.append(f"| {rate_label(p.rate)} | failed: {p.error} | | | | | | | | | | | | | | |")
                 continue
             L.append(f"| {rate_label(p.rate)} | {fmt(p.offered)} | {fmt(p.delivered)} | "
                      f"{fmt(p.loss, 3)}{' ⚠' if p.setup_failures else ''} | {fmt(p.p50)} | {fmt(p.p99)} | "
                      f"{fmt(p.p999)} | {fmt(p.max)} | {fmt(p.busy, 2)} | "
                      f"{fmt(p.baseline, 2) if key[0] != 'direct' else '–'} | "
                      f"{'saturated' if p.saturated else fmt(p.cpu_ms_per_mpkt, 0)} | "
-                     f"{fmt(p.own, 2)} | {fmt(p.own_baseline, 2)} | {fmt(p.own_ms_per_mpkt, 0)} |")
+                     f"{fmt(p.own, 2)} | {fmt(p.own_baseline, 2)} | {fmt(p.own_ms_per_mpkt, 0)} | "
+                     f"{fmt(p.relay_cpus, 2)} | {fmt(p.relay_ms_per_mpkt, 0)} |")
         L.append("")
 
     # how much of the XDP runs' traffic the kernel relayed
@@ -552,10 +590,11 @@ def main():
     open(args.out, "w", encoding="utf-8").write("\n".join(L))
 
     # ---- plot ----
+    if not any(plot.values()):
+        return 0  # gnuplot has no range to draw on a log scale
     dat = os.path.join(args.work, "delivered.dat")
     with open(dat, "w", encoding="utf-8") as f:
-        for k in RELAY_ORDER:
-            pts = sorted((p for p in by.get((k, 4, 4, 100), []) if p.ok and p.offered), key=lambda p: p.offered)
+        for k, pts in plot.items():
             f.write(f'"{RELAY_NAMES[k]}"\n')
             for p in pts:
                 f.write(f"{p.offered:.1f} {p.delivered:.1f}\n")

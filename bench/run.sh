@@ -4,6 +4,8 @@
 #   2. Load: coturn, xturn (userspace) and xturn --xdp relaying echo traffic between
 #      build/xturn-bench client and sink in network namespaces (bench/topology.sh), offered
 #      load swept; delivered rate, loss, round-trip times and the relay's CPU per packet.
+#      coturn and xturn also with the clients on TCP and on TLS (BENCH_TRANSPORTS; the peer
+#      side stays UDP): an xturn that does not serve a transport yet has that round skipped.
 #   3. bench/report.py: docs/BENCHMARKS.md and docs/bench-delivered.png.
 # Benchmarks are not tests: nothing here judges a number; the report states which targets the
 # numbers meet. Needs root (namespaces, XDP).
@@ -15,9 +17,10 @@
 #                       above 20000: a rate ratio between two relays is read to that precision)
 #   BENCH_SIZES ["100 1200"]  payload bytes            BENCH_ALLOCATIONS [8]  per client run
 #   BENCH_ONLY ["micro coturn xturn xdp"]  parts to run
+#   BENCH_TRANSPORTS ["udp tcp tls"]  client transports of the coturn and xturn parts (xdp: udp)
 #   BENCH_XDP_FAMILIES ["44 46 64 66"]  client family, relay family
 #   BENCH_OUT [docs/BENCHMARKS.md]  BENCH_PNG [docs/bench-delivered.png]
-#   BENCH_TIMEOUT [2400]  overall limit in seconds     BENCH_KEEP_TMP=1  keep the raw results
+#   BENCH_TIMEOUT [3600]  overall limit in seconds     BENCH_KEEP_TMP=1  keep the raw results
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,7 +28,7 @@ ROOT=$PWD
 # Overall guard: this very script again under `timeout`; its TERM runs the cleanup trap.
 if [ "${XB_GUARDED:-}" != 1 ]; then
     export XB_GUARDED=1
-    exec timeout --foreground -k 15 "${BENCH_TIMEOUT:-2400}" bash "$0" "$@"
+    exec timeout --foreground -k 15 "${BENCH_TIMEOUT:-3600}" bash "$0" "$@"
 fi
 
 DURATION=${BENCH_DURATION:-3}
@@ -34,6 +37,7 @@ RATES=${BENCH_RATES:-"5000 10000 20000 30000 40000 60000 80000 120000 160000 0"}
 SIZES=${BENCH_SIZES:-"100 1200"}
 ALLOCS=${BENCH_ALLOCATIONS:-8}
 ONLY=${BENCH_ONLY:-"micro coturn xturn xdp"}
+TRANSPORTS=${BENCH_TRANSPORTS:-"udp tcp tls"}
 XDP_FAMILIES=${BENCH_XDP_FAMILIES:-"44 46 64 66"}
 OUT=${BENCH_OUT:-docs/BENCHMARKS.md}
 PNG=${BENCH_PNG:-docs/bench-delivered.png}
@@ -43,7 +47,8 @@ GEN=$ROOT/build/xturn-bench
 MICRO=$ROOT/build/xdp_microbench
 PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
 BPF_OBJS="xdp_pass.bpf.o xdp_swap.bpf.o xdp_restore.bpf.o"
-PORT=3478
+PORT=3478     # UDP and TCP
+TLS_PORT=5349
 SINK_PORT=5000
 REALM=xturn
 SECRET="bench-$$-$RANDOM$RANDOM"
@@ -68,6 +73,7 @@ die() {
 }
 
 has() { [[ " $ONLY " == *" $1 "* ]]; }
+has_transport() { [[ " $TRANSPORTS " == *" $1 "* ]]; }
 
 # stop PID: TERM, up to 5 s, KILL; reaped and forgotten.
 stop() {
@@ -110,7 +116,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated (over BENCH_TIMEOUT=${BENCH_TIMEOUT:-2400} s, or stopped)"; exit 143' TERM
+trap 'log "terminated (over BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600} s, or stopped)"; exit 143' TERM
 
 # ---- checks ----
 [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, XDP)"
@@ -128,8 +134,14 @@ cp "$XTURN" "$MICRO" "$TMP/bin/"
 for o in $BPF_OBJS; do cp "$ROOT/build/bpf/$o" "$TMP/bin/bpf/"; done
 XTURN=$TMP/bin/xturn GEN=$TMP/bin/xturn-bench MICRO=$TMP/bin/xdp_microbench
 PASS_OBJ=$TMP/bin/bpf/xdp_pass.bpf.o
+for t in $TRANSPORTS; do
+    case $t in udp | tcp | tls) ;; *) die "BENCH_TRANSPORTS: '$t' is not udp, tcp or tls" ;; esac
+done
 if has coturn; then
     command -v turnserver >/dev/null || die "turnserver missing (Debian package coturn: make deps)"
+fi
+if has_transport tls; then
+    command -v openssl >/dev/null || die "openssl missing (Debian package openssl: make deps)"
 fi
 command -v gnuplot >/dev/null || die "gnuplot missing (Debian package gnuplot-nox: make deps)"
 
@@ -163,6 +175,19 @@ own_sample() {
         k=$((k + a))
     done
     echo "$((cg + k)) $(date +%s%N)"
+}
+
+# relay_sample: "ns-of-CPU" of the relay process, all its threads (0 with none running): its
+# own work only, whatever the client's transport costs the generator.
+relay_sample() {
+    local t a rest sum=0
+    if [ -n "$RELAY_PID" ]; then
+        for t in /proc/"$RELAY_PID"/task/*/schedstat; do
+            read -r a rest <"$t" 2>/dev/null || continue
+            sum=$((sum + a))
+        done
+    fi
+    echo "$sum"
 }
 
 # Sleep a fractional number of seconds given as an awk expression.
@@ -210,32 +235,61 @@ RELAY_PID=""
 RELAY_ARGS=""
 RELAY_LOG=""
 
-# wait_listening: the relay binds its listen sockets within 5 s, or we give up.
+# relay_addrs TRANSPORT: the relay's listening addresses a client of TRANSPORT needs.
+relay_addrs() {
+    case $1 in
+    tls) echo "$BT_RELAY4:$TLS_PORT" ;;
+    *) echo "$BT_RELAY4:$PORT [$BT_RELAY6]:$PORT" ;;
+    esac
+}
+
+# wait_listening TRANSPORT: the relay binds its listen sockets for TRANSPORT within 5 s (1:
+# it did not; 2: it exited).
 wait_listening() {
-    local i
+    local i check=udp_listening
+    [ "$1" = udp ] || check=tcp_listening
+    # shellcheck disable=SC2046 # one word per address
     for i in $(seq 1 50); do
-        kill -0 "$RELAY_PID" 2>/dev/null || return 1
-        udp_listening "$BT_NS_RELAY" "$@" && return 0
+        kill -0 "$RELAY_PID" 2>/dev/null || return 2
+        $check "$BT_NS_RELAY" $(relay_addrs "$1") && return 0
         sleep 0.1
     done
     return 1
 }
 
-# start_relay NAME CMD...: in the relay namespace; the command line is recorded for the report.
-start_relay() {
-    local name=$1
-    shift
+# try_relay NAME TRANSPORT CMD...: starts the relay in the relay namespace (the command line is
+# recorded for the report) and waits until it serves TRANSPORT. Non-zero, with the relay
+# stopped and the reason logged and in RELAY_FAILED, when it does not: 2 when it exited
+# (rejected its flags, say).
+RELAY_FAILED=""
+try_relay() {
+    local name=$1 transport=$2 rc=0 st=0
+    shift 2
     RELAY_LOG=$TMP/$name.log
     RELAY_ARGS="$*"
     log "starting $name: $*"
     "${CGJOIN[@]}" ip netns exec "$BT_NS_RELAY" env --default-signal "$@" >"$RELAY_LOG" 2>&1 </dev/null &
     RELAY_PID=$!
     PIDS+=("$RELAY_PID")
-    if ! wait_listening "$BT_RELAY4:$PORT" "[$BT_RELAY6]:$PORT"; then
-        tail -n 20 "$RELAY_LOG" >&2 || true
-        die "$name is not listening on $BT_RELAY4:$PORT and [$BT_RELAY6]:$PORT"
+    wait_listening "$transport" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        if [ "$rc" = 2 ]; then
+            wait "$RELAY_PID" 2>/dev/null || st=$?
+            RELAY_FAILED="it exited at start (status $st): $(tail -n 1 "$RELAY_LOG" | cut -c1-200)"
+        else
+            RELAY_FAILED="nothing listens on ${transport^^} $(relay_addrs "$transport")"
+        fi
+        log "$name: $RELAY_FAILED"
+        tail -n 5 "$RELAY_LOG" | sed 's/^/    /' >&2 || true
+        stop_relay
+        return "$rc"
     fi
     sleep 0.5
+}
+
+# start_relay NAME TRANSPORT CMD...: try_relay, and the end of the run when it fails.
+start_relay() {
+    try_relay "$@" || die "$1 does not serve ${2^^} clients: $RELAY_FAILED"
 }
 
 stop_relay() {
@@ -275,16 +329,18 @@ else:
 }
 
 # ---- one point ----
-# run_point SWEEP RELAY CFAM RFAM SIZE RATE: one client run; appends one JSON line to
+# run_point SWEEP RELAY TRANSPORT CFAM RFAM SIZE RATE: one client run; appends one JSON line to
 # $RESULTS. RELAY "direct" is the CPU baseline: the generator straight to the sink, no relay.
+# RELAY names the transport unless it is UDP (coturn-tcp, xturn-tls).
 N_POINT=0
 run_point() {
-    local sweep=$1 relay=$2 cf=$3 rf=$4 size=$5 rate=$6
-    local server peer out err pid rc=0 s0 s1 x0=0 x1=0 limit args
+    local sweep=$1 relay=$2 transport=$3 cf=$4 rf=$5 size=$6 rate=$7
+    local server peer out err pid rc=0 s0 s1 x0=0 x1=0 limit args port=$PORT
     N_POINT=$((N_POINT + 1))
     out=$TMP/point.$N_POINT.json
     err=$TMP/point.$N_POINT.err
-    if [ "$cf" = 4 ]; then server=$BT_RELAY4:$PORT; else server="[$BT_RELAY6]:$PORT"; fi
+    [ "$transport" != tls ] || port=$TLS_PORT
+    if [ "$cf" = 4 ]; then server=$BT_RELAY4:$port; else server="[$BT_RELAY6]:$port"; fi
     if [ "$rf" = 4 ]; then peer=$BT_PEER4:$SINK_PORT; else peer="[$BT_PEER6]:$SINK_PORT"; fi
     args=(client --peer "$peer" --rate "$rate" --size "$size" --duration "$DURATION"
         --warmup "$WARMUP" --allocations "$ALLOCS" --echo --json)
@@ -292,6 +348,7 @@ run_point() {
         args+=(--direct)
     else
         args+=(--server "$server" --secret "$SECRET" --realm "$REALM" --relay-family "$rf")
+        [ "$transport" = udp ] || args+=(--transport "$transport")
     fi
     [ "$relay" != xdp ] || x0=$(xdp_relayed || echo 0)
     limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", d + w + 30 }')
@@ -301,21 +358,22 @@ run_point() {
     PIDS+=("$pid")
     # The CPU window: inside the measured seconds, 0.4 s in from each end.
     nap "$WARMUP + 0.4"
-    s0="$(cpu_sample) $(own_sample)"
+    s0="$(cpu_sample) $(own_sample) $(relay_sample)"
     nap "$DURATION - 0.8"
-    s1="$(cpu_sample) $(own_sample)"
+    s1="$(cpu_sample) $(own_sample) $(relay_sample)"
     wait "$pid" || rc=$?
     stop "$pid"
     [ "$relay" != xdp ] || x1=$(xdp_relayed || echo 0)
     "$PY" - "$out" "$err" "$rc" "$relay" "$cf" "$rf" "$size" "$rate" "$s0" "$s1" "$NCPU" \
-        "$((x1 - x0))" "xturn-bench ${args[*]}" "$sweep" >>"$RESULTS" <<'EOF'
+        "$((x1 - x0))" "xturn-bench ${args[*]}" "$sweep" "$transport" >>"$RESULTS" <<'EOF'
 import json, sys
-(out, err, rc, relay, cf, rf, size, rate, s0, s1, ncpu, xdp, cmd, sweep) = sys.argv[1:]
-b0, t0, o0, n0 = map(float, s0.split())
-b1, t1, o1, n1 = map(float, s1.split())
-r = {"relay": relay, "cfam": int(cf), "rfam": int(rf), "size": int(size), "rate": int(rate),
-     "busy_cpus": int(ncpu) * (b1 - b0) / (t1 - t0) if t1 > t0 else None,
+(out, err, rc, relay, cf, rf, size, rate, s0, s1, ncpu, xdp, cmd, sweep, transport) = sys.argv[1:]
+b0, t0, o0, n0, p0 = map(float, s0.split())
+b1, t1, o1, n1, p1 = map(float, s1.split())
+r = {"relay": relay, "transport": transport, "cfam": int(cf), "rfam": int(rf), "size": int(size),
+     "rate": int(rate), "busy_cpus": int(ncpu) * (b1 - b0) / (t1 - t0) if t1 > t0 else None,
      "own_cpus": (o1 - o0) / (n1 - n0) if n1 > n0 and o1 > 0 else None,
+     "relay_cpus": (p1 - p0) / (n1 - n0) if n1 > n0 and relay != "direct" and p1 > 0 else None,
      "xdp_relayed": int(xdp), "rc": int(rc), "command": cmd, "sweep": int(sweep)}
 try:
     text = open(out).read()
@@ -327,28 +385,29 @@ if not r["client"]:
     r["error"] = (open(err).read().strip().splitlines() or ["no output, exit status " + rc])[-1][:300]
 print(json.dumps(r))
 c = r.get("client") or {}
-head = "  %-6s %s->%s %5dB rate %-6s" % (relay, cf, rf, int(size), rate)
+head = "  %-10s %s->%s %5dB rate %-6s" % (relay, cf, rf, int(size), rate)
 if r.get("error"):
     print(head, "ERROR", r["error"], file=sys.stderr)
 else:
-    print(head + " offered %8.0f delivered %8.0f loss %6.2f%% p50 %6.0fus cpu %.2f own %.2f" % (
+    print(head + " offered %8.0f delivered %8.0f loss %6.2f%% p50 %6.0fus cpu %.2f own %.2f relay %.2f" % (
         c.get("offered_pps") or 0, c.get("delivered_pps") or 0, c.get("loss_pct") or 0,
-        (c.get("rtt_us") or {}).get("p50") or 0, r["busy_cpus"] or 0, r["own_cpus"] or 0),
-        file=sys.stderr)
+        (c.get("rtt_us") or {}).get("p50") or 0, r["busy_cpus"] or 0, r["own_cpus"] or 0,
+        r["relay_cpus"] or 0), file=sys.stderr)
 EOF
 }
 
 
-# sweep RELAY CFAM RFAM SIZE: every rate, each right after its baseline point (the generator
-# straight to the sink at the same rate, same size, the relay-side family): the machine's
-# background load drifts, so the baseline is measured next to what it is subtracted from.
+# sweep RELAY TRANSPORT CFAM RFAM SIZE: every rate, each right after its baseline point (the
+# generator straight to the sink at the same rate, same size, the relay-side family; always
+# UDP): the machine's background load drifts, so the baseline is measured next to what it is
+# subtracted from.
 N_SWEEP=0
 sweep() {
-    local relay=$1 cf=$2 rf=$3 size=$4 rate
+    local relay=$1 transport=$2 cf=$3 rf=$4 size=$5 rate
     N_SWEEP=$((N_SWEEP + 1))
     for rate in $RATES; do
-        run_point "$N_SWEEP" direct "$rf" "$rf" "$size" "$rate"
-        run_point "$N_SWEEP" "$relay" "$cf" "$rf" "$size" "$rate"
+        run_point "$N_SWEEP" direct udp "$rf" "$rf" "$size" "$rate"
+        run_point "$N_SWEEP" "$relay" "$transport" "$cf" "$rf" "$size" "$rate"
     done
 }
 
@@ -366,6 +425,14 @@ if has micro; then
 fi
 
 # ---- 2. load ----
+# TLS rounds: a self-signed certificate of this run (the client verifies none).
+CERT=$TMP/cert.pem
+KEY=$TMP/key.pem
+if has_transport tls && { has coturn || has xturn; }; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=xturn-bench -keyout "$KEY" -out "$CERT" 2>"$TMP/openssl.err" ||
+        die "cannot make a certificate: $(tail -n 3 "$TMP/openssl.err")"
+fi
 BG_BEFORE=$(background_cpu 3)
 log "background load before: $BG_BEFORE busy CPUs of $NCPU"
 if has coturn || has xturn || has xdp; then
@@ -389,41 +456,72 @@ if has coturn || has xturn || has xdp; then
             "$1" "$(shown "$RELAY_ARGS")" >>"$TMP/relays.jsonl"
     }
 
+    # The relay's name in the results: with the clients' transport unless that is UDP.
+    round_name() { if [ "$2" = udp ]; then echo "$1"; else echo "$1-$2"; fi; }
+    record_skip() { # NAME REASON: a round not run, for the report
+        log "SKIPPED the $1 round: $2"
+        "$PY" -c 'import json,sys; print(json.dumps({"relay": sys.argv[1], "skipped": sys.argv[2]}))' \
+            "$1" "$2" >>"$TMP/relays.jsonl"
+    }
+
     if has coturn; then
-        start_relay coturn turnserver -n --no-cli --no-tls --no-dtls --no-tcp-relay \
-            --listening-ip "$BT_RELAY4" --listening-ip "$BT_RELAY6" --listening-port "$PORT" \
-            --relay-ip "$BT_RELAY4" --relay-ip "$BT_RELAY6" --min-port 49152 --max-port 65535 \
-            --realm "$REALM" --use-auth-secret --static-auth-secret "$SECRET" \
-            --relay-threads "$NCPU" --allowed-peer-ip=198.18.0.0-198.19.255.255 \
-            --no-multicast-peers --pidfile "$TMP/turnserver.pid" --log-file "$TMP/coturn-file.log" \
-            --simple-log --no-stdout-log
-        record_relay coturn
-        for size in $SIZES; do
-            sweep coturn 4 4 "$size"
+        for transport in $TRANSPORTS; do
+            # TCP is served on the listening port whatever the flags; TLS on its own port.
+            name=$(round_name coturn "$transport")
+            tls_args=(--no-tls)
+            [ "$transport" != tls ] ||
+                tls_args=(--tls-listening-port "$TLS_PORT" --cert "$CERT" --pkey "$KEY")
+            start_relay "$name" "$transport" turnserver -n --no-cli "${tls_args[@]}" --no-dtls \
+                --no-tcp-relay \
+                --listening-ip "$BT_RELAY4" --listening-ip "$BT_RELAY6" --listening-port "$PORT" \
+                --relay-ip "$BT_RELAY4" --relay-ip "$BT_RELAY6" --min-port 49152 --max-port 65535 \
+                --realm "$REALM" --use-auth-secret --static-auth-secret "$SECRET" \
+                --relay-threads "$NCPU" --allowed-peer-ip=198.18.0.0-198.19.255.255 \
+                --no-multicast-peers --pidfile "$TMP/turnserver.pid" --log-file "$TMP/$name-file.log" \
+                --simple-log --no-stdout-log
+            record_relay "$name"
+            for size in $SIZES; do
+                sweep "$name" "$transport" 4 4 "$size"
+            done
+            stop_relay
         done
-        stop_relay
     fi
 
     if has xturn; then
-        # shellcheck disable=SC2046 # the flag and its value are two words
-        start_relay xturn "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
-            --realm "$REALM" --auth-secret "$SECRET" --log-level info $(xturn_workers_args)
-        record_relay xturn
-        for size in $SIZES; do
-            sweep xturn 4 4 "$size"
+        for transport in $TRANSPORTS; do
+            # TCP on the --listen addresses (as UDP); TLS on --tls-listen.
+            name=$(round_name xturn "$transport")
+            tls_args=()
+            [ "$transport" != tls ] ||
+                tls_args=(--tls-listen "$BT_RELAY4:$TLS_PORT" --tls-cert "$CERT" --tls-key "$KEY")
+            # shellcheck disable=SC2046 # the flag and its value are two words
+            set -- "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
+                "${tls_args[@]}" --realm "$REALM" --auth-secret "$SECRET" --log-level info \
+                $(xturn_workers_args)
+            if [ "$transport" = udp ]; then
+                start_relay "$name" udp "$@"
+            elif ! try_relay "$name" "$transport" "$@"; then
+                # A daemon without stream transports yet: the rest of the run goes on.
+                record_skip "$name" "this xturn does not serve ${transport^^} clients: $RELAY_FAILED"
+                continue
+            fi
+            record_relay "$name"
+            for size in $SIZES; do
+                sweep "$name" "$transport" 4 4 "$size"
+            done
+            stop_relay
         done
-        stop_relay
     fi
 
     if has xdp; then
         # shellcheck disable=SC2046
-        start_relay xdp "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
+        start_relay xdp udp "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
             --realm "$REALM" --auth-secret "$SECRET" --log-level info $(xturn_workers_args) \
             --xdp "$BT_RELAY_DEV" --xdp-mode native
         record_relay xdp
         for size in $SIZES; do
             for fams in $XDP_FAMILIES; do
-                sweep xdp "${fams:0:1}" "${fams:1:1}" "$size"
+                sweep xdp udp "${fams:0:1}" "${fams:1:1}" "$size"
             done
         done
         stop_relay

@@ -29,7 +29,8 @@ profile: deps
 $(BUILD)/obj/tools/xdp_microbench.o: CFLAGS += -Itests/support
 $(BUILD)/xdp_microbench: $(BUILD)/obj/tests/support/xdp_testnet.o
 
-# xturn-bench: several files, linked with libxturn.a (STUN codec, addresses, REST credentials).
+# xturn-bench: several files, linked with libxturn.a (STUN codec, addresses, REST credentials)
+# and OpenSSL's libssl (--transport tls).
 XTB_SRC := $(sort $(wildcard tools/bench/*.c))
 XTB_OBJ := $(XTB_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -39,5 +40,5 @@ $(XTB_OBJ): CFLAGS += -pthread
 
 # Linked beside and renamed: a test running the old binary never sees a half-written one.
 $(BUILD)/xturn-bench: $(XTB_OBJ) $(BUILD)/libxturn.a
-	$(CC) $(LDFLAGS) -pthread $^ $(BASE_LDLIBS) -o $@.tmp
+	$(CC) $(LDFLAGS) -pthread $^ -lssl $(BASE_LDLIBS) -o $@.tmp
 	mv -f $@.tmp $@

@@ -2,7 +2,7 @@
 # xturn-bench smoke test: the load generator against build/xturn at a low rate, echoed by
 # `xturn-bench sink` in the peer namespace. Channel mode (IPv4), Send indications, an IPv6
 # relayed address for an IPv4 client (to the IPv6 peer), an IPv6 client, and the --direct
-# baseline (no relay). Asserts behaviour only: every allocation set up, every datagram echoed
+# baseline (no relay); then clients on TCP and on TLS (--transport) against coturn. Asserts behaviour only: every allocation set up, every datagram echoed
 # (zero loss at this rate), the JSON parses; errors exit 2 with one line; never a timing.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -91,6 +91,34 @@ bench_error bad_secret client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT
 
 daemon_alive || fail "daemon died during the runs"
 stop_xturn
+
+# Stream transports (RFC 8656 12.5), against coturn: one TCP or TLS connection per allocation,
+# ChannelData framed on it; the relayed side is UDP to the same sink.
+command -v turnserver >/dev/null || fail "turnserver missing (Debian package coturn: make deps)"
+COTURN_PORT=3479
+COTURN_TLS_PORT=5350
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=xturn-bench -keyout "$XT_TMP/key.pem" -out "$XT_TMP/cert.pem" 2>"$XT_TMP/openssl.err" ||
+    fail "openssl: $(cat "$XT_TMP/openssl.err")"
+ip netns exec "$XT_NS_RELAY" env --default-signal turnserver -n --no-cli --no-dtls --no-tcp-relay \
+    --listening-ip "$XT_RELAY4" --listening-port "$COTURN_PORT" \
+    --tls-listening-port "$COTURN_TLS_PORT" --cert "$XT_TMP/cert.pem" --pkey "$XT_TMP/key.pem" \
+    --relay-ip "$XT_RELAY4" --realm "$XT_REALM" --use-auth-secret --static-auth-secret "$XT_SECRET" \
+    --allowed-peer-ip=198.18.0.0-198.19.255.255 --pidfile "$XT_TMP/turnserver.pid" \
+    --log-file "$XT_TMP/coturn.log" --simple-log --no-stdout-log >"$XT_TMP/coturn.out" 2>&1 </dev/null &
+COTURN_PID=$!
+XT_PIDS+=("$COTURN_PID")
+for i in $(seq 1 50); do
+    kill -0 "$COTURN_PID" 2>/dev/null || fail "turnserver exited: $(tail -n 5 "$XT_TMP/coturn.out")"
+    tcp_listening "$XT_NS_RELAY" "$XT_RELAY4:$COTURN_PORT" "$XT_RELAY4:$COTURN_TLS_PORT" && break
+    [ "$i" -lt 50 ] || fail "turnserver not listening on TCP after 5 s"
+    sleep 0.1
+done
+bench coturn_tcp --server "$XT_RELAY4:$COTURN_PORT" --transport tcp --size 101 \
+    --peer "$XT_PEER4:$SINK_PORT" "${COMMON[@]}"
+bench coturn_tls --server "$XT_RELAY4:$COTURN_TLS_PORT" --transport tls --sni xturn-bench \
+    --peer "$XT_PEER4:$SINK_PORT" "${COMMON[@]}"
+xt_kill "$COTURN_PID"
 
 # The sink reports what it saw on SIGTERM: everything (warm-up included) arrived and was echoed.
 kill -TERM "$SINK_PID"

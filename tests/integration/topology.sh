@@ -92,10 +92,16 @@ topology_prepare_xdp() {
 }
 
 # udp_listening NS ADDR:PORT...: true when every given local UDP address is bound in NS.
-udp_listening() {
-    local ns=$1 bound a
-    shift
-    bound=$(ip netns exec "$ns" ss -Hunla | awk '{print $4}')
+udp_listening() { sockets_listening -Hunla "$@"; }
+
+# tcp_listening NS ADDR:PORT...: true when every given local TCP address listens in NS.
+tcp_listening() { sockets_listening -Htnl "$@"; }
+
+# sockets_listening SS_FLAGS NS ADDR:PORT...: every address among the local ones `ss` lists.
+sockets_listening() {
+    local flags=$1 ns=$2 bound a
+    shift 2
+    bound=$(ip netns exec "$ns" ss "$flags" | awk '{print $4}')
     for a in "$@"; do
         grep -qxF -- "$a" <<<"$bound" || return 1
     done

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/uio.h>
 
 #include "common/addr.h"
 #include "stun/stun.h"
@@ -20,6 +21,7 @@
 #define BENCH_MAX_SIZE     65000
 #define BENCH_BATCH        64
 #define BENCH_DEFAULT_PORT 3478
+#define BENCH_TLS_PORT     5349
 #define BENCH_CHANNEL      0x4000 /* every allocation has its own socket: one number for all */
 #define BENCH_NONCE_MAX    256
 #define BENCH_REALM_MAX    256
@@ -82,6 +84,7 @@ uint64_t hist_quantile(const struct hist *h, double q);
 /* ---- cli.c ---- */
 
 enum bench_mode { MODE_CHANNEL, MODE_SEND, MODE_DIRECT };
+enum bench_transport { TRANSPORT_UDP, TRANSPORT_TCP, TRANSPORT_TLS };
 
 struct client_opts {
     struct xt_addr server;
@@ -98,7 +101,9 @@ struct client_opts {
     struct xt_addr local[BENCH_MAX_LOCAL]; /* round-robin over the client sockets */
     size_t nlocal;
     enum bench_mode mode;
-    uint64_t rate; /* 0: as fast as possible */
+    enum bench_transport transport; /* to the server; the peer side is UDP */
+    char sni[256];                  /* TLS server name, "" for none */
+    uint64_t rate;                  /* 0: as fast as possible */
     uint32_t size;
     double duration, warmup, drain;
     bool echo, json;
@@ -136,6 +141,7 @@ enum alloc_state {
 
 struct bench_alloc {
     int fd;
+    struct bench_stream *stream; /* --transport tcp|tls: the connection (fd is its socket) */
     uint32_t index;
     struct xt_addr peer;
     struct xt_addr relayed, mapped;
@@ -144,7 +150,7 @@ struct bench_alloc {
     bool maybe_allocated; /* an authenticated Allocate was sent: delete at the end */
     bool reset_done;
     bool was_ready;
-    int error; /* STUN error code, or -1 for a timeout, -2 for a local error */
+    int error; /* STUN error code, or -1 for a timeout, -2 for a local error, -3 closed */
     uint64_t deadline;
     uint8_t tid[STUN_TID_LEN];
     /* Refreshes while traffic runs (long runs): allocation and channel/permission. */
@@ -153,6 +159,29 @@ struct bench_alloc {
     uint16_t nonce_len;
     char nonce[BENCH_NONCE_MAX];
 };
+
+/* ---- stream.c: TCP and TLS connections to the server, messages framed by length ---- */
+
+struct bench_stream;
+typedef void (*stream_frame_fn)(void *arg, const uint8_t *msg, size_t len);
+
+/* Once, before stream_open(): the TLS context when the transport is TLS. 0 or -1 (err set). */
+int stream_init(const struct client_opts *o, char *err, size_t errlen);
+void stream_cleanup(void);
+/* A connection to o->server (bound to local when not NULL), TLS handshake done; NULL with err
+ * set on failure. Non-blocking. */
+struct bench_stream *stream_open(const struct client_opts *o, const struct xt_addr *local,
+                                 char *err, size_t errlen);
+int stream_fd(const struct bench_stream *s);
+void stream_close(struct bench_stream *s);
+/* Writes whole messages, waiting for room when needed (thread-safe). 0, or -1 when the
+ * connection is broken or stalled (then every later call fails too). The iovecs may be
+ * changed. */
+int stream_writev(struct bench_stream *s, struct iovec *iov, int iovcnt);
+int stream_write(struct bench_stream *s, const void *buf, size_t len);
+/* Reads what has arrived and calls fn for every whole message (ChannelData without its
+ * padding). 0, or -1 when the connection ended or broke. */
+int stream_read(struct bench_stream *s, stream_frame_fn fn, void *arg);
 
 /* ---- turn_client.c: the TURN control plane of the client ---- */
 
@@ -172,8 +201,8 @@ struct turn_ctx {
     int last_errno;      /* the last local send/receive error (ECONNREFUSED: nobody there) */
     uint32_t answers;    /* responses to current transactions */
     uint32_t ready, failed, deleted;
-    uint32_t timeouts, local_errors;
-    uint32_t codes[700]; /* STUN error codes that failed an allocation */
+    uint32_t timeouts, local_errors, closed; /* closed: connections the server ended */
+    uint32_t codes[700];                     /* STUN error codes that failed an allocation */
 };
 
 void turn_init(struct turn_ctx *t, const struct client_opts *o, struct bench_alloc *allocs,

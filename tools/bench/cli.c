@@ -17,8 +17,15 @@ void bench_usage(FILE *f)
         "       xturn-bench client --direct --peer ADDR:PORT... [options]\n"
         "       xturn-bench sink --listen ADDR:PORT... [--echo] [--duration S] [--json]\n"
         "\n"
-        "client: a TURN load generator (any TURN server); each allocation has its own UDP socket.\n"
-        "  --server ADDR[:PORT]   TURN server (default port 3478; IPv6 as [ADDR]:PORT)\n"
+        "client: a TURN load generator (any TURN server); each allocation has its own UDP socket\n"
+        "  (or TCP/TLS connection) to the server.\n"
+        "  --server ADDR[:PORT]   TURN server (default port 3478, 5349 for TLS; IPv6 as\n"
+        "                         [ADDR]:PORT)\n"
+        "  --transport udp|tcp|tls  to the server (default udp): tcp and tls carry the same\n"
+        "                         messages on one connection per allocation (RFC 8656 12.5);\n"
+        "                         tls: no certificate verification, ALPN stun.turn. The\n"
+        "                         relayed side (to the peers) is UDP\n"
+        "  --sni NAME             TLS server name indication (default: none)\n"
         "  --peer ADDR:PORT       peer (the sink), repeatable: allocations spread round-robin\n"
         "  --secret SECRET        TURN REST API credentials (user \"<now+86400>:bench\")\n"
         "  --user NAME:PASS       static long-term credentials\n"
@@ -79,6 +86,8 @@ enum {
     OPT_RELAY_FAMILY,
     OPT_LOCAL,
     OPT_MODE,
+    OPT_TRANSPORT,
+    OPT_SNI,
     OPT_DIRECT,
     OPT_RATE,
     OPT_SIZE,
@@ -101,6 +110,8 @@ static const struct option client_longopts[] = {
     {"relay-family", required_argument, NULL, OPT_RELAY_FAMILY},
     {"local", required_argument, NULL, OPT_LOCAL},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"sni", required_argument, NULL, OPT_SNI},
     {"direct", no_argument, NULL, OPT_DIRECT},
     {"rate", required_argument, NULL, OPT_RATE},
     {"size", required_argument, NULL, OPT_SIZE},
@@ -117,6 +128,15 @@ static int bad_value(const char *flag, const char *v, const char *want)
 {
     bench_err("bad %s '%s' (%s)", flag, v, want);
     return -1;
+}
+
+/* The index of v in names (NULL-terminated), or -1 with the error printed. */
+static int choice(const char *flag, const char *v, const char *const *names, const char *want)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return i;
+    return bad_value(flag, v, want);
 }
 
 #define ADDR_PORT    1 /* the address must have a port */
@@ -168,7 +188,7 @@ static int unknown_opt(char **argv)
 int client_parse(int argc, char **argv, struct client_opts *o)
 {
     uint64_t v;
-    int c;
+    int c, k;
 
     memset(o, 0, sizeof(*o));
     o->allocations = 1;
@@ -183,8 +203,8 @@ int client_parse(int argc, char **argv, struct client_opts *o)
         switch (c) {
         case OPT_SERVER:
             memset(&o->server, 0, sizeof(o->server));
-            if (xt_addr_parse(arg, BENCH_DEFAULT_PORT, &o->server) != 0 || o->server.port == 0 ||
-                xt_addr_is_any(&o->server))
+            /* No port: the transport's default, set once every flag is known. */
+            if (xt_addr_parse(arg, 0, &o->server) != 0 || xt_addr_is_any(&o->server))
                 return bad_value("--server", arg, "want ADDR[:PORT], IPv6 as [ADDR]:PORT");
             o->have_server = true;
             break;
@@ -226,15 +246,22 @@ int client_parse(int argc, char **argv, struct client_opts *o)
                          "want an IP address") != 0)
                 return -1;
             break;
-        case OPT_MODE:
-            if (strcmp(arg, "channel") == 0)
-                o->mode = MODE_CHANNEL;
-            else if (strcmp(arg, "send") == 0)
-                o->mode = MODE_SEND;
-            else if (strcmp(arg, "direct") == 0)
-                o->mode = MODE_DIRECT;
-            else
-                return bad_value("--mode", arg, "channel or send");
+        case OPT_MODE: /* in the order of enum bench_mode */
+            if ((k = choice("--mode", arg, (const char *const[]){"channel", "send", "direct", NULL},
+                            "channel or send")) < 0)
+                return -1;
+            o->mode = (enum bench_mode)k;
+            break;
+        case OPT_TRANSPORT: /* in the order of enum bench_transport */
+            if ((k = choice("--transport", arg, (const char *const[]){"udp", "tcp", "tls", NULL},
+                            "udp, tcp or tls")) < 0)
+                return -1;
+            o->transport = (enum bench_transport)k;
+            break;
+        case OPT_SNI:
+            if (!*arg || strlen(arg) >= sizeof(o->sni))
+                return bad_value("--sni", arg, "empty or too long");
+            strcpy(o->sni, arg);
             break;
         case OPT_DIRECT:
             o->mode = MODE_DIRECT;
@@ -278,6 +305,16 @@ int client_parse(int argc, char **argv, struct client_opts *o)
         return -1;
     if (o->npeers == 0) {
         bench_err("client: at least one --peer ADDR:PORT is required");
+        return -1;
+    }
+    if (o->have_server && o->server.port == 0)
+        o->server.port = o->transport == TRANSPORT_TLS ? BENCH_TLS_PORT : BENCH_DEFAULT_PORT;
+    if (o->mode == MODE_DIRECT && o->transport != TRANSPORT_UDP) {
+        bench_err("client: --direct sends UDP to the peers: no --transport");
+        return -1;
+    }
+    if (o->sni[0] && o->transport != TRANSPORT_TLS) {
+        bench_err("client: --sni needs --transport tls");
         return -1;
     }
     if (o->mode != MODE_DIRECT) {

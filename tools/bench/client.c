@@ -27,6 +27,7 @@
 
 struct tx_alloc {
     int fd;
+    struct bench_stream *stream; /* NULL: UDP */
     uint32_t index;
     uint32_t seq;
     uint8_t head_len, pad;
@@ -59,7 +60,7 @@ struct client {
     /* sender-owned */
     uint64_t sent, sent_all, send_errors, send_end;
     /* receiver-owned */
-    uint64_t received, reordered, duplicates, invalid, stun_msgs;
+    uint64_t received, reordered, duplicates, invalid, stun_msgs, closed;
     struct hist hist;
 };
 
@@ -97,6 +98,15 @@ static void send_alloc(struct client *c, struct txbuf *b, struct tx_alloc *ta, u
             memset(&b->msgs[j], 0, sizeof(b->msgs[j]));
             b->msgs[j].msg_hdr.msg_iov = b->iov[j];
             b->msgs[j].msg_hdr.msg_iovlen = tail ? 2 : 1;
+        }
+        if (ta->stream) {
+            /* The run's messages in one write (a stream's sendmmsg); a broken connection
+             * refuses them all. */
+            if (stream_writev(ta->stream, &b->iov[0][0], 2 * (int)k) == 0)
+                ok = k;
+            else
+                c->send_errors += k;
+            i = k;
         }
         while (i < k) {
             int r = sendmmsg(ta->fd, &b->msgs[i], k - i, 0);
@@ -272,6 +282,28 @@ static void on_data(struct client *c, uint32_t idx, const uint8_t *p, size_t len
     }
 }
 
+struct rx_msg_ctx {
+    struct client *c;
+    uint32_t idx;
+};
+
+static void on_stream_msg(void *arg, const uint8_t *msg, size_t len)
+{
+    struct rx_msg_ctx *x = arg;
+    on_data(x->c, x->idx, msg, len, now_ns());
+}
+
+/* Everything that has arrived on a stream; a connection that ended leaves the epoll set. */
+static void receive_stream(struct client *c, uint32_t idx)
+{
+    struct rx_msg_ctx x = {c, idx};
+    struct bench_alloc *a = &c->allocs[idx];
+    if (stream_read(a->stream, on_stream_msg, &x) != 0) {
+        (void)epoll_ctl(c->ep, EPOLL_CTL_DEL, a->fd, NULL);
+        c->closed++;
+    }
+}
+
 static void rx_reset(struct rxbuf *r)
 {
     for (int i = 0; i < BENCH_BATCH; i++) {
@@ -299,6 +331,10 @@ static void *receiver_main(void *arg)
         for (int k = 0; k < n; k++) {
             uint32_t idx = evs[k].data.u32;
             int fd = c->allocs[idx].fd;
+            if (c->allocs[idx].stream) {
+                receive_stream(c, idx);
+                continue;
+            }
             for (int round = 0; round < RX_ROUNDS; round++) {
                 int m;
                 uint64_t now;
@@ -334,6 +370,11 @@ static const char *mode_name(enum bench_mode m)
     return m == MODE_CHANNEL ? "channel" : m == MODE_SEND ? "send" : "direct";
 }
 
+static const char *transport_name(enum bench_transport t)
+{
+    return t == TRANSPORT_TCP ? "tcp" : t == TRANSPORT_TLS ? "tls" : "udp";
+}
+
 static double us(uint64_t ns)
 {
     return (double)ns / 1000.0;
@@ -354,7 +395,8 @@ static void report(struct client *c, double setup_s)
         int this = x->family == AF_INET6 ? 6 : 4;
         fam = i == 0 ? this : fam == this ? fam : -1;
     }
-    fprintf(f, "{\"mode\":\"%s\",", mode_name(o->mode));
+    fprintf(f, "{\"mode\":\"%s\",\"transport\":\"%s\",", mode_name(o->mode),
+            transport_name(o->transport));
     if (c->turn_mode)
         fprintf(f, "\"server\":\"%s\",", xt_addr_str(&o->server, a));
     else
@@ -376,9 +418,9 @@ static void report(struct client *c, double setup_s)
     fprintf(f, ",\"setup_s\":%.3f,\"deleted\":%u,", setup_s, c->turn_mode ? c->turn.deleted : 0);
     fprintf(f, "\"size\":%u,\"rate\":%llu,\"echo\":%s,\"warmup_s\":%.3f,\"duration_s\":%.3f,",
             o->size, (unsigned long long)o->rate, o->echo ? "true" : "false", o->warmup, dur);
-    fprintf(f, "\"sent\":%llu,\"send_errors\":%llu,\"offered_pps\":%.1f,",
+    fprintf(f, "\"sent\":%llu,\"send_errors\":%llu,\"offered_pps\":%.1f,\"closed\":%llu,",
             (unsigned long long)c->sent, (unsigned long long)c->send_errors,
-            dur > 0 ? (double)c->sent / dur : 0.0);
+            dur > 0 ? (double)c->sent / dur : 0.0, (unsigned long long)c->closed);
     if (o->echo) {
         fprintf(f,
                 "\"received\":%llu,\"lost\":%llu,\"loss_pct\":%.4f,\"reordered\":%llu,"
@@ -435,8 +477,13 @@ static int open_sockets(struct client *c)
         a->fd = -1;
         a->index = i;
         a->peer = o->peers[i % o->npeers];
-        a->fd = bench_udp_socket(local, c->turn_mode ? &o->server : &a->peer, bufsize, err,
-                                 sizeof(err));
+        if (c->turn_mode && o->transport != TRANSPORT_UDP) {
+            a->stream = stream_open(o, local, err, sizeof(err));
+            a->fd = a->stream ? stream_fd(a->stream) : -1;
+        } else {
+            a->fd = bench_udp_socket(local, c->turn_mode ? &o->server : &a->peer, bufsize, err,
+                                     sizeof(err));
+        }
         if (a->fd < 0) {
             bench_err("client: socket %u of %u: %s", i + 1, c->n, err);
             return -1;
@@ -512,6 +559,7 @@ int client_main(const struct client_opts *o)
     uint64_t t_setup;
     double setup_s = 0;
     int rc = 2;
+    char why[256];
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -524,6 +572,12 @@ int client_main(const struct client_opts *o)
     c.turn_mode = o->mode != MODE_DIRECT;
     if (raise_nofile((uint64_t)c.n + 64) != 0) {
         bench_err("client: %u allocations need %u open files (ulimit -n)", c.n, c.n + 64);
+        return 2;
+    }
+    /* A connection the server closed fails the next write (EPIPE), it does not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (stream_init(o, why, sizeof(why)) != 0) {
+        bench_err("client: %s", why);
         return 2;
     }
     c.allocs = calloc(c.n, sizeof(*c.allocs));
@@ -540,12 +594,11 @@ int client_main(const struct client_opts *o)
     for (uint32_t i = 0; i < c.n; i++)
         c.allocs[i].fd = -1;
     payload_fill(c.filler, o->size - BENCH_MIN_SIZE);
+    t_setup = now_ns(); /* with the connections (TCP, TLS handshakes) */
     if (open_sockets(&c) != 0)
         goto out;
-
-    t_setup = now_ns();
     if (c.turn_mode) {
-        char a[XT_ADDR_STRLEN], why[256];
+        char a[XT_ADDR_STRLEN];
         turn_init(&c.turn, o, c.allocs, c.n, c.ep, tty, &client_stop);
         if (turn_setup(&c.turn) < 0) {
             if (tty)
@@ -580,6 +633,7 @@ int client_main(const struct client_opts *o)
         struct bench_alloc *a = &c.allocs[c.ready[i]];
         struct tx_alloc *ta = &c.tx[a->index];
         ta->fd = a->fd;
+        ta->stream = a->stream;
         ta->index = a->index;
         ta->head_len = c.turn_mode ? (uint8_t)turn_data_prefix(o, a, ta->head, &ta->pad) : 0;
     }
@@ -591,9 +645,13 @@ int client_main(const struct client_opts *o)
     report(&c, setup_s);
     rc = 0;
 out:
-    for (uint32_t i = 0; c.allocs && i < c.n; i++)
-        if (c.allocs[i].fd >= 0)
+    for (uint32_t i = 0; c.allocs && i < c.n; i++) {
+        if (c.allocs[i].stream)
+            stream_close(c.allocs[i].stream);
+        else if (c.allocs[i].fd >= 0)
             close(c.allocs[i].fd);
+    }
+    stream_cleanup();
     if (c.ep >= 0)
         close(c.ep);
     free(c.allocs);

@@ -124,11 +124,17 @@ static void send_req(struct turn_ctx *t, struct bench_alloc *a, enum req r,
     int len = build(t, a, r, tid, buf, sizeof(buf));
     if (len < 0)
         return; /* cannot happen with these sizes; the timeout fails the allocation */
-    if (send(a->fd, buf, (size_t)len, MSG_DONTWAIT) < 0)
+    if (a->stream) {
+        if (stream_write(a->stream, buf, (size_t)len) != 0)
+            t->last_errno = errno ? errno : EPIPE;
+    } else if (send(a->fd, buf, (size_t)len, MSG_DONTWAIT) < 0) {
         t->last_errno = errno;
+    }
 }
 
-/* (Re)sends the request of the allocation's current state; a new transaction when fresh. */
+/* (Re)sends the request of the allocation's current state; a new transaction when fresh. A
+ * stream delivers or breaks: a request on it is never sent twice (RFC 8489 6.2.2), its
+ * "retransmissions" only wait longer. */
 static void transmit(struct turn_ctx *t, struct bench_alloc *a, bool fresh, uint64_t now)
 {
     if (fresh) {
@@ -139,7 +145,8 @@ static void transmit(struct turn_ctx *t, struct bench_alloc *a, bool fresh, uint
     a->deadline = now + RTO_NS;
     if (a->state == AS_ALLOC)
         a->maybe_allocated = true;
-    send_req(t, a, state_req(a), a->tid);
+    if (fresh || !a->stream)
+        send_req(t, a, state_req(a), a->tid);
 }
 
 static void fail(struct turn_ctx *t, struct bench_alloc *a, int code)
@@ -152,6 +159,8 @@ static void fail(struct turn_ctx *t, struct bench_alloc *a, int code)
     t->failed++;
     if (code == -1)
         t->timeouts++;
+    else if (code == -3)
+        t->closed++;
     else if (code >= 300 && code < 700)
         t->codes[code]++;
     else
@@ -294,9 +303,42 @@ static void on_datagram(struct turn_ctx *t, struct bench_alloc *a, const uint8_t
     }
 }
 
+struct stream_msg_ctx {
+    struct turn_ctx *t;
+    struct bench_alloc *a;
+    uint64_t now;
+};
+
+static void on_stream_msg(void *arg, const uint8_t *msg, size_t len)
+{
+    struct stream_msg_ctx *x = arg;
+    on_datagram(x->t, x->a, msg, len, x->now);
+}
+
+static bool in_flight(const struct bench_alloc *a);
+
+/* The server closed the connection (or it broke): its allocation is gone. */
+static void stream_lost(struct turn_ctx *t, struct bench_alloc *a)
+{
+    (void)epoll_ctl(t->ep, EPOLL_CTL_DEL, a->fd, NULL);
+    t->last_errno = ECONNRESET;
+    if (a->state == AS_READY) {
+        t->ready--;
+        a->state = AS_BIND; /* for fail(): a setup failure */
+    }
+    if (in_flight(a))
+        fail(t, a, -3);
+}
+
 static void read_socket(struct turn_ctx *t, struct bench_alloc *a, uint64_t now)
 {
     uint8_t buf[4096];
+    if (a->stream) {
+        struct stream_msg_ctx x = {t, a, now};
+        if (stream_read(a->stream, on_stream_msg, &x) != 0)
+            stream_lost(t, a);
+        return;
+    }
     for (int i = 0; i < 16; i++) {
         ssize_t n = recv(a->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n < 0) {
@@ -441,6 +483,8 @@ void turn_failure_reason(const struct turn_ctx *t, char *out, size_t len)
         const char *r = stun_reason(code);
         snprintf(out, len, "error %d%s%s (%u of %u allocations)", code, *r ? " " : "", r, best,
                  t->n);
+    } else if (t->closed) {
+        snprintf(out, len, "connection closed by the server (%u)", t->closed);
     } else if (t->local_errors) {
         snprintf(out, len, "malformed responses (%u)", t->local_errors);
     } else {
@@ -454,6 +498,10 @@ void turn_errors_json(const struct turn_ctx *t, FILE *f)
     fputc('{', f);
     if (t->timeouts) {
         fprintf(f, "\"timeout\":%u", t->timeouts);
+        sep = ",";
+    }
+    if (t->closed) {
+        fprintf(f, "%s\"closed\":%u", sep, t->closed);
         sep = ",";
     }
     if (t->local_errors) {
@@ -503,9 +551,10 @@ size_t turn_data_prefix(const struct client_opts *o, const struct bench_alloc *a
     size_t len, padded = (o->size + 3u) & ~3u;
 
     if (o->mode == MODE_CHANNEL) {
-        /* Over UDP the padding is optional (RFC 8656 12.5): none is sent. */
+        /* Over UDP the padding is optional (RFC 8656 12.5): none is sent. On a stream it is
+         * required: zero bytes. */
         channeldata_header(out, BENCH_CHANNEL, o->size);
-        *pad = 0;
+        *pad = o->transport == TRANSPORT_UDP ? 0 : (uint8_t)(padded - o->size);
         return CHANNELDATA_HEADER_LEN;
     }
     /* A Send indication: header, XOR-PEER-ADDRESS, and the DATA attribute's header; the
