@@ -329,7 +329,9 @@ static uint16_t get16(const uint8_t *p)
 }
 
 /* Hands every whole message in rbuf to fn and keeps the rest. -1: bytes that start no message
- * the server sends (the stream cannot be followed any further). */
+ * the server sends (the stream cannot be followed any further). A relay always pads ChannelData
+ * on a stream (RFC 8656 §12.5), so this side needs none of the guessing src/net/stream_frame.c
+ * does for clients that may not. */
 static int deliver(struct bench_stream *s, stream_frame_fn fn, void *arg)
 {
     size_t off = 0;
