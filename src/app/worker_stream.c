@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "app/worker_internal.h"
@@ -24,6 +26,12 @@
 #define SCRATCH_SIZE         (128u << 10)
 #define STREAM_OUT_MAX       (256u << 10) /* waiting for a client that does not read */
 #define REFUSAL_LOG_INTERVAL 1000u
+/* The first bytes of each connection's incomplete message are not counted against the budget all
+ * connections share: no client can make another's ordinary messages (a ChannelData cut by TCP
+ * segments) fail by filling the budget with large ones. */
+#define PARTIAL_FREE 4096u
+/* The longest TLS record: header, 2^14 bytes of plaintext and what encryption may add. */
+#define TLS_RECORD_MAX (5u + 16384u + 2048u)
 
 _Static_assert(SCRATCH_SIZE > STREAM_FRAME_MAX + 4, "a whole message fits the scratch buffer");
 
@@ -41,7 +49,9 @@ struct wconn {
     struct stream_out out;
     uint64_t last_msg_ms; /* the last whole message; until the first, when it connected */
     bool got_message;
-    bool detecting; /* on a TLS port, before the first byte */
+    bool detecting;    /* on a TLS port, before the first byte */
+    bool tls_wanted;   /* TLS, whose first record has not all come yet (c->tls still NULL) */
+    uint32_t rcvlowat; /* SO_RCVLOWAT set while a handshake record is incomplete; 0: not set */
     bool dirty, ready;
     bool write_blocked; /* the socket was full: EPOLLOUT tells when it takes more */
     bool write_watched;
@@ -54,10 +64,16 @@ static struct stream_counters *counters(struct worker *w, const struct wconn *c)
 
 /* ---- closing ---- */
 
+/* What a buffer of cap bytes takes from the shared budget. */
+static size_t charged(size_t cap)
+{
+    return cap > PARTIAL_FREE ? cap - PARTIAL_FREE : 0;
+}
+
 static void partial_free(struct worker *w, struct wconn *c)
 {
-    if (c->pcap)
-        conn_limits_buffer_put(w->streams.limits, c->pcap);
+    if (charged(c->pcap))
+        conn_limits_buffer_put(w->streams.limits, charged(c->pcap));
     free(c->partial);
     c->partial = NULL;
     c->plen = c->pcap = 0;
@@ -205,11 +221,13 @@ static bool partial_reserve(struct worker *w, struct wconn *c, size_t n)
         cap *= 2;
     if (cap > c->need && c->need >= n)
         cap = c->need;
-    if (!conn_limits_buffer_take(w->streams.limits, cap - c->pcap))
+    if (charged(cap) > charged(c->pcap) &&
+        !conn_limits_buffer_take(w->streams.limits, charged(cap) - charged(c->pcap)))
         return false;
     p = realloc(c->partial, cap);
     if (!p) {
-        conn_limits_buffer_put(w->streams.limits, cap - c->pcap);
+        if (charged(cap) > charged(c->pcap))
+            conn_limits_buffer_put(w->streams.limits, charged(cap) - charged(c->pcap));
         return false;
     }
     c->partial = p;
@@ -277,11 +295,7 @@ static bool conn_detect(struct worker *w, struct wconn *c)
     }
     c->detecting = false;
     if (tls_starts_record(first)) {
-        c->tls = tls_conn_new(w->streams.tls, c->sock->ev.fd);
-        if (!c->tls) {
-            conn_close(w, c, SC_TLS_ERROR);
-            return false;
-        }
+        c->tls_wanted = true;
         return true;
     }
     /* Plain TCP on the TLS port: counted and served as TCP from here on. */
@@ -290,6 +304,57 @@ static bool conn_detect(struct worker *w, struct wconn *c)
     c->transport = TURN_TCP;
     counters(w, c)->open++;
     counters(w, c)->accepted++;
+    return true;
+}
+
+static void set_rcvlowat(struct wconn *c, uint32_t n)
+{
+    int v = (int)(n ? n : 1);
+
+    if (c->rcvlowat != n && setsockopt(c->sock->ev.fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+        c->rcvlowat = n;
+}
+
+/* While a TLS handshake goes on, OpenSSL is given a record only once the kernel holds all of
+ * it, and the connection's TLS state is made with the first whole record: half a ClientHello,
+ * or any record never finished, costs no memory here (OpenSSL would keep a record buffer and
+ * its state for it). SO_RCVLOWAT makes epoll wait for the rest of the record. true: go on
+ * reading; false: wait (or the connection was closed). */
+static bool handshake_record_ready(struct worker *w, struct wconn *c, uint32_t events)
+{
+    uint8_t h[5];
+    int avail = 0;
+    uint32_t need;
+    ssize_t n;
+
+    if (c->tls && (tls_conn_established(c->tls) || tls_conn_pending(c->tls))) {
+        set_rcvlowat(c, 0);
+        return true;
+    }
+    n = recv(c->sock->ev.fd, h, sizeof(h), MSG_PEEK);
+    if (n <= 0) /* the end, an error or nothing: the read that follows tells which */
+        return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+    need = n < 5 ? 5 : 5u + (uint32_t)(h[3] << 8 | h[4]);
+    if (need > TLS_RECORD_MAX) /* OpenSSL refuses it from its header */
+        need = 5;
+    if (ioctl(c->sock->ev.fd, FIONREAD, &avail) != 0 || (uint32_t)avail < need) {
+        /* The client closed before the record was whole. */
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            conn_close(w, c, SC_CLIENT_CLOSED);
+            return false;
+        }
+        set_rcvlowat(c, need);
+        return false;
+    }
+    set_rcvlowat(c, 0);
+    if (!c->tls) {
+        c->tls = tls_conn_new(w->streams.tls, c->sock->ev.fd);
+        if (!c->tls) {
+            conn_close(w, c, SC_TLS_ERROR);
+            return false;
+        }
+        c->tls_wanted = false;
+    }
     return true;
 }
 
@@ -336,7 +401,7 @@ static void set_ready(struct worker *w, struct wconn *c, bool ready)
     c->ready = ready;
 }
 
-static void conn_read(struct worker *w, struct wconn *c)
+static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
 {
     uint8_t *scratch = w->streams.scratch;
     enum stream_close why = SC_READ_ERROR;
@@ -344,6 +409,10 @@ static void conn_read(struct worker *w, struct wconn *c)
     if (c->detecting && !conn_detect(w, c))
         return;
     for (int i = 0; i < READS_PER_EVENT; i++) {
+        if ((c->tls_wanted || c->tls) && !handshake_record_ready(w, c, events)) {
+            update_events(w, c);
+            return;
+        }
         /* After an incomplete message, only what completes it (or its header): the rest of
          * the stream is framed from the scratch buffer again. */
         size_t want = c->plen ? c->need - c->plen : SCRATCH_SIZE;
@@ -388,8 +457,8 @@ static void conn_on_event(struct ev_handler *h, uint32_t events)
     /* TLS may need the socket readable to go on writing, and the reverse. */
     if ((events & EPOLLOUT || c->tls) && stream_out_pending(&c->out) && !conn_write(w, c))
         return;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        conn_read(w, c);
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        conn_read(w, c, events);
     else if (c->tls)
         update_events(w, c);
 }
@@ -408,7 +477,7 @@ void streams_read_ready(struct worker *w)
         struct wconn *c = container_of(n, struct wconn, ready_entry);
         next = n->next;
         set_ready(w, c, false);
-        conn_read(w, c);
+        conn_read(w, c, EPOLLIN);
     }
 }
 

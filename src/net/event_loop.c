@@ -34,13 +34,13 @@ void ev_loop_free(struct ev_loop *l)
 
 int ev_add(struct ev_loop *l, struct ev_handler *h)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = h};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = h};
     return epoll_ctl(l->epfd, EPOLL_CTL_ADD, h->fd, &ev) == 0 ? 0 : -errno;
 }
 
 int ev_watch_write(struct ev_loop *l, struct ev_handler *h, bool on)
 {
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = h};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0), .data.ptr = h};
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, h->fd, &ev) == 0 ? 0 : -errno;
 }
 
