@@ -198,7 +198,9 @@ static int fill_self(struct xturn_config *cfg)
     if (!pol->self)
         return -1;
     memcpy(pol->self, cfg->listen, cfg->nlisten * sizeof(*cfg->listen));
-    memcpy(pol->self + cfg->nlisten, cfg->tls_listen, cfg->ntls_listen * sizeof(*cfg->listen));
+    if (cfg->ntls_listen) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(pol->self + cfg->nlisten, cfg->tls_listen,
+               cfg->ntls_listen * sizeof(*cfg->tls_listen));
     for (size_t i = 0; i < 4; i++)
         if (extra[i]->family != 0)
             pol->self[n++] = *extra[i];

@@ -233,7 +233,7 @@ static int check_listen_free(const struct xturn_config *cfg, char *err, size_t e
         if (check_free(&cfg->listen[i], true, !cfg->no_tcp, "", err, errlen) != 0)
             return -1;
     for (size_t i = 0; i < cfg->ntls_listen; i++)
-        if (check_free(&cfg->tls_listen[i], false, true, "TLS over ", err, errlen) != 0)
+        if (check_free(&cfg->tls_listen[i], true, true, "TLS, DTLS: ", err, errlen) != 0)
             return -1;
     return 0;
 }
@@ -311,7 +311,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     for (size_t i = 0; i < cfg->ntls_listen; i++) {
         char as[XT_ADDR_STRLEN];
         xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->tls_listen[i], as), "transport",
-               "tls,tcp", XT_NUM("workers", d->nworkers), NULL);
+               "tls,tcp,dtls", XT_NUM("workers", d->nworkers), NULL);
     }
     /* Privileges (app/privileges.h): XDP is attached and every listen socket bound; no thread
      * runs yet (capabilities are per thread). As root only with --run-as-user; started without
@@ -364,6 +364,7 @@ void daemon_snapshot(void *ctx, struct xturn_snapshot *out)
     out->transport_on[TURN_UDP] = true;
     out->transport_on[TURN_TCP] = !d->cfg->no_tcp || d->cfg->ntls_listen;
     out->transport_on[TURN_TLS] = d->cfg->ntls_listen > 0;
+    out->transport_on[TURN_DTLS] = d->cfg->ntls_listen > 0;
     out->send_failures = c.send_failures;
     out->oversized = c.oversized;
     out->relay_ports_total = (uint32_t)t->relay_port_hi - t->relay_port_lo + 1;

@@ -269,14 +269,15 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
               s->relay_family);
 }
 
-/* A stream_counters field per stream transport: one value, or an array of n by reason. */
+/* A stream_counters field per connection transport (TCP, TLS, DTLS): one value, or an array
+ * of n by reason. */
 static void stream_series(struct out *o, const struct xturn_snapshot *s, const char *name,
                           const char *type, const char *help, size_t field, int n,
                           const char *const *reasons)
 {
     family(o, name, type, help);
     FOR_TRANSPORT(s, t)
-    if (turn_transport_is_stream((enum turn_transport)t)) {
+    if (t != TURN_UDP) {
         const uint64_t *v = (const uint64_t *)((const char *)&s->streams[t] + field);
         for (int r = 0; r < (reasons ? n : 1); r++) {
             put(o, "%s{transport=\"%s\"", name, tname(t));
@@ -294,19 +295,19 @@ static void stream_series(struct out *o, const struct xturn_snapshot *s, const c
 
 static void render_streams(struct out *o, const struct xturn_snapshot *s)
 {
-    stream_series(o, s, "xturn_stream_connections", "gauge",
+    stream_series(o, s, "xturn_client_connections", "gauge",
                   "Open client connections by transport.", SC_FIELD(open), 1, NULL);
-    stream_series(o, s, "xturn_stream_connections_accepted_total", "counter",
+    stream_series(o, s, "xturn_client_connections_accepted_total", "counter",
                   "Client connections accepted, by transport.", SC_FIELD(accepted), 1, NULL);
-    stream_series(o, s, "xturn_stream_connections_refused_total", "counter",
+    stream_series(o, s, "xturn_client_connections_refused_total", "counter",
                   "Client connections closed at once by a limit, by transport and reason.",
                   SC_FIELD(refused), SR_COUNT, stream_refusal_names);
-    stream_series(o, s, "xturn_stream_connections_closed_total", "counter",
+    stream_series(o, s, "xturn_client_connections_closed_total", "counter",
                   "Client connections closed, by transport and reason.", SC_FIELD(closed), SC_COUNT,
                   stream_close_names);
-    stream_series(o, s, "xturn_stream_slow_reader_drops_total", "counter",
-                  "Messages not queued to a client connection that does not read fast enough, "
-                  "by transport.",
+    stream_series(o, s, "xturn_client_slow_reader_drops_total", "counter",
+                  "Messages not sent to a client connection, by transport: it does not read fast "
+                  "enough (TCP, TLS), or its message could not be encrypted (DTLS).",
                   SC_FIELD(slow_reader_drops), 1, NULL);
 }
 

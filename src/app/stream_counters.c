@@ -1,10 +1,9 @@
 #include "app/stream_counters.h"
 
 const char *const stream_refusal_names[SR_COUNT] = {
-    [SR_MAX_TOTAL] = "max_connections",
-    [SR_MAX_PER_IP] = "max_per_ip",
-    [SR_NO_FD] = "no_file_descriptor",
-    [SR_NO_MEMORY] = "no_memory",
+    [SR_MAX_TOTAL] = "max_connections",     [SR_MAX_PER_IP] = "max_per_ip",
+    [SR_NO_FD] = "no_file_descriptor",      [SR_NO_MEMORY] = "no_memory",
+    [SR_UNKNOWN_SOURCE] = "unknown_source",
 };
 
 const char *const stream_close_names[SC_COUNT] = {

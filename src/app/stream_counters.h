@@ -10,6 +10,8 @@ enum stream_refusal {
     SR_MAX_PER_IP, /* --max-tcp-per-ip */
     SR_NO_FD,      /* the process is out of file descriptors */
     SR_NO_MEMORY,
+    SR_UNKNOWN_SOURCE, /* DTLS: a datagram without connection that starts none (no ClientHello
+                        * with a valid cookie), or one beyond the handshakes in progress */
     SR_COUNT
 };
 

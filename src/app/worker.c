@@ -70,7 +70,7 @@ int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
     s->kind = kind;
     s->owner = owner;
     s->local = *local;
-    err = ev_add(w->loop, &s->ev);
+    err = fd >= 0 ? ev_add(w->loop, &s->ev) : 0;
     if (err) {
         free(s);
         return err;
@@ -85,6 +85,7 @@ static void flush(struct worker *w)
 {
     udp_tx_flush(&w->tx);
     udp_rx_release(&w->rx);
+    dtls_flushed(w);
     streams_flush(w);
 }
 
@@ -93,8 +94,10 @@ void worker_sock_close(struct worker *w, int handle)
     struct wsock *s = w->socks[handle];
     /* Queued datagrams name this fd; send them before the fd number can be reused. */
     udp_tx_flush(&w->tx);
-    ev_del(w->loop, &s->ev);
-    close(s->ev.fd);
+    if (s->ev.fd >= 0) {
+        ev_del(w->loop, &s->ev);
+        close(s->ev.fd);
+    }
     s->ev.fd = -1;
     w->socks[handle] = NULL;
     w->free_handles[w->nfree++] = handle;
@@ -147,6 +150,8 @@ static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void
 
     if (s->kind == WS_CONN)
         streams_send(w, handle, head, head_len, body, body_len, pad);
+    else if (s->kind == WS_DTLS_CONN)
+        dtls_send(w, handle, head, head_len, body, body_len, pad);
     else
         udp_tx_queue(&w->tx, s->ev.fd, dst, head, head_len, body, body_len, pad);
 }
@@ -201,6 +206,8 @@ static void on_readable(struct ev_handler *h, uint32_t events)
             if (s->kind == WS_RELAYED)
                 turn_on_peer(w->turn, &w->now, s->owner, &src, udp_rx_buf(&w->rx, i),
                              w->rx.msgs[i].msg_len);
+            else if (s->kind == WS_DTLS_LISTEN)
+                dtls_on_datagram(w, s, &src, udp_rx_buf(&w->rx, i), w->rx.msgs[i].msg_len);
             else
                 turn_on_client(w->turn, &w->now, TURN_UDP, s->handle, &s->local, &src,
                                udp_rx_buf(&w->rx, i), w->rx.msgs[i].msg_len);
@@ -238,7 +245,7 @@ static int refresh_filters(struct worker *w)
         struct wsock *s = w->socks[i];
         int err;
 
-        if (s && (s->kind == WS_UDP_LISTEN || s->kind == WS_RELAYED) &&
+        if (s && (s->kind == WS_UDP_LISTEN || s->kind == WS_RELAYED || s->kind == WS_DTLS_LISTEN) &&
             (err = udp_filter_attach(s->ev.fd, filter_of(w, s->local.family))) != 0)
             xt_log(LOG_ERROR, "cannot give a socket its filter against spoofed sources", "error",
                    strerror(-err), NULL);
@@ -263,6 +270,7 @@ static void *run(void *arg)
         worker_update_time(w);
         turn_tick(w->turn, &w->now);
         streams_tick(w);
+        dtls_tick(w);
         refresh_filters(w);
         /* Once per round: replies and relayed datagrams of every socket read in it. */
         flush(w);
@@ -278,24 +286,32 @@ static void *run(void *arg)
 
 /* ---- life cycle ---- */
 
+/* The UDP sockets of the --listen addresses, and of the --tls-listen ones for DTLS. */
 static int open_listeners(struct worker *w, bool reuseport, char *err, size_t errlen)
 {
     struct udp_socket_opts o = {.bufsize = LISTEN_BUFFER, .reuseport = reuseport};
-    for (size_t i = 0; i < w->cfg->nlisten; i++) {
-        const struct xt_addr *a = &w->cfg->listen[i];
+    const struct xturn_config *cfg = w->cfg;
+
+    for (size_t i = 0; i < cfg->nlisten + cfg->ntls_listen; i++) {
+        bool dtls = i >= cfg->nlisten;
+        const struct xt_addr *a = dtls ? &cfg->tls_listen[i - cfg->nlisten] : &cfg->listen[i];
+        const char *what = dtls ? " (DTLS)" : "";
         char as[XT_ADDR_STRLEN];
         int fd, handle;
 
         o.filter = filter_of(w, a->family);
         fd = udp_socket_open(a, &o);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s", xt_addr_str(a, as), strerror(-fd));
+            snprintf(err, errlen, "cannot listen on %s%s: %s", xt_addr_str(a, as), what,
+                     strerror(-fd));
             return -1;
         }
-        handle = worker_sock_add(w, fd, WS_UDP_LISTEN, NULL, a, on_readable);
+        handle =
+            worker_sock_add(w, fd, dtls ? WS_DTLS_LISTEN : WS_UDP_LISTEN, NULL, a, on_readable);
         if (handle < 0) {
             close(fd);
-            snprintf(err, errlen, "cannot watch %s: %s", xt_addr_str(a, as), strerror(-handle));
+            snprintf(err, errlen, "cannot watch %s%s: %s", xt_addr_str(a, as), what,
+                     strerror(-handle));
             return -1;
         }
     }
@@ -341,7 +357,8 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
                  strerror(-rc));
         goto fail;
     }
-    if (open_listeners(w, reuseport, err, errlen) != 0 || streams_open(w, reuseport, err, errlen))
+    if (open_listeners(w, reuseport, err, errlen) != 0 ||
+        streams_open(w, reuseport, err, errlen) != 0 || dtls_open(w, err, errlen) != 0)
         goto fail;
     io = (struct turn_io){.ctx = w,
                           .relayed_open = io_relayed_open,
@@ -386,6 +403,7 @@ void worker_free(struct worker *w)
     if (!w)
         return;
     streams_close_all(w);
+    dtls_close_all(w);
     turn_server_free(w->turn);
     udp_tx_flush(&w->tx);
     for (size_t i = 0; i < w->nsocks; i++)

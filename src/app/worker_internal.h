@@ -9,19 +9,24 @@
 #include "app/spoof_filters.h"
 #include "app/worker.h"
 #include "common/list.h"
+#include "common/htab.h"
 #include "net/conn_limits.h"
+#include "net/dtls_server.h"
 #include "net/event_loop.h"
 #include "net/udp_batch.h"
 
 enum wsock_kind {
-    WS_UDP_LISTEN, /* a --listen address's UDP socket */
-    WS_RELAYED,    /* a relayed address's socket; owner is the core's */
-    WS_TCP_LISTEN, /* a --listen address's TCP socket */
-    WS_TLS_LISTEN, /* a --tls-listen address's TCP socket: TLS, or plain TCP */
-    WS_CONN,       /* a client's stream connection; conn says more */
+    WS_UDP_LISTEN,  /* a --listen address's UDP socket */
+    WS_RELAYED,     /* a relayed address's socket; owner is the core's */
+    WS_TCP_LISTEN,  /* a --listen address's TCP socket */
+    WS_TLS_LISTEN,  /* a --tls-listen address's TCP socket: TLS, or plain TCP */
+    WS_CONN,        /* a client's stream connection; conn says more */
+    WS_DTLS_LISTEN, /* a --tls-listen address's UDP socket: DTLS */
+    WS_DTLS_CONN,   /* a DTLS client: a handle without a descriptor of its own; dconn says more */
 };
 
 struct wconn;
+struct wdconn;
 
 /* Every file descriptor of the worker, by handle (the core's listen_handle and relay handle). */
 struct wsock {
@@ -32,6 +37,7 @@ struct wsock {
     void *owner;          /* WS_RELAYED: the core's relay */
     struct xt_addr local; /* the address it is bound to; a connection's listen address */
     struct wconn *conn;   /* WS_CONN */
+    struct wdconn *dconn; /* WS_DTLS_CONN */
     struct wsock *next_dead;
 };
 
@@ -41,11 +47,24 @@ struct worker_streams {
     struct list_node *dirty; /* connections with bytes to write this round */
     struct list_node *ready; /* TLS connections holding decrypted bytes the socket won't signal */
     uint8_t *scratch;        /* where reads land before they are framed */
+    uint8_t *msg;            /* a message assembled for TLS to encrypt as one record */
     struct conn_limits *limits;
     struct tls_server *tls;
     int spare_fd; /* given up to accept and close a connection when out of fds */
     uint64_t next_sweep_ms;
     uint64_t last_refusal_log_ms;
+};
+
+/* The worker's DTLS clients (worker_dtls.c). */
+struct worker_dtls {
+    struct dtls_listener *listener;
+    struct htab by_addr;   /* struct wdconn by client address */
+    struct list_node *all; /* for the timers */
+    uint32_t handshaking;  /* connections whose handshake has not finished */
+    uint8_t *msg;          /* a message assembled for encryption */
+    uint8_t *arena;        /* datagrams queued to send until the round's flush */
+    size_t arena_len;
+    uint64_t next_tick_ms;
 };
 
 struct worker {
@@ -72,6 +91,7 @@ struct worker {
     struct udp_tx tx;
     struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
     struct worker_streams streams;
+    struct worker_dtls dtls;
 };
 
 /* worker.c */
@@ -81,6 +101,21 @@ int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
 /* Stops watching and closes the handle's fd; the handle is free again at once. */
 void worker_sock_close(struct worker *w, int handle);
 void worker_update_time(struct worker *w);
+
+/* worker_dtls.c */
+/* Prepares for DTLS clients when there are --tls-listen addresses. 0, or -1 with err. */
+int dtls_open(struct worker *w, char *err, size_t errlen);
+/* A datagram on a DTLS socket. */
+void dtls_on_datagram(struct worker *w, struct wsock *ls, const struct xt_addr *src,
+                      const uint8_t *dg, size_t len);
+/* Encrypts one message to the DTLS client of handle and queues it. */
+void dtls_send(struct worker *w, int handle, const void *a, size_t alen, const void *b, size_t blen,
+               size_t pad);
+/* The round's datagrams went out: their buffer is free again. */
+void dtls_flushed(struct worker *w);
+/* Handshake retransmissions and timeouts, about once a second. */
+void dtls_tick(struct worker *w);
+void dtls_close_all(struct worker *w);
 
 /* worker_stream.c */
 /* Opens a TCP listen socket per --listen address (unless --no-tcp). 0, or -1 with err. */

@@ -32,6 +32,8 @@
 #define PARTIAL_FREE 4096u
 /* The longest TLS record: header, 2^14 bytes of plaintext and what encryption may add. */
 #define TLS_RECORD_MAX (5u + 16384u + 2048u)
+/* What a record adds to a message: header, tag, and room for padding, per 16 KiB. */
+#define TLS_RECORD_OVERHEAD (4u * 64u)
 
 _Static_assert(SCRATCH_SIZE > STREAM_FRAME_MAX + 4, "a whole message fits the scratch buffer");
 
@@ -91,7 +93,6 @@ static void conn_close(struct worker *w, struct wconn *c, enum stream_close why)
     turn_on_client_closed(w->turn, s->handle, &c->client);
     conn_limits_put(w->streams.limits, &c->client);
     partial_free(w, c);
-    stream_out_free(&c->out);
     list_unlink(&c->entry);
     if (c->dirty)
         list_unlink(&c->dirty_entry);
@@ -99,10 +100,14 @@ static void conn_close(struct worker *w, struct wconn *c, enum stream_close why)
         list_unlink(&c->ready_entry);
     c->dirty = c->ready = false;
     if (c->tls) {
-        /* close_notify when the socket takes it at once; before the descriptor closes */
+        /* close_notify, with whatever else waits, if the socket takes it at once */
         tls_conn_free(c->tls);
         c->tls = NULL;
+        if (stream_out_pending(&c->out) &&
+            write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out)) < 0)
+            c->write_blocked = true; /* nothing more to do: the connection ends */
     }
+    stream_out_free(&c->out);
     /* The wconn is freed with its wsock, after the current dispatch. */
     worker_sock_close(w, s->handle);
 }
@@ -121,10 +126,11 @@ static enum stream_close close_reason(enum stream_frame_error e)
 
 /* ---- writing ---- */
 
-/* EPOLLOUT while a write waits for room, or TLS waits to send (a handshake flight). */
+/* EPOLLOUT while a write waits for room. (TLS writes its records into the same queue: it never
+ * waits for the socket itself.) */
 static void update_events(struct worker *w, struct wconn *c)
 {
-    bool on = c->tls ? (tls_conn_events(c->tls) & EPOLLOUT) != 0 : c->write_blocked;
+    bool on = c->write_blocked;
 
     if (c->write_watched != on && ev_watch_write(w->loop, &c->sock->ev, on) == 0)
         c->write_watched = on;
@@ -136,16 +142,6 @@ static ssize_t conn_send_some(struct wconn *c, enum stream_close *why)
 {
     ssize_t n;
 
-    if (c->tls) {
-        enum tls_io st;
-        n = tls_conn_write(c->tls, stream_out_data(&c->out), stream_out_pending(&c->out), &st);
-        if (n > 0)
-            return n;
-        if (st == TLS_IO_WANT_READ || st == TLS_IO_WANT_WRITE)
-            return 0;
-        *why = st == TLS_IO_CLOSED ? SC_CLIENT_CLOSED : SC_TLS_ERROR;
-        return -1;
-    }
     do
         n = write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out));
     while (n < 0 && errno == EINTR);
@@ -179,21 +175,45 @@ static bool conn_write(struct worker *w, struct wconn *c)
     return true;
 }
 
+/* On the queue for the round's write (unless a full socket waits for EPOLLOUT). */
+static void mark_dirty(struct worker *w, struct wconn *c)
+{
+    if (!c->dirty && !c->write_blocked && stream_out_pending(&c->out)) {
+        list_push(&w->streams.dirty, &c->dirty_entry);
+        c->dirty = true;
+    }
+}
+
+/* One message, one TLS record (assembled first: the core hands it in parts). */
+static int tls_send(struct worker *w, struct wconn *c, const void *a, size_t alen, const void *b,
+                    size_t blen, size_t pad)
+{
+    size_t n = alen + blen + pad;
+    enum tls_io st;
+
+    if (n > STREAM_FRAME_MAX ||
+        stream_out_pending(&c->out) + n + TLS_RECORD_OVERHEAD > STREAM_OUT_MAX)
+        return -1;
+    memcpy(w->streams.msg, a, alen);
+    memcpy(w->streams.msg + alen, b, blen);
+    memset(w->streams.msg + alen + blen, 0, pad);
+    return tls_conn_write(c->tls, w->streams.msg, n, &st) == (ssize_t)n ? 0 : -1;
+}
+
 void streams_send(struct worker *w, int handle, const void *a, size_t alen, const void *b,
                   size_t blen, size_t pad)
 {
     struct wconn *c = w->socks[handle]->conn;
+    int rc = c->tls ? tls_send(w, c, a, alen, b, blen, pad)
+                    : stream_out_append(&c->out, a, alen, b, blen, pad, STREAM_OUT_MAX);
 
     /* Whole messages or nothing: a cut one would break the stream's framing. */
-    if (stream_out_append(&c->out, a, alen, b, blen, pad, STREAM_OUT_MAX) != 0) {
+    if (rc != 0) {
         counters(w, c)->slow_reader_drops++;
         return;
     }
     /* A full socket is written to again when EPOLLOUT says it takes more. */
-    if (!c->dirty && !c->write_blocked) {
-        list_push(&w->streams.dirty, &c->dirty_entry);
-        c->dirty = true;
-    }
+    mark_dirty(w, c);
 }
 
 void streams_flush(struct worker *w)
@@ -348,7 +368,7 @@ static bool handshake_record_ready(struct worker *w, struct wconn *c, uint32_t e
     }
     set_rcvlowat(c, 0);
     if (!c->tls) {
-        c->tls = tls_conn_new(w->streams.tls, c->sock->ev.fd);
+        c->tls = tls_conn_new(w->streams.tls, c->sock->ev.fd, &c->out);
         if (!c->tls) {
             conn_close(w, c, SC_TLS_ERROR);
             return false;
@@ -409,10 +429,8 @@ static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
     if (c->detecting && !conn_detect(w, c))
         return;
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        if ((c->tls_wanted || c->tls) && !handshake_record_ready(w, c, events)) {
-            update_events(w, c);
+        if ((c->tls_wanted || c->tls) && !handshake_record_ready(w, c, events))
             return;
-        }
         /* After an incomplete message, only what completes it (or its header): the rest of
          * the stream is framed from the scratch buffer again. */
         size_t want = c->plen ? c->need - c->plen : SCRATCH_SIZE;
@@ -445,7 +463,8 @@ static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
     }
     /* Out of turns with decrypted bytes inside TLS: read again next round without an event. */
     set_ready(w, c, c->tls && tls_conn_pending(c->tls));
-    update_events(w, c);
+    /* A handshake flight (or a TLS 1.3 key update) to send. */
+    mark_dirty(w, c);
 }
 
 static void conn_on_event(struct ev_handler *h, uint32_t events)
@@ -454,13 +473,10 @@ static void conn_on_event(struct ev_handler *h, uint32_t events)
     struct worker *w = s->w;
     struct wconn *c = s->conn;
 
-    /* TLS may need the socket readable to go on writing, and the reverse. */
-    if ((events & EPOLLOUT || c->tls) && stream_out_pending(&c->out) && !conn_write(w, c))
+    if ((events & EPOLLOUT) && !conn_write(w, c))
         return;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         conn_read(w, c, events);
-    else if (c->tls)
-        update_events(w, c);
 }
 
 bool streams_ready(const struct worker *w)
@@ -611,8 +627,9 @@ int streams_open(struct worker *w, bool reuseport, char *err, size_t errlen)
     if (cfg->no_tcp && cfg->ntls_listen == 0)
         return 0;
     w->streams.scratch = malloc(SCRATCH_SIZE);
+    w->streams.msg = malloc(STREAM_FRAME_MAX);
     w->streams.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (!w->streams.scratch) {
+    if (!w->streams.scratch || !w->streams.msg) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -654,7 +671,8 @@ void streams_close_all(struct worker *w)
     while (w->streams.all)
         conn_close(w, container_of(w->streams.all, struct wconn, entry), SC_SHUTDOWN);
     free(w->streams.scratch);
-    w->streams.scratch = NULL;
+    free(w->streams.msg);
+    w->streams.scratch = w->streams.msg = NULL;
     if (w->streams.spare_fd >= 0)
         close(w->streams.spare_fd);
     w->streams.spare_fd = -1;

@@ -1,5 +1,8 @@
 #include "net/tls_server.h"
 
+#include "net/stream_out.h"
+#include "net/tls_internal.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,8 +16,9 @@
 #include <openssl/x509.h>
 
 struct tls_server {
-    pthread_mutex_t lock; /* guards ctx: swapped by reloads, taken by new connections */
-    SSL_CTX *ctx;
+    pthread_mutex_t lock; /* guards ctx and dctx: swapped by reloads, taken by new connections */
+    SSL_CTX *ctx;         /* TLS */
+    SSL_CTX *dctx;        /* DTLS (src/net/dtls_server.c): the same certificate and key */
     char *cert_file, *key_file;
 };
 
@@ -29,9 +33,7 @@ struct tls_conn {
 
 /* ---- errors ---- */
 
-/* The reason of the oldest error in the thread's queue (the cause; later ones are its
- * consequences) after prefix, then an empty queue. */
-static void take_openssl_error(char *buf, size_t len, const char *prefix)
+void take_openssl_error(char *buf, size_t len, const char *prefix)
 {
     unsigned long e = ERR_peek_error();
     const char *reason = e ? ERR_reason_error_string(e) : NULL;
@@ -96,7 +98,9 @@ static EVP_PKEY *read_key(const char *key_file, bool *encrypted)
     return key;
 }
 
-static SSL_CTX *ctx_load(const char *cert_file, const char *key_file, char *err, size_t errlen)
+/* dtls: a DTLS 1.2 context (RFC 7350) for dtls_server.c, which adds its cookie callbacks. */
+static SSL_CTX *ctx_load(const char *cert_file, const char *key_file, bool dtls, char *err,
+                         size_t errlen)
 {
     char why[96];
     SSL_CTX *ctx;
@@ -104,14 +108,19 @@ static SSL_CTX *ctx_load(const char *cert_file, const char *key_file, char *err,
     bool encrypted = false;
 
     ERR_clear_error();
-    ctx = SSL_CTX_new(TLS_server_method());
+    ctx = SSL_CTX_new(dtls ? DTLS_server_method() : TLS_server_method());
     if (!ctx) {
         take_openssl_error(why, sizeof(why), "");
-        snprintf(err, errlen, "TLS context: %s", why);
+        snprintf(err, errlen, "%s context: %s", dtls ? "DTLS" : "TLS", why);
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, dtls ? DTLS1_2_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, dtls ? DTLS1_2_VERSION : TLS1_3_VERSION);
+    if (dtls && dtls_ctx_setup(ctx) != 0) {
+        take_openssl_error(why, sizeof(why), "");
+        snprintf(err, errlen, "DTLS context: %s", why);
+        goto fail;
+    }
     /* IGNORE_UNEXPECTED_EOF: an end of stream without close_notify is a close, not an error:
      * the connection ends either way, and what TURN's framing had not received whole is lost
      * with it. */
@@ -166,13 +175,15 @@ struct tls_server *tls_server_new(const char *cert_file, const char *key_file, c
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    t->ctx = ctx_load(cert_file, key_file, err, errlen);
-    if (!t->ctx)
+    t->ctx = ctx_load(cert_file, key_file, false, err, errlen);
+    t->dctx = t->ctx ? ctx_load(cert_file, key_file, true, err, errlen) : NULL;
+    if (!t->dctx)
         goto fail;
     pthread_mutex_init(&t->lock, NULL);
     return t;
 fail:
     if (t) {
+        SSL_CTX_free(t->ctx);
         free(t->cert_file);
         free(t->key_file);
     }
@@ -182,18 +193,35 @@ fail:
 
 int tls_server_reload(struct tls_server *t, char *err, size_t errlen)
 {
-    SSL_CTX *ctx = ctx_load(t->cert_file, t->key_file, err, errlen);
-    SSL_CTX *old;
+    SSL_CTX *ctx = ctx_load(t->cert_file, t->key_file, false, err, errlen);
+    SSL_CTX *dctx = ctx ? ctx_load(t->cert_file, t->key_file, true, err, errlen) : NULL;
+    SSL_CTX *old, *dold;
 
-    if (!ctx)
+    if (!dctx) {
+        SSL_CTX_free(ctx);
         return -1;
+    }
     pthread_mutex_lock(&t->lock);
     old = t->ctx;
+    dold = t->dctx;
     t->ctx = ctx;
+    t->dctx = dctx;
     pthread_mutex_unlock(&t->lock);
-    /* Connections made from the old context hold references to it: freed with the last. */
+    /* Connections made from the old contexts hold references to them: freed with the last. */
     SSL_CTX_free(old);
+    SSL_CTX_free(dold);
     return 0;
+}
+
+SSL *tls_server_new_ssl(struct tls_server *t, bool dtls)
+{
+    SSL *ssl;
+
+    /* SSL_new takes its own reference to the context: a reload cannot free it under us. */
+    pthread_mutex_lock(&t->lock);
+    ssl = SSL_new(dtls ? t->dctx : t->ctx);
+    pthread_mutex_unlock(&t->lock);
+    return ssl;
 }
 
 void tls_server_free(struct tls_server *t)
@@ -201,6 +229,7 @@ void tls_server_free(struct tls_server *t)
     if (!t)
         return;
     SSL_CTX_free(t->ctx);
+    SSL_CTX_free(t->dctx);
     pthread_mutex_destroy(&t->lock);
     free(t->cert_file);
     free(t->key_file);
@@ -209,25 +238,76 @@ void tls_server_free(struct tls_server *t)
 
 /* ---- connections ---- */
 
-struct tls_conn *tls_conn_new(struct tls_server *t, int fd)
+/* A write-only BIO that appends every record to a stream_out: it never blocks, so each
+ * tls_conn_write is one record of its own, and the records of a loop round go to the socket in
+ * one write. */
+static int out_write(BIO *b, const char *data, int len)
+{
+    BIO_clear_retry_flags(b);
+    return stream_out_append(BIO_get_data(b), data, (size_t)len, NULL, 0, 0, SIZE_MAX) == 0 ? len
+                                                                                            : -1;
+}
+
+static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int out_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *out_method;
+static pthread_once_t out_once = PTHREAD_ONCE_INIT;
+
+static void out_method_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "xturn stream_out");
+
+    if (m && BIO_meth_set_write(m, out_write) && BIO_meth_set_ctrl(m, out_ctrl) &&
+        BIO_meth_set_create(m, out_create))
+        out_method = m;
+    else
+        BIO_meth_free(m);
+}
+
+struct tls_conn *tls_conn_new(struct tls_server *t, int fd, struct stream_out *out)
 {
     struct tls_conn *c = calloc(1, sizeof(*c));
+    BIO *rbio = NULL, *wbio = NULL;
 
     if (!c)
         return NULL;
     c->read_wait = EPOLLIN;
     ERR_clear_error();
-    /* SSL_new takes its own reference to the context: a reload cannot free it under us. */
-    pthread_mutex_lock(&t->lock);
-    c->ssl = SSL_new(t->ctx);
-    pthread_mutex_unlock(&t->lock);
-    /* SSL_set_fd's socket BIO does not close fd. */
-    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1)
+    c->ssl = tls_server_new_ssl(t, false);
+    if (!c->ssl)
         goto fail;
+    /* Reads from the socket (the BIO does not close fd); writes to it, or into out. */
+    rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+    if (out) {
+        pthread_once(&out_once, out_method_init);
+        wbio = out_method ? BIO_new(out_method) : NULL;
+        if (wbio)
+            BIO_set_data(wbio, out);
+    } else {
+        wbio = rbio; /* SSL_set_bio takes one reference for a BIO given both ways */
+    }
+    if (!rbio || !wbio)
+        goto fail;
+    SSL_set_bio(c->ssl, rbio, wbio);
     SSL_set_accept_state(c->ssl);
     return c;
 fail:
     ERR_clear_error();
+    BIO_free(rbio);
+    if (wbio != rbio)
+        BIO_free(wbio);
     SSL_free(c->ssl);
     free(c);
     return NULL;

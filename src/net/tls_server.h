@@ -42,10 +42,15 @@ enum tls_io {
 
 struct tls_conn;
 
+struct stream_out;
+
 /* The server side of an accepted connection on the non-blocking socket fd, which stays the
- * caller's to close (after tls_conn_free). NULL when out of memory. The caller bounds how long a
- * handshake may take: nothing here keeps time. */
-struct tls_conn *tls_conn_new(struct tls_server *t, int fd);
+ * caller's to close (after tls_conn_free). With out, what TLS sends (every record, handshake
+ * ones too) is appended there for the caller to write to fd: writes never block then, and each
+ * tls_conn_write is a record of its own (clients that take a record for a message get what
+ * they expect). Without, records go to fd as they are made. NULL when out of memory. The caller
+ * bounds how long a handshake may take: nothing here keeps time. */
+struct tls_conn *tls_conn_new(struct tls_server *t, int fd, struct stream_out *out);
 /* Advances the handshake and reads application data into buf (len > 0). Returns the number of
  * bytes read, with *st TLS_IO_OK, or -1 with *st saying why not. A record may be read only in
  * part: read until it returns -1, the rest is not signalled by the socket again. */

@@ -17,10 +17,12 @@ static size_t udp_payload_max(const struct xt_addr *to)
     return to->family == AF_INET ? 65535 - 20 - 8 : 65535 - 8;
 }
 
-/* The longest message to an allocation's client: a datagram's payload, or on a stream the
- * longest STUN message (a 16-bit length that is a multiple of 4). */
+/* The longest message to an allocation's client: a datagram's payload, on a stream the longest
+ * STUN message (a 16-bit length that is a multiple of 4), over DTLS a record's plaintext. */
 static size_t client_message_max(const struct turn_allocation *a)
 {
+    if (a->transport == TURN_DTLS)
+        return 16384;
     return turn_transport_is_stream(a->transport) ? STUN_HEADER_LEN + 65532
                                                   : udp_payload_max(&a->client);
 }

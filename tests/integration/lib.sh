@@ -464,3 +464,16 @@ make_cert() {
         -subj "/CN=${1:-xturn-test}" -keyout "$XT_KEY" -out "$XT_CERT" >/dev/null 2>&1 ||
         fail "openssl could not make a certificate"
 }
+
+# metric NAME [LABEL]: the sum of the series NAME{...} whose labels contain LABEL (e.g.
+# 'reason="not_turn"'), scraped from the daemon's /metrics at $XT_RELAY4:${XT_MPORT:-9641}
+# (start_xturn with --metrics "$XT_RELAY4:$XT_MPORT").
+metric() {
+    ns_exec "$XT_NS_RELAY" python3 - "$XT_RELAY4" "${XT_MPORT:-9641}" "$1" "${2:-}" <<'PY'
+import sys, urllib.request
+host, port, name, label = sys.argv[1:]
+body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode()
+print(sum(int(l.rsplit(" ", 1)[1]) for l in body.splitlines()
+          if l.startswith(name + "{") and label in l))
+PY
+}

@@ -9,29 +9,19 @@
 . "$(dirname "$0")/lib.sh"
 
 TLS_PORT=5349
-MPORT=9641
+XT_MPORT=9641
 FLOOD=3000
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$XT_DAEMON_PID/status"; }
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$XT_DAEMON_PID/status"; }
 fds() { find "/proc/$XT_DAEMON_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-# metric NAME [LABEL]: the sum of a series from /metrics.
-metric() {
-    ns_exec "$XT_NS_RELAY" python3 - "$XT_RELAY4" "$MPORT" "$1" "${2:-}" <<'PY'
-import sys, urllib.request
-host, port, name, label = sys.argv[1:]
-body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode()
-print(sum(int(l.rsplit(" ", 1)[1]) for l in body.splitlines()
-          if l.startswith(name + "{") and label in l))
-PY
-}
 
 ulimit -n "$(ulimit -Hn)"
 topo_up
 start_peer
 make_cert
 start_xturn --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-cert "$XT_CERT" --tls-key "$XT_KEY" \
-    --max-tcp-per-ip 10000 --metrics "$XT_RELAY4:$MPORT"
+    --max-tcp-per-ip 10000 --metrics "$XT_RELAY4:$XT_MPORT"
 # A first TCP and TLS session: what a relay in use holds is the baseline, not start-up.
 uclient_ok "${XT_REST_ARGS[@]}" -t -n 20 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 uclient_ok "${XT_REST_ARGS[@]}" -t -S -p "$TLS_PORT" -n 20 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
@@ -48,7 +38,7 @@ for _ in $(seq 1 100); do
     [ -s "$status" ] && [ "$(awk '{ print $2 }' "$status")" -ge "$FLOOD" ] && break
     sleep 0.2
 done
-open=$(metric xturn_stream_connections)
+open=$(metric xturn_client_connections)
 log "flood: $(cat "$status"); the relay holds $open connections"
 [ "$open" -ge $((FLOOD * 9 / 10)) ] || fail "only $open hostile connections open at the relay"
 
@@ -61,7 +51,7 @@ wait "$flood" || fail "the flood failed: $(tail -n 3 "$XT_TMP/flood.out")"
 xt_forget "$flood"
 log "flood over: $(tail -n 1 "$XT_TMP/flood.out")"
 log "closed by the relay, by reason: $(for r in first_message_timeout not_turn tls_error buffer_budget; do
-    printf '%s=%s ' "$r" "$(metric xturn_stream_connections_closed_total "reason=\"$r\"")"; done)"
+    printf '%s=%s ' "$r" "$(metric xturn_client_connections_closed_total "reason=\"$r\"")"; done)"
 grow=$(($(hwm_kb) - rss0))
 log "RSS: baseline ${rss0} kB, peak $(hwm_kb) kB (+$((grow / 1024)) MB)"
 [ "$grow" -lt $((64 * 1024)) ] || fail "RSS grew by $((grow / 1024)) MB under the flood (limit 64)"
@@ -74,7 +64,7 @@ log "descriptors back to $(fds)"
 stop_xturn
 
 # The limits, counted: 5 per IP, 8 in all.
-start_xturn --max-tcp-per-ip 5 --max-tcp-connections 8 --metrics "$XT_RELAY4:$MPORT"
+start_xturn --max-tcp-per-ip 5 --max-tcp-connections 8 --metrics "$XT_RELAY4:$XT_MPORT"
 hold() { # NS N: open N connections from NS, hold them 3 s; print how many the relay closed at once
     ns_exec "$1" timeout 20 python3 - "$XT_RELAY4" "$XT_PORT" "$2" <<'PY'
 import socket, sys, time
@@ -101,9 +91,9 @@ sleep 0.5
 wait $! || true
 [ "$(cat "$XT_TMP/hold.client")" -eq 5 ] || fail "--max-tcp-per-ip 5 did not refuse 5 of 10"
 sleep 1.5
-[ "$(metric xturn_stream_connections_refused_total 'reason="max_per_ip"')" -eq 5 ] ||
+[ "$(metric xturn_client_connections_refused_total 'reason="max_per_ip"')" -eq 5 ] ||
     fail "refusals per IP not counted"
-[ "$(metric xturn_stream_connections_refused_total 'reason="max_connections"')" -eq 2 ] ||
+[ "$(metric xturn_client_connections_refused_total 'reason="max_connections"')" -eq 2 ] ||
     fail "refusals in total not counted"
 grep -q 'stream connection refused' "$XT_LOG" || fail "refusals not logged"
 stop_xturn

@@ -10,7 +10,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-MPORT=9641
+XT_MPORT=9641
 TLS_PORT=5349
 junk_at() {
     local out="$XT_TMP/stream_junk.$2.out"
@@ -21,24 +21,11 @@ junk_at() {
     daemon_alive || fail "daemon died under stream junk sent to $1"
 }
 
-# closed REASON: the count of stream connections closed for REASON, from /metrics.
-closed() {
-    ns_exec "$XT_NS_RELAY" python3 - "$XT_RELAY4" "$MPORT" "$1" <<'PY'
-import sys, urllib.request
-host, port, reason = sys.argv[1:]
-body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode()
-total = 0
-for line in body.splitlines():
-    if line.startswith("xturn_stream_connections_closed_total{") and f'reason="{reason}"' in line:
-        total += int(line.rsplit(" ", 1)[1])
-print(total)
-PY
-}
 
 topo_up
 start_peer
 make_cert
-start_xturn --tcp-first-message-timeout 2 --metrics "$XT_RELAY4:$MPORT" \
+start_xturn --tcp-first-message-timeout 2 --metrics "$XT_RELAY4:$XT_MPORT" \
     --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-listen "[$XT_RELAY6]:$TLS_PORT" \
     --tls-cert "$XT_CERT" --tls-key "$XT_KEY"
 junk_at "$XT_RELAY4" 4
@@ -46,7 +33,7 @@ junk_at "$XT_RELAY6" 6
 # Counters are published once a second.
 sleep 1.5
 for r in stun_length:2 not_turn:6 bad_cookie:4 first_message_timeout:6 tls_error:4; do
-    n=$(closed "${r%%:*}")
+    n=$(metric xturn_client_connections_closed_total "reason=\"${r%%:*}\"")
     [ "$n" -eq "${r##*:}" ] || fail "closed for ${r%%:*}: $n, expected ${r##*:}"
 done
 uclient_ok "${XT_REST_ARGS[@]}" -t -n 100 -l 101 -z 5 -e "$XT_PEER4" "$XT_RELAY4"

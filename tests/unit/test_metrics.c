@@ -444,15 +444,15 @@ static void test_render_values(void **state)
     assert_int_equal(count_prefix(page, "xturn_dropped_packets_total{"), 2 * TD_COUNT);
 
     /* stream connections: tcp only, never udp */
-    assert_line(page, "xturn_stream_connections{transport=\"tcp\"} 7");
-    assert_line(page, "xturn_stream_connections_accepted_total{transport=\"tcp\"} 30");
-    assert_line(page, "xturn_stream_connections_refused_total{transport=\"tcp\","
+    assert_line(page, "xturn_client_connections{transport=\"tcp\"} 7");
+    assert_line(page, "xturn_client_connections_accepted_total{transport=\"tcp\"} 30");
+    assert_line(page, "xturn_client_connections_refused_total{transport=\"tcp\","
                       "reason=\"max_per_ip\"} 4");
-    assert_line(page, "xturn_stream_connections_closed_total{transport=\"tcp\","
+    assert_line(page, "xturn_client_connections_closed_total{transport=\"tcp\","
                       "reason=\"stun_length\"} 2");
-    assert_line(page, "xturn_stream_slow_reader_drops_total{transport=\"tcp\"} 8");
-    assert_int_equal(count_prefix(page, "xturn_stream_connections{"), 1);
-    assert_int_equal(count_prefix(page, "xturn_stream_connections_closed_total{"), SC_COUNT);
+    assert_line(page, "xturn_client_slow_reader_drops_total{transport=\"tcp\"} 8");
+    assert_int_equal(count_prefix(page, "xturn_client_connections{"), 1);
+    assert_int_equal(count_prefix(page, "xturn_client_connections_closed_total{"), SC_COUNT);
     assert_line(page, "xturn_send_failures_total 1");
     assert_line(page, "xturn_oversized_datagrams_total 2");
     assert_line(page, "xturn_relay_ports{family=\"ipv4\"} 16384");

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "net/stream_out.h"
 #include "net/tls_server.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -238,7 +239,7 @@ static void link_open(struct link *l, struct tls_server *srv, SSL_CTX *cctx)
     set_nonblock(sv[1]);
     l->sfd = sv[0];
     l->cfd = sv[1];
-    l->conn = tls_conn_new(srv, l->sfd);
+    l->conn = tls_conn_new(srv, l->sfd, NULL);
     assert_non_null(l->conn);
     assert_false(tls_conn_established(l->conn));
     assert_string_equal(tls_conn_error(l->conn), "");
@@ -980,6 +981,68 @@ static void reload_concurrent(void **state)
     assert_true(made >= 20);
 }
 
+/* With a stream_out, every record (the handshake's too) waits there for the caller to write: each
+ * tls_conn_write is one record of its own, whatever the socket takes. */
+static void records_queued_for_the_caller(void **state)
+{
+    struct fx *f = *state;
+    struct stream_out out = {0};
+    struct link l;
+    const char *msgs[] = {"one", "second", "the third"};
+    size_t off = 0, records = 0;
+    char buf[64];
+    int sv[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    set_nonblock(sv[0]);
+    set_nonblock(sv[1]);
+    l.sfd = sv[0];
+    l.cfd = sv[1];
+    assert_non_null(l.conn = tls_conn_new(f->srv, l.sfd, &out));
+    assert_non_null(l.cli = SSL_new(f->cctx));
+    assert_int_equal(SSL_set_fd(l.cli, l.cfd), 1);
+    SSL_set_connect_state(l.cli);
+    for (int i = 0; i < ROUNDS && !(tls_conn_established(l.conn) && SSL_is_init_finished(l.cli));
+         i++) {
+        enum tls_io st;
+        SSL_do_handshake(l.cli);
+        ERR_clear_error();
+        tls_conn_read(l.conn, buf, sizeof(buf), &st);
+        /* the caller's part: what waits goes to the socket */
+        if (stream_out_pending(&out)) {
+            ssize_t n = write(l.sfd, stream_out_data(&out), stream_out_pending(&out));
+            assert_true(n > 0);
+            stream_out_consume(&out, (size_t)n);
+        }
+    }
+    assert_true(tls_conn_established(l.conn));
+    SSL_read(l.cli, buf, sizeof(buf)); /* takes the tickets */
+    ERR_clear_error();
+    assert_int_equal(stream_out_pending(&out), 0);
+    for (size_t i = 0; i < ARRAY_LEN(msgs); i++) {
+        enum tls_io st;
+        assert_int_equal(tls_conn_write(l.conn, msgs[i], strlen(msgs[i]), &st),
+                         (ssize_t)strlen(msgs[i]));
+    }
+    /* three application data records, back to back, nothing sent yet */
+    while (off + 5 <= stream_out_pending(&out)) {
+        const uint8_t *r = stream_out_data(&out) + off;
+        assert_int_equal(r[0], 23);
+        off += 5 + (size_t)(r[3] << 8 | r[4]);
+        records++;
+    }
+    assert_int_equal(off, stream_out_pending(&out));
+    assert_int_equal(records, 3);
+    assert_int_equal(write(l.sfd, stream_out_data(&out), off), (ssize_t)off);
+    for (size_t i = 0; i < ARRAY_LEN(msgs); i++) {
+        int n = SSL_read(l.cli, buf, sizeof(buf));
+        assert_int_equal(n, (int)strlen(msgs[i]));
+        assert_memory_equal(buf, msgs[i], (size_t)n);
+    }
+    link_close(&l);
+    stream_out_free(&out);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -998,6 +1061,7 @@ int main(void)
         T(socket_errors),
         T(free_sends_close_notify),
         T(not_a_handshake),
+        T(records_queued_for_the_caller),
         cmocka_unit_test(stream_kind),
         cmocka_unit_test(load_refused),
         T(reload_failure_keeps_old),
