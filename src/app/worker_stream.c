@@ -104,8 +104,9 @@ static void conn_close(struct worker *w, struct wconn *c, enum stream_close why)
         tls_conn_free(c->tls);
         c->tls = NULL;
         if (stream_out_pending(&c->out) &&
-            write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out)) < 0)
-            c->write_blocked = true; /* nothing more to do: the connection ends */
+            write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out)) < 0) {
+            /* nothing to do: the connection ends either way */
+        }
     }
     stream_out_free(&c->out);
     /* The wconn is freed with its wsock, after the current dispatch. */
