@@ -328,6 +328,32 @@ def main():
                      f"({how}): {pm(vu, err(pu, how))} vs {pm(vc, err(pc, how))} ms per million relayed "
                      f"packets ({vu / vc:.2f}×) | "
                      f"{verdict(lo, hi, lambda x: x <= 0.5)} |")
+        for t, name in (("tcp", "TCP"), ("tls", "TLS")):
+            x, co = f"xturn-{t}", f"coturn-{t}"
+            lfx, lfc = lf(x, size), lf(co, size)
+            if not (by.get((x, 4, 4, size)) and by.get((co, 4, 4, size))):
+                continue
+            if lfx and lfc:
+                L.append(f"| xturn ≥ coturn's loss-free rate, {name} clients (4→4, {size} B) | "
+                         f"{fmt(lfx.offered)} vs {fmt(lfc.offered)} pps "
+                         f"({lfx.offered / lfc.offered:.2f}×; the sweep's steps bound the "
+                         f"precision) | {'yes' if lfx.offered >= 0.98 * lfc.offered else 'no'} |")
+            # The relay process's own CPU compares transports (the generator's TCP and TLS work
+            # is not in the UDP baseline): at the highest rate both are loss-free, and at each
+            # one's own loss-free rate.
+            px = {p.rate: p for p in by.get((x, 4, 4, size), []) if p.ok and p.loss_free}
+            pc = {p.rate: p for p in by.get((co, 4, 4, size), []) if p.ok and p.loss_free}
+            common = [r for r in px if r in pc and r != 0 and px[r].relay_ms_per_mpkt
+                      and pc[r].relay_ms_per_mpkt]
+            if common:
+                r = max(common)
+                vx, vc = px[r].relay_ms_per_mpkt, pc[r].relay_ms_per_mpkt
+                own = (f"; at each one's loss-free rate {fmt(lfx.relay_ms_per_mpkt)} vs "
+                       f"{fmt(lfc.relay_ms_per_mpkt)} ({lfx.relay_ms_per_mpkt / lfc.relay_ms_per_mpkt:.2f}×)"
+                       if lfx and lfc and lfx.relay_ms_per_mpkt and lfc.relay_ms_per_mpkt else "")
+                L.append(f"| xturn ≤ ½ coturn's relay CPU per packet, {name} clients (4→4, {size} B) | "
+                         f"at {fmt(r)} pps (relay process): {fmt(vx)} vs {fmt(vc)} ms per million "
+                         f"relayed packets ({vx / vc:.2f}×){own} | {'yes' if vx <= 0.5 * vc else 'no'} |")
     L.append("")
     L.append(f"Loss-free: loss below {LOSS_FREE_PCT} % of the datagrams sent in the measured seconds, "
              "every allocation set up. A loss-free rate is the highest offered rate (as measured, "
