@@ -210,6 +210,12 @@ bool tcp_relay_available(const struct turn_server *s);
  * own, authenticated, without allocation). */
 void tcp_handle_connect(struct turn_req *r, struct turn_allocation *a);
 void tcp_handle_connection_bind(struct turn_req *r);
+/* Before a ConnectionBind is authenticated: true when it went to the worker its connection id
+ * belongs to (turn_io.tcp_redirect), which authenticates and answers it; signed requests only. */
+bool tcp_bind_redirected(struct turn_req *r);
+/* The other client address a ConnectionBind's nonce may be bound to: its connection's
+ * allocation's (clients reuse their control connection's nonce), or NULL. */
+const struct xt_addr *tcp_bind_nonce_client(struct turn_server *s, const struct stun_msg *m);
 /* Closes every peer (and data) connection of an allocation that is being deleted. */
 void tcp_close_all(struct turn_server *s, struct turn_allocation *a);
 

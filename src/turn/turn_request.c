@@ -364,7 +364,9 @@ void turn_handle_request(struct turn_req *r)
 {
     struct turn_server *s = r->s;
     uint16_t method = r->msg->method;
+    const struct xt_addr *nonce_client;
     struct turn_allocation *a;
+    enum auth_result res;
 
     if (method == STUN_BINDING) {
         handle_binding(r);
@@ -375,7 +377,14 @@ void turn_handle_request(struct turn_req *r)
         req_send_error(r, 400);
         return;
     }
-    switch (auth_check(&s->auth, r->msg, r->client, r->now->unix_s, r->key, r->user)) {
+    if (method == TURN_CONNECTION_BIND && tcp_bind_redirected(r))
+        return;
+    res = auth_check(&s->auth, r->msg, r->client, r->now->unix_s, r->key, r->user);
+    /* RFC 6062: a data connection may come with its control connection's nonce. */
+    if (res == AUTH_STALE_NONCE && method == TURN_CONNECTION_BIND &&
+        (nonce_client = tcp_bind_nonce_client(s, r->msg)))
+        res = auth_check(&s->auth, r->msg, nonce_client, r->now->unix_s, r->key, r->user);
+    switch (res) {
     case AUTH_OK:
         break;
     case AUTH_MISSING:

@@ -337,39 +337,61 @@ void turn_on_tcp_accept(struct turn_server *s, const struct turn_time *now, void
 
 /* ---- ConnectionBind (RFC 6062 5.4) ---- */
 
-/* The id belongs to another worker's server: the connection goes there, message and all. */
-static bool redirect(struct turn_req *r, uint32_t id)
+static bool bind_id(const struct stun_msg *m, uint32_t *id)
+{
+    const struct stun_attr *ci = stun_find(m, TURN_ATTR_CONNECTION_ID);
+
+    if (!ci || ci->len != 4)
+        return false;
+    *id = (uint32_t)ci->val[0] << 24 | (uint32_t)ci->val[1] << 16 | (uint32_t)ci->val[2] << 8 |
+          ci->val[3];
+    return true;
+}
+
+/* The id belongs to another worker's server: the connection goes there, message and all. The
+ * message is authenticated there (the nonce may be the control connection's: only that worker
+ * can tell), so only a signed ConnectionBind on a stream goes anywhere. */
+bool tcp_bind_redirected(struct turn_req *r)
 {
     struct turn_server *s = r->s;
+    uint32_t id;
     void *target;
 
-    if (!s->io.tcp_redirect)
+    if (!turn_transport_is_stream(r->transport) || !tcp_relay_available(s) || !s->io.tcp_redirect ||
+        (r->msg->mi < 0 && r->msg->mi256 < 0) || !bind_id(r->msg, &id) ||
+        (id & TCP_SLOT_MASK) == (uint32_t)s->slot)
         return false;
     target = turn_shared_slot_ctx(s->shared, (int)(id & TCP_SLOT_MASK));
     return target && target != s->io.ctx &&
            s->io.tcp_redirect(s->io.ctx, r->listen_handle, target) == 0;
 }
 
+const struct xt_addr *tcp_bind_nonce_client(struct turn_server *s, const struct stun_msg *m)
+{
+    struct turn_tcp_conn *c;
+    uint32_t id;
+
+    if (s->slot < 0 || !bind_id(m, &id) || !(c = by_id(s, id)) || c->state != TCS_PENDING)
+        return NULL;
+    return &c->alloc->client;
+}
+
 void tcp_handle_connection_bind(struct turn_req *r)
 {
     struct turn_server *s = r->s;
-    const struct stun_attr *ci = stun_find(r->msg, TURN_ATTR_CONNECTION_ID);
     struct turn_tcp_conn *c;
     uint8_t buf[RESP_MAX];
     struct stun_builder b;
     uint32_t id;
 
     /* A data connection is a stream connection of its own, never one with an allocation. */
-    if (!turn_transport_is_stream(r->transport) || !tcp_relay_available(s) || !ci || ci->len != 4 ||
-        alloc_find(s, r->client, r->listen_handle)) {
+    if (!turn_transport_is_stream(r->transport) || !tcp_relay_available(s) ||
+        !bind_id(r->msg, &id) || alloc_find(s, r->client, r->listen_handle)) {
         req_send_error(r, 400);
         return;
     }
-    id = (uint32_t)ci->val[0] << 24 | (uint32_t)ci->val[1] << 16 | (uint32_t)ci->val[2] << 8 |
-         ci->val[3];
-    if ((id & TCP_SLOT_MASK) != (uint32_t)s->slot && redirect(r, id))
-        return;
-    /* Unknown, expired, still connecting or bound already: RFC 6062 5.4 says 400. */
+    /* Unknown (another worker's that cannot take it), expired, still connecting or bound
+     * already: RFC 6062 5.4 says 400. */
     c = by_id(s, id);
     if (!c || c->state != TCS_PENDING) {
         req_send_error(r, 400);

@@ -481,6 +481,29 @@ static void bind_errors(void **state)
     assert_int_equal(bind_code(m, DATA_HANDLE + 1, id), 400);
 }
 
+/* Clients reuse their control connection's nonce on data connections (coturn's does, and
+ * nonces are bound to the client's address and port): taken for a ConnectionBind of that
+ * allocation's connections, and for nothing else. */
+static void bind_with_the_control_connections_nonce(void **state)
+{
+    struct mock *m = *state;
+    struct xt_addr peer, other;
+    uint32_t id, other_id;
+
+    allocated(m, "198.18.2.2:5000", &peer);
+    connected(m, &peer, &id);
+    mock_addr(&other, "198.18.2.2:5001");
+    connected(m, &other, &other_id);
+    /* The data connection comes from another port, with the control connection's nonce. */
+    mock_addr(&m->client, "198.18.1.2:40123");
+    assert_int_equal(bind_code(m, DATA_HANDLE, id ^ 0x100), 438);
+    assert_int_equal(mock_refresh(m, -1), 438);
+    assert_int_equal(bind_code(m, DATA_HANDLE, id), 0);
+    /* Its own nonce does as well. */
+    m->nonce_len = 0;
+    assert_int_equal(bind_code(m, DATA_HANDLE + 1, other_id), 0);
+}
+
 /* A connection id names its server: a ConnectionBind reaching another worker goes there. */
 static void bind_on_another_worker_is_handed_over(void **state)
 {
@@ -511,7 +534,18 @@ static void bind_on_another_worker_is_handed_over(void **state)
     assert_int_equal(m->redirects, 0);
     /* An id of a slot no server holds: 400 where it lands. */
     assert_int_equal(bind_code(m2, DATA_HANDLE + 1, (id & ~0xFFu) | 0x77), 400);
-    /* Unauthenticated ones are not handed anywhere. */
+    /* Unsigned ones are not handed anywhere: challenged where they land. */
+    {
+        uint8_t buf[MOCK_REQ_MAX],
+            v[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+        struct stun_builder b;
+
+        mock_req(m2, &b, buf, sizeof(buf), TURN_CONNECTION_BIND);
+        stun_add_attr(&b, TURN_ATTR_CONNECTION_ID, v, sizeof(v));
+        mock_from_client_on(m2, DATA_HANDLE + 2, &m2->client, buf, mock_unsigned(&b));
+        assert_int_equal(mock_last_code(m2), 401);
+        assert_int_equal(m2->redirects, 1);
+    }
     mock_teardown(m2);
     free(m2);
     turn_server_free(m->s);
@@ -678,6 +712,7 @@ int main(void)
         T(incoming_with_permission_is_offered),
         T(incoming_not_bound_in_time_is_closed),
         T(bind_errors),
+        T(bind_with_the_control_connections_nonce),
         T(bind_on_another_worker_is_handed_over),
         T(self_peers_are_tcp_allocations_only),
         T(relayed_bytes_count_and_take_the_rate),
