@@ -156,7 +156,7 @@ static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void
         streams_send(w, handle, head, head_len, body, body_len, pad);
     else if (s->kind == WS_TCP_DATA)
         tcp_relay_send(w, handle, head, head_len, body, body_len, pad);
-    else
+    else if (s->kind == WS_UDP_LISTEN || s->kind == WS_RELAYED)
         udp_tx_queue(&w->tx, s->ev.fd, dst, head, head_len, body, body_len, pad);
 }
 

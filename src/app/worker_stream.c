@@ -249,6 +249,7 @@ static void conn_hand_over(struct worker *w, struct wconn *c, const uint8_t *msg
                                 .rest_len = rest_len};
     struct wsock *s = c->sock;
 
+    udp_tx_flush(&w->tx); /* as when closing: nothing queued may point into its buffers */
     counters(w, c)->closed[SC_HANDED_OVER]++;
     counters(w, c)->open--;
     list_unlink(&c->entry);

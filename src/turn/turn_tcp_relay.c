@@ -357,9 +357,10 @@ bool tcp_bind_redirected(struct turn_req *r)
     uint32_t id;
     void *target;
 
+    /* Never a connection with an allocation: that would leave with it. */
     if (!turn_transport_is_stream(r->transport) || !tcp_relay_available(s) || !s->io.tcp_redirect ||
         (r->msg->mi < 0 && r->msg->mi256 < 0) || !bind_id(r->msg, &id) ||
-        (id & TCP_SLOT_MASK) == (uint32_t)s->slot)
+        (id & TCP_SLOT_MASK) == (uint32_t)s->slot || alloc_find(s, r->client, r->listen_handle))
         return false;
     target = turn_shared_slot_ctx(s->shared, (int)(id & TCP_SLOT_MASK));
     return target && target != s->io.ctx &&
