@@ -303,8 +303,13 @@ static int relay_dir(struct worker *w, struct tcp_pair *p, int dir, bool *progre
             return -1;
         waiting = stream_out_pending(&dst->out);
         room = waiting < TCP_RELAY_BUFFER ? TCP_RELAY_BUFFER - waiting : 0;
-        if (src->eof || !src->readable || room == 0 || w->now.ms < p->resume_ms[dir])
+        if (src->eof || !src->readable || room == 0)
             return 0;
+        /* Resting for the rate: the timer brings it back (whatever else woke the pair). */
+        if (w->now.ms < p->resume_ms[dir]) {
+            wake_at(w, p, p->resume_ms[dir]);
+            return 0;
+        }
         n = end_read(src, buf, room < READ_CHUNK ? room : READ_CHUNK);
         if (n == -2)
             return -1;

@@ -57,7 +57,8 @@ topo_up
 make_cert
 start_echo
 start_xturn --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-listen "[$XT_RELAY6]:$TLS_PORT" \
-    --tls-cert "$XT_CERT" --tls-key "$XT_KEY" --metrics 127.0.0.1:9641 --log-level debug
+    --tls-cert "$XT_CERT" --tls-key "$XT_KEY" --metrics 127.0.0.1:9641 --log-level debug \
+    --workers 2
 uclient_ok "${XT_REST_ARGS[@]}" -T -m 4 -n 200 -l 100 -z 5 "$XT_RELAY4"
 uclient_ok "${XT_REST_ARGS[@]}" -T -x -n 200 -l 100 -z 5 "$XT_RELAY6"
 uclient_ok "${XT_REST_ARGS[@]}" -T -S -p "$TLS_PORT" -m 2 -n 200 -l 100 -z 5 "$XT_RELAY4"
