@@ -3,7 +3,8 @@
 # are gcc's), and a seed corpus generated at build time by tests/fuzz/seeds.c.
 #   make fuzz-build          the harnesses and $(BUILD)/fuzz/corpus/<harness>/
 #   make fuzz                each harness for FUZZ_SECONDS (default 60), one after the other
-#   make fuzz-<harness>      one of them (fuzz-stun, fuzz-turn_server, fuzz-xdp, fuzz-stream)
+#   make fuzz-<harness>      one of them (fuzz-stun, fuzz-turn_server, fuzz-xdp, fuzz-stream,
+#                            fuzz-tcp_relay)
 # Inputs that crash land in $(BUILD)/fuzz/artifacts/. fuzz_xdp needs root (network namespace).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -16,7 +17,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wex
 FUZZ_LDLIBS  := $(BASE_LDLIBS)
 FUZZ_BPFLIBS := $(BPF_LDLIBS)
 
-FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream
+FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream fuzz_tcp_relay
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
 # The parts of libxturn.a (LIB_SRC) the harnesses reach: no sockets, threads or HTTP (of
 # src/net, only the stream framer, which does no I/O).
@@ -31,11 +32,14 @@ FUZZ_MAXLEN_fuzz_stun        := 4096
 FUZZ_MAXLEN_fuzz_turn_server := 4096
 FUZZ_MAXLEN_fuzz_xdp         := 4096
 FUZZ_MAXLEN_fuzz_stream      := 4096
+FUZZ_MAXLEN_fuzz_tcp_relay   := 4096
 FUZZ_OPTS_fuzz_turn_server   := -len_control=0
+FUZZ_OPTS_fuzz_tcp_relay     := -len_control=0
 FUZZ_LINK_fuzz_stun          := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_turn_server   := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_xdp           := $(FUZZ_BPFLIBS) $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_stream        := $(FUZZ_LDLIBS)
+FUZZ_LINK_fuzz_tcp_relay     := $(FUZZ_LDLIBS)
 
 .PHONY: fuzz fuzz-build $(FUZZ_HARNESSES:fuzz_%=fuzz-%)
 

@@ -333,6 +333,10 @@ const struct opt config_flags[] = {
         "most permissions (peer IPs) per allocation; 508 beyond"),
     U32("max-channels", "N", turn.max_channels, 1, UINT32_MAX, "1000", COUNT ", at least 1",
         "most channels per allocation; 508 beyond"),
+    U32("max-tcp-peer-connections", "N", turn.max_tcp_peer_conns, 1, 65535, "64",
+        COUNT " from 1 to 65535",
+        "most peer connections of a TCP allocation (RFC 6062) at once, both ways; beyond, Connect "
+        "gets 508 and connections from peers are closed"),
     U32("max-lifetime", "SECONDS", turn.max_lifetime_s, 60, UINT32_MAX, "3600",
         "expected seconds, at least 60", "longest allocation lifetime granted, at least 60"),
     U32("default-lifetime", "SECONDS", turn.default_lifetime_s, 1, 86400, "600", LIFETIME,

@@ -66,9 +66,21 @@ static const char *const family_names[2] = {"ipv4", "ipv6"};
 static const char *const direction_names[2] = {"to_peer", "to_client"};
 
 static const char *const method_names[TM_COUNT] = {
-    [TM_BINDING] = "binding",           [TM_ALLOCATE] = "allocate",
-    [TM_REFRESH] = "refresh",           [TM_CREATE_PERMISSION] = "create_permission",
-    [TM_CHANNEL_BIND] = "channel_bind", [TM_OTHER] = "other",
+    [TM_BINDING] = "binding",
+    [TM_ALLOCATE] = "allocate",
+    [TM_REFRESH] = "refresh",
+    [TM_CREATE_PERMISSION] = "create_permission",
+    [TM_CHANNEL_BIND] = "channel_bind",
+    [TM_CONNECT] = "connect",
+    [TM_CONNECTION_BIND] = "connection_bind",
+    [TM_OTHER] = "other",
+};
+
+static const char *const tcp_refusal_names[TTR_COUNT] = {
+    [TTR_NO_PERMISSION] = "no_permission",
+    [TTR_SELF] = "self",
+    [TTR_LIMIT] = "max_peer_connections",
+    [TTR_NO_MEMORY] = "no_memory",
 };
 
 static const char *const drop_names[TD_COUNT] = {
@@ -269,21 +281,23 @@ static void render_userspace(struct out *o, const struct xturn_snapshot *s)
               s->relay_family);
 }
 
-/* A stream_counters field per connection transport (TCP, TLS, DTLS): one value, or an array
- * of n by reason. */
+/* A field of per-transport counters (an array by transport from base, stride bytes apart) per
+ * connection transport (TCP, TLS, and DTLS when dtls): one value, or an array of n labelled
+ * label="names[i]". */
 static void stream_series(struct out *o, const struct xturn_snapshot *s, const char *name,
-                          const char *type, const char *help, size_t field, int n,
-                          const char *const *reasons)
+                          const char *type, const char *help, bool dtls, const void *base,
+                          size_t stride, size_t field, int n, const char *label,
+                          const char *const *names)
 {
     family(o, name, type, help);
     FOR_TRANSPORT(s, t)
-    if (t != TURN_UDP) {
-        const uint64_t *v = (const uint64_t *)((const char *)&s->streams[t] + field);
-        for (int r = 0; r < (reasons ? n : 1); r++) {
+    if (t != TURN_UDP && (dtls || t != TURN_DTLS)) {
+        const uint64_t *v = (const uint64_t *)((const char *)base + (size_t)t * stride + field);
+        for (int r = 0; r < (names ? n : 1); r++) {
             put(o, "%s{transport=\"%s\"", name, tname(t));
-            if (reasons) {
-                put(o, ",reason=\"");
-                put_name(o, reasons, r);
+            if (names) {
+                put(o, ",%s=\"", label);
+                put_name(o, names, r);
                 put(o, "\"");
             }
             put(o, "} %llu\n", (unsigned long long)v[r]);
@@ -291,24 +305,47 @@ static void stream_series(struct out *o, const struct xturn_snapshot *s, const c
     }
 }
 
-#define SC_FIELD(f) offsetof(struct stream_counters, f)
+/* Client connections: every transport but UDP. TCP allocations: stream clients only. */
+#define SC_FIELD(f)  true, s->streams, sizeof(s->streams[0]), offsetof(struct stream_counters, f)
+#define TCP_FIELD(f) false, s->turn, sizeof(s->turn[0]), offsetof(struct turn_counters, f)
 
 static void render_streams(struct out *o, const struct xturn_snapshot *s)
 {
     stream_series(o, s, "xturn_client_connections", "gauge",
-                  "Open client connections by transport.", SC_FIELD(open), 1, NULL);
+                  "Open client connections by transport.", SC_FIELD(open), 1, NULL, NULL);
     stream_series(o, s, "xturn_client_connections_accepted_total", "counter",
-                  "Client connections accepted, by transport.", SC_FIELD(accepted), 1, NULL);
+                  "Client connections accepted, by transport.", SC_FIELD(accepted), 1, NULL, NULL);
     stream_series(o, s, "xturn_client_connections_refused_total", "counter",
                   "Client connections closed at once by a limit, by transport and reason.",
-                  SC_FIELD(refused), SR_COUNT, stream_refusal_names);
+                  SC_FIELD(refused), SR_COUNT, "reason", stream_refusal_names);
     stream_series(o, s, "xturn_client_connections_closed_total", "counter",
                   "Client connections closed, by transport and reason.", SC_FIELD(closed), SC_COUNT,
-                  stream_close_names);
+                  "reason", stream_close_names);
     stream_series(o, s, "xturn_client_slow_reader_drops_total", "counter",
                   "Messages not sent to a client connection, by transport: it does not read fast "
                   "enough (TCP, TLS), or its message could not be encrypted (DTLS).",
-                  SC_FIELD(slow_reader_drops), 1, NULL);
+                  SC_FIELD(slow_reader_drops), 1, NULL, NULL);
+}
+
+/* RFC 6062 TCP allocations, by the transport of their clients (TCP or TLS). */
+static void render_tcp_allocations(struct out *o, const struct xturn_snapshot *s)
+{
+    stream_series(o, s, "xturn_tcp_peer_connections", "gauge",
+                  "Peer connections of TCP allocations (RFC 6062): connecting, waiting for their "
+                  "ConnectionBind or relaying, by client transport.",
+                  TCP_FIELD(tcp_peer_conns), 1, NULL, NULL);
+    stream_series(o, s, "xturn_tcp_peer_connections_refused_total", "counter",
+                  "Connections from peers to TCP allocations' relayed addresses closed as soon as "
+                  "accepted, by client transport and reason.",
+                  TCP_FIELD(tcp_refused), TTR_COUNT, "reason", tcp_refusal_names);
+    stream_series(o, s, "xturn_tcp_peer_bind_timeouts_total", "counter",
+                  "Peer connections closed because no ConnectionBind came within 30 s, by client "
+                  "transport.",
+                  TCP_FIELD(tcp_bind_timeouts), 1, NULL, NULL);
+    stream_series(o, s, "xturn_tcp_relayed_bytes_total", "counter",
+                  "Bytes relayed between TCP allocations' data and peer connections, by client "
+                  "transport and direction.",
+                  TCP_FIELD(tcp_relayed_bytes), 2, "direction", direction_names);
 }
 
 /* The pass or drop reasons (cls), each labelled by its reason. */
@@ -365,6 +402,7 @@ int metrics_render(const struct xturn_snapshot *s, char *buf, size_t cap)
     render_requests(&o, s);
     render_userspace(&o, s);
     render_streams(&o, s);
+    render_tcp_allocations(&o, s);
     if (s->xdp)
         render_xdp(&o, s);
     return o.overflow ? -1 : (int)o.len;

@@ -12,7 +12,7 @@ const char *const stream_close_names[SC_COUNT] = {
     [SC_BAD_COOKIE] = "bad_cookie",       [SC_STUN_LENGTH] = "stun_length",
     [SC_BUFFER_BUDGET] = "buffer_budget", [SC_TLS_ERROR] = "tls_error",
     [SC_READ_ERROR] = "read_error",       [SC_WRITE_ERROR] = "write_error",
-    [SC_SHUTDOWN] = "shutdown",
+    [SC_SHUTDOWN] = "shutdown",           [SC_HANDED_OVER] = "handed_over",
 };
 
 void stream_counters_add(struct stream_counters *a, const struct stream_counters *b)

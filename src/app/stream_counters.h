@@ -27,7 +27,8 @@ enum stream_close {
     SC_TLS_ERROR,             /* a failed TLS handshake or a bad record */
     SC_READ_ERROR,
     SC_WRITE_ERROR,
-    SC_SHUTDOWN, /* the worker stopped */
+    SC_SHUTDOWN,    /* the worker stopped */
+    SC_HANDED_OVER, /* became an RFC 6062 data connection, or went to the worker it belongs to */
     SC_COUNT
 };
 

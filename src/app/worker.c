@@ -89,20 +89,31 @@ static void flush(struct worker *w)
     streams_flush(w);
 }
 
-void worker_sock_close(struct worker *w, int handle)
+int worker_sock_detach(struct worker *w, int handle)
 {
     struct wsock *s = w->socks[handle];
-    /* Queued datagrams name this fd; send them before the fd number can be reused. */
-    udp_tx_flush(&w->tx);
-    if (s->ev.fd >= 0) {
+    int fd = s->ev.fd;
+
+    /* A DTLS client's handle has no descriptor of its own (worker_dtls.c). */
+    if (fd >= 0)
         ev_del(w->loop, &s->ev);
-        close(s->ev.fd);
-    }
     s->ev.fd = -1;
     w->socks[handle] = NULL;
     w->free_handles[w->nfree++] = handle;
     s->next_dead = w->dead;
     w->dead = s;
+    return fd;
+}
+
+void worker_sock_close(struct worker *w, int handle)
+{
+    /* Queued datagrams name this fd; send them before the fd number can be reused. */
+    int fd;
+
+    udp_tx_flush(&w->tx);
+    fd = worker_sock_detach(w, handle);
+    if (fd >= 0)
+        close(fd);
 }
 
 static void reap_dead(struct worker *w)
@@ -152,7 +163,9 @@ static void io_send(void *ctx, int handle, const struct xt_addr *dst, const void
         streams_send(w, handle, head, head_len, body, body_len, pad);
     else if (s->kind == WS_DTLS_CONN)
         dtls_send(w, handle, head, head_len, body, body_len, pad);
-    else
+    else if (s->kind == WS_TCP_DATA)
+        tcp_relay_send(w, handle, head, head_len, body, body_len, pad);
+    else if (s->kind == WS_UDP_LISTEN || s->kind == WS_RELAYED)
         udp_tx_queue(&w->tx, s->ev.fd, dst, head, head_len, body, body_len, pad);
 }
 
@@ -358,7 +371,8 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
         goto fail;
     }
     if (open_listeners(w, reuseport, err, errlen) != 0 ||
-        streams_open(w, reuseport, err, errlen) != 0 || dtls_open(w, err, errlen) != 0)
+        streams_open(w, reuseport, err, errlen) != 0 || dtls_open(w, err, errlen) != 0 ||
+        tcp_relay_new(w, err, errlen) != 0)
         goto fail;
     io = (struct turn_io){.ctx = w,
                           .relayed_open = io_relayed_open,
@@ -368,7 +382,12 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
                           .channel_up = w->fp ? io_channel_up : NULL,
                           .channel_down = w->fp ? io_channel_down : NULL,
                           .bucket_get = w->fp && cfg->turn.max_bps ? io_bucket_get : NULL,
-                          .bucket_put = w->fp && cfg->turn.max_bps ? io_bucket_put : NULL};
+                          .bucket_put = w->fp && cfg->turn.max_bps ? io_bucket_put : NULL,
+                          .tcp_listen = tcp_relay_listen,
+                          .tcp_connect = tcp_relay_connect,
+                          .tcp_close = tcp_relay_close,
+                          .tcp_splice = tcp_relay_splice,
+                          .tcp_redirect = tcp_relay_redirect};
     w->turn = turn_server_new(&cfg->turn, &io, &w->now, w->shared);
     if (!w->turn) {
         snprintf(err, errlen, "cannot create the TURN server state");
@@ -405,6 +424,7 @@ void worker_free(struct worker *w)
     streams_close_all(w);
     dtls_close_all(w);
     turn_server_free(w->turn);
+    tcp_relay_free(w);
     udp_tx_flush(&w->tx);
     for (size_t i = 0; i < w->nsocks; i++)
         if (w->socks[i])

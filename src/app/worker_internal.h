@@ -1,5 +1,6 @@
-/* The worker's state, shared by its files: worker.c (loop, datagram sockets, the core's I/O)
- * and worker_stream.c (client stream connections). */
+/* The worker's state, shared by its files: worker.c (loop, datagram sockets, the core's I/O),
+ * worker_stream.c (client stream connections) and worker_tcp_relay.c (RFC 6062 TCP allocations:
+ * their sockets and the bytes relayed between data and peer connections). */
 #ifndef XTURN_APP_WORKER_INTERNAL_H
 #define XTURN_APP_WORKER_INTERNAL_H
 
@@ -13,6 +14,7 @@
 #include "net/conn_limits.h"
 #include "net/dtls_server.h"
 #include "net/event_loop.h"
+#include "net/stream_out.h"
 #include "net/udp_batch.h"
 
 enum wsock_kind {
@@ -23,10 +25,17 @@ enum wsock_kind {
     WS_CONN,        /* a client's stream connection; conn says more */
     WS_DTLS_LISTEN, /* a --tls-listen address's UDP socket: DTLS */
     WS_DTLS_CONN,   /* a DTLS client: a handle without a descriptor of its own; dconn says more */
+    /* RFC 6062 (worker_tcp_relay.c) */
+    WS_TCP_RELAY_LISTEN, /* a TCP allocation's relayed address; owner is the core's relay */
+    WS_TCP_PEER,         /* a peer connection; owner is its struct tcp_pair */
+    WS_TCP_DATA,         /* a client data connection, once spliced; owner is its tcp_pair */
+    WS_HANDOFF,          /* a WS_CONN going to another worker; owner is that worker */
 };
 
 struct wconn;
 struct wdconn;
+struct tcp_relay;
+struct tls_conn;
 
 /* Every file descriptor of the worker, by handle (the core's listen_handle and relay handle). */
 struct wsock {
@@ -92,6 +101,7 @@ struct worker {
     struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
     struct worker_streams streams;
     struct worker_dtls dtls;
+    struct tcp_relay *tcp; /* worker_tcp_relay.c */
 };
 
 /* worker.c */
@@ -100,6 +110,8 @@ int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
                     const struct xt_addr *local, ev_cb cb);
 /* Stops watching and closes the handle's fd; the handle is free again at once. */
 void worker_sock_close(struct worker *w, int handle);
+/* The same without closing: the fd is returned, the caller's now. */
+int worker_sock_detach(struct worker *w, int handle);
 void worker_update_time(struct worker *w);
 
 /* worker_dtls.c */
@@ -133,5 +145,38 @@ void streams_close_all(struct worker *w);
 bool streams_ready(const struct worker *w);
 /* Reads what those connections hold. */
 void streams_read_ready(struct worker *w);
+
+/* A stream connection that stops being one while its message is handled (a ConnectionBind):
+ * what it hands over. The fd stays with its wsock; the client's place in the connection limits
+ * goes along (conn_limits_put when it closes). */
+struct stream_handover {
+    struct tls_conn *tls; /* NULL: plain TCP */
+    enum turn_transport transport;
+    struct xt_addr client;
+    struct stream_out out; /* queued for the client, not written yet (the taker's to free) */
+    const uint8_t *msg;    /* the message being handled, then rest_len bytes that followed it */
+    size_t msg_len, rest_len;
+};
+/* A connection handed over by another worker (worker_tcp_relay.c): watched here, its bytes
+ * (len, its message first) handled as if just read. Takes everything in h. */
+void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct stream_handover *h,
+                   uint8_t *bytes, size_t len);
+
+/* worker_tcp_relay.c: RFC 6062 TCP allocations */
+int tcp_relay_new(struct worker *w, char *err, size_t errlen);
+/* After the core is gone: what other workers handed over and nobody took, and the rest. */
+void tcp_relay_free(struct worker *w);
+/* turn_io.tcp_* */
+int tcp_relay_listen(void *ctx, const struct xt_addr *addr, void *owner);
+int tcp_relay_connect(void *ctx, const struct xt_addr *local, const struct xt_addr *peer,
+                      void *owner);
+void tcp_relay_close(void *ctx, int handle);
+int tcp_relay_splice(void *ctx, int data_handle, int peer_handle, void *owner);
+int tcp_relay_redirect(void *ctx, int data_handle, void *target);
+/* turn_io.send to a WS_TCP_DATA handle (the ConnectionBind response). */
+void tcp_relay_send(struct worker *w, int handle, const void *a, size_t alen, const void *b,
+                    size_t blen, size_t pad);
+/* A WS_CONN turned WS_TCP_DATA or WS_HANDOFF while its message was handled: takes it over. */
+void tcp_relay_take(struct worker *w, struct wsock *s, struct stream_handover *h);
 
 #endif

@@ -256,6 +256,50 @@ static bool partial_reserve(struct worker *w, struct wconn *c, size_t n)
     return true;
 }
 
+/* The connection stops being a stream connection (worker_tcp_relay.c takes it) while msg is
+ * handled: rest_len bytes after it go along, the descriptor stays with its wsock. */
+static void conn_hand_over(struct worker *w, struct wconn *c, const uint8_t *msg, size_t msg_len,
+                           size_t rest_len)
+{
+    struct stream_handover h = {.tls = c->tls,
+                                .transport = c->transport,
+                                .client = c->client,
+                                .msg = msg,
+                                .msg_len = msg_len,
+                                .rest_len = rest_len};
+    struct wsock *s = c->sock;
+
+    /* TLS queues records (not messages) in c->out: they go to the socket now, and the taker's
+     * TLS writes go straight to the socket. The client waited for each answer before its
+     * ConnectionBind, so nothing is normally left; what the socket does not take now is lost,
+     * and with it the TLS stream. */
+    if (c->tls) {
+        if (stream_out_pending(&c->out) &&
+            write(s->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out)) < 0) {
+            /* the taker sees the connection fail */
+        }
+        stream_out_free(&c->out);
+        if (tls_conn_write_to_socket(c->tls, s->ev.fd) != 0) {
+            /* neither: the taker's first write fails and ends the pair */
+        }
+    }
+    h.out = c->out;
+
+    udp_tx_flush(&w->tx); /* as when closing: nothing queued may point into its buffers */
+    counters(w, c)->closed[SC_HANDED_OVER]++;
+    counters(w, c)->open--;
+    list_unlink(&c->entry);
+    if (c->dirty)
+        list_unlink(&c->dirty_entry);
+    if (c->ready)
+        list_unlink(&c->ready_entry);
+    s->conn = NULL;
+    /* msg may lie in c->partial: taken before it is freed. */
+    tcp_relay_take(w, s, &h);
+    partial_free(w, c);
+    free(c);
+}
+
 /* Hands every whole message in buf[0..len) to the core and keeps the incomplete rest in
  * c->partial (buf may be c->partial). false: the connection was closed. */
 static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t len)
@@ -270,6 +314,11 @@ static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t
                                    &e)) == SF_FRAME) {
         turn_on_client(w->turn, &w->now, c->transport, s->handle, &s->local, &c->client,
                        buf + pos + skip, frame_len);
+        /* A ConnectionBind made it an RFC 6062 data connection, or sent it to another worker. */
+        if (s->kind != WS_CONN) {
+            conn_hand_over(w, c, buf + pos + skip, frame_len, len - pos - skip - frame_len);
+            return false;
+        }
         pos += skip + frame_len;
         c->last_msg_ms = w->now.ms;
         c->got_message = true;
@@ -538,12 +587,33 @@ static void refuse_without_fd(struct worker *w, int listen_fd, enum turn_transpo
     w->streams.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* A connection watched under a new handle, counted open; NULL when out of memory (the caller
+ * still owns fd and the client's place in the limits). */
+static struct wconn *conn_new(struct worker *w, int fd, const struct xt_addr *local,
+                              const struct xt_addr *client, enum turn_transport t)
+{
+    struct wconn *c = calloc(1, sizeof(*c));
+    int handle = c ? worker_sock_add(w, fd, WS_CONN, NULL, local, conn_on_event) : -ENOMEM;
+
+    if (handle < 0) {
+        free(c);
+        return NULL;
+    }
+    c->sock = w->socks[handle];
+    c->sock->conn = c;
+    c->transport = t;
+    c->client = *client;
+    c->last_msg_ms = w->now.ms;
+    list_push(&w->streams.all, &c->entry);
+    w->streams_ctr[t].open++;
+    return c;
+}
+
 static void conn_accept(struct worker *w, struct wsock *ls, int fd, const struct xt_addr *client,
                         enum turn_transport t)
 {
     struct wconn *c;
     enum conn_refusal r = conn_limits_take(w->streams.limits, client);
-    int handle;
 
     if (r != CONN_ADMITTED) {
         close(fd);
@@ -554,24 +624,40 @@ static void conn_accept(struct worker *w, struct wsock *ls, int fd, const struct
                client);
         return;
     }
-    c = calloc(1, sizeof(*c));
-    handle = c ? worker_sock_add(w, fd, WS_CONN, NULL, &ls->local, conn_on_event) : -ENOMEM;
-    if (handle < 0) {
-        free(c);
+    c = conn_new(w, fd, &ls->local, client, t);
+    if (!c) {
         close(fd);
         conn_limits_put(w->streams.limits, client);
         refuse(w, t, SR_NO_MEMORY, client);
         return;
     }
-    c->sock = w->socks[handle];
-    c->sock->conn = c;
-    c->transport = t;
     c->detecting = t == TURN_TLS;
-    c->client = *client;
-    c->last_msg_ms = w->now.ms;
-    list_push(&w->streams.all, &c->entry);
     w->streams_ctr[t].accepted++;
-    w->streams_ctr[t].open++;
+}
+
+void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct stream_handover *h,
+                   uint8_t *bytes, size_t len)
+{
+    struct wconn *c = conn_new(w, fd, local, &h->client, h->transport);
+
+    if (!c) {
+        if (h->tls)
+            tls_conn_free(h->tls);
+        close(fd);
+        stream_out_free(&h->out);
+        conn_limits_put(w->streams.limits, &h->client);
+        refuse(w, h->transport, SR_NO_MEMORY, &h->client);
+        return;
+    }
+    c->tls = h->tls;
+    c->out = h->out;
+    if (stream_out_pending(&c->out)) {
+        list_push(&w->streams.dirty, &c->dirty_entry);
+        c->dirty = true;
+    }
+    if (!conn_process(w, c, bytes, len))
+        return;
+    set_ready(w, c, c->tls && tls_conn_pending(c->tls));
 }
 
 static void on_accept(struct ev_handler *h, uint32_t events)

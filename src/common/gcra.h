@@ -48,4 +48,20 @@ static inline int gcra_take(gcra_u64 *tat, gcra_u64 now, gcra_u64 cost)
     return 0;
 }
 
+#ifndef __bpf__
+/* Takes cost from the word at tat at time now whatever that leaves, for bytes that cannot be
+ * dropped (a TCP stream, already read). Returns how far the word now lies beyond the bucket's
+ * depth, in ns: how long to wait before taking more (0: no need). */
+static inline gcra_u64 gcra_force(gcra_u64 *tat, gcra_u64 now, gcra_u64 cost)
+{
+    gcra_u64 old, next;
+
+    do {
+        old = *(volatile gcra_u64 *)tat;
+        next = (old > now ? old : now) + cost;
+    } while (__sync_val_compare_and_swap(tat, old, next) != old);
+    return next - now > GCRA_DEPTH_NS ? next - now - GCRA_DEPTH_NS : 0;
+}
+#endif
+
 #endif

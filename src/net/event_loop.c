@@ -44,6 +44,12 @@ int ev_watch_write(struct ev_loop *l, struct ev_handler *h, bool on)
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, h->fd, &ev) == 0 ? 0 : -errno;
 }
 
+int ev_watch_edge(struct ev_loop *l, struct ev_handler *h)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = h};
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, h->fd, &ev) == 0 ? 0 : -errno;
+}
+
 void ev_del(struct ev_loop *l, struct ev_handler *h)
 {
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, h->fd, NULL);

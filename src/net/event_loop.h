@@ -21,6 +21,10 @@ int ev_add(struct ev_loop *l, struct ev_handler *h);
 void ev_del(struct ev_loop *l, struct ev_handler *h);
 /* Also watches h->fd for writability (on), or no longer (off). Returns 0 or -errno. */
 int ev_watch_write(struct ev_loop *l, struct ev_handler *h, bool on);
+/* Watches h->fd edge-triggered for reading and writing both (EPOLLET): the callback is called
+ * when either becomes possible again, so it reads or writes until EAGAIN, or remembers that it
+ * did not. Returns 0 or -errno. */
+int ev_watch_edge(struct ev_loop *l, struct ev_handler *h);
 /* Waits up to timeout_ms and dispatches what is ready. Returns the number of events or -errno
  * (EINTR is reported as 0). */
 int ev_run_once(struct ev_loop *l, int timeout_ms);

@@ -42,6 +42,23 @@ int tcp_listen_open(const struct xt_addr *addr, int reuseport, int backlog)
     return fd;
 }
 
+int tcp_connect_from(const struct xt_addr *local, const struct xt_addr *peer)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = xt_addr_to_sockaddr(peer, &ss);
+    int one = 1, err, fd = tcp_socket_bound(local, 1);
+
+    if (fd < 0)
+        return fd;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
+        err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
 int tcp_address_free(const struct xt_addr *addr)
 {
     int err, fd = tcp_socket_bound(addr, 0);

@@ -9,6 +9,11 @@
  * kernel spreads new connections over. */
 int tcp_listen_open(const struct xt_addr *addr, int reuseport, int backlog);
 
+/* A connection from local to peer, started without waiting for it (RFC 6062 Connect): bound to
+ * local with SO_REUSEADDR and SO_REUSEPORT, so beside a listening socket opened on it with
+ * reuseport; Nagle off. The fd, whose writability tells the outcome (SO_ERROR), or -errno. */
+int tcp_connect_from(const struct xt_addr *local, const struct xt_addr *peer);
+
 /* 0 if nothing listens on or is bound to addr (TCP), else -errno (-EADDRINUSE). */
 int tcp_address_free(const struct xt_addr *addr);
 

@@ -409,6 +409,18 @@ uint32_t tls_conn_events(const struct tls_conn *c)
     return c->failed || c->closed ? 0 : c->read_wait | c->write_wait;
 }
 
+int tls_conn_write_to_socket(struct tls_conn *c, int fd)
+{
+    BIO *b = BIO_new_socket(fd, BIO_NOCLOSE);
+
+    if (!b) {
+        ERR_clear_error();
+        return -1;
+    }
+    SSL_set0_wbio(c->ssl, b); /* frees the stream_out BIO */
+    return 0;
+}
+
 bool tls_conn_established(const struct tls_conn *c)
 {
     return SSL_is_init_finished(c->ssl);

@@ -64,6 +64,9 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len, enum tls
  * still to be sent), and what a write that returned WANT_* waits for, until it completes. 0 once
  * the connection has failed or been closed by the peer. */
 uint32_t tls_conn_events(const struct tls_conn *c);
+/* From now on records go to the socket fd as they are made, not into the stream_out given to
+ * tls_conn_new (which the caller has written out and may free). 0 or -1. */
+int tls_conn_write_to_socket(struct tls_conn *c, int fd);
 /* Whether the handshake has completed. */
 bool tls_conn_established(const struct tls_conn *c);
 /* TLS_ALPN_TURN when the client asked for it, NULL otherwise. */

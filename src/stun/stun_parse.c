@@ -36,6 +36,7 @@ static bool known_required(uint16_t type)
     case TURN_ATTR_RESERVATION_TOKEN:
     case STUN_ATTR_PRIORITY:
     case STUN_ATTR_USE_CANDIDATE:
+    case TURN_ATTR_CONNECTION_ID:
         return true;
     default:
         return false;

@@ -27,6 +27,10 @@ enum stun_method {
     TURN_DATA = 0x007,
     TURN_CREATE_PERMISSION = 0x008,
     TURN_CHANNEL_BIND = 0x009,
+    /* RFC 6062: TCP allocations */
+    TURN_CONNECT = 0x00A,
+    TURN_CONNECTION_BIND = 0x00B,
+    TURN_CONNECTION_ATTEMPT = 0x00C,
 };
 
 /* Attributes */
@@ -52,6 +56,7 @@ enum stun_attr_type {
     STUN_ATTR_USERHASH = 0x001E,
     STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
     TURN_ATTR_RESERVATION_TOKEN = 0x0022,
+    TURN_ATTR_CONNECTION_ID = 0x002A, /* RFC 6062 */
     STUN_ATTR_PRIORITY = 0x0024,
     STUN_ATTR_USE_CANDIDATE = 0x0025,
     /* comprehension-optional range starts at 0x8000 */
@@ -73,7 +78,9 @@ enum stun_attr_type {
 #define TURN_FAMILY_IPV4 0x01
 #define TURN_FAMILY_IPV6 0x02
 
+/* REQUESTED-TRANSPORT values (IANA protocol numbers) */
 #define TURN_TRANSPORT_UDP 17
+#define TURN_TRANSPORT_TCP 6 /* RFC 6062 */
 
 #define STUN_FINGERPRINT_XOR 0x5354554Eu
 

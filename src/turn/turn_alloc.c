@@ -43,15 +43,18 @@ static int relayed_open_port(struct turn_server *s, struct turn_relayed *rd, int
                              bool df)
 {
     const struct xt_addr *pub = relayed_public_addr(s->cfg, fam);
+    bool tcp = rd->alloc->tcp;
+
     rd->addr = *relayed_bind_addr(s->cfg, fam);
     rd->addr.port = port;
-    rd->handle = s->io.relayed_open(s->io.ctx, &rd->addr, df, rd);
+    rd->handle = tcp ? s->io.tcp_listen(s->io.ctx, &rd->addr, rd)
+                     : s->io.relayed_open(s->io.ctx, &rd->addr, df, rd);
     if (rd->handle < 0)
         return rd->handle;
     rd->advertised = pub->family ? *pub : rd->addr;
     rd->advertised.port = port;
     port_pool_mark(turn_shared_ports(s->shared, fam), port);
-    turn_shared_set_port_bound(s->shared, fam, port, true);
+    turn_shared_set_port_bound(s->shared, tcp, fam, port, true);
     ctr(s, rd->alloc->transport)->family[fam].relayed_addrs++;
     return 0;
 }
@@ -80,7 +83,7 @@ static void relayed_close(struct turn_server *s, struct turn_relayed *rd, int fa
     if (rd->handle < 0)
         return;
     s->io.relayed_close(s->io.ctx, rd->handle);
-    turn_shared_set_port_bound(s->shared, fam, rd->addr.port, false);
+    turn_shared_set_port_bound(s->shared, rd->alloc->tcp, fam, rd->addr.port, false);
     port_pool_release(turn_shared_ports(s->shared, fam), rd->addr.port);
     ctr(s, rd->alloc->transport)->family[fam].relayed_addrs--;
     rd->handle = -1;
@@ -104,8 +107,9 @@ static void log_alloc(const char *msg, const struct turn_allocation *a, const ch
     if (a->relayed[FAM_V6].handle >= 0)
         xt_addr_str(&a->relayed[FAM_V6].advertised, r6);
     xt_log(LOG_INFO, msg, "client", c, "transport", turn_transport_name(a->transport),
-           "relayed_ipv4", r4, "relayed_ipv6", r6, "user", a->user,
-           XT_NUM("lifetime", a->lifetime_s), "reason", reason ? reason : "", NULL);
+           "relayed_transport", a->tcp ? "tcp" : "udp", "relayed_ipv4", r4, "relayed_ipv6", r6,
+           "user", a->user, XT_NUM("lifetime", a->lifetime_s), "reason", reason ? reason : "",
+           NULL);
 }
 
 /* With the shared lock held: ports are picked and bound atomically across workers. A redeemed
@@ -151,6 +155,7 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     if (!a)
         return 500;
     a->transport = r->transport;
+    a->tcp = ar->tcp;
     a->client = *r->client;
     a->local = *r->local;
     a->listen_handle = r->listen_handle;
@@ -206,6 +211,7 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
 {
     log_alloc("allocation deleted", a, reason);
     tw_cancel(&a->timer);
+    tcp_close_all(s, a);
     perm_free_all(s, a);
     turn_shared_lock(s->shared);
     for (int fam = 0; fam < FAM_COUNT; fam++)

@@ -14,6 +14,8 @@ struct turn_static_user {
     char *password;
 };
 
+#define TURN_TCP_PEER_CONNS_DEFAULT 64
+
 struct turn_config {
     char *realm;
     /* TURN REST API shared secrets (several for rotation); may be empty. */
@@ -38,8 +40,10 @@ struct turn_config {
     uint32_t user_quota;       /* allocations per username, 0: unlimited */
     uint32_t max_permissions;  /* per allocation, 0: unlimited */
     uint32_t max_channels;     /* per allocation, 0: unlimited */
-    uint32_t unauth_rate;      /* unauthenticated responses per second per source IP */
-    uint64_t max_bps;          /* relayed bytes per second per allocation, 0: unlimited */
+    /* RFC 6062 peer connections per TCP allocation at once; 0: TURN_TCP_PEER_CONNS_DEFAULT */
+    uint32_t max_tcp_peer_conns;
+    uint32_t unauth_rate; /* unauthenticated responses per second per source IP */
+    uint64_t max_bps;     /* relayed bytes per second per allocation, 0: unlimited */
     /* Offered in 300 (Try Alternate) while draining, per family; family 0: none (508). */
     struct xt_addr alternate_v4, alternate_v6;
 

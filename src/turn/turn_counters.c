@@ -3,8 +3,8 @@
 
 #include "turn/turn_counters.h"
 
-const int turn_stat_codes[TURN_CODE_COUNT] = {0,   300, 400, 401, 403, 420, 437, 438,
-                                              440, 441, 442, 443, 486, 500, 508, -1};
+const int turn_stat_codes[TURN_CODE_COUNT] = {0,   300, 400, 401, 403, 420, 437, 438, 440,
+                                              441, 442, 443, 446, 447, 486, 500, 508, -1};
 
 int turn_code_index(int code)
 {

@@ -55,7 +55,8 @@ static void to_peer(struct turn_server *s, uint64_t now_ms, struct turn_allocati
     const struct turn_relayed *rd = &a->relayed[xt_family_index(peer->family)];
     const struct turn_permission *p;
 
-    if (rd->handle < 0) {
+    /* A TCP allocation (RFC 6062) relays over connections, not Send indications. */
+    if (rd->handle < 0 || a->tcp) {
         drop(s, a->transport, TD_NO_RELAY);
         return;
     }
@@ -123,6 +124,14 @@ void data_on_channeldata(struct turn_server *s, uint64_t now_ms, enum turn_trans
     to_peer(s, now_ms, a, &c->peer, payload, plen);
 }
 
+void data_indication_tid(struct turn_server *s, uint8_t tid[STUN_TID_LEN])
+{
+    /* Indications need unique ids, not secret ones: a counter from a random start. */
+    memcpy(tid, &s->seed, sizeof(s->seed));
+    memcpy(tid + 4, &s->indication_seq, 8);
+    s->indication_seq++;
+}
+
 /* A Data indication's header up to the DATA attribute's value; the payload and its padding
  * follow as the body. No FINGERPRINT: it would have to come after the payload. */
 static size_t data_indication_head(struct turn_server *s, uint8_t *buf, size_t cap,
@@ -133,10 +142,7 @@ static size_t data_indication_head(struct turn_server *s, uint8_t *buf, size_t c
     uint16_t total;
     int n;
 
-    /* Indications need unique ids, not secret ones: a counter from a random start. */
-    memcpy(tid, &s->seed, sizeof(s->seed));
-    memcpy(tid + 4, &s->indication_seq, 8);
-    s->indication_seq++;
+    data_indication_tid(s, tid);
     stun_build_init(&b, buf, cap, TURN_DATA, STUN_INDICATION, tid);
     stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
     n = stun_finish(&b);

@@ -83,6 +83,11 @@ struct turn_allocation {
     uint64_t *tat;
     uint64_t own_tat;
     uint32_t bucket;
+    /* RFC 6062: relayed addresses are TCP listening sockets; peers are reached by Connect and
+     * reach it by connecting, each connection relayed over a data connection of its own */
+    bool tcp;
+    struct list_node *tcp_conns; /* its peer connections (turn_tcp_relay.c) */
+    uint32_t ntcp_conns;
 };
 
 struct turn_server {
@@ -102,6 +107,10 @@ struct turn_server {
     struct turn_counters counters[TURN_TRANSPORT_COUNT];
     uint64_t indication_seq;        /* Data indications sent: their transaction ids */
     uint64_t next_shared_expire_ms; /* when turn_tick next expires shared reservations */
+    /* RFC 6062: peer connections of the TCP allocations by connection id, whose low byte is this
+     * server's slot in the shared state (-1: none, and no TCP allocations) */
+    struct htab tcp_ids;
+    int slot;
 };
 
 /* A request being answered: what every handler needs to respond. */
@@ -146,6 +155,7 @@ struct alloc_request {
     bool reserve_next;
     uint64_t reservation; /* 0: none */
     bool dont_fragment;
+    bool tcp; /* RFC 6062: TCP listening sockets */
     uint32_t lifetime_s;
 };
 int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn_allocation **out,
@@ -175,17 +185,39 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
  * now the host's and cannot hold a relayed address are revoked. */
 void perm_rejudge(struct turn_server *s);
 
+/* turn_request.c */
+/* Family, policy and self checks of a peer of allocation a (CreatePermission, ChannelBind,
+ * Connect): 0, or 443, or 403 (logged). */
+int req_check_peer(struct turn_req *r, const struct turn_allocation *a, const struct xt_addr *peer);
+
 /* turn_self.c: the relay host as a peer. */
 /* Is peer (or an IPv4 address it embeds) the relay host's: a configured address or any address
  * of the host now? */
 bool self_is_host(struct turn_server *s, const struct xt_addr *peer);
-/* May allocation a exchange datagrams with peer, an address of the relay host? Only when peer
- * is the relayed transport address of another allocation, live now: the relay (or advertised)
- * address of its family, on a port a relayed address's socket is bound to, not a's own. */
+/* May allocation a exchange datagrams (or, a TCP allocation, connections) with peer, an address
+ * of the relay host? Only when peer is the relayed transport address of another allocation of
+ * the same relayed transport, live now: the relay (or advertised) address of its family, on a
+ * port a relayed address's socket of that protocol is bound to, not a's own. */
 bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
                     const struct xt_addr *peer);
 /* For a permission (IP only): could a relayed transport address be there? */
 bool self_relayed_ip(const struct turn_config *c, const struct xt_addr *ip);
+
+/* turn_tcp_relay.c: RFC 6062 TCP allocations */
+/* Whether the I/O layer and the shared state allow TCP allocations. */
+bool tcp_relay_available(const struct turn_server *s);
+/* Connect (on the allocation's control connection) and ConnectionBind (on a connection of its
+ * own, authenticated, without allocation). */
+void tcp_handle_connect(struct turn_req *r, struct turn_allocation *a);
+void tcp_handle_connection_bind(struct turn_req *r);
+/* Before a ConnectionBind is authenticated: true when it went to the worker its connection id
+ * belongs to (turn_io.tcp_redirect), which authenticates and answers it; signed requests only. */
+bool tcp_bind_redirected(struct turn_req *r);
+/* The other client address a ConnectionBind's nonce may be bound to: its connection's
+ * allocation's (clients reuse their control connection's nonce), or NULL. */
+const struct xt_addr *tcp_bind_nonce_client(struct turn_server *s, const struct stun_msg *m);
+/* Closes every peer (and data) connection of an allocation that is being deleted. */
+void tcp_close_all(struct turn_server *s, struct turn_allocation *a);
 
 /* turn_request.c: every request, Binding included */
 void turn_handle_request(struct turn_req *r);
@@ -198,6 +230,8 @@ void data_on_send_indication(struct turn_server *s, uint64_t now_ms, enum turn_t
 void data_on_channeldata(struct turn_server *s, uint64_t now_ms, enum turn_transport t,
                          int listen_handle, const struct xt_addr *client, const uint8_t *data,
                          size_t len);
+/* A fresh transaction id for an indication the server sends. */
+void data_indication_tid(struct turn_server *s, uint8_t tid[STUN_TID_LEN]);
 /* A peer's datagram to the relayed address whose socket was opened with owner. */
 void data_on_peer(struct turn_server *s, uint64_t now_ms, void *owner, const struct xt_addr *peer,
                   const uint8_t *data, size_t len);

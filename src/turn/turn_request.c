@@ -1,5 +1,5 @@
 /* Requests: Binding, and the authenticated TURN ones: Allocate, Refresh, CreatePermission,
- * ChannelBind. */
+ * ChannelBind, and RFC 6062's Connect and ConnectionBind (turn_tcp_relay.c). */
 #include <string.h>
 
 #include "common/log.h"
@@ -150,12 +150,20 @@ static void handle_allocate(struct turn_req *r, struct turn_allocation *a)
         req_send_error(r, 400);
         return;
     }
-    if (rt->val[0] != TURN_TRANSPORT_UDP) {
+    ep = stun_find(m, TURN_ATTR_EVEN_PORT);
+    tok = stun_find(m, TURN_ATTR_RESERVATION_TOKEN);
+    ar.dont_fragment = stun_find(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
+    ar.tcp = rt->val[0] == TURN_TRANSPORT_TCP;
+    /* RFC 6062 5.1: a TCP allocation needs a TCP or TLS control connection, and has no use for
+     * these attributes. */
+    if (ar.tcp && (!turn_transport_is_stream(r->transport) || ep || tok || ar.dont_fragment)) {
+        req_send_error(r, 400);
+        return;
+    }
+    if ((!ar.tcp && rt->val[0] != TURN_TRANSPORT_UDP) || (ar.tcp && !tcp_relay_available(r->s))) {
         req_send_error(r, 442);
         return;
     }
-    ep = stun_find(m, TURN_ATTR_EVEN_PORT);
-    tok = stun_find(m, TURN_ATTR_RESERVATION_TOKEN);
     if ((ep && ep->len != 1) || (tok && tok->len != 8) ||
         (tok && (ep || stun_find(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY)))) {
         req_send_error(r, 400);
@@ -168,7 +176,6 @@ static void handle_allocate(struct turn_req *r, struct turn_allocation *a)
     }
     if (ar.lifetime_s == 0)
         ar.lifetime_s = r->s->cfg->default_lifetime_s;
-    ar.dont_fragment = stun_find(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
     if (tok) {
         memcpy(&ar.reservation, tok->val, 8);
         if (ar.reservation == 0) {
@@ -221,12 +228,11 @@ static void handle_refresh(struct turn_req *r, struct turn_allocation *a)
         alloc_refresh(r->s, a, lifetime, r->now->ms);
 }
 
-/* Family and policy checks shared by CreatePermission and ChannelBind: 0 or an error code. On
+/* Family and policy checks shared by CreatePermission, ChannelBind and Connect. On
  * the relay host only another allocation's relayed address is a peer; a permission is for an IP
  * (and checked per datagram), but its XOR-PEER-ADDRESS must name such an address all the same,
  * so a mistaken or hostile request fails at once. */
-static int check_peer(struct turn_req *r, const struct turn_allocation *a,
-                      const struct xt_addr *peer)
+int req_check_peer(struct turn_req *r, const struct turn_allocation *a, const struct xt_addr *peer)
 {
     struct turn_server *s = r->s;
     const struct addr_set *host;
@@ -275,7 +281,7 @@ static void handle_create_permission(struct turn_req *r, struct turn_allocation 
             req_send_error(r, 400);
             return;
         }
-        code = check_peer(r, a, &peers[n]);
+        code = req_check_peer(r, a, &peers[n]);
         if (code) {
             req_send_error(r, code);
             return;
@@ -305,7 +311,8 @@ static void handle_channel_bind(struct turn_req *r, struct turn_allocation *a)
     struct xt_addr peer;
     int code;
 
-    if (!cn || cn->len != 4 || !pa || stun_attr_xor_addr(m, pa, &peer) != 0) {
+    /* RFC 6062 TCP allocations have no channels: their data goes over connections. */
+    if (a->tcp || !cn || cn->len != 4 || !pa || stun_attr_xor_addr(m, pa, &peer) != 0) {
         req_send_error(r, 400);
         return;
     }
@@ -314,7 +321,7 @@ static void handle_channel_bind(struct turn_req *r, struct turn_allocation *a)
         req_send_error(r, 400);
         return;
     }
-    code = check_peer(r, a, &peer);
+    code = req_check_peer(r, a, &peer);
     if (code) {
         req_send_error(r, code);
         return;
@@ -357,18 +364,27 @@ void turn_handle_request(struct turn_req *r)
 {
     struct turn_server *s = r->s;
     uint16_t method = r->msg->method;
+    const struct xt_addr *nonce_client;
     struct turn_allocation *a;
+    enum auth_result res;
 
     if (method == STUN_BINDING) {
         handle_binding(r);
         return;
     }
     if (method != TURN_ALLOCATE && method != TURN_REFRESH && method != TURN_CREATE_PERMISSION &&
-        method != TURN_CHANNEL_BIND) {
+        method != TURN_CHANNEL_BIND && method != TURN_CONNECT && method != TURN_CONNECTION_BIND) {
         req_send_error(r, 400);
         return;
     }
-    switch (auth_check(&s->auth, r->msg, r->client, r->now->unix_s, r->key, r->user)) {
+    if (method == TURN_CONNECTION_BIND && tcp_bind_redirected(r))
+        return;
+    res = auth_check(&s->auth, r->msg, r->client, r->now->unix_s, r->key, r->user);
+    /* RFC 6062: a data connection may come with its control connection's nonce. */
+    if (res == AUTH_STALE_NONCE && method == TURN_CONNECTION_BIND &&
+        (nonce_client = tcp_bind_nonce_client(s, r->msg)))
+        res = auth_check(&s->auth, r->msg, nonce_client, r->now->unix_s, r->key, r->user);
+    switch (res) {
     case AUTH_OK:
         break;
     case AUTH_MISSING:
@@ -395,6 +411,11 @@ void turn_handle_request(struct turn_req *r)
         req_send_error(r, 420);
         return;
     }
+    /* A ConnectionBind comes on a connection without allocation: its own checks. */
+    if (method == TURN_CONNECTION_BIND) {
+        tcp_handle_connection_bind(r);
+        return;
+    }
     a = alloc_find(s, r->client, r->listen_handle);
     if (method != TURN_ALLOCATE) {
         if (!a) {
@@ -416,6 +437,9 @@ void turn_handle_request(struct turn_req *r)
         break;
     case TURN_CREATE_PERMISSION:
         handle_create_permission(r, a);
+        break;
+    case TURN_CONNECT:
+        tcp_handle_connect(r, a);
         break;
     default:
         handle_channel_bind(r, a);

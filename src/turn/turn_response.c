@@ -26,6 +26,10 @@ static int method_stat(uint16_t method)
         return TM_CREATE_PERMISSION;
     case TURN_CHANNEL_BIND:
         return TM_CHANNEL_BIND;
+    case TURN_CONNECT:
+        return TM_CONNECT;
+    case TURN_CONNECTION_BIND:
+        return TM_CONNECTION_BIND;
     default:
         return TM_OTHER;
     }

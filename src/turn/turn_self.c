@@ -33,5 +33,6 @@ bool self_reachable(struct turn_server *s, const struct turn_allocation *a,
         return false;
     if (own->handle >= 0 && own->addr.port == peer->port)
         return false;
-    return turn_shared_port_bound(s->shared, fam, peer->port);
+    /* A TCP allocation reaches only TCP allocations' relayed addresses, a UDP one UDP ones. */
+    return turn_shared_port_bound(s->shared, a->tcp, fam, peer->port);
 }

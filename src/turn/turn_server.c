@@ -15,6 +15,7 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
         goto fail;
     s->cfg = cfg;
     s->io = *io;
+    s->slot = -1;
     s->shared = shared;
     if (!s->shared) {
         s->shared = turn_shared_new(cfg, &io->random);
@@ -25,8 +26,12 @@ struct turn_server *turn_server_new(const struct turn_config *cfg, const struct 
     if (auth_init(&s->auth, cfg, s->shared) != 0)
         goto fail;
     if (htab_init(&s->allocs, 1024) || htab_init(&s->perms, 1024) ||
-        htab_init(&s->chan_numbers, 1024) || htab_init(&s->chan_ips, 1024))
+        htab_init(&s->chan_numbers, 1024) || htab_init(&s->chan_ips, 1024) ||
+        htab_init(&s->tcp_ids, 64))
         goto fail;
+    /* Without a slot (more servers than connection ids can tell apart), no TCP allocations. */
+    if (io->tcp_listen)
+        s->slot = turn_shared_slot_take(s->shared, io->ctx);
     s->host_gen = turn_shared_host_generation(s->shared);
     tw_init(&s->wheel, now->ms);
     txcache_init(&s->txcache, s->seed);
@@ -51,6 +56,9 @@ void turn_server_free(struct turn_server *s)
     htab_free(&s->perms);
     htab_free(&s->chan_numbers);
     htab_free(&s->chan_ips);
+    htab_free(&s->tcp_ids);
+    if (s->slot >= 0)
+        turn_shared_slot_put(s->shared, s->slot);
     if (s->own_shared)
         turn_shared_free(s->shared);
     auth_free(&s->auth);

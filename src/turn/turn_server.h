@@ -15,8 +15,9 @@
 struct turn_server;
 
 /* How a client reaches the relay: part of its 5-tuple. Relayed addresses are UDP whatever it
- * is. The core pads ChannelData to 4 bytes on streams (RFC 8656 §12.5) and counts every
- * transport apart; a fast path decides which transports it can carry. */
+ * is, unless a stream client asks for a TCP allocation (RFC 6062). The core pads ChannelData to 4
+ * bytes on streams (RFC 8656 §12.5) and counts every transport apart; a fast path decides which
+ * transports it can carry. */
 enum turn_transport { TURN_UDP, TURN_TCP, TURN_TLS, TURN_DTLS, TURN_TRANSPORT_COUNT };
 
 /* "udp", "tcp", "tls", "dtls": the transport label of metrics and logs. */
@@ -72,6 +73,30 @@ struct turn_io {
      * gives it back when the allocation ends. */
     uint64_t *(*bucket_get)(void *ctx, uint32_t *id);
     void (*bucket_put)(void *ctx, uint32_t id);
+    /* RFC 6062 TCP allocations (turn_tcp_relay.c): all NULL without them (REQUESTED-TRANSPORT
+     * TCP then gets 442). Handles share one space with the others. */
+    /* Open a TCP allocation's relayed address: a listening socket bound to addr (with port).
+     * Connections it accepts come back through turn_on_tcp_accept with owner. A handle >= 0 or
+     * -errno (-EADDRINUSE: try another port); closed with relayed_close. */
+    int (*tcp_listen)(void *ctx, const struct xt_addr *addr, void *owner);
+    /* Start a TCP connection from local (a relayed address: bound to it beside its listener) to
+     * peer without waiting; the outcome comes back through turn_on_tcp_connected with owner. A
+     * handle >= 0, or -errno when it failed at once. */
+    int (*tcp_connect)(void *ctx, const struct xt_addr *local, const struct xt_addr *peer,
+                       void *owner);
+    /* Close a peer connection (a tcp_connect handle or one turn_on_tcp_accept gave the core) and,
+     * once spliced, its client data connection with it. Nothing comes back for it afterwards. */
+    void (*tcp_close)(void *ctx, int handle);
+    /* Make the stream connection data_handle, whose message (a ConnectionBind) is being handled,
+     * a client data connection relaying bytes with peer connection peer_handle both ways, with
+     * bounded buffers, after what the core sends data_handle next (the success response). owner
+     * comes back with turn_tcp_relayed and turn_on_tcp_closed. 0, or -1 when data_handle cannot
+     * become a data connection (nothing changed). */
+    int (*tcp_splice)(void *ctx, int data_handle, int peer_handle, void *owner);
+    /* Optional: hand the stream connection data_handle, whose message is being handled, to the
+     * server whose io ctx is target (another worker): the message is handled there again, as
+     * that connection's. 0, or -1 when it cannot be done (the core answers here). */
+    int (*tcp_redirect)(void *ctx, int data_handle, void *target);
     /* Hash seeds, relay port choice, and for a server without shared state its nonce key. */
     struct turn_random random;
 };
@@ -98,6 +123,23 @@ int turn_client_allocated(struct turn_server *s, int listen_handle, const struct
 /* A datagram from a peer arrived on the relayed address's socket opened with this owner. */
 void turn_on_peer(struct turn_server *s, const struct turn_time *now, void *owner,
                   const struct xt_addr *peer, const uint8_t *data, size_t len);
+/* RFC 6062 (turn_tcp_relay.c). A connection accepted on the relayed address whose listening
+ * socket has owner, from peer, as handle: the core keeps it (a ConnectionAttempt to the client)
+ * or closes it at once (tcp_close), as it must without a permission for the peer. */
+void turn_on_tcp_accept(struct turn_server *s, const struct turn_time *now, void *owner, int handle,
+                        const struct xt_addr *peer);
+/* The connection tcp_connect started for owner is established (err 0) or failed (-errno). */
+void turn_on_tcp_connected(struct turn_server *s, const struct turn_time *now, void *owner,
+                           int err);
+/* The I/O layer closed owner's peer connection (and its data connection) itself: one of them
+ * ended or failed. */
+void turn_on_tcp_closed(struct turn_server *s, void *owner);
+/* len bytes of owner's spliced connections went one way (TURN_TO_PEER, TURN_TO_CLIENT): counted,
+ * and taken from the allocation's --max-bps. 0, or how many ms that way should rest before
+ * reading more: bytes already read are relayed, the next ones wait until the limit allows. */
+uint32_t turn_tcp_relayed(struct turn_server *s, const struct turn_time *now, void *owner, int dir,
+                          size_t len);
+
 /* Expire what is due. Call at least once a second. */
 void turn_tick(struct turn_server *s, const struct turn_time *now);
 

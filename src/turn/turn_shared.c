@@ -48,8 +48,9 @@ struct turn_shared {
     pthread_rwlock_t host_lock;
     struct addr_set host;
     atomic_uint host_gen;
-    /* one bit per port and family: a relay socket is bound there */
-    _Atomic uint64_t bound[2][65536 / 64];
+    /* one bit per protocol (UDP, TCP), family and port: a relay socket is bound there */
+    _Atomic uint64_t bound[2][2][65536 / 64];
+    void *slots[TURN_SHARED_SLOTS]; /* every server's io ctx (RFC 6062 connection ids) */
     struct ratelimit unauth_limit;
 };
 
@@ -203,21 +204,54 @@ uint32_t turn_shared_host_generation(const struct turn_shared *sh)
     return atomic_load(&((struct turn_shared *)sh)->host_gen);
 }
 
-bool turn_shared_port_bound(const struct turn_shared *sh, int fam, uint16_t port)
+bool turn_shared_port_bound(const struct turn_shared *sh, bool tcp, int fam, uint16_t port)
 {
-    uint64_t w = atomic_load_explicit(&((struct turn_shared *)sh)->bound[fam][port / 64],
+    uint64_t w = atomic_load_explicit(&((struct turn_shared *)sh)->bound[tcp][fam][port / 64],
                                       memory_order_relaxed);
     return (w >> (port % 64)) & 1;
 }
 
-void turn_shared_set_port_bound(struct turn_shared *sh, int fam, uint16_t port, bool bound)
+void turn_shared_set_port_bound(struct turn_shared *sh, bool tcp, int fam, uint16_t port,
+                                bool bound)
 {
+    _Atomic uint64_t *w = &sh->bound[tcp][fam][port / 64];
     uint64_t bit = 1ull << (port % 64);
 
     if (bound)
-        atomic_fetch_or_explicit(&sh->bound[fam][port / 64], bit, memory_order_relaxed);
+        atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
     else
-        atomic_fetch_and_explicit(&sh->bound[fam][port / 64], ~bit, memory_order_relaxed);
+        atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
+}
+
+int turn_shared_slot_take(struct turn_shared *sh, void *ctx)
+{
+    int slot = -1;
+
+    pthread_mutex_lock(&sh->lock);
+    for (int i = 0; i < TURN_SHARED_SLOTS && slot < 0; i++)
+        if (!sh->slots[i]) {
+            sh->slots[i] = ctx;
+            slot = i;
+        }
+    pthread_mutex_unlock(&sh->lock);
+    return slot;
+}
+
+void turn_shared_slot_put(struct turn_shared *sh, int slot)
+{
+    pthread_mutex_lock(&sh->lock);
+    sh->slots[slot] = NULL;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+void *turn_shared_slot_ctx(struct turn_shared *sh, int slot)
+{
+    void *ctx;
+
+    pthread_mutex_lock(&sh->lock);
+    ctx = sh->slots[slot];
+    pthread_mutex_unlock(&sh->lock);
+    return ctx;
 }
 
 void turn_shared_lock(struct turn_shared *sh)

@@ -49,9 +49,19 @@ const struct addr_set *turn_shared_host_begin(struct turn_shared *sh);
 void turn_shared_host_end(struct turn_shared *sh);
 uint32_t turn_shared_host_generation(const struct turn_shared *sh);
 
-/* Whether a relay socket is bound to this port of a family (0 IPv4, 1 IPv6) now: the relayed
- * transport addresses a client may reach on the relay's own address. Read without the lock. */
-bool turn_shared_port_bound(const struct turn_shared *sh, int fam, uint16_t port);
+/* Whether a relay socket of a protocol (tcp: an RFC 6062 TCP allocation's listening socket, else
+ * UDP) is bound to this port of a family (0 IPv4, 1 IPv6) now: the relayed transport addresses a
+ * client may reach on the relay's own address. Read without the lock. */
+bool turn_shared_port_bound(const struct turn_shared *sh, bool tcp, int fam, uint16_t port);
+
+/* The servers (workers) sharing this state, by slot: RFC 6062 connection ids carry the slot of
+ * the server that holds them, so a ConnectionBind reaching another worker is handed over
+ * (turn_io.tcp_redirect). A slot (0..TURN_SHARED_SLOTS-1) for ctx, or -1 when all are taken. */
+#define TURN_SHARED_SLOTS 256
+int turn_shared_slot_take(struct turn_shared *sh, void *ctx);
+void turn_shared_slot_put(struct turn_shared *sh, int slot);
+/* The ctx of a slot, NULL when free. */
+void *turn_shared_slot_ctx(struct turn_shared *sh, int slot);
 
 void turn_shared_lock(struct turn_shared *sh);
 void turn_shared_unlock(struct turn_shared *sh);
@@ -60,7 +70,8 @@ void turn_shared_unlock(struct turn_shared *sh);
 
 struct port_pool *turn_shared_ports(struct turn_shared *sh, int fam);
 /* A relay socket was bound to, or closed on, a port (turn_shared_port_bound). */
-void turn_shared_set_port_bound(struct turn_shared *sh, int fam, uint16_t port, bool bound);
+void turn_shared_set_port_bound(struct turn_shared *sh, bool tcp, int fam, uint16_t port,
+                                bool bound);
 /* Free relay ports of a family (0 IPv4, 1 IPv6). */
 uint32_t turn_shared_ports_free(struct turn_shared *sh, int fam);
 

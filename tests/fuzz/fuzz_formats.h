@@ -18,7 +18,10 @@
  *   the Ethernet frame.
  *
  * fuzz_stream: a flags byte (enum fs_flags), its FS_CUTS count of cut bytes, then the byte
- *   stream a TCP/TLS client sends. */
+ *   stream a TCP/TLS client sends.
+ *
+ * fuzz_tcp_relay: a configuration byte (enum fr_config), then records as fuzz_turn_server's
+ *   (kind, arg, a 2-byte big-endian length, the body; enum fr_kind). */
 #ifndef XTURN_FUZZ_FORMATS_H
 #define XTURN_FUZZ_FORMATS_H
 
@@ -157,6 +160,72 @@ static const char *const ft_users[2][2] = {{"alice", "wonderland"}, {"carol", "l
 /* Monotonic and Unix time when an input starts. */
 #define FT_START_MS     1000000ull
 #define FT_START_UNIX_S 1800000000ll
+
+/* ---- fuzz_tcp_relay (RFC 6062) ---- */
+
+enum fr_config {
+    FR_CFG_WORKERS = 0x01, /* two servers sharing their state: connections hand over */
+    FR_CFG_TLS = 0x02,     /* the clients' connections are TLS (else TCP) */
+    FR_CFG_MAX_BPS = 0x04, /* --max-bps FT_MAX_BPS */
+    FR_CFG_CAP = 0x08,     /* --max-tcp-peer-connections 2 (else the default) */
+    FR_CFG_LOG = 0x30,     /* >> 4: log level (error..debug) */
+};
+#define FR_CONFIG_LEN 1
+
+/* FR_CONNS client stream connections: connection i (handle FR_CONN_HANDLE(i)) comes from client
+ * i & 1 (ft_clients) and reaches server (i >> 1) & 1 (0 with one server), until the server hands
+ * it over to the other. */
+#define FR_CONNS          8
+#define FR_CONN_HANDLE(i) (2000 + (i))
+
+enum fr_kind {
+    /* Bytes on a connection, handled as one message. arg & 7: the connection. */
+    FR_RAW = 0,
+    /* A request (or with FR_SIG_INDICATION an indication) the harness signs. arg & 7: the
+     * connection. Body: [0] bits 0-2 method (fr_methods), bits 3-4 user (0 alice, 1 carol,
+     * 2 REST "<expiry>:bob"); [1] enum fr_sig_flags; then TLVs as FT_SIGNED's, with the
+     * FR_MACRO_* types replaced. */
+    FR_SIGNED = 1,
+    /* A peer connects to an open relayed address. arg bits 0-3: which listening socket (in
+     * handle order, modulo how many), bits 4-7: the peer (fr_peer). */
+    FR_ACCEPT = 2,
+    /* A Connect's connection is made, or fails (arg bit 4). arg bits 0-3: which connecting one. */
+    FR_CONNECTED = 3,
+    /* A spliced pair ends on the network side. arg bits 0-3: which. */
+    FR_CLOSED = 4,
+    /* A spliced pair relays bytes. arg bits 0-3: which, bit 4: the direction; the length field
+     * is the byte count (no body). */
+    FR_RELAYED = 5,
+    /* Time passes: the length field, in seconds (ms with arg bit 0); no body. */
+    FR_TIME = 6,
+    /* The client closes a connection. arg & 7: which. No body. */
+    FR_HANGUP = 7,
+};
+
+enum fr_sig_flags {
+    FR_SIG_WRONG_PASSWORD = 0x01,
+    FR_SIG_OTHER_NONCE = 0x02, /* the other client's nonce (a data connection reusing it) */
+    FR_SIG_FAIL_SPLICE = 0x04, /* the I/O layer refuses to make it a data connection */
+    FR_SIG_UNSIGNED = 0x08,
+    FR_SIG_SHA256 = 0x10,
+    FR_SIG_INDICATION = 0x20,
+};
+
+#define FR_MACRO_PEER   0xFFF1 /* XOR-PEER-ADDRESS of fr_peer value[0] */
+#define FR_MACRO_CONNID 0xFFF2 /* CONNECTION-ID: the value[0]-th id seen (modulo), or value */
+#define FR_MACRO_TCP    0xFFF3 /* REQUESTED-TRANSPORT TCP */
+
+/* Allocate, Refresh, CreatePermission, Connect, ConnectionBind, then ones it refuses or
+ * ignores on TCP allocations. */
+static const uint16_t fr_methods[8] = {0x003, 0x004, 0x008, 0x00A, 0x00B, 0x009, 0x001, 0x006};
+
+/* Peers: allowed (two IPs), IPv6, denied, the relay on its listen port; from FR_PEER_DYNAMIC on,
+ * the relayed address of the n-th open listening socket (another allocation's, or its own). */
+static const char *const fr_peers[8] = {
+    "198.18.20.2:5000", "198.18.20.2:5001", "198.18.20.3:5000", "[2001:db8:20::2]:5000",
+    "10.0.0.1:5000",    "127.0.0.1:3478",   "198.18.3.2:3478",  "198.18.3.2:41000",
+};
+#define FR_PEER_DYNAMIC 8
 
 /* ---- fuzz_xdp ---- */
 

@@ -24,7 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#define FUZZ_TURN_CORE
 #include "common/log.h"
+#include "fuzz_common.h"
 #include "fuzz_formats.h"
 #include "stun/stun.h"
 #include "turn/auth.h"
@@ -33,14 +35,6 @@
 #include "turn/turn_server.h"
 #include "turn/turn_shared.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__asan_default_options(void);
 
 /* Stack use after return: a body handed to send() must outlive the call (until the flush). */
@@ -48,25 +42,6 @@ const char *__asan_default_options(void)
 {
     return "detect_stack_use_after_return=1";
 }
-
-/* ---- deterministic randomness ---- */
-
-static uint64_t rng_state;
-
-static int fuzz_random_fill(void *ctx, void *buf, size_t len)
-{
-    uint8_t *out = buf;
-    (void)ctx;
-    for (size_t i = 0; i < len; i++) {
-        rng_state ^= rng_state << 13;
-        rng_state ^= rng_state >> 7;
-        rng_state ^= rng_state << 17;
-        out[i] = (uint8_t)(rng_state >> 24);
-    }
-    return 0;
-}
-
-static const struct turn_random fuzz_random = {.fill = fuzz_random_fill, .ctx = NULL};
 
 /* ---- the fake I/O layer ---- */
 
@@ -836,12 +811,6 @@ static void control(uint8_t arg, uint16_t field)
 
 /* ---- configuration ---- */
 
-static char cfg_realm[] = FT_REALM;
-static char cfg_secret[] = FT_REST_SECRET;
-static char *cfg_secrets[] = {cfg_secret};
-static char u0[] = "alice", p0[] = "wonderland", u1[] = "carol", p1[] = "looking-glass";
-static struct turn_static_user cfg_users[] = {{u0, p0}, {u1, p1}};
-
 static void parse_addr(const char *s, struct xt_addr *a)
 {
     CHECK(xt_addr_parse(s, 3478, a) == 0);
@@ -864,7 +833,7 @@ static void setup(uint8_t conf, uint8_t conf2)
     memset(&F, 0, sizeof(F));
     F.scratch = scratch;
     F.scratch2 = scratch2;
-    rng_state = 0x9E3779B97F4A7C15ull;
+    fuzz_random_reset();
     drain_log(); /* lines of the previous input are checked in its format */
     log_text = conf & FT_CFG_LOG_TEXT;
     log_setup((enum log_level)(conf & FT_CFG_LOG_LEVEL),
@@ -884,22 +853,11 @@ static void setup(uint8_t conf, uint8_t conf2)
         CHECK(xt_addr_parse_ip(FT_PUBLIC_V6, &F.pub[1]) == 0);
     }
 
-    c->realm = cfg_realm;
-    c->secrets = cfg_secrets;
-    c->nsecrets = 1;
-    c->users = cfg_users;
-    c->nusers = 2;
-    c->relay_port_lo = FT_PORT_LO;
-    c->relay_port_hi = FT_PORT_HI;
+    fuzz_turn_config(c);
     c->relay_v4 = F.relay[0];
     c->relay_v6 = F.relay[1];
     c->public_v4 = F.pub[0];
     c->public_v6 = F.pub[1];
-    c->default_lifetime_s = 600;
-    c->max_lifetime_s = 3600;
-    c->permission_lifetime_s = 300;
-    c->channel_lifetime_s = 600;
-    c->nonce_lifetime_s = 600;
     c->strict_channel_range = conf & FT_CFG_STRICT_CHANNELS;
     c->max_allocations = conf & FT_CFG_MAX_ALLOCS ? 3 : 0;
     c->user_quota = conf & FT_CFG_USER_QUOTA ? 2 : 0;

@@ -29,21 +29,13 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "fuzz_common.h"
 #include "fuzz_formats.h"
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
 #include "xdp/xdp_maps.h"
 #include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FRAME_MAX 8192
 #define MTU       1500

@@ -1,5 +1,6 @@
 /* Seed corpus of the fuzz harnesses, written at build time (never committed):
- *   seeds DIR  writes DIR/<harness>/seed-* for fuzz_stun, fuzz_turn_server, fuzz_xdp, fuzz_stream.
+ *   seeds DIR  writes DIR/<harness>/seed-* for fuzz_stun, fuzz_turn_server, fuzz_xdp, fuzz_stream,
+ *   fuzz_tcp_relay.
  * fuzz_stun: valid messages of every kind the relay handles (Binding, Allocate with each of its
  * attributes, Refresh, CreatePermission with several peers, ChannelBind, Send and Data
  * indications, responses and errors), signed and not, ChannelData with and without padding,
@@ -768,11 +769,110 @@ static void stream_seeds(void)
     put_stream("channel-5000", &s);
 }
 
+/* ---- fuzz_tcp_relay ---- */
+
+enum { R_ALLOCATE, R_REFRESH, R_PERMISSION, R_CONNECT, R_CONNECTION_BIND };
+
+#define R_TCP FR_MACRO_TCP, 0, NONE
+#define R_PEER(i)                                                                                  \
+    FR_MACRO_PEER, 1, (const uint8_t[1])                                                           \
+    {                                                                                              \
+        i                                                                                          \
+    }
+#define R_ID(i)                                                                                    \
+    FR_MACRO_CONNID, 1, (const uint8_t[1])                                                         \
+    {                                                                                              \
+        i                                                                                          \
+    }
+
+static void tr_start(struct rec *r, uint8_t config)
+{
+    r->buf[0] = config;
+    r->len = FR_CONFIG_LEN;
+}
+
+/* The records under every configuration worth a seed of its own. */
+static void put_tr(const char *name, struct rec *r)
+{
+    static const uint8_t configs[] = {0, FR_CFG_WORKERS, FR_CFG_TLS | FR_CFG_MAX_BPS,
+                                      FR_CFG_WORKERS | FR_CFG_CAP, 0x30};
+    char n[128];
+
+    for (size_t i = 0; i < sizeof(configs); i++) {
+        r->buf[0] = configs[i];
+        snprintf(n, sizeof(n), "%s-%02x", name, configs[i]);
+        put_file("fuzz_tcp_relay", n, r->buf, r->len);
+    }
+}
+
+static void tcp_seeds(void)
+{
+    struct rec r;
+
+    /* Connect, made, bound from another connection (another worker with two), bytes, end. */
+    tr_start(&r, 0);
+    rec_signed(&r, 0, R_ALLOCATE, 0, 0, 0, R_TCP, 0);
+    rec_signed(&r, 0, R_PERMISSION, 0, 0, 0, R_PEER(0), 0);
+    rec_signed(&r, 0, R_CONNECT, 0, 0, 0, R_PEER(0), 0);
+    rec_add(&r, FR_CONNECTED, 0, 0, NULL, 0);
+    rec_signed(&r, 2, R_CONNECTION_BIND, 0, 0, 0, R_ID(0), 0);
+    rec_add(&r, FR_RELAYED, 0, 4000, NULL, 0);
+    rec_add(&r, FR_RELAYED, 0x10, 4000, NULL, 0);
+    rec_signed(&r, 0, R_REFRESH, 0, 0, 0, LIFETIME(0), 0);
+    put_tr("connect-bind", &r);
+
+    /* Connections from peers: one with a permission for its IP, one without; bound with the
+     * other client's nonce; a second bind refused; the pair ends. */
+    tr_start(&r, 0);
+    rec_signed(&r, 0, R_ALLOCATE, 0, 0, 0, R_TCP, 0);
+    rec_signed(&r, 0, R_PERMISSION, 0, 0, 0, R_PEER(0), 0);
+    rec_add(&r, FR_ACCEPT, 0x10, 0, NULL, 0);
+    rec_add(&r, FR_ACCEPT, 0x20, 0, NULL, 0);
+    rec_signed(&r, 3, R_CONNECTION_BIND, 0, 0, FR_SIG_OTHER_NONCE, R_ID(0), 0);
+    rec_signed(&r, 5, R_CONNECTION_BIND, 0, 0, 0, R_ID(0), 0);
+    rec_add(&r, FR_CLOSED, 0, 0, NULL, 0);
+    rec_add(&r, FR_HANGUP, 0, 0, NULL, 0);
+    put_tr("accept-bind", &r);
+
+    /* Two TCP allocations through the relay to each other (relay to self). */
+    tr_start(&r, 0);
+    rec_signed(&r, 0, R_ALLOCATE, 0, 0, 0, R_TCP, 0);
+    rec_signed(&r, 1, R_ALLOCATE, 0, 0, 0, R_TCP, 0);
+    rec_signed(&r, 0, R_PERMISSION, 0, 0, 0, R_PEER(9), 0);
+    rec_signed(&r, 1, R_PERMISSION, 0, 0, 0, R_PEER(8), 0);
+    rec_signed(&r, 0, R_CONNECT, 0, 0, 0, R_PEER(9), 0);
+    rec_add(&r, FR_CONNECTED, 0, 0, NULL, 0);
+    rec_add(&r, FR_ACCEPT, 0x81, 0, NULL, 0);
+    rec_signed(&r, 2, R_CONNECTION_BIND, 0, 0, 0, R_ID(0), 0);
+    rec_signed(&r, 3, R_CONNECTION_BIND, 0, 0, 0, R_ID(1), 0);
+    rec_add(&r, FR_RELAYED, 0, 2000, NULL, 0);
+    rec_add(&r, FR_HANGUP, 1, 0, NULL, 0);
+    put_tr("self", &r);
+
+    /* Refusals, failures and timeouts: Connect without permission, to a denied peer, failing,
+     * timing out; a connection from a peer never bound; a ConnectionBind that cannot splice. */
+    tr_start(&r, 0);
+    rec_signed(&r, 0, R_ALLOCATE, 0, 0, 0, R_TCP, 0);
+    rec_signed(&r, 0, R_CONNECT, 0, 0, 0, R_PEER(0), 0);
+    rec_signed(&r, 0, R_PERMISSION, 0, 0, 0, R_PEER(4), 0);
+    rec_signed(&r, 0, R_PERMISSION, 0, 0, 0, R_PEER(1), 0);
+    rec_signed(&r, 0, R_CONNECT, 0, 0, 0, R_PEER(1), 0);
+    rec_signed(&r, 0, R_CONNECT, 0, 0, 0, R_PEER(0), 0);
+    rec_add(&r, FR_CONNECTED, 0x10, 0, NULL, 0);
+    rec_signed(&r, 0, R_CONNECT, 0, 0, 0, R_PEER(0), 0);
+    rec_add(&r, FR_ACCEPT, 0x00, 0, NULL, 0);
+    rec_signed(&r, 4, R_CONNECTION_BIND, 0, 0, FR_SIG_FAIL_SPLICE, R_ID(0), 0);
+    rec_add(&r, FR_TIME, 0, 31, NULL, 0);
+    rec_signed(&r, 4, R_CONNECTION_BIND, 0, 0, 0, R_ID(0), 0);
+    rec_add(&r, FR_TIME, 0, 700, NULL, 0);
+    put_tr("refusals", &r);
+}
+
 int main(int argc, char **argv)
 {
     char path[512];
     static const char *const harnesses[] = {"fuzz_stun", "fuzz_turn_server", "fuzz_xdp",
-                                            "fuzz_stream"};
+                                            "fuzz_stream", "fuzz_tcp_relay"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -788,6 +888,7 @@ int main(int argc, char **argv)
     turn_seeds();
     xdp_seeds();
     stream_seeds();
+    tcp_seeds();
     printf("seeds: %d files in %s\n", written, out_dir);
     return 0;
 }

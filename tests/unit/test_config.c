@@ -117,6 +117,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.turn.policy.nself, 2); /* listen + relay */
     assert_int_equal(cfg.turn.max_permissions, 1000);
     assert_int_equal(cfg.turn.max_channels, 1000);
+    assert_int_equal(cfg.turn.max_tcp_peer_conns, 64);
     assert_false(cfg.no_tcp);
     assert_int_equal(cfg.ntls_listen, 0);
     assert_int_equal(cfg.max_stream_conns, 16384);
@@ -138,11 +139,11 @@ static void test_every_flag(void **state)
                            "10.0.0.0/8", "--allow-peer", "fd00::/8", "--deny-peer", "198.18.0.0/15",
                            "--log-format", "text", "--log-level", "debug", "--strict-channel-range",
                            "--max-allocations", "1000", "--user-quota", "10", "--max-lifetime",
-                           "300", "--max-permissions", "50", "--max-channels", "60", "--no-tcp",
-                           "--max-tcp-connections", "100", "--max-tcp-per-ip", "7",
-                           "--tcp-first-message-timeout", "3", "--tcp-idle-timeout", "30",
-                           "--tls-listen", "192.0.2.1", "--tls-listen", "[2001:db8::1]:443",
-                           "--tls-cert", "/c.pem", "--tls-key", "/k.pem"),
+                           "300", "--max-permissions", "50", "--max-channels", "60",
+                           "--max-tcp-peer-connections", "5", "--no-tcp", "--max-tcp-connections",
+                           "100", "--max-tcp-per-ip", "7", "--tcp-first-message-timeout", "3",
+                           "--tcp-idle-timeout", "30", "--tls-listen", "192.0.2.1", "--tls-listen",
+                           "[2001:db8::1]:443", "--tls-cert", "/c.pem", "--tls-key", "/k.pem"),
                      0);
     unlink(file);
     assert_int_equal(cfg.nlisten, 3);
@@ -182,6 +183,7 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.turn.policy.nself, 9);         /* 3 listen, 2 TLS, 2 relay, 2 public */
     assert_int_equal(cfg.turn.max_permissions, 50);
     assert_int_equal(cfg.turn.max_channels, 60);
+    assert_int_equal(cfg.turn.max_tcp_peer_conns, 5);
     assert_true(cfg.no_tcp);
     assert_int_equal(cfg.max_stream_conns, 100);
     assert_int_equal(cfg.max_stream_conns_per_ip, 7);

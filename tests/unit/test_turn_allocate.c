@@ -21,10 +21,11 @@ static int allocate_with(struct mock *m, struct stun_builder *b, uint8_t *buf, s
     return mock_last_code(m);
 }
 
-static void missing_transport_is_400_and_tcp_is_442(void **state)
+/* TCP needs a stream client (RFC 6062 5.1, test_turn_tcp_relay.c); other protocols are 442. */
+static void missing_transport_is_400_tcp_over_udp_400_sctp_442(void **state)
 {
     struct mock *m = *state;
-    uint8_t buf[512], tcp[4] = {6};
+    uint8_t buf[512], tcp[4] = {TURN_TRANSPORT_TCP}, sctp[4] = {132};
     struct stun_builder b;
     struct stun_msg r;
 
@@ -33,6 +34,9 @@ static void missing_transport_is_400_and_tcp_is_442(void **state)
     assert_int_equal(allocate_with(m, &b, buf, &r), 400);
     mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
     stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, tcp, 4);
+    assert_int_equal(allocate_with(m, &b, buf, &r), 400);
+    mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, sctp, 4);
     assert_int_equal(allocate_with(m, &b, buf, &r), 442);
     /* Errors to authenticated requests are signed too. */
     assert_true(r.mi >= 0);
@@ -526,7 +530,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, mock_test_setup, mock_test_teardown)
     const struct CMUnitTest tests[] = {
-        T(missing_transport_is_400_and_tcp_is_442),
+        T(missing_transport_is_400_tcp_over_udp_400_sctp_442),
         T(success_has_relayed_mapped_lifetime),
         T(public_address_is_advertised),
         T(retransmission_gets_identical_response),

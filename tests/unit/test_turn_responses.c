@@ -167,13 +167,13 @@ static void allocate_success(void **state)
 static void longest_reason_442(void **state)
 {
     struct mock *m = *state;
-    uint8_t buf[MOCK_REQ_MAX], tcp[4] = {6};
+    uint8_t buf[MOCK_REQ_MAX], sctp[4] = {132};
     struct stun_builder b;
     size_t sent;
 
     mock_start(m);
     mock_req(m, &b, buf, sizeof(buf), TURN_ALLOCATE);
-    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, tcp, 4);
+    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, sctp, 4);
     sent = mock_from_client(m, buf, mock_sign(m, &b));
     assert_sent(m, sent, 442, true);
 }

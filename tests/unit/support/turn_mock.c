@@ -10,26 +10,124 @@
 
 #include "common/log.h"
 
-static int mock_relayed_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
+static int sock_new(struct mock *m, const struct mock_sock *ms)
 {
-    struct mock *m = ctx;
-    for (size_t i = 0; i < m->nbusy; i++)
-        if (m->busy_ports[i] == addr->port)
-            return -EADDRINUSE;
     for (int h = 0; h < MOCK_MAX_SOCKS; h++) {
         if (m->socks[h].open)
             continue;
-        m->socks[h] = (struct mock_sock){true, *addr, owner, df};
+        m->socks[h] = *ms;
+        m->socks[h].open = true;
+        m->socks[h].spliced = -1;
         return h;
     }
     return -EMFILE;
+}
+
+static bool port_busy(const struct mock *m, uint16_t port)
+{
+    for (size_t i = 0; i < m->nbusy; i++)
+        if (m->busy_ports[i] == port)
+            return true;
+    return false;
+}
+
+static int mock_relayed_open(void *ctx, const struct xt_addr *addr, int df, void *owner)
+{
+    struct mock *m = ctx;
+    if (port_busy(m, addr->port))
+        return -EADDRINUSE;
+    return sock_new(m, &(struct mock_sock){.addr = *addr, .owner = owner, .dont_fragment = df});
 }
 
 static void mock_relayed_close(void *ctx, int handle)
 {
     struct mock *m = ctx;
     assert_true(handle >= 0 && handle < MOCK_MAX_SOCKS && m->socks[handle].open);
+    assert_false(m->socks[handle].conn);
     m->socks[handle].open = false;
+}
+
+static int mock_tcp_listen(void *ctx, const struct xt_addr *addr, void *owner)
+{
+    struct mock *m = ctx;
+    if (port_busy(m, addr->port))
+        return -EADDRINUSE;
+    return sock_new(m, &(struct mock_sock){.addr = *addr, .owner = owner, .tcp = true});
+}
+
+static int mock_tcp_connect(void *ctx, const struct xt_addr *local, const struct xt_addr *peer,
+                            void *owner)
+{
+    struct mock *m = ctx;
+    if (port_busy(m, peer->port))
+        return -ECONNREFUSED;
+    return sock_new(m,
+                    &(struct mock_sock){
+                        .addr = *local, .owner = owner, .tcp = true, .conn = true, .peer = *peer});
+}
+
+static void mock_tcp_close(void *ctx, int handle)
+{
+    struct mock *m = ctx;
+    assert_true(handle >= 0 && handle < MOCK_MAX_SOCKS && m->socks[handle].open);
+    assert_true(m->socks[handle].conn);
+    m->socks[handle].open = false;
+}
+
+static int mock_tcp_splice(void *ctx, int data_handle, int peer_handle, void *owner)
+{
+    struct mock *m = ctx;
+    struct mock_sock *p = &m->socks[peer_handle];
+
+    assert_true(peer_handle >= 0 && peer_handle < MOCK_MAX_SOCKS && p->open && p->conn);
+    /* A connection from a peer gets its owner here; one of tcp_connect's had it already. */
+    if (!p->owner)
+        p->owner = owner;
+    assert_ptr_equal(p->owner, owner);
+    assert_int_equal(p->spliced, -1);
+    m->splices++;
+    if (m->fail_splice)
+        return -1;
+    m->last_splice_data = data_handle;
+    m->last_splice_peer = peer_handle;
+    p->spliced = data_handle;
+    return 0;
+}
+
+static int mock_tcp_redirect(void *ctx, int data_handle, void *target)
+{
+    struct mock *m = ctx;
+    assert_ptr_not_equal(target, ctx);
+    m->redirects++;
+    m->last_redirect_target = target;
+    m->last_redirect_handle = data_handle;
+    return 0;
+}
+
+int mock_tcp_accept(struct mock *m, int listen_handle, const struct xt_addr *peer)
+{
+    struct mock_sock *l = &m->socks[listen_handle];
+    int h;
+
+    assert_true(l->open && l->tcp && !l->conn);
+    h = sock_new(m, &(struct mock_sock){.addr = l->addr, .tcp = true, .conn = true, .peer = *peer});
+    assert_true(h >= 0);
+    turn_on_tcp_accept(m->s, &m->now, l->owner, h, peer);
+    return h;
+}
+
+void mock_tcp_connected(struct mock *m, int handle, int err)
+{
+    assert_true(m->socks[handle].open && m->socks[handle].conn);
+    turn_on_tcp_connected(m->s, &m->now, m->socks[handle].owner, err);
+}
+
+int mock_tcp_conn_to(const struct mock *m, const struct xt_addr *peer)
+{
+    for (int h = 0; h < MOCK_MAX_SOCKS; h++)
+        if (m->socks[h].open && m->socks[h].conn && xt_addr_equal(&m->socks[h].peer, peer))
+            return h;
+    return -1;
 }
 
 static void mock_send(void *ctx, int handle, const struct xt_addr *dst, const void *head,
@@ -192,6 +290,13 @@ void mock_start_shared(struct mock *m, struct turn_shared *shared)
                          .channel_down = mock_channel_down,
                          .bucket_get = mock_bucket_get,
                          .bucket_put = mock_bucket_put};
+    if (!m->without_tcp) {
+        io.tcp_listen = mock_tcp_listen;
+        io.tcp_connect = mock_tcp_connect;
+        io.tcp_close = mock_tcp_close;
+        io.tcp_splice = mock_tcp_splice;
+        io.tcp_redirect = mock_tcp_redirect;
+    }
     m->s = turn_server_new(&m->cfg, &io, &m->now, shared);
     assert_non_null(m->s);
 }
@@ -227,7 +332,7 @@ int mock_open_sockets(const struct mock *m)
 int mock_relay_handle(const struct mock *m, uint16_t family)
 {
     for (int h = 0; h < MOCK_MAX_SOCKS; h++)
-        if (m->socks[h].open && m->socks[h].addr.family == family)
+        if (m->socks[h].open && !m->socks[h].conn && m->socks[h].addr.family == family)
             return h;
     return -1;
 }
@@ -299,17 +404,23 @@ size_t mock_sign(struct mock *m, struct stun_builder *b)
     return (size_t)n;
 }
 
-size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
-                           size_t len)
+size_t mock_from_client_on(struct mock *m, int handle, const struct xt_addr *client,
+                           const uint8_t *data, size_t len)
 {
     size_t before = m->nsent;
     /* Copy into an exactly-sized heap block so ASan catches any read past the datagram. */
     uint8_t *copy = malloc(len ? len : 1);
     assert_non_null(copy);
     memcpy(copy, data, len);
-    turn_on_client(m->s, &m->now, m->transport, MOCK_LISTEN, &m->local, client, copy, len);
+    turn_on_client(m->s, &m->now, m->transport, handle, &m->local, client, copy, len);
     free(copy);
     return m->nsent - before;
+}
+
+size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
+                           size_t len)
+{
+    return mock_from_client_on(m, MOCK_LISTEN, client, data, len);
 }
 
 size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len)

@@ -17,11 +17,17 @@
 #define MOCK_LISTEN    1000 /* listen handle used by tests */
 #define MOCK_REQ_MAX   1024 /* requests: room for the longest realm (508 bytes) */
 
+/* A socket the core opened: a relayed address's (UDP, or an RFC 6062 TCP listening socket) or
+ * an RFC 6062 peer connection (tcp_connect's, or one a test made arrive with mock_tcp_accept). */
 struct mock_sock {
     bool open;
-    struct xt_addr addr;
+    struct xt_addr addr; /* bound to (a connection: its relayed address, if known) */
     void *owner;
     int dont_fragment;
+    bool tcp; /* TCP: listening (conn false) or a peer connection (conn true) */
+    bool conn;
+    struct xt_addr peer; /* a connection's peer */
+    int spliced;         /* a connection spliced with this client data connection, else -1 */
 };
 
 struct mock_dgram {
@@ -61,6 +67,13 @@ struct mock {
     uint64_t *bucket_word;
     uint32_t bucket_id;
     int bucket_puts;
+    /* RFC 6062: tcp_splice calls (failing while fail_splice) and tcp_redirect calls, with the
+     * last ones' arguments; without_tcp: the server gets no tcp_* callbacks */
+    int splices, redirects;
+    bool fail_splice, without_tcp;
+    int last_splice_data, last_splice_peer;
+    void *last_redirect_target;
+    int last_redirect_handle;
     uint32_t tid_counter;
     /* The core's randomness (for servers and the shared state tests create): a fixed sequence,
      * so runs repeat; none at all while random_fails. */
@@ -96,6 +109,9 @@ size_t mock_unsigned(struct stun_builder *b);
 size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len);
 size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
                            size_t len);
+/* The same on a connection (listen handle) of the test's choosing. */
+size_t mock_from_client_on(struct mock *m, int handle, const struct xt_addr *client,
+                           const uint8_t *data, size_t len);
 /* A Send indication of data to peer from the client; returns the datagrams the server sent. */
 size_t mock_send_indication(struct mock *m, const uint8_t *data, size_t len,
                             const struct xt_addr *peer);
@@ -125,6 +141,14 @@ int mock_refresh(struct mock *m, int lifetime /* -1: none */);
 
 /* The handle of the open relay socket bound to this family (-1 if none). */
 int mock_relay_handle(const struct mock *m, uint16_t family);
+
+/* RFC 6062. A connection from peer arrives at the TCP listening socket listen_handle: its handle
+ * (still open if the core kept it). */
+int mock_tcp_accept(struct mock *m, int listen_handle, const struct xt_addr *peer);
+/* The connection tcp_connect opened as handle is established (err 0) or failed. */
+void mock_tcp_connected(struct mock *m, int handle, int err);
+/* The open peer connection to peer (-1 if none). */
+int mock_tcp_conn_to(const struct mock *m, const struct xt_addr *peer);
 
 void mock_addr(struct xt_addr *a, const char *s); /* parse or fail the test */
 void mock_ip(struct xt_addr *a, const char *s);   /* an IP without port */
