@@ -7,14 +7,19 @@
 # then prints the hottest symbols; in userspace mode it then counts xturn's system calls for 2 s
 # (`perf stat` on the syscall tracepoints). A measurement aid, not a test.
 #
-# Usage: bench/profile.sh [userspace|xdp] [RATE] [SECONDS] [SIZE]
-#        (defaults: userspace 40000 5 100). Writes build/profile/MODE.data and MODE.txt.
+# Usage: bench/profile.sh [userspace|xdp] [RATE] [SECONDS] [SIZE] [udp|tcp|tls]
+#        (defaults: userspace 40000 5 100 udp: the clients' transport). Writes
+#        build/profile/MODE.data and MODE.txt; also prints the relay process's CPU time per
+#        relayed packet over the recorded seconds (as `make bench` counts "relay CPU").
 set -euo pipefail
 
 MODE=${1:-userspace}
 RATE=${2:-40000}
 SECS=${3:-5}
 SIZE=${4:-100}
+TRANSPORT=${5:-udp}
+NAME=$MODE
+[ "$TRANSPORT" = udp ] || NAME=$MODE-$TRANSPORT
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 XTURN=$ROOT/build/xturn
 BENCH=$ROOT/build/xturn-bench
@@ -24,8 +29,8 @@ SECRET=profile-secret
 PORT=3478
 SINK_PORT=5000
 
-case "$MODE" in userspace | xdp) ;; *)
-    echo "usage: $0 [userspace|xdp] [RATE] [SECONDS] [SIZE]" >&2
+case "$MODE/$TRANSPORT" in userspace/udp | userspace/tcp | userspace/tls | xdp/udp) ;; *)
+    echo "usage: $0 [userspace|xdp] [RATE] [SECONDS] [SIZE] [udp|tcp|tls] (xdp: udp)" >&2
     exit 2
     ;;
 esac
@@ -44,7 +49,7 @@ for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do
     }
 done
 mkdir -p "$OUT"
-rm -f "$OUT/$MODE.syscalls.txt"
+rm -f "$OUT/$NAME.syscalls.txt"
 
 # shellcheck source=topology.sh
 . "$ROOT/bench/topology.sh"
@@ -63,40 +68,53 @@ bt_up "$PASS_OBJ" || {
 
 args=(--listen "$BT_RELAY4:$PORT" --realm xturn --auth-secret "$SECRET" --log-level warn
     --workers "$(nproc)")
+server=$BT_RELAY4:$PORT
+if [ "$TRANSPORT" = tls ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=xturn-profile -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+    args+=(--tls-listen "$BT_RELAY4:5349" --tls-cert "$OUT/cert.pem" --tls-key "$OUT/key.pem")
+    server=$BT_RELAY4:5349
+fi
 [ "$MODE" = xdp ] && args+=(--xdp "$BT_RELAY_DEV" --xdp-mode native)
-ip netns exec "$BT_NS_RELAY" "$XTURN" "${args[@]}" >"$OUT/$MODE.xturn.log" 2>&1 &
+ip netns exec "$BT_NS_RELAY" "$XTURN" "${args[@]}" >"$OUT/$NAME.xturn.log" 2>&1 &
 XPID=$!
 PIDS+=("$XPID")
 bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
 PIDS+=("$!")
 sleep 1
 kill -0 "$XPID" || {
-    cat "$OUT/$MODE.xturn.log" >&2
+    cat "$OUT/$NAME.xturn.log" >&2
     exit 1
 }
 
-bt_exec "$BT_NS_CLIENT" "$BENCH" client --server "$BT_RELAY4:$PORT" --secret "$SECRET" \
+bt_exec "$BT_NS_CLIENT" "$BENCH" client --server "$server" --transport "$TRANSPORT" --secret "$SECRET" \
     --realm xturn --peer "$BT_PEER4:$SINK_PORT" --allocations 8 --rate "$RATE" --size "$SIZE" \
-    --duration $((SECS + 5)) --warmup 1 --echo --json >"$OUT/$MODE.bench.json" &
+    --duration $((SECS + 5)) --warmup 1 --echo --json >"$OUT/$NAME.bench.json" &
 CPID=$!
 PIDS+=("$CPID")
 sleep 1.5
+# The relay's threads' run time in ns (/proc/PID/task/*/schedstat, first field).
+relay_ns() { cat /proc/"$XPID"/task/*/schedstat | awk '{t += $1} END {printf "%d", t}'; }
+NS0=$(relay_ns)
 if [ "$MODE" = xdp ]; then
-    perf record -q -e cpu-clock -g -F 4999 -a -o "$OUT/$MODE.data" -- sleep "$SECS" 2>/dev/null
+    perf record -q -e cpu-clock -g -F 4999 -a -o "$OUT/$NAME.data" -- sleep "$SECS" 2>/dev/null
 else
-    perf record -q -e cpu-clock -g -F 4999 -p "$XPID" -o "$OUT/$MODE.data" -- sleep "$SECS" 2>/dev/null
+    perf record -q -e cpu-clock -g -F 4999 -p "$XPID" -o "$OUT/$NAME.data" -- sleep "$SECS" 2>/dev/null
 fi
+NS1=$(relay_ns)
 if [ "$MODE" = userspace ]; then
     # 2 s of the rate, every datagram relayed twice (to the peer, and its echo back)
     perf stat -x, -e syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg \
-        -e syscalls:sys_enter_epoll_wait -p "$XPID" -o "$OUT/$MODE.syscalls.txt" -- sleep 2 ||
+        -e syscalls:sys_enter_epoll_wait,syscalls:sys_enter_read,syscalls:sys_enter_write \
+        -e syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto -p "$XPID" -o "$OUT/$NAME.syscalls.txt" -- sleep 2 ||
         true
     echo "system calls in 2 s at $RATE datagrams/s ($((RATE * 4)) relayed)" \
-        >>"$OUT/$MODE.syscalls.txt"
+        >>"$OUT/$NAME.syscalls.txt"
 fi
 wait "$CPID"
-perf report -i "$OUT/$MODE.data" --no-children --sort sym --stdio -g none 2>/dev/null |
-    grep -v -e "^#" -e "^$" -e safe_halt | head -40 >"$OUT/$MODE.txt" || true
-echo "== $MODE, $RATE datagrams/s of $SIZE bytes, $SECS s: $(cat "$OUT/$MODE.bench.json")"
-cat "$OUT/$MODE.txt"
-[ ! -f "$OUT/$MODE.syscalls.txt" ] || cat "$OUT/$MODE.syscalls.txt"
+perf report -i "$OUT/$NAME.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+    grep -v -e "^#" -e "^$" -e safe_halt | head -40 >"$OUT/$NAME.txt" || true
+echo "== $MODE, $TRANSPORT clients, $RATE datagrams/s of $SIZE bytes, $SECS s: $(cat "$OUT/$NAME.bench.json")"
+echo "relay CPU: $(((NS1 - NS0) / 1000000)) ms in $SECS s, $(((NS1 - NS0) / (SECS * RATE * 2))) ns per relayed packet at the offered rate"
+cat "$OUT/$NAME.txt"
+[ ! -f "$OUT/$NAME.syscalls.txt" ] || cat "$OUT/$NAME.syscalls.txt"

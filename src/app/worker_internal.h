@@ -55,8 +55,12 @@ struct worker_streams {
     struct list_node *all;   /* every connection, for the timeouts */
     struct list_node *dirty; /* connections with bytes to write this round */
     struct list_node *ready; /* TLS connections holding decrypted bytes the socket won't signal */
-    uint8_t *scratch;        /* where reads land before they are framed */
-    uint8_t *msg;            /* a message assembled for TLS to encrypt as one record */
+    uint8_t *scratch;        /* the TCP relay's reads, written out at once */
+    /* The round's reads, framed in place: the core's datagrams towards peers point into them
+     * until the round's flush, so that one sendmmsg carries those of every connection. */
+    uint8_t *reads;
+    size_t reads_used;
+    uint8_t *msg; /* a message assembled for TLS to encrypt as one record */
     struct conn_limits *limits;
     struct tls_server *tls;
     int spare_fd; /* given up to accept and close a connection when out of fds */

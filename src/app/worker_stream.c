@@ -24,6 +24,8 @@
 #define ACCEPTS_PER_EVENT    64 /* then other sockets get their turn */
 #define READS_PER_EVENT      8
 #define SCRATCH_SIZE         (128u << 10)
+#define READ_MAX             (128u << 10) /* one read of a connection */
+#define READS_SIZE           (512u << 10) /* a round's reads, until the flush */
 #define STREAM_OUT_MAX       (256u << 10) /* waiting for a client that does not read */
 #define REFUSAL_LOG_INTERVAL 1000u
 /* The first bytes of each connection's incomplete message are not counted against the budget all
@@ -35,7 +37,8 @@
 /* What a record adds to a message: header, tag, and room for padding, per 16 KiB. */
 #define TLS_RECORD_OVERHEAD (4u * 64u)
 
-_Static_assert(SCRATCH_SIZE > STREAM_FRAME_MAX + 4, "a whole message fits the scratch buffer");
+_Static_assert(READ_MAX > STREAM_FRAME_MAX + 4, "a whole message fits one read");
+_Static_assert(READS_SIZE >= READ_MAX, "a read fits the round's buffer");
 
 struct wconn {
     struct wsock *sock;
@@ -219,6 +222,8 @@ void streams_send(struct worker *w, int handle, const void *a, size_t alen, cons
 
 void streams_flush(struct worker *w)
 {
+    /* The round's datagrams are sent (worker.c flushes them first): the reads are free again. */
+    w->streams.reads_used = 0;
     while (w->streams.dirty) {
         struct wconn *c = container_of(w->streams.dirty, struct wconn, dirty_entry);
         list_unlink(&c->dirty_entry);
@@ -301,8 +306,10 @@ static void conn_hand_over(struct worker *w, struct wconn *c, const uint8_t *msg
 }
 
 /* Hands every whole message in buf[0..len) to the core and keeps the incomplete rest in
- * c->partial (buf may be c->partial). false: the connection was closed. */
-static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t len)
+ * c->partial (buf may be c->partial). kept: buf stays as it is until the round's flush (one of
+ * the round's reads), else what the core queued from it is sent now. false: the connection was
+ * closed. */
+static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t len, bool kept)
 {
     struct wsock *s = c->sock;
     size_t pos = 0, skip, frame_len, need, tail;
@@ -325,7 +332,7 @@ static bool conn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t
         handled = true;
     }
     /* What went towards peers points into buf: out before buf is reused. */
-    if (handled)
+    if (handled && !kept)
         udp_tx_flush(&w->tx);
     if (st == SF_ERROR) {
         conn_close(w, c, close_reason(e));
@@ -471,9 +478,19 @@ static void set_ready(struct worker *w, struct wconn *c, bool ready)
     c->ready = ready;
 }
 
+/* Room for a read of up to want bytes in the round's buffer; when there is not enough, what
+ * points into it is sent first. */
+static uint8_t *reads_room(struct worker *w, size_t want)
+{
+    if (READS_SIZE - w->streams.reads_used < want) {
+        udp_tx_flush(&w->tx);
+        w->streams.reads_used = 0;
+    }
+    return w->streams.reads + w->streams.reads_used;
+}
+
 static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
 {
-    uint8_t *scratch = w->streams.scratch;
     enum stream_close why = SC_READ_ERROR;
 
     if (c->detecting && !conn_detect(w, c))
@@ -483,8 +500,9 @@ static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
             return;
         /* After an incomplete message, only what completes it (or its header): the rest of
          * the stream is framed from the scratch buffer again. */
-        size_t want = c->plen ? c->need - c->plen : SCRATCH_SIZE;
-        ssize_t n = conn_recv(c, scratch, want, &why);
+        size_t want = c->plen ? c->need - c->plen : READ_MAX;
+        uint8_t *buf = reads_room(w, want);
+        ssize_t n = conn_recv(c, buf, want, &why);
         bool ok;
 
         if (n < 0) {
@@ -498,17 +516,18 @@ static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
                 conn_close(w, c, SC_BUFFER_BUDGET);
                 return;
             }
-            memcpy(c->partial + c->plen, scratch, (size_t)n);
+            memcpy(c->partial + c->plen, buf, (size_t)n);
             c->plen += (size_t)n;
-            ok = conn_process(w, c, c->partial, c->plen);
+            ok = conn_process(w, c, c->partial, c->plen, false);
         } else {
-            ok = conn_process(w, c, scratch, (size_t)n);
+            /* kept to the end of the round (8-byte aligned for the next) */
+            w->streams.reads_used += ((size_t)n + 7) & ~(size_t)7;
+            ok = conn_process(w, c, buf, (size_t)n, true);
         }
         if (!ok)
             return;
-        /* Plain TCP: a short read emptied the socket. TLS reads a record at a time, so only
-         * WANT_READ says there is nothing more. */
-        if (!c->tls && (size_t)n < want)
+        /* A short read emptied the socket (TLS reads a record at a time: it says so itself). */
+        if (c->tls ? tls_conn_drained(c->tls) : (size_t)n < want)
             break;
     }
     /* Out of turns with decrypted bytes inside TLS: read again next round without an event. */
@@ -538,6 +557,8 @@ void streams_read_ready(struct worker *w)
 {
     struct list_node *n, *next;
 
+    if (!w->streams.ready)
+        return;
     worker_update_time(w);
     for (n = w->streams.ready; n; n = next) {
         struct wconn *c = container_of(n, struct wconn, ready_entry);
@@ -655,7 +676,7 @@ void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct
         list_push(&w->streams.dirty, &c->dirty_entry);
         c->dirty = true;
     }
-    if (!conn_process(w, c, bytes, len))
+    if (!conn_process(w, c, bytes, len, false))
         return;
     set_ready(w, c, c->tls && tls_conn_pending(c->tls));
 }
@@ -714,9 +735,10 @@ int streams_open(struct worker *w, bool reuseport, char *err, size_t errlen)
     if (cfg->no_tcp && cfg->ntls_listen == 0)
         return 0;
     w->streams.scratch = malloc(SCRATCH_SIZE);
+    w->streams.reads = malloc(READS_SIZE);
     w->streams.msg = malloc(STREAM_FRAME_MAX);
     w->streams.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (!w->streams.scratch || !w->streams.msg) {
+    if (!w->streams.scratch || !w->streams.reads || !w->streams.msg) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -758,8 +780,9 @@ void streams_close_all(struct worker *w)
     while (w->streams.all)
         conn_close(w, container_of(w->streams.all, struct wconn, entry), SC_SHUTDOWN);
     free(w->streams.scratch);
+    free(w->streams.reads);
     free(w->streams.msg);
-    w->streams.scratch = w->streams.msg = NULL;
+    w->streams.scratch = w->streams.reads = w->streams.msg = NULL;
     if (w->streams.spare_fd >= 0)
         close(w->streams.spare_fd);
     w->streams.spare_fd = -1;

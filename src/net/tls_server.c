@@ -28,6 +28,8 @@ struct tls_conn {
     uint32_t write_wait; /* what an unfinished write waits for, 0 when none */
     bool failed;         /* fatal error: OpenSSL forbids any further I/O, SSL_shutdown included */
     bool closed;         /* the peer closed */
+    bool sock_drained;   /* the last read from the socket got less than it asked for */
+    bool want_read;      /* the last tls_conn_read needs more from the socket */
     char err[96];
 };
 
@@ -276,6 +278,20 @@ static void out_method_init(void)
         BIO_meth_free(m);
 }
 
+/* Watches the socket BIO's reads: one that got less than it asked for emptied the socket. */
+static long on_socket_read(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                           int ret, size_t *processed)
+{
+    struct tls_conn *c = (struct tls_conn *)BIO_get_callback_arg(b);
+
+    (void)argp;
+    (void)argi;
+    (void)argl;
+    if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+        c->sock_drained = ret <= 0 || !processed || *processed < len;
+    return ret;
+}
+
 struct tls_conn *tls_conn_new(struct tls_server *t, int fd, struct stream_out *out)
 {
     struct tls_conn *c = calloc(1, sizeof(*c));
@@ -300,6 +316,12 @@ struct tls_conn *tls_conn_new(struct tls_server *t, int fd, struct stream_out *o
     }
     if (!rbio || !wbio)
         goto fail;
+    /* Read-ahead: one read takes what the socket holds (a record's header and body, and the
+     * records after it) instead of a read for each header and each body; the callback tells
+     * when the socket is empty, so the caller need not read again just to see EAGAIN. */
+    BIO_set_callback_ex(rbio, on_socket_read);
+    BIO_set_callback_arg(rbio, (char *)c);
+    SSL_set_read_ahead(c->ssl, 1);
     SSL_set_bio(c->ssl, rbio, wbio);
     SSL_set_accept_state(c->ssl);
     return c;
@@ -370,6 +392,7 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len, enum tls_io *st
     ERR_clear_error();
     errno = 0;
     ret = SSL_read_ex(c->ssl, buf, len, &n);
+    c->want_read = ret != 1;
     if (ret == 1) {
         c->read_wait = EPOLLIN;
         *st = TLS_IO_OK;
@@ -458,7 +481,13 @@ void tls_conn_free(struct tls_conn *c)
 
 bool tls_conn_pending(const struct tls_conn *c)
 {
-    return SSL_pending(c->ssl) > 0;
+    /* Read ahead and not yet decrypted counts too, unless it is an incomplete record. */
+    return SSL_pending(c->ssl) > 0 || (!c->want_read && SSL_has_pending(c->ssl));
+}
+
+bool tls_conn_drained(const struct tls_conn *c)
+{
+    return c->sock_drained && !SSL_has_pending(c->ssl);
 }
 
 /* ---- protocol detection ---- */

@@ -76,8 +76,12 @@ const char *tls_conn_error(const struct tls_conn *c);
 /* Sends close_notify when that cannot block and the connection is still sound, and frees. */
 void tls_conn_free(struct tls_conn *c);
 
-/* Whether decrypted bytes wait inside the connection: the socket will not signal them. */
+/* Whether bytes read from the socket wait inside the connection: the socket will not signal
+ * them. */
 bool tls_conn_pending(const struct tls_conn *c);
+/* After a tls_conn_read that returned bytes: the socket was found empty and nothing waits inside
+ * the connection, so another read now would only say TLS_IO_WANT_READ. */
+bool tls_conn_drained(const struct tls_conn *c);
 
 /* Does a new stream whose first byte this is start with a TLS record (RFC 7983: 20..63; a
  * ClientHello is 22, and any other record first is refused by the handshake)? STUN starts with

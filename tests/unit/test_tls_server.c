@@ -590,6 +590,64 @@ static void partial_reads(void **state)
     link_close(&l);
 }
 
+/* Three records that arrive together: the first read takes them all from the socket (read
+ * ahead), the other two are pending inside the connection, not drained, and come without the
+ * socket; after the third, drained says another read would only wait. A record cut in two is
+ * not pending until its rest arrives. */
+static void read_ahead_drained(void **state)
+{
+    struct fx *f = *state;
+    const char *recs[] = {"first", "second", "third"};
+    char got[32], rest[4];
+    enum tls_io st;
+    struct link l;
+    ssize_t n;
+
+    link_open(&l, f->srv, f->cctx);
+    handshake_ok(&l);
+    for (int i = 0; i < 3; i++)
+        client_send(&l, recs[i]);
+    for (int i = 0; i < 3; i++) {
+        n = tls_conn_read(l.conn, got, sizeof(got), &st);
+        assert_int_equal(n, (ssize_t)strlen(recs[i]));
+        assert_memory_equal(got, recs[i], (size_t)n);
+        if (i == 0) /* nothing left in the socket: all three were read at once */
+            assert_int_equal(recv(l.sfd, rest, sizeof(rest), MSG_PEEK), -1);
+        assert_int_equal(tls_conn_drained(l.conn), i == 2);
+        assert_int_equal(tls_conn_pending(l.conn), i < 2);
+    }
+    assert_int_equal(tls_conn_read(l.conn, got, sizeof(got), &st), -1);
+    assert_int_equal(st, TLS_IO_WANT_READ);
+    assert_false(tls_conn_pending(l.conn));
+
+    /* A record in two parts: after the first part, nothing to read and nothing pending. */
+    {
+        BIO *mem = BIO_new(BIO_s_mem());
+        char wire[256];
+        int len;
+
+        assert_non_null(mem);
+        SSL_set0_wbio(l.cli, mem); /* the client's record into memory, sent below in parts */
+        client_send(&l, "cut in two");
+        len = BIO_read(mem, wire, sizeof(wire));
+        assert_true(len > 10);
+        assert_int_equal(write(l.cfd, wire, 8), 8);
+        assert_int_equal(tls_conn_read(l.conn, got, sizeof(got), &st), -1);
+        assert_int_equal(st, TLS_IO_WANT_READ);
+        assert_false(tls_conn_pending(l.conn));
+        assert_int_equal(write(l.cfd, wire + 8, (size_t)len - 8), len - 8);
+        n = tls_conn_read(l.conn, got, sizeof(got), &st);
+        assert_int_equal(n, 10);
+        assert_memory_equal(got, "cut in two", 10);
+        /* OpenSSL asked for exactly the rest of the record: it cannot tell that the socket is
+         * empty now, and the next read finds out. */
+        assert_false(tls_conn_pending(l.conn));
+        assert_int_equal(tls_conn_read(l.conn, got, sizeof(got), &st), -1);
+        assert_int_equal(st, TLS_IO_WANT_READ);
+    }
+    link_close(&l);
+}
+
 /* A megabyte to a slow reader through a small socket buffer: partial writes, WANT_WRITE with
  * EPOLLOUT among the events, retries with the buffer moved, everything delivered in order. */
 static void large_write_backpressure(void **state)
@@ -1055,6 +1113,7 @@ int main(void)
         T(renegotiation_refused),
         T(key_update),
         T(partial_reads),
+        T(read_ahead_drained),
         T(large_write_backpressure),
         T(peer_closes),
         T(peer_leaves_during_handshake),
