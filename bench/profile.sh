@@ -94,7 +94,14 @@ CPID=$!
 PIDS+=("$CPID")
 sleep 1.5
 # The relay's threads' run time in ns (/proc/PID/task/*/schedstat, first field).
-relay_ns() { cat /proc/"$XPID"/task/*/schedstat | awk '{t += $1} END {printf "%d", t}'; }
+relay_ns() {
+    local t a rest sum=0
+    for t in /proc/"$XPID"/task/*/schedstat; do
+        read -r a rest <"$t" || continue
+        sum=$((sum + a))
+    done
+    echo "$sum"
+}
 NS0=$(relay_ns)
 if [ "$MODE" = xdp ]; then
     perf record -q -e cpu-clock -g -F 4999 -a -o "$OUT/$NAME.data" -- sleep "$SECS" 2>/dev/null
