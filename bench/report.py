@@ -3,7 +3,9 @@
 
 Inputs (JSON): --meta (machine, parameters, background load), --micro (xdp_microbench lines),
 --results (one line per load point: the generator's JSON plus the CPU window), --relays (the
-relay command lines). Only reports: no number makes it fail.
+relay command lines), --burst (the allocation burst: one line per relay). Only reports: no
+number makes it fail. With --update-burst (after BENCH_ONLY=burst) only the burst's section and
+target rows of an existing --out are written again, by the same code as in a whole report.
 """
 import argparse
 import json
@@ -19,6 +21,9 @@ RELAY_NAMES = {"coturn": "coturn", "coturn-tcp": "coturn, TCP clients",
                "xdp": "xturn --xdp"}
 RELAY_ORDER = ["coturn", "coturn-tcp", "coturn-tls", "xturn", "xturn-tcp", "xturn-tls", "xdp"]
 PLOT_RELAYS = ["coturn", "xturn", "xdp"]  # UDP clients: bench/delivered.gp draws three lines
+BURST_HEADING = "## Allocation burst"
+BURST_TARGET = "| allocation burst"  # how its rows in the Targets table begin
+SECRET_FLAGS = ("--static-auth-secret", "--auth-secret", "--secret")
 
 
 def load_lines(path):
@@ -60,6 +65,127 @@ def fmt(v, digits=0, none="–"):
 
 def rate_label(r):
     return "max" if r == 0 else fmt(r)
+
+
+def masked(cmd):
+    """A command line as the report shows it: secrets as SECRET, a process id as PID."""
+    parts = cmd.split()
+    for i in range(1, len(parts)):
+        if parts[i - 1] in SECRET_FLAGS:
+            parts[i] = "SECRET"
+        elif parts[i - 1] == "--relay-pid":
+            parts[i] = "PID"
+    return " ".join(parts)
+
+
+def burst_targets(bursts):
+    """The Targets rows of the allocation burst: xturn's setup rate against coturn's, and its
+    memory per live allocation."""
+    c = {b["relay"]: b.get("client") for b in bursts}
+    x, co = c.get("xturn"), c.get("coturn")
+    if not x or not co:
+        missing = [n for n, v in (("xturn", x), ("coturn", co)) if not v]
+        why = "not run" if not bursts else f"no result from {' and '.join(missing)}"
+        return [f"{BURST_TARGET}: xturn ≥ 1.5× coturn's setup rate with no failure | {why} | – |",
+                f"{BURST_TARGET}: xturn ≤ ½ coturn's RSS per live allocation | {why} | – |"]
+    what = f"{fmt(x['allocations'])} from one address, {x['window']} in flight"
+    rate = x["allocations_per_s"] / co["allocations_per_s"] if co["allocations_per_s"] else None
+    ok = rate is not None and rate >= 1.5 and x["setup_failures"] == 0
+    rows = [f"{BURST_TARGET}: xturn ≥ 1.5× coturn's setup rate with no failure ({what}) | "
+            f"{fmt(x['allocations_per_s'])} vs {fmt(co['allocations_per_s'])} allocations/s "
+            f"({f'{rate:.2f}×' if rate is not None else '–'}); failures {x['setup_failures']} "
+            f"and {co['setup_failures']} | {'yes' if ok else 'no'} |"]
+    xm, cm = x.get("rss_per_allocation_bytes"), co.get("rss_per_allocation_bytes")
+    if xm is None or cm is None or cm <= 0:
+        rows.append(f"{BURST_TARGET}: xturn ≤ ½ coturn's RSS per live allocation | not measured "
+                    "(no relay RSS) | – |")
+    else:
+        rows.append(f"{BURST_TARGET}: xturn ≤ ½ coturn's RSS per live allocation | {fmt(xm)} vs "
+                    f"{fmt(cm)} bytes ({xm / cm:.2f}×) | {'yes' if xm <= cm / 2 else 'no'} |")
+    return rows
+
+
+def burst_section(bursts, meta, alone):
+    """The section of the allocation burst; alone: written by --update-burst, into a report
+    whose other sections come from another run."""
+    L = [BURST_HEADING, ""]
+    if not bursts:
+        return L + ["Not run in this report (`BENCH_ONLY` without `burst`).", ""]
+    c0 = next((b["client"] for b in bursts if b.get("client")), None) or {}
+    L.append(f"{fmt(c0.get('allocations'))} allocations from one client address, "
+             f"{c0.get('window', '?')} in flight, each from a UDP socket of its own: the 401, then "
+             "Allocate, CreatePermission and ChannelBind (`xturn-bench client --burst`), against a "
+             "relay started for it with its default limits; afterwards every allocation is deleted "
+             "(Refresh, lifetime 0). xturn answers unauthenticated requests from an address that "
+             "has not authenticated in the last minute 20 times a second (burst 100), so the first "
+             "requests beyond the burst wait for a retransmission (200 ms); then the address has "
+             "proved itself and is answered at once (README, *Security*).")
+    L.append("")
+    L.append("- **allocations/s**: set up ÷ the time from the first request to the last "
+             "ChannelBind success (the client's sockets were opened before).")
+    L.append("- **retransmissions**: requests sent again after 200 ms without an answer.")
+    L.append("- **RSS per live allocation**: growth of the relay process's VmRSS "
+             "(`/proc/PID/status`) from before the first request to when every allocation is "
+             "live, ÷ the live allocations: user-space memory only (socket buffers are the "
+             "kernel's and not in it).")
+    L.append("")
+    bg = max(meta["background_cpus_before"], meta["background_cpus_after"])
+    L.append(f"Measured {meta['date']}, commit {meta['commit']}"
+             f"{' with uncommitted changes' if meta['tree'] == 'dirty' else ''}, one run per relay"
+             f"{' (`BENCH_ONLY=burst bench/run.sh`, apart from the rest of this page)' if alone else ''}, "
+             f"on {meta['cpus']} cores "
+             + ("quiet: " if bg < 0.1 else "shared with other work: ")
+             + f"{meta['background_cpus_before']:.2f} busy CPUs before, "
+             f"{meta['background_cpus_after']:.2f} after, with none of this load running.")
+    L.append("")
+    L.append("| relay | set up | failures | setup s | allocations/s | retransmissions | RSS before | "
+             "RSS live | RSS per live allocation |")
+    L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for b in bursts:
+        c = b.get("client")
+        name = RELAY_NAMES.get(b["relay"], b["relay"])
+        if not c:
+            L.append(f"| {name} | failed: {b.get('error')} | | | | | | | |")
+            continue
+        errs = ", ".join(f"{k}: {v}" for k, v in c["setup_errors"].items())
+        mib = lambda kb: f"{kb / 1024:.1f} MiB" if kb is not None else "–"
+        per = c.get("rss_per_allocation_bytes")
+        L.append(f"| {name} | {fmt(c['ready'])} of {fmt(c['allocations'])} | "
+                 f"{c['setup_failures']}{f' ({errs})' if errs else ''} | {c['setup_s']:.3f} | "
+                 f"{fmt(c['allocations_per_s'])} | {fmt(c['retransmissions'])} | "
+                 f"{mib(c.get('rss_before_kb'))} | {mib(c.get('rss_after_kb'))} | "
+                 f"{fmt(per) + ' bytes' if per is not None else '–'} |")
+    L.append("")
+    L.append("```sh")
+    for b in bursts:
+        L.append(f"# {RELAY_NAMES.get(b['relay'], b['relay'])}")
+        L.append(masked(b["relay_command"]))
+    L.append("# the client, in the client namespace, against each")
+    L.append(masked(bursts[0]["command"]))
+    L.append("```")
+    L.append("")
+    return L
+
+
+def update_burst(path, bursts, meta):
+    """Writes the burst's target rows and section into an existing report, the rest as it is:
+    the rows replace those of an earlier burst (else they end the Targets table), the section
+    replaces its earlier self (else it goes before *Profiles*, or *Noise*, or at the end)."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    targets = lines.index("## Targets")
+    lines = [l for l in lines if not l.startswith(BURST_TARGET)]
+    end = next(i for i in range(targets + 1, len(lines)) if lines[i].startswith("|")) + 1
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    lines[end:end] = burst_targets(bursts)
+    if BURST_HEADING in lines:
+        start = lines.index(BURST_HEADING)
+        stop = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        del lines[start:stop]
+    else:
+        start = next((lines.index(h) for h in ("## Profiles", "## Noise") if h in lines), len(lines))
+    lines[start:start] = burst_section(bursts, meta, True)
+    open(path, "w", encoding="utf-8").write("\n".join(lines))
 
 
 class Point:
@@ -161,12 +287,24 @@ def micro_section(micro):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("meta", "micro", "results", "relays", "out", "png", "plot", "work"):
-        ap.add_argument("--" + a, required=True)
+        ap.add_argument("--" + a)
+    ap.add_argument("--burst", default=None)
+    ap.add_argument("--update-burst", action="store_true",
+                    help="only the burst's section and target rows of --out (needs --meta, --burst)")
     ap.add_argument("--xdp-userspace", default=None)
     ap.add_argument("--profiles", default=None, help="hand-written notes, included as they are")
     args = ap.parse_args()
+    need = ("meta", "burst", "out") if args.update_burst else \
+        ("meta", "micro", "results", "relays", "out", "png", "plot", "work")
+    missing = [f"--{a}" for a in need if not getattr(args, a)]
+    if missing:
+        ap.error("missing " + ", ".join(missing))
 
     meta = json.load(open(args.meta, encoding="utf-8"))
+    bursts = load_lines(args.burst)
+    if args.update_burst:
+        update_burst(args.out, bursts, meta)
+        return 0
     micro = load_lines(args.micro)
     results = load_lines(args.results)
     relay_lines = load_lines(args.relays)
@@ -354,6 +492,7 @@ def main():
                 L.append(f"| xturn ≤ ½ coturn's relay CPU per packet, {name} clients (4→4, {size} B) | "
                          f"at {fmt(r)} pps (relay process): {fmt(vx)} vs {fmt(vc)} ms per million "
                          f"relayed packets ({vx / vc:.2f}×){own} | {'yes' if vx <= 0.5 * vc else 'no'} |")
+    L.extend(burst_targets(bursts))
     L.append("")
     L.append(f"Loss-free: loss below {LOSS_FREE_PCT} % of the datagrams sent in the measured seconds, "
              "every allocation set up. A loss-free rate is the highest offered rate (as measured, "
@@ -415,10 +554,7 @@ def main():
     for k in RELAY_ORDER:
         if k in relays:
             L.append(f"# {RELAY_NAMES[k]}")
-            L.append(relays[k].replace("--static-auth-secret " + relays[k].split("--static-auth-secret ")[-1].split()[0], "--static-auth-secret SECRET")
-                     if "--static-auth-secret" in relays[k] else
-                     relays[k].replace("--auth-secret " + relays[k].split("--auth-secret ")[-1].split()[0], "--auth-secret SECRET")
-                     if "--auth-secret" in relays[k] else relays[k])
+            L.append(masked(relays[k]))
     L.append("```")
     L.append("")
     L.append("The rounds named *TCP clients* and *TLS clients* run the same sweeps with the "
@@ -439,10 +575,7 @@ def main():
     L.append("```sh")
     for e in (example, example_d):
         if e:
-            parts = e.split()
-            if "--secret" in parts:
-                parts[parts.index("--secret") + 1] = "SECRET"
-            L.append(" ".join(parts))
+            L.append(masked(e))
     L.append("```")
     L.append("")
     L.append(f"with `--rate` each of {', '.join(rate_label(int(r)) for r in meta['rates'])} "
@@ -572,6 +705,8 @@ def main():
              "work, the maximum rates say more about this machine than about the relays; the "
              "loss-free rates and the CPU per packet below the maximum are the comparable figures.")
     L.append("")
+
+    L.extend(burst_section(bursts, meta, False))
 
     if args.profiles and os.path.exists(args.profiles):
         L.append(open(args.profiles, encoding="utf-8").read().rstrip("\n"))

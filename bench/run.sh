@@ -6,7 +6,13 @@
 #      load swept; delivered rate, loss, round-trip times and the relay's CPU per packet.
 #      coturn and xturn also with the clients on TCP and on TLS (BENCH_TRANSPORTS; the peer
 #      side stays UDP): an xturn that does not serve a transport yet has that round skipped.
-#   3. bench/report.py: docs/BENCHMARKS.md and docs/bench-delivered.png.
+#   3. Allocation burst: coturn and xturn, each started afresh, set up BENCH_BURST_ALLOCATIONS
+#      allocations from the client's one address with BENCH_BURST_WINDOW in flight (each 401,
+#      Allocate, CreatePermission, ChannelBind: xturn-bench client --burst): allocations per
+#      second, failures, and the relay's RSS per live allocation.
+#   4. bench/report.py: docs/BENCHMARKS.md and docs/bench-delivered.png. With BENCH_ONLY=burst
+#      (the burst alone, a minute) only the burst's section and target rows of BENCHMARKS.md
+#      are written again, the rest stays.
 # Benchmarks are not tests: nothing here judges a number; the report states which targets the
 # numbers meet. Needs root (namespaces, XDP).
 #
@@ -16,7 +22,8 @@
 #                       packets/s, 0 = as fast as the generator can (steps of 1.5x and 1.33x
 #                       above 20000: a rate ratio between two relays is read to that precision)
 #   BENCH_SIZES ["100 1200"]  payload bytes            BENCH_ALLOCATIONS [8]  per client run
-#   BENCH_ONLY ["micro coturn xturn xdp"]  parts to run
+#   BENCH_ONLY ["micro coturn xturn xdp burst"]  parts to run
+#   BENCH_BURST_ALLOCATIONS [4096]  BENCH_BURST_WINDOW [256]  the allocation burst
 #   BENCH_TRANSPORTS ["udp tcp tls"]  client transports of the coturn and xturn parts (xdp: udp)
 #   BENCH_XDP_FAMILIES ["44 46 64 66"]  client family, relay family
 #   BENCH_OUT [docs/BENCHMARKS.md]  BENCH_PNG [docs/bench-delivered.png]
@@ -36,7 +43,9 @@ WARMUP=${BENCH_WARMUP:-1}
 RATES=${BENCH_RATES:-"5000 10000 20000 30000 40000 60000 80000 120000 160000 0"}
 SIZES=${BENCH_SIZES:-"100 1200"}
 ALLOCS=${BENCH_ALLOCATIONS:-8}
-ONLY=${BENCH_ONLY:-"micro coturn xturn xdp"}
+ONLY=${BENCH_ONLY:-"micro coturn xturn xdp burst"}
+BURST_N=${BENCH_BURST_ALLOCATIONS:-4096}
+BURST_W=${BENCH_BURST_WINDOW:-256}
 TRANSPORTS=${BENCH_TRANSPORTS:-"udp tcp tls"}
 XDP_FAMILIES=${BENCH_XDP_FAMILIES:-"44 46 64 66"}
 OUT=${BENCH_OUT:-docs/BENCHMARKS.md}
@@ -73,6 +82,8 @@ die() {
 }
 
 has() { [[ " $ONLY " == *" $1 "* ]]; }
+# The whole report is written again only when a part of it other than the burst ran.
+full_report() { has micro || has coturn || has xturn || has xdp; }
 has_transport() { [[ " $TRANSPORTS " == *" $1 "* ]]; }
 
 # stop PID: TERM, up to 5 s, KILL; reaped and forgotten.
@@ -123,7 +134,7 @@ trap 'log "terminated (over BENCH_TIMEOUT=${BENCH_TIMEOUT:-3600} s, or stopped)"
 for f in "$XTURN" "$MICRO" $(for o in $BPF_OBJS; do echo "$ROOT/build/bpf/$o"; done); do
     [ -e "$f" ] || die "$f missing: run make all (make bench does)"
 done
-if has coturn || has xturn || has xdp; then
+if has coturn || has xturn || has xdp || has burst; then
     [ -x "$GEN" ] || die "$GEN missing: the load generator (tools/bench/) is not built"
 fi
 # Run copies: a rebuild of build/ while this runs (the tree is shared) must not change or
@@ -137,13 +148,14 @@ PASS_OBJ=$TMP/bin/bpf/xdp_pass.bpf.o
 for t in $TRANSPORTS; do
     case $t in udp | tcp | tls) ;; *) die "BENCH_TRANSPORTS: '$t' is not udp, tcp or tls" ;; esac
 done
-if has coturn; then
+if has coturn || has burst; then
     command -v turnserver >/dev/null || die "turnserver missing (Debian package coturn: make deps)"
 fi
 if has_transport tls; then
     command -v openssl >/dev/null || die "openssl missing (Debian package openssl: make deps)"
 fi
-command -v gnuplot >/dev/null || die "gnuplot missing (Debian package gnuplot-nox: make deps)"
+! full_report || command -v gnuplot >/dev/null ||
+    die "gnuplot missing (Debian package gnuplot-nox: make deps)"
 
 # ---- CPU: whole machine, from /proc/stat ----
 # cpu_sample: "busy total" jiffies of all CPUs. busy = user nice system irq softirq; total
@@ -416,6 +428,7 @@ meta >"$TMP/meta.json"
 : >"$RESULTS"
 : >"$TMP/micro.jsonl"
 : >"$TMP/relays.jsonl"
+: >"$TMP/burst.jsonl"
 MICRO_CMD="build/xdp_microbench --sizes ${SIZES// /,} --cpu $((NCPU - 1))"
 if has micro; then
     log "micro-benchmark: $MICRO_CMD"
@@ -435,7 +448,7 @@ if has_transport tls && { has coturn || has xturn; }; then
 fi
 BG_BEFORE=$(background_cpu 3)
 log "background load before: $BG_BEFORE busy CPUs of $NCPU"
-if has coturn || has xturn || has xdp; then
+if has coturn || has xturn || has xdp || has burst; then
     bt_up "$PASS_OBJ" || die "cannot build the namespace topology"
     log "topology up (namespaces $BT_NS_CLIENT $BT_NS_PEER $BT_NS_RELAY $BT_NS_ROUTER)"
     "${CGJOIN[@]}" ip netns exec "$BT_NS_PEER" env --default-signal "$GEN" sink \
@@ -464,21 +477,36 @@ if has coturn || has xturn || has xdp; then
             "$1" "$2" >>"$TMP/relays.jsonl"
     }
 
+    # coturn_cmd NAME TRANSPORT: coturn's command line for a round, in CMD. TCP is served on the
+    # listening port whatever the flags; TLS on its own port.
+    coturn_cmd() {
+        local tls_args=(--no-tls)
+        [ "$2" != tls ] || tls_args=(--tls-listening-port "$TLS_PORT" --cert "$CERT" --pkey "$KEY")
+        CMD=(turnserver -n --no-cli "${tls_args[@]}" --no-dtls --no-tcp-relay
+            --listening-ip "$BT_RELAY4" --listening-ip "$BT_RELAY6" --listening-port "$PORT"
+            --relay-ip "$BT_RELAY4" --relay-ip "$BT_RELAY6" --min-port 49152 --max-port 65535
+            --realm "$REALM" --use-auth-secret --static-auth-secret "$SECRET"
+            --relay-threads "$NCPU" --allowed-peer-ip=198.18.0.0-198.19.255.255
+            --no-multicast-peers --pidfile "$TMP/turnserver.pid" --log-file "$TMP/$1-file.log"
+            --simple-log --no-stdout-log)
+    }
+
+    # xturn_cmd TRANSPORT: xturn's, in CMD. TCP on the --listen addresses (as UDP); TLS on
+    # --tls-listen.
+    xturn_cmd() {
+        local tls_args=()
+        [ "$1" != tls ] ||
+            tls_args=(--tls-listen "$BT_RELAY4:$TLS_PORT" --tls-cert "$CERT" --tls-key "$KEY")
+        # shellcheck disable=SC2207 # the flag and its value are two words
+        CMD=("$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" "${tls_args[@]}"
+            --realm "$REALM" --auth-secret "$SECRET" --log-level info $(xturn_workers_args))
+    }
+
     if has coturn; then
         for transport in $TRANSPORTS; do
-            # TCP is served on the listening port whatever the flags; TLS on its own port.
             name=$(round_name coturn "$transport")
-            tls_args=(--no-tls)
-            [ "$transport" != tls ] ||
-                tls_args=(--tls-listening-port "$TLS_PORT" --cert "$CERT" --pkey "$KEY")
-            start_relay "$name" "$transport" turnserver -n --no-cli "${tls_args[@]}" --no-dtls \
-                --no-tcp-relay \
-                --listening-ip "$BT_RELAY4" --listening-ip "$BT_RELAY6" --listening-port "$PORT" \
-                --relay-ip "$BT_RELAY4" --relay-ip "$BT_RELAY6" --min-port 49152 --max-port 65535 \
-                --realm "$REALM" --use-auth-secret --static-auth-secret "$SECRET" \
-                --relay-threads "$NCPU" --allowed-peer-ip=198.18.0.0-198.19.255.255 \
-                --no-multicast-peers --pidfile "$TMP/turnserver.pid" --log-file "$TMP/$name-file.log" \
-                --simple-log --no-stdout-log
+            coturn_cmd "$name" "$transport"
+            start_relay "$name" "$transport" "${CMD[@]}"
             record_relay "$name"
             for size in $SIZES; do
                 sweep "$name" "$transport" 4 4 "$size"
@@ -489,18 +517,11 @@ if has coturn || has xturn || has xdp; then
 
     if has xturn; then
         for transport in $TRANSPORTS; do
-            # TCP on the --listen addresses (as UDP); TLS on --tls-listen.
             name=$(round_name xturn "$transport")
-            tls_args=()
-            [ "$transport" != tls ] ||
-                tls_args=(--tls-listen "$BT_RELAY4:$TLS_PORT" --tls-cert "$CERT" --tls-key "$KEY")
-            # shellcheck disable=SC2046 # the flag and its value are two words
-            set -- "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
-                "${tls_args[@]}" --realm "$REALM" --auth-secret "$SECRET" --log-level info \
-                $(xturn_workers_args)
+            xturn_cmd "$transport"
             if [ "$transport" = udp ]; then
-                start_relay "$name" udp "$@"
-            elif ! try_relay "$name" "$transport" "$@"; then
+                start_relay "$name" udp "${CMD[@]}"
+            elif ! try_relay "$name" "$transport" "${CMD[@]}"; then
                 # A daemon without stream transports yet: the rest of the run goes on.
                 record_skip "$name" "this xturn does not serve ${transport^^} clients: $RELAY_FAILED"
                 continue
@@ -514,10 +535,8 @@ if has coturn || has xturn || has xdp; then
     fi
 
     if has xdp; then
-        # shellcheck disable=SC2046
-        start_relay xdp udp "$XTURN" --listen "$BT_RELAY4:$PORT" --listen "[$BT_RELAY6]:$PORT" \
-            --realm "$REALM" --auth-secret "$SECRET" --log-level info $(xturn_workers_args) \
-            --xdp "$BT_RELAY_DEV" --xdp-mode native
+        xturn_cmd udp
+        start_relay xdp udp "${CMD[@]}" --xdp "$BT_RELAY_DEV" --xdp-mode native
         record_relay xdp
         for size in $SIZES; do
             for fams in $XDP_FAMILIES; do
@@ -528,13 +547,52 @@ if has coturn || has xturn || has xdp; then
         # What userspace relayed itself in all those runs: its stats line at shutdown.
         grep '"message":"stats"' "$RELAY_LOG" | tail -n 1 >"$TMP/xdp_userspace_stats.json" || true
     fi
+
+    # ---- 3. allocation burst ----
+    # burst NAME: BURST_N allocations from the client's one address, BURST_W in flight, against
+    # the relay just started (its RSS read through its pid); one line in $TMP/burst.jsonl.
+    burst() {
+        local name=$1 out=$TMP/burst.$1.json rc=0 args
+        args=(client --server "$BT_RELAY4:$PORT" --secret "$SECRET" --realm "$REALM"
+            --peer "$BT_PEER4:$SINK_PORT" --allocations "$BURST_N" --burst "$BURST_W"
+            --relay-pid "$RELAY_PID" --json)
+        log "$name: xturn-bench ${args[*]}"
+        timeout -k 5 300 ip netns exec "$BT_NS_CLIENT" "$GEN" "${args[@]}" >"$out" \
+            2>"$out.err" </dev/null || rc=$?
+        "$PY" - "$out" "$out.err" "$rc" "$name" "$(shown "$RELAY_ARGS")" \
+            "xturn-bench ${args[*]}" >>"$TMP/burst.jsonl" <<'EOF'
+import json, sys
+out, err, rc, name, relay_cmd, cmd = sys.argv[1:]
+r = {"relay": name, "relay_command": relay_cmd, "command": cmd, "rc": int(rc)}
+try:
+    r["client"] = json.loads(open(out).read())
+except ValueError:
+    r["client"] = None
+    r["error"] = (open(err).read().strip().splitlines() or ["no output, exit status " + rc])[-1][:300]
+print(json.dumps(r))
+c = r["client"] or {}
+print("  %-7s burst: %s" % (name, r.get("error") or "%d of %d set up in %.3f s: %.0f/s, %d failures, "
+      "%d retransmissions, RSS %s -> %s kB" % (c["ready"], c["allocations"], c["setup_s"],
+      c["allocations_per_s"], c["setup_failures"], c["retransmissions"], c["rss_before_kb"],
+      c["rss_after_kb"])), file=sys.stderr)
+EOF
+    }
+
+    if has burst; then
+        for relay in coturn xturn; do
+            if [ "$relay" = coturn ]; then coturn_cmd coturn-burst udp; else xturn_cmd udp; fi
+            start_relay "$relay-burst" udp "${CMD[@]}"
+            burst "$relay"
+            stop_relay
+        done
+    fi
     stop "$SINK_PID"
     bt_down
 fi
 BG_AFTER=$(background_cpu 3)
 log "background load after: $BG_AFTER busy CPUs of $NCPU"
 
-# ---- 3. report ----
+# ---- 4. report ----
 # The raw results stay in build/bench/ (not in git): bench/report.py can be run again on them.
 "$PY" - "$TMP/meta.json" "$BG_BEFORE" "$BG_AFTER" "$MICRO_CMD" "${SINK_CMD:-}" \
     "$((SECONDS - START))" <<'EOF' >"$TMP/meta2.json"
@@ -546,11 +604,21 @@ print(json.dumps(m))
 EOF
 RAW=$ROOT/build/bench
 mkdir -p "$RAW"
-touch "$TMP/xdp_userspace_stats.json"
-cp "$TMP/meta2.json" "$TMP/micro.jsonl" "$RESULTS" "$TMP/relays.jsonl" \
-    "$TMP/xdp_userspace_stats.json" "$RAW/"
-"$PY" "$ROOT/bench/report.py" --meta "$RAW/meta2.json" --micro "$RAW/micro.jsonl" \
-    --results "$RAW/results.jsonl" --relays "$RAW/relays.jsonl" --out "$OUT" --png "$PNG" \
-    --xdp-userspace "$RAW/xdp_userspace_stats.json" --plot "$ROOT/bench/delivered.gp" --work "$RAW" \
-    --profiles "$ROOT/bench/profiles.md"
-log "wrote $OUT and $PNG ($((SECONDS - START)) s)"
+if full_report; then
+    touch "$TMP/xdp_userspace_stats.json"
+    cp "$TMP/meta2.json" "$TMP/micro.jsonl" "$RESULTS" "$TMP/relays.jsonl" "$TMP/burst.jsonl" \
+        "$TMP/xdp_userspace_stats.json" "$RAW/"
+    "$PY" "$ROOT/bench/report.py" --meta "$RAW/meta2.json" --micro "$RAW/micro.jsonl" \
+        --results "$RAW/results.jsonl" --relays "$RAW/relays.jsonl" --burst "$RAW/burst.jsonl" \
+        --out "$OUT" --png "$PNG" --xdp-userspace "$RAW/xdp_userspace_stats.json" \
+        --plot "$ROOT/bench/delivered.gp" --work "$RAW" --profiles "$ROOT/bench/profiles.md"
+    log "wrote $OUT and $PNG ($((SECONDS - START)) s)"
+else
+    # The burst alone: its section and target rows of $OUT are written again; the rest of $OUT
+    # and the last full run's raw results stay.
+    cp "$TMP/meta2.json" "$RAW/burst-meta.json"
+    cp "$TMP/burst.jsonl" "$RAW/"
+    "$PY" "$ROOT/bench/report.py" --update-burst --meta "$RAW/burst-meta.json" \
+        --burst "$RAW/burst.jsonl" --out "$OUT"
+    log "wrote the allocation burst into $OUT ($((SECONDS - START)) s)"
+fi

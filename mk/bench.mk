@@ -5,7 +5,9 @@
 #   build/bpf/xdp_swap.bpf.o      that bare program (tools/bpf/xdp_swap.bpf.c)
 #   build/bpf/xdp_restore.bpf.o   the microbenchmark's harness: restores the frame, tail-calls
 #   make bench                    everything: microbenchmark, then coturn / xturn / xturn XDP
-#                                 under load in namespaces (bench/run.sh writes the results)
+#                                 under load in namespaces, then the allocation burst against
+#                                 coturn and xturn (bench/run.sh writes the results);
+#                                 BENCH_ONLY=burst: the burst alone, its part of the results
 #   make profile                  perf call graphs of xturn under load, userspace and XDP
 #                                 (bench/profile.sh; build/profile/)
 BENCH_BPF_OBJ := $(BUILD)/bpf/xdp_swap.bpf.o $(BUILD)/bpf/xdp_restore.bpf.o

@@ -155,7 +155,6 @@ static void set_defaults(struct xturn_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->turn.nonce_lifetime_s = 600;
-    cfg->turn.unauth_rate = 20;
     if (opt_defaults(flags, NFLAGS, cfg))
         abort(); /* a default the table's own reader refuses: a bug, caught by every test */
 }

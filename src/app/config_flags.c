@@ -319,6 +319,14 @@ const struct opt config_flags[] = {
     FUNCS("allow-peer", "CIDR", apply_allow_peer,
           "let clients reach these peers despite the default deny list"),
     FUNCS("deny-peer", "CIDR", apply_deny_peer, "never let clients reach these peers"),
+    U32("unauth-rate", "N", turn.unauth_rate, 0, 1000000, "20",
+        COUNT " up to 1000000, 0 for unlimited",
+        "answers per second to unauthenticated requests from one IP address (against reflection "
+        "to spoofed sources); an address that authenticated in the last minute is not limited; 0 "
+        "for unlimited"),
+    U32("unauth-burst", "N", turn.unauth_burst, 1, 1000000, "100", COUNT " from 1 to 1000000",
+        "answers to unauthenticated requests from one IP address at once, before --unauth-rate "
+        "applies"),
     ENUM("log-format", "json|text", log_format, log_formats, "json", "expected json or text",
          "log line format"),
     ENUM("log-level", "LEVEL", log_level, log_levels, "info", "expected error, warn, info or debug",

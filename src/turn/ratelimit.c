@@ -6,21 +6,21 @@ void ratelimit_init(struct ratelimit *r, uint32_t rate, uint32_t burst, uint32_t
 {
     memset(r, 0, sizeof(*r));
     r->rate = rate;
-    r->burst = burst ? burst : rate;
+    r->burst = burst;
     r->seed = seed;
     for (size_t i = 0; i < RATELIMIT_SLOTS; i++)
         pthread_spin_init(&r->slots[i].lock, PTHREAD_PROCESS_PRIVATE);
 }
 
-bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms)
+static struct ratelimit_slot *slot_of(struct ratelimit *r, const struct xt_addr *src)
 {
-    struct ratelimit_slot *s;
-    bool ok;
+    return &r->slots[xt_addr_ip_hash(src, r->seed) % RATELIMIT_SLOTS];
+}
 
-    if (r->rate == 0)
-        return true;
-    s = &r->slots[xt_addr_ip_hash(src, r->seed) % RATELIMIT_SLOTS];
-    pthread_spin_lock(&s->lock);
+/* With the slot's lock held. */
+static bool take_token(struct ratelimit *r, struct ratelimit_slot *s, const struct xt_addr *src,
+                       uint64_t now_ms)
+{
     if (s->last_ms == 0) {
         s->tokens_milli = r->burst * 1000;
         s->last_ms = now_ms ? now_ms : 1;
@@ -38,9 +38,37 @@ bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now
         s->tokens_milli = t > (uint64_t)r->burst * 1000 ? r->burst * 1000 : (uint32_t)t;
         s->last_ms = now_ms;
     }
-    ok = s->tokens_milli >= 1000;
-    if (ok)
-        s->tokens_milli -= 1000;
+    if (s->tokens_milli < 1000)
+        return false;
+    s->tokens_milli -= 1000;
+    return true;
+}
+
+bool ratelimit_take(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms)
+{
+    struct ratelimit_slot *s;
+    bool ok;
+
+    if (r->rate == 0)
+        return true;
+    s = slot_of(r, src);
+    pthread_spin_lock(&s->lock);
+    ok = (now_ms < s->proven_until_ms && xt_addr_ip_equal(&s->proven, src)) ||
+         take_token(r, s, src, now_ms);
     pthread_spin_unlock(&s->lock);
     return ok;
+}
+
+void ratelimit_prove(struct ratelimit *r, const struct xt_addr *src, uint64_t now_ms)
+{
+    struct ratelimit_slot *s;
+
+    if (r->rate == 0)
+        return;
+    s = slot_of(r, src);
+    pthread_spin_lock(&s->lock);
+    s->proven = *src;
+    s->proven.port = 0;
+    s->proven_until_ms = now_ms + RATELIMIT_PROVEN_MS;
+    pthread_spin_unlock(&s->lock);
 }

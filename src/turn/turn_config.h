@@ -42,8 +42,10 @@ struct turn_config {
     uint32_t max_channels;     /* per allocation, 0: unlimited */
     /* RFC 6062 peer connections per TCP allocation at once; 0: TURN_TCP_PEER_CONNS_DEFAULT */
     uint32_t max_tcp_peer_conns;
-    uint32_t unauth_rate; /* unauthenticated responses per second per source IP */
-    uint64_t max_bps;     /* relayed bytes per second per allocation, 0: unlimited */
+    /* Responses to unauthenticated requests per source IP: per second (0: unlimited) and at
+     * once; a source that authenticated recently is not limited (ratelimit.h). */
+    uint32_t unauth_rate, unauth_burst;
+    uint64_t max_bps; /* relayed bytes per second per allocation, 0: unlimited */
     /* Offered in 300 (Try Alternate) while draining, per family; family 0: none (508). */
     struct xt_addr alternate_v4, alternate_v6;
 

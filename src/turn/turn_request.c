@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "turn/ratelimit.h"
 #include "turn/turn_internal.h"
 #include "turn/turn_shared.h"
 
@@ -407,6 +408,9 @@ void turn_handle_request(struct turn_req *r)
         return;
     }
     r->authenticated = true;
+    /* The nonce is bound to this address: the source is real, and not held to the budget of
+     * unauthenticated responses meant for spoofed ones (its next allocations' 401s). */
+    ratelimit_prove(turn_shared_unauth_limit(s->shared), r->client, r->now->ms);
     if (r->msg->nunknown) {
         req_send_error(r, 420);
         return;

@@ -83,8 +83,7 @@ struct turn_shared *turn_shared_new(const struct turn_config *cfg, const struct 
         turn_shared_free(sh);
         return NULL;
     }
-    /* The burst: five seconds' worth. */
-    ratelimit_init(&sh->unauth_limit, cfg->unauth_rate, cfg->unauth_rate * 5, sh->seed);
+    ratelimit_init(&sh->unauth_limit, cfg->unauth_rate, cfg->unauth_burst, sh->seed);
     return sh;
 }
 

@@ -862,6 +862,7 @@ static void setup(uint8_t conf, uint8_t conf2)
     c->max_allocations = conf & FT_CFG_MAX_ALLOCS ? 3 : 0;
     c->user_quota = conf & FT_CFG_USER_QUOTA ? 2 : 0;
     c->unauth_rate = 20;
+    c->unauth_burst = 100;
     c->max_bps = conf2 & FT_CFG2_MAX_BPS ? FT_MAX_BPS : 0;
     if (conf2 & FT_CFG2_ALTERNATE) {
         parse_addr(FT_ALTERNATE_V4, &c->alternate_v4);

@@ -2,8 +2,10 @@
 # xturn-bench smoke test: the load generator against build/xturn at a low rate, echoed by
 # `xturn-bench sink` in the peer namespace. Channel mode (IPv4), Send indications, an IPv6
 # relayed address for an IPv4 client (to the IPv6 peer), an IPv6 client, and the --direct
-# baseline (no relay); then clients on TCP and on TLS (--transport) against coturn. Asserts behaviour only: every allocation set up, every datagram echoed
-# (zero loss at this rate), the JSON parses; errors exit 2 with one line; never a timing.
+# baseline (no relay); then clients on TCP and on TLS (--transport) against coturn. A brief
+# allocation burst (--burst) against both. Asserts behaviour only: every allocation set up, every
+# datagram echoed (zero loss at this rate), the JSON parses; errors exit 2 with one line; never
+# a timing.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -57,6 +59,41 @@ EOF
 
 COMMON=(--secret "$XT_SECRET" --allocations 4 --duration 1 --warmup 0.2 --rate 2000 --echo)
 
+# burst NAME PID ARGS...: `xturn-bench client --burst ARGS --json` (64 allocations, 16 in flight)
+# against the relay of pid PID: every allocation set up and deleted; the relay's memory read
+# (without --relay-pid in ARGS it is looked up: that relay, or none when other tests' relays
+# hold the same address in their namespaces, never another).
+burst() {
+    local name=$1 pid=$2 out err rc=0
+    shift 2
+    out="$XT_TMP/burst.$name.json"
+    err="$XT_TMP/burst.$name.err"
+    log "xturn-bench client --burst 16 $*"
+    # shellcheck disable=SC2016 # $0 and $@ are the inner shell's: stderr to its own file
+    ns_run "$XT_NS_CLIENT" 20 "$out" bash -c 'exec "$@" 2>"$0"' "$err" "$BENCH" client --json \
+        --secret "$XT_SECRET" --peer "$XT_PEER4:$SINK_PORT" --allocations 64 --burst 16 "$@" ||
+        rc=$?
+    [ "$rc" -eq 0 ] || fail "$name: xturn-bench client exited with status $rc: $(cat "$err")"
+    [ ! -s "$err" ] || fail "$name: xturn-bench client wrote to stderr: $(head -c 500 "$err")"
+    python3 - "$out" "$name" "$pid" <<'EOF' || fail "$name: $(cat "$out")"
+import json, sys
+path, name, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = json.loads(open(path).read())
+for k in ("allocations", "window", "ready", "setup_failures", "setup_errors", "setup_s",
+          "allocations_per_s", "retransmissions", "deleted", "relay_pid", "rss_before_kb",
+          "rss_after_kb", "rss_per_allocation_bytes"):
+    assert k in d, f"{name}: no '{k}'"
+assert d["mode"] == "burst" and d["allocations"] == 64 and d["window"] == 16, name
+assert d["ready"] == 64 and d["setup_failures"] == 0 and d["deleted"] == 64, f"{name}: failures"
+assert d["allocations_per_s"] > 0, name
+assert d["relay_pid"] in (pid, None), f"{name}: the memory of another process"
+if d["relay_pid"] is not None:
+    assert d["rss_before_kb"] > 0 and d["rss_after_kb"] > 0, f"{name}: no RSS"
+    assert d["rss_per_allocation_bytes"] is not None, name
+EOF
+    log "$name: $(cat "$out")"
+}
+
 topo_up
 start_xturn
 start_bench_sink
@@ -88,6 +125,17 @@ bench_error unreachable client --server "$XT_RELAY4:3999" --peer "$XT_PEER4:$SIN
     --secret "$XT_SECRET" --json
 bench_error bad_secret client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
     --secret wrong --json
+bench_error burst_window client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --burst 0
+bench_error burst_send client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --burst 8 --mode send
+bench_error relay_pid_alone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --relay-pid "$XT_DAEMON_PID"
+bench_error relay_pid_gone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --burst 8 --relay-pid 2147483647 --json
+
+burst xturn "$XT_DAEMON_PID" --server "$XT_RELAY4" --relay-pid "$XT_DAEMON_PID"
+burst xturn_found "$XT_DAEMON_PID" --server "$XT_RELAY4"
 
 daemon_alive || fail "daemon died during the runs"
 stop_xturn
@@ -118,6 +166,7 @@ bench coturn_tcp --server "$XT_RELAY4:$COTURN_PORT" --transport tcp --size 101 \
     --peer "$XT_PEER4:$SINK_PORT" "${COMMON[@]}"
 bench coturn_tls --server "$XT_RELAY4:$COTURN_TLS_PORT" --transport tls --sni xturn-bench \
     --peer "$XT_PEER4:$SINK_PORT" "${COMMON[@]}"
+burst coturn "$COTURN_PID" --server "$XT_RELAY4:$COTURN_PORT" --relay-pid "$COTURN_PID"
 xt_kill "$COTURN_PID"
 
 # The sink reports what it saw on SIGTERM: everything (warm-up included) arrived and was echoed.

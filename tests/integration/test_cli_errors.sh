@@ -74,6 +74,13 @@ expect_usage_error missing_value "${base[@]}" "${auth[@]}" --realm
 expect_usage_error bad_log_level "${base[@]}" "${auth[@]}" --log-level loud
 expect_usage_error bad_log_format "${base[@]}" "${auth[@]}" --log-format xml
 expect_usage_error bad_cidr "${base[@]}" "${auth[@]}" --allow-peer 300.1.2.3/8
+# The budget of unauthenticated answers: a count (rate 0 = unlimited), a burst of at least one.
+expect_usage_error bad_unauth_rate "${base[@]}" "${auth[@]}" --unauth-rate 20/s
+grep -qxF -- 'xturn: --unauth-rate: "20/s": expected a count up to 1000000, 0 for unlimited' "$err" ||
+    fail "bad_unauth_rate: unexpected error line: $(cat "$err")"
+expect_usage_error zero_unauth_burst "${base[@]}" "${auth[@]}" --unauth-burst 0
+grep -qxF -- 'xturn: --unauth-burst: "0": expected a count from 1 to 1000000' "$err" ||
+    fail "zero_unauth_burst: unexpected error line: $(cat "$err")"
 # A listen or metrics port inside the relay range: a client could reach it as a relayed address.
 expect_usage_error listen_in_relay_range --listen 127.0.0.1:62000 "${relay[@]}" "${auth[@]}"
 grep -qF -- '--listen: "127.0.0.1:62000": port inside --relay-ports 61000-65535' "$err" ||

@@ -106,6 +106,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.turn.channel_lifetime_s, 600);
     assert_int_equal(cfg.turn.nonce_lifetime_s, 600);
     assert_int_equal(cfg.turn.unauth_rate, 20);
+    assert_int_equal(cfg.turn.unauth_burst, 100);
     assert_false(cfg.turn.strict_channel_range);
     assert_int_equal(cfg.turn.max_allocations, 0);
     assert_int_equal(cfg.turn.user_quota, 0);
@@ -130,21 +131,21 @@ static void test_every_flag(void **state)
 {
     char *file = write_temp("# rotation\n\n  filesecret1  \r\n#commented-out\nfilesecret2\n");
     (void)state;
-    assert_int_equal(PARSE("--listen", "192.0.2.1", "--listen=[2001:db8::1]:5000", "--listen",
-                           "198.51.100.1:3479", "--realm", "example.org", "--auth-secret", "s1",
-                           "--auth-secret=s2", "--auth-secret-file", file, "--user", "alice:p:w",
-                           "--user", "bob:pw2", "--relay-ports", "50000-50100", "--relay-ipv4",
-                           "192.0.2.2", "--relay-ipv6", "2001:db8::2", "--public-ipv4",
-                           "203.0.113.5", "--public-ipv6", "2001:db8:ffff::5", "--allow-peer",
-                           "10.0.0.0/8", "--allow-peer", "fd00::/8", "--deny-peer", "198.18.0.0/15",
-                           "--log-format", "text", "--log-level", "debug", "--strict-channel-range",
-                           "--max-allocations", "1000", "--user-quota", "10", "--max-lifetime",
-                           "300", "--max-permissions", "50", "--max-channels", "60",
-                           "--max-tcp-peer-connections", "5", "--no-tcp", "--max-tcp-connections",
-                           "100", "--max-tcp-per-ip", "7", "--tcp-first-message-timeout", "3",
-                           "--tcp-idle-timeout", "30", "--tls-listen", "192.0.2.1", "--tls-listen",
-                           "[2001:db8::1]:443", "--tls-cert", "/c.pem", "--tls-key", "/k.pem"),
-                     0);
+    assert_int_equal(
+        PARSE("--listen", "192.0.2.1", "--listen=[2001:db8::1]:5000", "--listen",
+              "198.51.100.1:3479", "--realm", "example.org", "--auth-secret", "s1",
+              "--auth-secret=s2", "--auth-secret-file", file, "--user", "alice:p:w", "--user",
+              "bob:pw2", "--relay-ports", "50000-50100", "--relay-ipv4", "192.0.2.2",
+              "--relay-ipv6", "2001:db8::2", "--public-ipv4", "203.0.113.5", "--public-ipv6",
+              "2001:db8:ffff::5", "--allow-peer", "10.0.0.0/8", "--allow-peer", "fd00::/8",
+              "--deny-peer", "198.18.0.0/15", "--log-format", "text", "--log-level", "debug",
+              "--strict-channel-range", "--max-allocations", "1000", "--user-quota", "10",
+              "--max-lifetime", "300", "--max-permissions", "50", "--max-channels", "60",
+              "--max-tcp-peer-connections", "5", "--no-tcp", "--max-tcp-connections", "100",
+              "--max-tcp-per-ip", "7", "--tcp-first-message-timeout", "3", "--tcp-idle-timeout",
+              "30", "--tls-listen", "192.0.2.1", "--tls-listen", "[2001:db8::1]:443", "--tls-cert",
+              "/c.pem", "--tls-key", "/k.pem", "--unauth-rate", "50", "--unauth-burst", "7"),
+        0);
     unlink(file);
     assert_int_equal(cfg.nlisten, 3);
     assert_string_equal(ip(&cfg.listen[0]), "192.0.2.1:3478");
@@ -184,6 +185,8 @@ static void test_every_flag(void **state)
     assert_int_equal(cfg.turn.max_permissions, 50);
     assert_int_equal(cfg.turn.max_channels, 60);
     assert_int_equal(cfg.turn.max_tcp_peer_conns, 5);
+    assert_int_equal(cfg.turn.unauth_rate, 50);
+    assert_int_equal(cfg.turn.unauth_burst, 7);
     assert_true(cfg.no_tcp);
     assert_int_equal(cfg.max_stream_conns, 100);
     assert_int_equal(cfg.max_stream_conns_per_ip, 7);
@@ -246,6 +249,8 @@ static void test_env_vars(void **state)
     setenv("XTURN_MAX_ALLOCATIONS", "7", 1);
     setenv("XTURN_USER_QUOTA", "3", 1);
     setenv("XTURN_MAX_LIFETIME", "1200", 1);
+    setenv("XTURN_UNAUTH_RATE", "0", 1); /* unlimited */
+    setenv("XTURN_UNAUTH_BURST", "1000000", 1);
     assert_int_equal(parse_args(&cfg, err, (const char *const[]){"xturn", NULL}), 0);
     unlink(file);
     assert_int_equal(cfg.nlisten, 2);
@@ -271,6 +276,8 @@ static void test_env_vars(void **state)
     assert_int_equal(cfg.turn.user_quota, 3);
     assert_int_equal(cfg.turn.max_lifetime_s, 1200);
     assert_int_equal(cfg.turn.default_lifetime_s, 600);
+    assert_int_equal(cfg.turn.unauth_rate, 0);
+    assert_int_equal(cfg.turn.unauth_burst, 1000000);
 }
 
 static void test_flag_overrides_env(void **state)
@@ -384,6 +391,12 @@ static void test_errors(void **state)
         {{OK_BASE, "--max-tcp-per-ip", "2000000"}, "--max-tcp-per-ip: \"2000000\""},
         {{OK_BASE, "--tcp-first-message-timeout", "0"}, "--tcp-first-message-timeout: \"0\""},
         {{OK_BASE, "--tcp-idle-timeout", "x"}, "--tcp-idle-timeout: \"x\": expected seconds"},
+        {{OK_BASE, "--unauth-rate", "-1"}, "--unauth-rate: \"-1\": expected a count up to 1000000"},
+        {{OK_BASE, "--unauth-rate", "1000001"}, "--unauth-rate: \"1000001\": expected a count"},
+        {{OK_BASE, "--unauth-rate", "20/s"}, "--unauth-rate: \"20/s\": expected a count"},
+        {{OK_BASE, "--unauth-burst", "0"},
+         "--unauth-burst: \"0\": expected a count from 1 to 1000000"},
+        {{OK_BASE, "--unauth-burst", ""}, "--unauth-burst: \"\": expected a count"},
         {{OK_BASE, "--tls-listen", "192.0.2.1:5349"},
          "--tls-listen needs --tls-cert and --tls-key"},
         {{OK_BASE, "--tls-cert", "c.pem", "--tls-key", "k.pem"},

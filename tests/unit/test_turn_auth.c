@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "turn/auth.h"
+#include "turn/ratelimit.h"
 #include "turn/turn_shared.h"
 #include "turn_mock.h"
 
@@ -210,12 +211,13 @@ static void unauthenticated_responses_are_rate_limited(void **state)
     size_t answered = 0;
 
     m->cfg.unauth_rate = 2;
+    m->cfg.unauth_burst = 10;
     mock_start(m);
     for (int i = 0; i < 50; i++) {
         mock_req(m, &b, buf, sizeof(buf), STUN_BINDING);
         answered += mock_from_client(m, buf, mock_unsigned(&b));
     }
-    assert_int_equal(answered, 10); /* the burst: five seconds' worth */
+    assert_int_equal(answered, 10); /* the burst */
     assert_int_equal(turn_server_counters(m->s)->unauth_rate_limited, 40);
     assert_int_equal(turn_server_counters(m->s)->responses[TM_BINDING][turn_code_index(0)], 10);
     mock_advance(m, 1000);
@@ -236,11 +238,13 @@ static void rate_limit_is_shared_by_workers(void **state)
 
     assert_non_null(m2);
     m->cfg.unauth_rate = 2;
+    m->cfg.unauth_burst = 10;
     sh = turn_shared_new(&m->cfg, &m->random);
     assert_non_null(sh);
     mock_start_shared(m, sh);
     mock_setup(m2);
     m2->cfg.unauth_rate = 2;
+    m2->cfg.unauth_burst = 10;
     mock_start_shared(m2, sh);
     for (int i = 0; i < 50; i++) {
         struct mock *t = w[i % 2];
@@ -257,6 +261,62 @@ static void rate_limit_is_shared_by_workers(void **state)
     turn_server_free(m->s);
     m->s = NULL;
     turn_shared_free(sh);
+}
+
+/* Unsigned Bindings from client: how many were answered. */
+static size_t unsigned_bindings(struct mock *m, const char *client, int n)
+{
+    uint8_t buf[256];
+    struct stun_builder b;
+    struct xt_addr a;
+    size_t answered = 0;
+
+    mock_addr(&a, client);
+    for (int i = 0; i < n; i++) {
+        m->nsent = 0; /* only the count matters */
+        mock_req(m, &b, buf, sizeof(buf), STUN_BINDING);
+        answered += mock_from_client_at(m, &a, buf, mock_unsigned(&b));
+    }
+    return answered;
+}
+
+/* A gateway opening allocations from one address, each from a port of its own with its own 401:
+ * after its first authenticated request the address is not held to the budget, other addresses
+ * still are; a minute after its last authenticated request it is held again. */
+static void authenticated_address_gets_every_challenge(void **state)
+{
+    struct mock *m = *state;
+    char client[32];
+
+    m->cfg.unauth_rate = 2;
+    m->cfg.unauth_burst = 2;
+    mock_start(m);
+    for (int i = 0; i < 40; i++) {
+        snprintf(client, sizeof(client), "198.18.1.2:%d", 41000 + i);
+        m->nsent = 0;
+        assert_int_equal(mock_allocate_from(m, client, NULL), 0);
+    }
+    assert_int_equal(mock_open_sockets(m), 40);
+    assert_int_equal(unsigned_bindings(m, "198.18.1.2:42000", 100), 100);
+    assert_int_equal(unsigned_bindings(m, "198.18.1.99:42000", 10), 2);
+    assert_int_equal(turn_server_counters(m->s)->unauth_rate_limited, 8);
+    mock_advance(m, RATELIMIT_PROVEN_MS);
+    assert_int_equal(unsigned_bindings(m, "198.18.1.2:42001", 10), 2); /* the burst, refilled */
+}
+
+/* A valid nonce with wrong credentials proves nothing: password guessing from one address stays
+ * held to the budget. */
+static void rejected_credentials_do_not_lift_the_limit(void **state)
+{
+    struct mock *m = *state;
+
+    m->cfg.unauth_rate = 2;
+    m->cfg.unauth_burst = 2;
+    mock_start(m);
+    m->pass = "wrong";
+    assert_int_equal(mock_allocate_from(m, "198.18.1.50:40000", NULL), 401); /* both tokens */
+    assert_int_equal(turn_server_counters(m->s)->auth_failures, 1);
+    assert_int_equal(unsigned_bindings(m, "198.18.1.50:40001", 10), 0);
 }
 
 int main(void)
@@ -286,6 +346,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(unauthenticated_responses_are_rate_limited, mock_test_setup,
                                         mock_test_teardown),
         cmocka_unit_test_setup_teardown(rate_limit_is_shared_by_workers, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(authenticated_address_gets_every_challenge, mock_test_setup,
+                                        mock_test_teardown),
+        cmocka_unit_test_setup_teardown(rejected_credentials_do_not_lift_the_limit, mock_test_setup,
                                         mock_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #define BENCH_MIN_SIZE     16 /* the payload header */
 #define BENCH_MAX_SIZE     65000
 #define BENCH_BATCH        64
+#define BENCH_MAX_WINDOW   4096 /* --burst: allocations being set up at once */
 #define BENCH_DEFAULT_PORT 3478
 #define BENCH_TLS_PORT     5349
 #define BENCH_CHANNEL      0x4000 /* every allocation has its own socket: one number for all */
@@ -104,6 +105,8 @@ struct client_opts {
     enum bench_transport transport; /* to the server; the peer side is UDP */
     char sni[256];                  /* TLS server name, "" for none */
     uint64_t rate;                  /* 0: as fast as possible */
+    uint32_t burst;                 /* --burst W: set up and delete, W in flight, no traffic */
+    int relay_pid;                  /* --relay-pid (0: looked up by --server's socket) */
     uint32_t size;
     double duration, warmup, drain;
     bool echo, json;
@@ -120,6 +123,7 @@ struct sink_opts {
 int client_parse(int argc, char **argv, struct client_opts *o);
 int sink_parse(int argc, char **argv, struct sink_opts *o);
 void bench_usage(FILE *f);
+const char *transport_name(enum bench_transport t); /* "udp", "tcp" or "tls" */
 
 /* The subcommands (client.c, sink.c): the process exit status. */
 int client_main(const struct client_opts *o);
@@ -131,6 +135,7 @@ enum alloc_state {
     AS_IDLE,
     AS_ALLOC_UNAUTH, /* Allocate without credentials sent, expecting 401 */
     AS_ALLOC,        /* authenticated Allocate sent */
+    AS_PERM,         /* --burst: CreatePermission sent, ChannelBind next */
     AS_BIND,         /* ChannelBind or CreatePermission sent */
     AS_READY,
     AS_FAILED,
@@ -196,10 +201,11 @@ struct turn_ctx {
     size_t realm_len;
     uint8_t key[16];
     bool have_key;
-    bool any_rx;         /* the server answered anything at all */
-    uint64_t last_rx_ns; /* when it last did */
-    int last_errno;      /* the last local send/receive error (ECONNREFUSED: nobody there) */
-    uint32_t answers;    /* responses to current transactions */
+    bool any_rx;              /* the server answered anything at all */
+    uint64_t last_rx_ns;      /* when it last did */
+    int last_errno;           /* the last local send/receive error (ECONNREFUSED: nobody there) */
+    uint32_t answers;         /* responses to current transactions */
+    uint32_t retransmissions; /* requests sent again (UDP) */
     uint32_t ready, failed, deleted;
     uint32_t timeouts, local_errors, closed; /* closed: connections the server ended */
     uint32_t codes[700];                     /* STUN error codes that failed an allocation */
@@ -226,5 +232,21 @@ void turn_keepalive_response(struct turn_ctx *t, struct bench_alloc *a, const ui
  * to the DATA value; *pad receives the padding after the payload. Returns the length. */
 size_t turn_data_prefix(const struct client_opts *o, const struct bench_alloc *a, uint8_t out[64],
                         uint8_t *pad);
+
+/* ---- burst.c: the allocation burst (--burst): the relay's memory and the report ---- */
+
+/* The relay's resident memory around the burst: pid (0: unknown), VmRSS in kB (-1: unknown). */
+struct burst_mem {
+    int pid;
+    long before_kb, after_kb;
+};
+
+/* Before the burst: the relay's pid (--relay-pid, else the one process holding a UDP socket
+ * bound to --server, in any network namespace) and its RSS. 0, or -1 (error printed) when
+ * --relay-pid names no readable process. */
+int burst_mem_before(const struct client_opts *o, struct burst_mem *m);
+/* After the setup (setup_s: its TURN exchanges): the RSS with every allocation live, then every
+ * allocation deleted and the JSON report on stdout. */
+void burst_finish(struct turn_ctx *t, struct burst_mem *m, double setup_s);
 
 #endif

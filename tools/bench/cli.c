@@ -33,9 +33,15 @@ void bench_usage(FILE *f)
         "  --allocations N        allocations (= client sockets), default 1\n"
         "  --relay-family 4|6     REQUESTED-ADDRESS-FAMILY (default: each peer's family)\n"
         "  --local ADDR           bind address of the client sockets, repeatable: round-robin\n"
-        "                         (servers rate-limit unauthenticated requests per source IP)\n"
+        "                         (some servers rate-limit unauthenticated requests per IP)\n"
         "  --mode channel|send    ChannelData after ChannelBind (default), or Send indications\n"
         "  --direct               no TURN: plain UDP straight to the peers (the baseline)\n"
+        "  --burst W              allocation burst, no traffic: the allocations set up with W in\n"
+        "                         flight (401, Allocate, CreatePermission, ChannelBind), then\n"
+        "                         deleted; reports allocations per second, failures and the\n"
+        "                         relay's RSS per live allocation (W: 1 to 4096)\n"
+        "  --relay-pid PID        --burst: the relay process whose RSS is read (default: the one\n"
+        "                         process holding a UDP socket bound to --server, if only one)\n"
         "  --rate PPS             datagrams per second over all allocations; 0 = at full speed\n"
         "  --size BYTES           application payload, 16..65000, default 100\n"
         "  --duration S           measured time, default 10 (fractions allowed)\n"
@@ -48,6 +54,13 @@ void bench_usage(FILE *f)
         "  its source; --duration 0 (default) runs until SIGINT/SIGTERM. Both print one JSON\n"
         "  object on stdout at the end; errors are one line on stderr and exit status 2.\n",
         f);
+}
+
+static const char *const transport_names[] = {"udp", "tcp", "tls", NULL}; /* bench_transport */
+
+const char *transport_name(enum bench_transport t)
+{
+    return transport_names[t];
 }
 
 static int set_user(struct client_opts *o, const char *s)
@@ -89,6 +102,8 @@ enum {
     OPT_TRANSPORT,
     OPT_SNI,
     OPT_DIRECT,
+    OPT_BURST,
+    OPT_RELAY_PID,
     OPT_RATE,
     OPT_SIZE,
     OPT_DURATION,
@@ -113,6 +128,8 @@ static const struct option client_longopts[] = {
     {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"sni", required_argument, NULL, OPT_SNI},
     {"direct", no_argument, NULL, OPT_DIRECT},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"relay-pid", required_argument, NULL, OPT_RELAY_PID},
     {"rate", required_argument, NULL, OPT_RATE},
     {"size", required_argument, NULL, OPT_SIZE},
     {"duration", required_argument, NULL, OPT_DURATION},
@@ -252,9 +269,8 @@ int client_parse(int argc, char **argv, struct client_opts *o)
                 return -1;
             o->mode = (enum bench_mode)k;
             break;
-        case OPT_TRANSPORT: /* in the order of enum bench_transport */
-            if ((k = choice("--transport", arg, (const char *const[]){"udp", "tcp", "tls", NULL},
-                            "udp, tcp or tls")) < 0)
+        case OPT_TRANSPORT:
+            if ((k = choice("--transport", arg, transport_names, "udp, tcp or tls")) < 0)
                 return -1;
             o->transport = (enum bench_transport)k;
             break;
@@ -265,6 +281,16 @@ int client_parse(int argc, char **argv, struct client_opts *o)
             break;
         case OPT_DIRECT:
             o->mode = MODE_DIRECT;
+            break;
+        case OPT_BURST:
+            if (parse_uint(arg, 1, BENCH_MAX_WINDOW, &v) != 0)
+                return bad_value("--burst", arg, "allocations in flight, 1 to 4096");
+            o->burst = (uint32_t)v;
+            break;
+        case OPT_RELAY_PID:
+            if (parse_uint(arg, 1, INT32_MAX, &v) != 0)
+                return bad_value("--relay-pid", arg, "a process id");
+            o->relay_pid = (int)v;
             break;
         case OPT_RATE:
             if (parse_uint(arg, 0, 100000000, &v) != 0)
@@ -311,6 +337,14 @@ int client_parse(int argc, char **argv, struct client_opts *o)
         o->server.port = o->transport == TRANSPORT_TLS ? BENCH_TLS_PORT : BENCH_DEFAULT_PORT;
     if (o->mode == MODE_DIRECT && o->transport != TRANSPORT_UDP) {
         bench_err("client: --direct sends UDP to the peers: no --transport");
+        return -1;
+    }
+    if (o->burst && o->mode != MODE_CHANNEL) {
+        bench_err("client: --burst sets up channels: no --mode send or --direct");
+        return -1;
+    }
+    if (o->relay_pid && !o->burst) {
+        bench_err("client: --relay-pid needs --burst");
         return -1;
     }
     if (o->sni[0] && o->transport != TRANSPORT_TLS) {

@@ -1,9 +1,10 @@
-/* `xturn-bench client`: sockets, TURN setup (turn_client.c), then a sender thread (paced bursts,
- * sendmmsg per allocation) and a receiver thread (epoll + recvmmsg over every socket: matching
- * echoes, loss, reordering, round-trip times), a drain, deletion of the allocations and one
- * JSON object on stdout. Shared state is split by owner: the sender writes only tx[] and its
- * totals, the receiver only rx[], the histogram and its totals; the main thread reads their
- * totals after joining them (atomics only for the progress line and the drain). */
+/* `xturn-bench client`: sockets, TURN setup (turn_client.c; --burst ends there: burst.c), then a
+ * sender thread (paced bursts, sendmmsg per allocation) and a receiver thread (epoll + recvmmsg
+ * over every socket: matching echoes, loss, reordering, round-trip times), a drain, deletion of
+ * the allocations and one JSON object on stdout. Shared state is split by owner: the sender
+ * writes only tx[] and its totals, the receiver only rx[], the histogram and its totals; the
+ * main thread reads their totals after joining them (atomics only for the progress line and the
+ * drain). */
 #include "bench.h"
 
 #include <errno.h>
@@ -370,11 +371,6 @@ static const char *mode_name(enum bench_mode m)
     return m == MODE_CHANNEL ? "channel" : m == MODE_SEND ? "send" : "direct";
 }
 
-static const char *transport_name(enum bench_transport t)
-{
-    return t == TRANSPORT_TCP ? "tcp" : t == TRANSPORT_TLS ? "tls" : "udp";
-}
-
 static double us(uint64_t ns)
 {
     return (double)ns / 1000.0;
@@ -556,7 +552,8 @@ int client_main(const struct client_opts *o)
     static struct client c;
     struct sigaction sa;
     bool tty = !o->json && isatty(STDOUT_FILENO);
-    uint64_t t_setup;
+    struct burst_mem mem;
+    uint64_t t_setup, t_turn;
     double setup_s = 0;
     int rc = 2;
     char why[256];
@@ -599,6 +596,9 @@ int client_main(const struct client_opts *o)
         goto out;
     if (c.turn_mode) {
         char a[XT_ADDR_STRLEN];
+        if (o->burst && burst_mem_before(o, &mem) != 0)
+            goto out;
+        t_turn = now_ns(); /* a burst is timed without the sockets (connections) */
         turn_init(&c.turn, o, c.allocs, c.n, c.ep, tty, &client_stop);
         if (turn_setup(&c.turn) < 0) {
             if (tty)
@@ -616,6 +616,11 @@ int client_main(const struct client_opts *o)
             else
                 bench_err("client: every allocation failed on %s: %s", xt_addr_str(&o->server, a),
                           why);
+            goto out;
+        }
+        if (o->burst) {
+            burst_finish(&c.turn, &mem, (double)(now_ns() - t_turn) / 1e9);
+            rc = 0;
             goto out;
         }
         for (uint32_t i = 0; i < c.n; i++)

@@ -1,6 +1,7 @@
 /* The TURN control plane of `xturn-bench client`: for every allocation (each its own socket)
  * Allocate (401 challenge, then with long-term credentials), then ChannelBind or
- * CreatePermission for its peer; pipelined over a window of allocations in flight, requests
+ * CreatePermission for its peer (--burst: CreatePermission, then ChannelBind); pipelined over a
+ * window of allocations in flight (--burst: a fixed one), requests
  * retransmitted on timeout, 438 answered with the new nonce. Refreshes during long runs, and
  * deletion (Refresh lifetime 0) at the end. */
 #include "bench.h"
@@ -12,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SETUP_WINDOW    64  /* allocations being set up at once */
+#define SETUP_WINDOW    64  /* allocations being set up at once (without --burst) */
 #define TEARDOWN_WINDOW 256 /* deletions in flight at once */
 #define RTO_NS          200000000ull
 #define MAX_TRIES       5  /* ... unless the server visibly answers others (rate limits) */
@@ -20,10 +21,12 @@
 #define DELETE_TRIES    3
 #define MAX_STALE       3 /* 438s in a row for one transaction */
 #define KA_LIFETIME     600
+_Static_assert(TEARDOWN_WINDOW <= BENCH_MAX_WINDOW, "run() holds a window of at most this");
 
 enum req {
     REQ_ALLOC_UNAUTH,
     REQ_ALLOC,
+    REQ_PERM, /* --burst: CreatePermission before ChannelBind */
     REQ_BIND,
     REQ_REFRESH, /* keepalive */
     REQ_DELETE,
@@ -64,7 +67,8 @@ static int relay_family(const struct client_opts *o, const struct bench_alloc *a
 static int build(const struct turn_ctx *t, const struct bench_alloc *a, enum req r,
                  const uint8_t tid[STUN_TID_LEN], uint8_t *buf, size_t cap)
 {
-    static const uint16_t methods[] = {TURN_ALLOCATE, TURN_ALLOCATE, 0, TURN_REFRESH, TURN_REFRESH};
+    static const uint16_t methods[] = {TURN_ALLOCATE, TURN_ALLOCATE, TURN_CREATE_PERMISSION, 0,
+                                       TURN_REFRESH,  TURN_REFRESH};
     const struct client_opts *o = t->o;
     struct stun_builder b;
     uint16_t method = methods[r];
@@ -82,8 +86,9 @@ static int build(const struct turn_ctx *t, const struct bench_alloc *a, enum req
                          (uint32_t)(relay_family(o, a) == 6 ? TURN_FAMILY_IPV6 : TURN_FAMILY_IPV4)
                              << 24);
         break;
+    case REQ_PERM:
     case REQ_BIND:
-        if (o->mode == MODE_CHANNEL)
+        if (r == REQ_BIND && o->mode == MODE_CHANNEL)
             stun_add_u32(&b, TURN_ATTR_CHANNEL_NUMBER, (uint32_t)BENCH_CHANNEL << 16);
         stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &a->peer);
         break;
@@ -110,6 +115,8 @@ static enum req state_req(const struct bench_alloc *a)
         return REQ_ALLOC_UNAUTH;
     case AS_ALLOC:
         return REQ_ALLOC;
+    case AS_PERM:
+        return REQ_PERM;
     case AS_BIND:
         return REQ_BIND;
     default: /* AS_DELETE, AS_RESET */
@@ -145,8 +152,10 @@ static void transmit(struct turn_ctx *t, struct bench_alloc *a, bool fresh, uint
     a->deadline = now + RTO_NS;
     if (a->state == AS_ALLOC)
         a->maybe_allocated = true;
-    if (fresh || !a->stream)
+    if (fresh || !a->stream) {
+        t->retransmissions += !fresh;
         send_req(t, a, state_req(a), a->tid);
+    }
 }
 
 static void fail(struct turn_ctx *t, struct bench_alloc *a, int code)
@@ -207,6 +216,8 @@ static uint16_t expected_method(const struct turn_ctx *t, const struct bench_all
     case AS_ALLOC_UNAUTH:
     case AS_ALLOC:
         return TURN_ALLOCATE;
+    case AS_PERM:
+        return TURN_CREATE_PERMISSION;
     case AS_BIND:
         return t->o->mode == MODE_CHANNEL ? TURN_CHANNEL_BIND : TURN_CREATE_PERMISSION;
     default:
@@ -279,11 +290,16 @@ static void on_datagram(struct turn_ctx *t, struct bench_alloc *a, const uint8_t
         }
         if (x)
             (void)stun_attr_xor_addr(&m, x, &a->mapped);
-        a->state = AS_BIND;
+        a->state = t->o->burst ? AS_PERM : AS_BIND;
         a->stale = 0;
         transmit(t, a, true, now);
         break;
     }
+    case AS_PERM:
+        a->state = AS_BIND;
+        a->stale = 0;
+        transmit(t, a, true, now);
+        break;
     case AS_BIND:
         a->state = AS_READY;
         a->was_ready = true;
@@ -354,8 +370,8 @@ static void read_socket(struct turn_ctx *t, struct bench_alloc *a, uint64_t now)
 
 static bool in_flight(const struct bench_alloc *a)
 {
-    return a->state == AS_ALLOC_UNAUTH || a->state == AS_ALLOC || a->state == AS_BIND ||
-           a->state == AS_DELETE || a->state == AS_RESET;
+    return a->state == AS_ALLOC_UNAUTH || a->state == AS_ALLOC || a->state == AS_PERM ||
+           a->state == AS_BIND || a->state == AS_DELETE || a->state == AS_RESET;
 }
 
 static void progress(const struct turn_ctx *t, bool teardown, bool last)
@@ -373,12 +389,14 @@ static void progress(const struct turn_ctx *t, bool teardown, bool last)
 /* Runs transactions over the selected allocations with at most `window` in flight. The window
  * adapts like TCP's: halved (once per timeout period) when a request has to be retransmitted,
  * grown by one per answer before that and by 1/window after. A server that rate-limits its
- * answers to unauthenticated requests (xturn: per source IP) is then asked about as fast as it
- * answers, and no allocation starves behind others' retransmissions. */
+ * answers to unauthenticated requests per source IP is then asked about as fast as it answers,
+ * and no allocation starves behind others' retransmissions. A burst's setup keeps its window:
+ * it measures the server with that many in flight. */
 static int run(struct turn_ctx *t, bool teardown)
 {
-    uint32_t window = teardown ? TEARDOWN_WINDOW : SETUP_WINDOW;
-    uint32_t active[TEARDOWN_WINDOW], nactive = 0, next = 0;
+    bool fixed = !teardown && t->o->burst;
+    uint32_t window = teardown ? TEARDOWN_WINDOW : fixed ? t->o->burst : SETUP_WINDOW;
+    uint32_t active[BENCH_MAX_WINDOW], nactive = 0, next = 0;
     uint32_t first_window = t->n < window ? t->n : window, answers = t->answers;
     uint64_t next_progress = now_ns(), last_cut = 0;
     double cwnd = window;
@@ -425,7 +443,7 @@ static int run(struct turn_ctx *t, bool teardown)
             if (in_flight(a) && now >= a->deadline) {
                 uint8_t limit = teardown ? DELETE_TRIES : MAX_TRIES;
                 bool busy = t->any_rx && now - t->last_rx_ns < NS_PER_S;
-                if (now - last_cut >= RTO_NS) {
+                if (!fixed && now - last_cut >= RTO_NS) {
                     cwnd = cwnd / 2 < 4 ? 4 : cwnd / 2;
                     congested = true;
                     last_cut = now;
