@@ -38,6 +38,7 @@ struct xturn_config {
     char *auth_secret_file; /* remembered for reload */
     size_t nflag_secrets;   /* turn.secrets[0..n) came from flags, the rest from the file */
     uint32_t workers;       /* relay threads; 0: one per online CPU */
+    bool no_udp_gso;        /* never UDP_SEGMENT: every datagram its own send */
     /* Operations */
     struct xt_addr metrics;           /* family 0: no metrics endpoint */
     uint32_t drain_timeout_s;         /* 0: SIGTERM exits at once */

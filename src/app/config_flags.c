@@ -355,6 +355,8 @@ const struct opt config_flags[] = {
         "channel binding lifetime"),
     U32("workers", "N", workers, 0, 256, "0", COUNT " up to 256, 0 for one per CPU",
         "relay threads sharing the listen addresses, 0 for one per CPU"),
+    BOOL("no-udp-gso", NULL, no_udp_gso, NULL,
+         "send UDP datagrams one by one, never a run to one destination as one (UDP GSO)"),
     FUNCS("xdp", "IFACE", apply_xdp, "relay ChannelData in the kernel with XDP on this interface"),
     ENUM("xdp-mode", "MODE", xdp_mode, xdp_modes, "auto", "expected auto, native or generic",
          "auto (native, else generic), native or generic"),

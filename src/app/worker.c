@@ -84,6 +84,14 @@ int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
 static void flush(struct worker *w)
 {
     udp_tx_flush(&w->tx);
+    /* (any flush may have been the one refused) */
+    if (w->tx.gso_off && !w->gso_off_known) {
+        w->gso_off_known = true;
+        xt_log(LOG_WARN,
+               "the kernel refused UDP segmentation offload (an egress device without transmit "
+               "checksum offload?): this worker sends datagrams one by one from now on",
+               NULL);
+    }
     udp_rx_release(&w->rx);
     dtls_flushed(w);
     streams_flush(w);
@@ -351,6 +359,7 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
     w->streams.spare_fd = -1;
     pthread_mutex_init(&w->published_lock, NULL);
     udp_tx_init(&w->tx);
+    w->tx.gso_off = w->gso_off_known = cfg->no_udp_gso;
     worker_update_time(w);
     w->loop = ev_loop_new();
     w->stop.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

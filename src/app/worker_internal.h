@@ -102,6 +102,7 @@ struct worker {
     struct worker_counters published;
     struct udp_rx rx;
     struct udp_tx tx;
+    bool gso_off_known;           /* the kernel's refusal of UDP GSO logged (or --no-udp-gso) */
     struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
     struct worker_streams streams;
     struct worker_dtls dtls;

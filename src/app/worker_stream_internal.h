@@ -8,10 +8,10 @@
 #include "net/stream_frame.h"
 #include "net/stream_out.h"
 
-#define SCRATCH_SIZE         (128u << 10)
-#define READ_MAX             (128u << 10) /* one read of a connection */
-#define READS_SIZE           (512u << 10) /* a round's reads, until the flush */
-#define STREAM_OUT_MAX       (256u << 10) /* waiting for a client that does not read */
+#define SCRATCH_SIZE   (128u << 10)
+#define READ_MAX       (128u << 10) /* one read of a connection */
+#define READS_SIZE     (512u << 10) /* a round's reads, until the flush */
+#define STREAM_OUT_MAX (256u << 10) /* waiting for a client that does not read */
 
 _Static_assert(READ_MAX > STREAM_FRAME_MAX + 4, "a whole message fits one read");
 _Static_assert(READS_SIZE >= READ_MAX, "a read fits the round's buffer");

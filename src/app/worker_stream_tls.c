@@ -97,7 +97,7 @@ bool wconn_handshake_record_ready(struct worker *w, struct wconn *c, uint32_t ev
 
 /* One message, one TLS record (assembled first: the core hands it in parts). */
 int wconn_tls_send(struct worker *w, struct wconn *c, const void *a, size_t alen, const void *b,
-                    size_t blen, size_t pad)
+                   size_t blen, size_t pad)
 {
     size_t n = alen + blen + pad;
     enum tls_io st;

@@ -1,6 +1,8 @@
 #include "net/udp_batch.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,29 +103,127 @@ void udp_tx_queue(struct udp_tx *tx, int fd, const struct xt_addr *dst, const vo
     tx->msgs[tx->n - 1].msg_hdr.msg_iovlen = (size_t)k;
 }
 
-/* Sends m messages of one socket; a message the kernel refuses is skipped, not retried. */
-static void send_socket(struct udp_tx *tx, int fd, struct mmsghdr *msgs, size_t m)
+struct fd_order {
+    int fd;
+    unsigned idx;
+};
+
+/* A message of the group: queued datagrams [first, first + count) in fd order. */
+struct run {
+    unsigned first, count;
+};
+
+static void send_socket(struct udp_tx *tx, int fd, struct mmsghdr *msgs, const struct run *runs,
+                        const struct fd_order *order, size_t m);
+
+/* A run the kernel refused as one: its datagrams one by one, and no more runs. */
+static void send_run_apart(struct udp_tx *tx, int fd, const struct run *r,
+                           const struct fd_order *order)
+{
+    struct mmsghdr one[UDP_GSO_SEGS];
+    struct run single[UDP_GSO_SEGS];
+
+    tx->gso_off = true;
+    for (unsigned k = 0; k < r->count; k++) {
+        one[k] = tx->msgs[order[r->first + k].idx];
+        single[k] = (struct run){r->first + k, 1};
+    }
+    send_socket(tx, fd, one, single, order, r->count);
+}
+
+/* Sends m messages of one socket; a message the kernel refuses is skipped, not retried (a run
+ * refused as one is sent apart). */
+static void send_socket(struct udp_tx *tx, int fd, struct mmsghdr *msgs, const struct run *runs,
+                        const struct fd_order *order, size_t m)
 {
     size_t i = 0;
 
     while (i < m) {
         int n = sendmmsg(fd, &msgs[i], (unsigned)(m - i), MSG_DONTWAIT);
         if (n > 0) {
-            tx->sent += (uint64_t)n;
+            for (int k = 0; k < n; k++) {
+                tx->sent += runs[i + (size_t)k].count;
+                tx->gso_sends += runs[i + (size_t)k].count > 1;
+            }
             i += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
             continue;
+        } else if (runs[i].count > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+            send_run_apart(tx, fd, &runs[i], order);
+            i++;
         } else {
-            tx->failed++;
+            tx->failed += runs[i].count;
             i++;
         }
     }
 }
 
-struct fd_order {
-    int fd;
-    unsigned idx;
-};
+static size_t msg_bytes(const struct msghdr *h)
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k < h->msg_iovlen; k++)
+        n += h->msg_iov[k].iov_len;
+    return n;
+}
+
+static bool same_dst(const struct udp_tx_entry *a, const struct udp_tx_entry *b)
+{
+    return a->dstlen == b->dstlen && memcmp(&a->dst, &b->dst, a->dstlen) == 0;
+}
+
+/* How many datagrams from order[i] on (all of fd, end at most) go as one run: same destination,
+ * the size of the first (the last may be shorter), within the offload's limits. */
+static size_t run_length(const struct udp_tx *tx, const struct fd_order *order, size_t i,
+                         size_t end)
+{
+    const struct udp_tx_entry *first = &tx->e[order[i].idx];
+    size_t size = msg_bytes(&tx->msgs[order[i].idx].msg_hdr), total = size, k = 1;
+
+    if (tx->gso_off || size == 0)
+        return 1;
+    while (i + k < end && k < UDP_GSO_SEGS) {
+        size_t next = msg_bytes(&tx->msgs[order[i + k].idx].msg_hdr);
+        if (!same_dst(first, &tx->e[order[i + k].idx]) || next > size || next == 0 ||
+            total + next > UDP_GSO_BYTES)
+            break;
+        total += next;
+        k++;
+        if (next < size) /* only the last may be shorter */
+            break;
+    }
+    return k;
+}
+
+/* One message for the run of count datagrams at order[i]: their pieces in a row, and the
+ * segment size for the kernel. */
+static struct mmsghdr run_msg(struct udp_tx *tx, const struct fd_order *order, size_t i,
+                              size_t count, size_t *iov_used, size_t slot)
+{
+    struct mmsghdr m = tx->msgs[order[i].idx];
+    struct iovec *iov = &tx->run_iov[*iov_used];
+    size_t k = 0;
+    struct cmsghdr *c;
+
+    if (count == 1)
+        return m;
+    for (size_t j = 0; j < count; j++) {
+        const struct msghdr *h = &tx->msgs[order[i + j].idx].msg_hdr;
+        for (size_t p = 0; p < h->msg_iovlen; p++)
+            iov[k++] = h->msg_iov[p];
+    }
+    *iov_used += k;
+    m.msg_hdr.msg_iov = iov;
+    m.msg_hdr.msg_iovlen = k;
+    c = &tx->run_cmsg[slot].h;
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    *(uint16_t *)CMSG_DATA(c) = (uint16_t)msg_bytes(&tx->msgs[order[i].idx].msg_hdr);
+    m.msg_hdr.msg_control = tx->run_cmsg[slot].buf;
+    m.msg_hdr.msg_controllen = sizeof(tx->run_cmsg[slot].buf);
+    return m;
+}
 
 static int by_fd_then_queue_order(const void *a, const void *b)
 {
@@ -138,6 +238,8 @@ void udp_tx_flush(struct udp_tx *tx)
 {
     struct fd_order order[UDP_SLOTS];
     struct mmsghdr group[UDP_SLOTS];
+    struct run runs[UDP_SLOTS];
+    size_t iov_used = 0;
 
     /* Gathered by socket, in queue order within each: packets for several relay sockets arrive
      * mixed in one read of the listen socket, and each socket's share goes in one system
@@ -149,9 +251,18 @@ void udp_tx_flush(struct udp_tx *tx)
         size_t m = 0;
         int fd = order[i].fd;
 
-        while (i < tx->n && order[i].fd == fd)
-            group[m++] = tx->msgs[order[i++].idx];
-        send_socket(tx, fd, group, m);
+        size_t end = i;
+
+        while (end < tx->n && order[end].fd == fd)
+            end++;
+        while (i < end) {
+            size_t count = run_length(tx, order, i, end);
+            runs[m] = (struct run){(unsigned)i, (unsigned)count};
+            group[m] = run_msg(tx, order, i, count, &iov_used, m);
+            m++;
+            i += count;
+        }
+        send_socket(tx, fd, group, runs, order, m);
     }
     tx->n = 0;
 }

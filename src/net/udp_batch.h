@@ -3,6 +3,7 @@
 #ifndef XTURN_NET_UDP_BATCH_H
 #define XTURN_NET_UDP_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -64,11 +65,23 @@ struct udp_tx_entry {
     uint8_t head[UDP_TX_HEAD];
 };
 
+/* At most this many datagrams in one segmentation offload (UDP_SEGMENT) send, and bytes. */
+#define UDP_GSO_SEGS  64
+#define UDP_GSO_BYTES 65000
+
 struct udp_tx {
     size_t n;
     uint64_t sent, failed;
+    uint64_t gso_sends; /* sends that carried several datagrams, cut by the kernel or the NIC */
+    bool gso_off;       /* the kernel refused one (an egress without checksum offload) */
     struct udp_tx_entry e[UDP_SLOTS];
     struct mmsghdr msgs[UDP_SLOTS];
+    /* flush's room for runs of datagrams to one destination sent as one */
+    struct iovec run_iov[UDP_SLOTS * 3];
+    union {
+        struct cmsghdr h;
+        uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+    } run_cmsg[UDP_SLOTS];
 };
 
 void udp_tx_init(struct udp_tx *tx);
@@ -77,7 +90,10 @@ void udp_tx_init(struct udp_tx *tx);
  * datagrams of one socket is kept; those of different sockets may be reordered. */
 void udp_tx_queue(struct udp_tx *tx, int fd, const struct xt_addr *dst, const void *head,
                   size_t head_len, const void *body, size_t body_len, size_t pad);
-/* Sends everything queued, one sendmmsg per socket. */
+/* Sends everything queued, one sendmmsg per socket. A run of datagrams of one socket to one
+ * destination, all of one size but the last, goes as one message the kernel (or the NIC)
+ * segments (UDP GSO): one route lookup and one trip down the stack for the run. Where the kernel
+ * refuses that, the run's datagrams go one by one and gso_off keeps the rest from trying. */
 void udp_tx_flush(struct udp_tx *tx);
 
 #endif

@@ -25,9 +25,13 @@ topology_host() {
         net.ipv6.conf.default.accept_dad=0 || return 1
     ip netns exec "$ns" ip link set lo up || return 1
     ip link add "$dev" netns "$ns" type veth peer name "$rdev" netns "$router" || return 1
-    # Full checksums on the wire, as a real NIC delivers them.
-    ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null || return 1
-    ip netns exec "$router" ethtool -K "$rdev" tx off >/dev/null || return 1
+    # Full checksums on the wire, as a real NIC delivers them (XDP needs them), unless
+    # TOPO_TX_OFFLOAD=on keeps veth's checksum and segmentation offloads, as a real NIC has them
+    # for the stack above it (UDP GSO needs them).
+    if [ "${TOPO_TX_OFFLOAD:-off}" != on ]; then
+        ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null || return 1
+        ip netns exec "$router" ethtool -K "$rdev" tx off >/dev/null || return 1
+    fi
     ip netns exec "$ns" ip addr add "$a4/24" dev "$dev" || return 1
     ip netns exec "$ns" ip -6 addr add "$a6/64" dev "$dev" nodad || return 1
     ip netns exec "$router" ip addr add "198.18.$sub.1/24" dev "$rdev" || return 1

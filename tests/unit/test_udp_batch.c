@@ -1,6 +1,7 @@
 /* Batched UDP I/O (src/net/udp_batch.c) on loopback sockets: receive buffers held until
  * released, any datagram received whole with the memory of large ones given back, and a send
- * queue flushed one system call per socket with each socket's order kept. */
+ * queue flushed one system call per socket with each socket's order kept, runs to one
+ * destination sent as one (UDP GSO) and sent apart where the kernel refuses that. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -272,6 +273,131 @@ static void tx_full_queue_flushes(void **state)
     assert_int_equal(tx->sent, UDP_SLOTS + 5);
 }
 
+/* Reads every datagram waiting on fd whole (up to 2 KiB each): their lengths and contents. */
+static size_t drain_sized(int fd, uint8_t out[][2048], size_t *lens, size_t cap)
+{
+    size_t n = 0;
+
+    while (n < cap) {
+        ssize_t k = recv(fd, out[n], sizeof(out[n]), MSG_DONTWAIT);
+        if (k < 0)
+            break;
+        lens[n++] = (size_t)k;
+    }
+    return n;
+}
+
+/* Datagram i of a run: size bytes, each (i + j) & 0xff, so that order and boundaries show. */
+static void fill(uint8_t *b, size_t size, size_t i)
+{
+    for (size_t j = 0; j < size; j++)
+        b[j] = (uint8_t)(i + j);
+}
+
+/* Queues count datagrams of size bytes (the last last_size) from fd to dst. The bodies are
+ * referenced until the flush: they live in bodies. */
+static void queue_run(struct udp_tx *tx, int fd, const struct xt_addr *dst, uint8_t bodies[][2048],
+                      size_t first, size_t count, size_t size, size_t last_size)
+{
+    for (size_t i = first; i < first + count; i++) {
+        size_t n = i == first + count - 1 ? last_size : size;
+        fill(bodies[i], n, i);
+        /* a 4-byte head of its own, as the relay's ChannelData header */
+        udp_tx_queue(tx, fd, dst, bodies[i], 4, bodies[i] + 4, n - 4, 0);
+    }
+}
+
+static void expect_run(uint8_t got[][2048], const size_t *lens, size_t first, size_t count,
+                       size_t size, size_t last_size)
+{
+    for (size_t i = first; i < first + count; i++) {
+        uint8_t want[2048];
+        size_t n = i == first + count - 1 ? last_size : size;
+        fill(want, n, i);
+        assert_int_equal(lens[i], n);
+        assert_memory_equal(got[i], want, n);
+    }
+}
+
+static uint8_t bodies[UDP_SLOTS][2048], got[UDP_SLOTS][2048];
+
+/* Datagrams of one socket to one destination, one size and a shorter last: one send the kernel
+ * cuts, every datagram arriving whole and in order. */
+static void tx_run_goes_as_one(void **state)
+{
+    struct fx *f = *state;
+    size_t lens[UDP_SLOTS];
+
+    queue_run(&f->tx, f->s, &f->ra, bodies, 0, 11, 1200, 50);
+    udp_tx_flush(&f->tx);
+    assert_int_equal(f->tx.sent, 11);
+    assert_int_equal(f->tx.failed, 0);
+    assert_int_equal(f->tx.gso_sends, 1);
+    assert_false(f->tx.gso_off);
+    assert_int_equal(drain_sized(f->r, got, lens, UDP_SLOTS), 11);
+    expect_run(got, lens, 0, 11, 1200, 50);
+}
+
+/* What ends a run: a longer datagram after a shorter one, another destination, the segment
+ * limit; singles stay single. */
+static void tx_runs_break(void **state)
+{
+    struct fx *f = *state;
+    struct xt_addr oa;
+    int other = open_sock(&oa);
+    size_t lens[UDP_SLOTS], n = 0;
+    int buf = 4 << 20;
+
+    assert_int_equal(setsockopt(f->r, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)), 0);
+    queue_run(&f->tx, f->s, &f->ra, bodies, 0, 3, 100, 60);  /* run 1: 100, 100, 60 */
+    queue_run(&f->tx, f->s, &f->ra, bodies, 3, 2, 100, 100); /* run 2: a longer one began it */
+    queue_run(&f->tx, f->s, &oa, bodies, 5, 1, 100, 100);    /* another destination */
+    queue_run(&f->tx, f->s, &f->ra, bodies, 6, UDP_GSO_SEGS + 2, 20, 20); /* two runs */
+    udp_tx_flush(&f->tx);
+    assert_int_equal(f->tx.sent, 6 + UDP_GSO_SEGS + 2);
+    assert_int_equal(f->tx.failed, 0);
+    assert_int_equal(f->tx.gso_sends, 4);
+    n = drain_sized(f->r, got, lens, UDP_SLOTS);
+    assert_int_equal(n, 5 + UDP_GSO_SEGS + 2);
+    expect_run(got, lens, 0, 3, 100, 60);
+    expect_run(got, lens, 3, 2, 100, 100);
+    /* the rest moved up by one: datagram 5 went elsewhere */
+    for (size_t i = 5; i < n; i++) {
+        uint8_t want[20];
+        fill(want, 20, i + 1);
+        assert_int_equal(lens[i], 20);
+        assert_memory_equal(got[i], want, 20);
+    }
+    assert_int_equal(drain_sized(other, got, lens, 4), 1);
+    assert_int_equal(lens[0], 100);
+    close(other);
+}
+
+/* A socket the kernel refuses segmentation offload for (here: SO_NO_CHECK; in practice an
+ * egress without checksum offload answers EIO): the run goes one by one, nothing is lost, and
+ * later runs are not tried. */
+static void tx_run_refused_goes_apart(void **state)
+{
+    struct fx *f = *state;
+    size_t lens[UDP_SLOTS];
+    int one = 1;
+
+    assert_int_equal(setsockopt(f->s, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+    queue_run(&f->tx, f->s, &f->ra, bodies, 0, 5, 300, 300);
+    udp_tx_flush(&f->tx);
+    assert_true(f->tx.gso_off);
+    assert_int_equal(f->tx.sent, 5);
+    assert_int_equal(f->tx.failed, 0);
+    assert_int_equal(f->tx.gso_sends, 0);
+    assert_int_equal(drain_sized(f->r, got, lens, UDP_SLOTS), 5);
+    expect_run(got, lens, 0, 5, 300, 300);
+    queue_run(&f->tx, f->s, &f->ra, bodies, 0, 5, 300, 300);
+    udp_tx_flush(&f->tx);
+    assert_int_equal(f->tx.sent, 10);
+    assert_int_equal(f->tx.gso_sends, 0);
+    assert_int_equal(drain_sized(f->r, got, lens, UDP_SLOTS), 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +408,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(tx_groups_by_socket_in_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_failure_is_counted_and_skipped, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_full_queue_flushes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(tx_run_goes_as_one, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(tx_runs_break, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(tx_run_refused_goes_apart, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
