@@ -1,6 +1,6 @@
 /* The worker's state, shared by its files: worker.c (loop, datagram sockets, the core's I/O),
- * worker_stream.c (client stream connections) and worker_tcp_relay.c (RFC 6062 TCP allocations:
- * their sockets and the bytes relayed between data and peer connections). */
+ * worker_stream.c (client stream connections), worker_tcp_relay.c and worker_tcp_pump.c (RFC 6062
+ * TCP allocations: their sockets, and the bytes relayed between data and peer connections). */
 #ifndef XTURN_APP_WORKER_INTERNAL_H
 #define XTURN_APP_WORKER_INTERNAL_H
 
