@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "app/daemon_listen.h"
 #include "app/fastpath.h"
 #include "app/metrics.h"
 #include "app/openssl_random.h"
@@ -23,8 +23,6 @@
 #include "net/event_loop.h"
 #include "net/host_addrs.h"
 #include "net/route_watch.h"
-#include "net/tcp_socket.h"
-#include "net/udp_socket.h"
 #include "turn/turn_shared.h"
 
 #define STATS_INTERVAL_MS 60000
@@ -206,52 +204,6 @@ static int open_signals(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
-/* The workers' listen sockets share their addresses through SO_REUSEPORT, which would as
- * well join a group another program made: make sure nobody holds the addresses first. */
-static int check_free(const struct xt_addr *a, bool udp, bool tcp, const char *what, char *err,
-                      size_t errlen)
-{
-    char as[XT_ADDR_STRLEN];
-    int rc = udp ? udp_address_free(a) : 0;
-    const char *transport = "UDP";
-
-    if (rc == 0 && tcp) {
-        rc = tcp_address_free(a);
-        transport = "TCP";
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on %s (%s%s): %s", xt_addr_str(a, as), what, transport,
-                 strerror(-rc));
-        return -1;
-    }
-    return 0;
-}
-
-static int check_listen_free(const struct xturn_config *cfg, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < cfg->nlisten; i++)
-        if (check_free(&cfg->listen[i], true, !cfg->no_tcp, "", err, errlen) != 0)
-            return -1;
-    for (size_t i = 0; i < cfg->ntls_listen; i++)
-        if (check_free(&cfg->tls_listen[i], true, true, "TLS, DTLS: ", err, errlen) != 0)
-            return -1;
-    return 0;
-}
-
-/* Every client connection is a descriptor: take all the kernel allows this process (its soft
- * limit, often 1024, is meant for programs that never need many). */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            xt_log(LOG_WARN, "cannot raise the file descriptor limit", "error", strerror(errno),
-                   NULL);
-    }
-}
-
 static size_t worker_count(const struct xturn_config *cfg)
 {
     long n = cfg->workers ? (long)cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
@@ -271,13 +223,13 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     d->sig.fd = -1;
     d->netwatch.fd = -1;
     d->start_time_unix = time(NULL);
-    raise_fd_limit();
+    daemon_raise_fd_limit();
     d->loop = ev_loop_new();
     if (!d->loop) {
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
         goto fail;
     }
-    if (open_signals(d, err, errlen) != 0 || check_listen_free(cfg, err, errlen) != 0)
+    if (open_signals(d, err, errlen) != 0 || daemon_check_listen_free(cfg, err, errlen) != 0)
         goto fail;
     /* The fast path is in place before the first client can reach a listen socket. */
     d->fp = fastpath_start(cfg, err, errlen);
@@ -303,16 +255,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         if (!d->workers[i])
             goto fail;
     }
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        char as[XT_ADDR_STRLEN];
-        xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->listen[i], as), "transport",
-               cfg->no_tcp ? "udp" : "udp,tcp", XT_NUM("workers", d->nworkers), NULL);
-    }
-    for (size_t i = 0; i < cfg->ntls_listen; i++) {
-        char as[XT_ADDR_STRLEN];
-        xt_log(LOG_INFO, "listening", "address", xt_addr_str(&cfg->tls_listen[i], as), "transport",
-               "tls,tcp,dtls", XT_NUM("workers", d->nworkers), NULL);
-    }
+    daemon_log_listening(cfg, d->nworkers);
     /* Privileges (app/privileges.h): XDP is attached and every listen socket bound; no thread
      * runs yet (capabilities are per thread). As root only with --run-as-user; started without
      * root (systemd's User= with AmbientCapabilities=), trims the capabilities all the same. */

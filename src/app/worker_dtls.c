@@ -196,9 +196,7 @@ void dtls_send(struct worker *w, int handle, const void *a, size_t alen, const v
     /* One message, one record: assembled, since the core hands it in parts. */
     if (n > DTLS_MSG_MAX)
         return;
-    memcpy(w->dtls.msg, a, alen);
-    memcpy(w->dtls.msg + alen, b, blen);
-    memset(w->dtls.msg + alen + blen, 0, pad);
+    worker_assemble(w->dtls.msg, a, alen, b, blen, pad);
     if (dtls_conn_write(c->dtls, w->dtls.msg, n) != 0)
         counters(w)->slow_reader_drops++;
     drain(w, c);

@@ -1,11 +1,12 @@
 /* The worker's state, shared by its files: worker.c (loop, datagram sockets, the core's I/O),
- * worker_stream.c (client stream connections) and worker_tcp_relay.c (RFC 6062 TCP allocations:
- * their sockets and the bytes relayed between data and peer connections). */
+ * worker_stream.c (client stream connections), worker_tcp_relay.c and worker_tcp_pump.c (RFC 6062
+ * TCP allocations: their sockets, and the bytes relayed between data and peer connections). */
 #ifndef XTURN_APP_WORKER_INTERNAL_H
 #define XTURN_APP_WORKER_INTERNAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "app/spoof_filters.h"
 #include "app/worker.h"
@@ -133,6 +134,18 @@ void dtls_flushed(struct worker *w);
 /* Handshake retransmissions and timeouts, about once a second. */
 void dtls_tick(struct worker *w);
 void dtls_close_all(struct worker *w);
+
+/* A message the core hands in parts (a, then b, then pad zero bytes) in one piece at dst, to
+ * be encrypted as one record. Either part may be empty (NULL). */
+static inline void worker_assemble(uint8_t *dst, const void *a, size_t alen, const void *b,
+                                   size_t blen, size_t pad)
+{
+    if (alen)
+        memcpy(dst, a, alen);
+    if (blen)
+        memcpy(dst + alen, b, blen);
+    memset(dst + alen + blen, 0, pad);
+}
 
 /* worker_stream.c */
 /* Opens a TCP listen socket per --listen address (unless --no-tcp). 0, or -1 with err. */

@@ -105,9 +105,7 @@ int wconn_tls_send(struct worker *w, struct wconn *c, const void *a, size_t alen
     if (n > STREAM_FRAME_MAX ||
         stream_out_pending(&c->out) + n + TLS_RECORD_OVERHEAD > STREAM_OUT_MAX)
         return -1;
-    memcpy(w->streams.msg, a, alen);
-    memcpy(w->streams.msg + alen, b, blen);
-    memset(w->streams.msg + alen + blen, 0, pad);
+    worker_assemble(w->streams.msg, a, alen, b, blen, pad);
     return tls_conn_write(c->tls, w->streams.msg, n, &st) == (ssize_t)n ? 0 : -1;
 }
 

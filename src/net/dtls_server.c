@@ -13,102 +13,8 @@
 
 #include "net/tls_internal.h"
 
-#define COOKIE_LEN    20
-#define LINK_MTU      1500 /* handshake messages are cut to fit it; data records are not cut */
-#define OUT_DATAGRAMS 32   /* datagrams one call can leave to send (a handshake flight) */
-
-/* ---- a BIO of datagrams handed in and out, one at a time ---- */
-
-struct dgram_io {
-    const uint8_t *in; /* the datagram being read, NULL once read */
-    size_t inlen;
-    uint8_t *out; /* the datagrams written, back to back */
-    size_t outlen, outcap;
-    size_t lens[OUT_DATAGRAMS];
-    size_t nout, next; /* datagrams written; the next one to hand out */
-};
-
-static int dgram_write(BIO *b, const char *data, int len)
-{
-    struct dgram_io *io = BIO_get_data(b);
-    size_t n = (size_t)len;
-
-    BIO_clear_retry_flags(b);
-    if (io->nout == OUT_DATAGRAMS)
-        return -1;
-    if (io->outlen + n > io->outcap) {
-        size_t cap = io->outcap ? io->outcap : 4096;
-        uint8_t *p;
-        while (cap < io->outlen + n)
-            cap *= 2;
-        if (!(p = realloc(io->out, cap)))
-            return -1;
-        io->out = p;
-        io->outcap = cap;
-    }
-    memcpy(io->out + io->outlen, data, n);
-    io->outlen += n;
-    io->lens[io->nout++] = n;
-    return len;
-}
-
-static int dgram_read(BIO *b, char *data, int len)
-{
-    struct dgram_io *io = BIO_get_data(b);
-    size_t n;
-
-    BIO_clear_retry_flags(b);
-    if (!io->in) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    /* A datagram is read whole or not at all: a shorter buffer truncates, as recv does. */
-    n = io->inlen < (size_t)len ? io->inlen : (size_t)len;
-    memcpy(data, io->in, n);
-    io->in = NULL;
-    return (int)n;
-}
-
-static long dgram_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    struct dgram_io *io = BIO_get_data(b);
-
-    (void)num;
-    (void)ptr;
-    switch (cmd) {
-    case BIO_CTRL_FLUSH:
-    case BIO_CTRL_DGRAM_SET_CONNECTED:
-    case BIO_CTRL_DGRAM_SET_PEER:
-    case BIO_CTRL_DGRAM_SET_NEXT_TIMEOUT:
-        return 1;
-    case BIO_CTRL_PENDING:
-        return io->in ? (long)io->inlen : 0;
-    case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
-        return 48; /* IPv6 and UDP headers: the larger */
-    default:
-        return 0; /* no peer address, no MTU queries: the worker knows them */
-    }
-}
-
-static int dgram_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static BIO_METHOD *dgram_method;
-static pthread_once_t dgram_once = PTHREAD_ONCE_INIT;
-
-static void dgram_method_init(void)
-{
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "xturn datagrams");
-
-    if (m && BIO_meth_set_write(m, dgram_write) && BIO_meth_set_read(m, dgram_read) &&
-        BIO_meth_set_ctrl(m, dgram_ctrl) && BIO_meth_set_create(m, dgram_create))
-        dgram_method = m;
-    else
-        BIO_meth_free(m);
-}
+#define COOKIE_LEN 20
+#define LINK_MTU   1500 /* handshake messages are cut to fit it; data records are not cut */
 
 /* ---- cookies: an HMAC of the client's address and the minute, under a key of the process ---- */
 
@@ -186,16 +92,14 @@ static struct dtls_conn *conn_new(struct tls_server *t)
     struct dtls_conn *c = calloc(1, sizeof(*c));
     BIO *b;
 
-    pthread_once(&dgram_once, dgram_method_init);
-    if (!c || !dgram_method)
+    if (!c)
         goto fail;
     c->ssl = tls_server_new_ssl(t, true);
-    b = BIO_new(dgram_method);
+    b = tls_bio_datagrams(&c->io);
     if (!c->ssl || !b) {
         BIO_free(b);
         goto fail;
     }
-    BIO_set_data(b, &c->io);
     SSL_set_bio(c->ssl, b, b); /* one BIO both ways: freed with the SSL */
     SSL_set_app_data(c->ssl, &c->client);
     DTLS_set_link_mtu(c->ssl, LINK_MTU);

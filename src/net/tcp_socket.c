@@ -10,35 +10,22 @@
 
 static int tcp_socket_bound(const struct xt_addr *addr, int reuseport)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = xt_addr_to_sockaddr(addr, &ss);
-    int one = 1, err, fd = socket_open(addr->family, SOCK_STREAM, reuseport);
+    int one = 1, fd = socket_open(addr->family, SOCK_STREAM, reuseport);
 
     if (fd < 0)
         return fd;
     /* A restart must not wait for the old connections' TIME_WAIT. */
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
-        goto fail;
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0)
-        goto fail;
-    return fd;
-fail:
-    err = -errno;
-    close(fd);
-    return err;
+        return socket_fail(fd);
+    return socket_bind(fd, addr);
 }
 
 int tcp_listen_open(const struct xt_addr *addr, int reuseport, int backlog)
 {
-    int err, fd = tcp_socket_bound(addr, reuseport);
+    int fd = tcp_socket_bound(addr, reuseport);
 
-    if (fd < 0)
-        return fd;
-    if (listen(fd, backlog) != 0) {
-        err = -errno;
-        close(fd);
-        return err;
-    }
+    if (fd >= 0 && listen(fd, backlog) != 0)
+        return socket_fail(fd);
     return fd;
 }
 
@@ -46,16 +33,13 @@ int tcp_connect_from(const struct xt_addr *local, const struct xt_addr *peer)
 {
     struct sockaddr_storage ss;
     socklen_t sl = xt_addr_to_sockaddr(peer, &ss);
-    int one = 1, err, fd = tcp_socket_bound(local, 1);
+    int one = 1, fd = tcp_socket_bound(local, 1);
 
     if (fd < 0)
         return fd;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
-        err = -errno;
-        close(fd);
-        return err;
-    }
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS)
+        return socket_fail(fd);
     return fd;
 }
 

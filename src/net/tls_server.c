@@ -1,6 +1,5 @@
 #include "net/tls_server.h"
 
-#include "net/stream_out.h"
 #include "net/tls_internal.h"
 
 #include <errno.h>
@@ -240,44 +239,6 @@ void tls_server_free(struct tls_server *t)
 
 /* ---- connections ---- */
 
-/* A write-only BIO that appends every record to a stream_out: it never blocks, so each
- * tls_conn_write is one record of its own, and the records of a loop round go to the socket in
- * one write. */
-static int out_write(BIO *b, const char *data, int len)
-{
-    BIO_clear_retry_flags(b);
-    return stream_out_append(BIO_get_data(b), data, (size_t)len, NULL, 0, 0, SIZE_MAX) == 0 ? len
-                                                                                            : -1;
-}
-
-static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    (void)b;
-    (void)num;
-    (void)ptr;
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
-}
-
-static int out_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static BIO_METHOD *out_method;
-static pthread_once_t out_once = PTHREAD_ONCE_INIT;
-
-static void out_method_init(void)
-{
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "xturn stream_out");
-
-    if (m && BIO_meth_set_write(m, out_write) && BIO_meth_set_ctrl(m, out_ctrl) &&
-        BIO_meth_set_create(m, out_create))
-        out_method = m;
-    else
-        BIO_meth_free(m);
-}
-
 /* Watches the socket BIO's reads: one that got less than it asked for emptied the socket. */
 static long on_socket_read(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
                            int ret, size_t *processed)
@@ -306,14 +267,10 @@ struct tls_conn *tls_conn_new(struct tls_server *t, int fd, struct stream_out *o
         goto fail;
     /* Reads from the socket (the BIO does not close fd); writes to it, or into out. */
     rbio = BIO_new_socket(fd, BIO_NOCLOSE);
-    if (out) {
-        pthread_once(&out_once, out_method_init);
-        wbio = out_method ? BIO_new(out_method) : NULL;
-        if (wbio)
-            BIO_set_data(wbio, out);
-    } else {
+    if (out)
+        wbio = tls_bio_stream_out(out);
+    else
         wbio = rbio; /* SSL_set_bio takes one reference for a BIO given both ways */
-    }
     if (!rbio || !wbio)
         goto fail;
     /* Read-ahead: one read takes what the socket holds (a record's header and body, and the

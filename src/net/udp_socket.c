@@ -10,8 +10,6 @@
 
 int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opts *o)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = xt_addr_to_sockaddr(bind_addr, &ss);
     int err, fd = socket_open(bind_addr->family, SOCK_DGRAM, o->reuseport);
 
     if (fd < 0)
@@ -21,7 +19,7 @@ int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opt
         int level = bind_addr->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
         int opt = bind_addr->family == AF_INET ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER;
         if (setsockopt(fd, level, opt, &v, sizeof(v)) != 0)
-            goto fail;
+            return socket_fail(fd);
     }
     /* Best effort: bigger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max. */
     if (o->bufsize > 0) {
@@ -33,13 +31,7 @@ int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opt
         close(fd);
         return err;
     }
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0)
-        goto fail;
-    return fd;
-fail:
-    err = -errno;
-    close(fd);
-    return err;
+    return socket_bind(fd, bind_addr);
 }
 
 int udp_address_free(const struct xt_addr *addr)

@@ -89,6 +89,8 @@ enum ft_kind {
     /* The last datagram from a client again, from the same client (a retransmission). */
     FT_RESEND = 7,
 };
+/* The kinds whose length field is a body's, as bits (1 << kind). */
+#define FT_BODY_KINDS (0xFFu & ~(1u << FT_TIME | 1u << FT_CONTROL))
 
 #define FT_ARG_CLIENT  0x03 /* ft_clients index */
 #define FT_ARG_LISTEN2 0x04 /* the second listen socket of the client's family */
@@ -201,6 +203,7 @@ enum fr_kind {
     /* The client closes a connection. arg & 7: which. No body. */
     FR_HANGUP = 7,
 };
+#define FR_BODY_KINDS (1u << FR_RAW | 1u << FR_SIGNED)
 
 enum fr_sig_flags {
     FR_SIG_WRONG_PASSWORD = 0x01,
@@ -211,7 +214,7 @@ enum fr_sig_flags {
     FR_SIG_INDICATION = 0x20,
 };
 
-#define FR_MACRO_PEER   0xFFF1 /* XOR-PEER-ADDRESS of fr_peer value[0] */
+#define FR_MACRO_PEER   FT_MACRO_PEER /* XOR-PEER-ADDRESS of fr_peer value[0] */
 #define FR_MACRO_CONNID 0xFFF2 /* CONNECTION-ID: the value[0]-th id seen (modulo), or value */
 #define FR_MACRO_TCP    0xFFF3 /* REQUESTED-TRANSPORT TCP */
 

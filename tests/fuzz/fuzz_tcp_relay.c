@@ -29,7 +29,6 @@
 #include "fuzz_common.h"
 #include "fuzz_formats.h"
 #include "stun/stun.h"
-#include "turn/auth.h"
 #include "turn/peer_policy.h"
 #include "turn/turn_config.h"
 #include "turn/turn_server.h"
@@ -72,11 +71,6 @@ struct fconn {
     bool perm_any;
 };
 
-struct worker {
-    int id;
-    struct turn_server *s;
-};
-
 struct tidkey {
     uint8_t tid[STUN_TID_LEN];
     uint8_t key[16];
@@ -88,7 +82,7 @@ struct tidkey {
 static struct {
     struct turn_config cfg;
     struct turn_shared *shared;
-    struct worker w[2];
+    struct fuzz_worker w[2];
     int nworkers;
     enum turn_transport transport;
     struct turn_time now;
@@ -114,7 +108,7 @@ static struct {
 
 static int worker_of(void *ctx)
 {
-    const struct worker *w = ctx;
+    const struct fuzz_worker *w = ctx;
     CHECK(w == &F.w[0] || (F.nworkers == 2 && w == &F.w[1]));
     return w->id;
 }
@@ -411,67 +405,77 @@ static void deliver(int ci, const uint8_t *data, size_t len)
 
 static void new_tid(uint8_t tid[STUN_TID_LEN])
 {
-    memset(tid, 0x6c, STUN_TID_LEN);
-    F.tid_counter++;
-    memcpy(tid + 8, &F.tid_counter, 4);
+    fuzz_tid(tid, 0x6c, ++F.tid_counter);
 }
 
 static void fetch_nonce(int ci)
 {
-    uint8_t buf[64], tid[STUN_TID_LEN], tcp[4] = {TURN_TRANSPORT_TCP};
-    struct stun_builder b;
-    int n;
+    uint8_t buf[64], tid[STUN_TID_LEN];
 
     new_tid(tid);
-    stun_build_init(&b, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, tid);
-    stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, tcp, 4);
-    n = stun_finish(&b);
-    CHECK(n > 0);
-    deliver(ci, buf, (size_t)n);
+    deliver(ci, buf, fuzz_unsigned_allocate(buf, tid, TURN_TRANSPORT_TCP));
+}
+
+/* The n-th socket of a kind (modulo how many), or -1. */
+static int nth(enum sk kind, unsigned n)
+{
+    int count = 0;
+    for (int h = 0; h < NSOCK; h++)
+        count += F.socks[h].kind == kind;
+    if (!count)
+        return -1;
+    n %= (unsigned)count;
+    for (int h = 0; h < NSOCK; h++)
+        if (F.socks[h].kind == kind && n-- == 0)
+            return h;
+    return -1;
 }
 
 /* fr_peer i: static, or an open listening socket's address. */
 static void resolve_peer(unsigned i, struct xt_addr *out)
 {
-    int n = 0, k;
+    int h;
 
-    for (int h = 0; h < NSOCK; h++)
-        n += F.socks[h].kind == SK_LISTEN;
     i &= 15;
-    if (i < FR_PEER_DYNAMIC || n == 0) {
+    h = i < FR_PEER_DYNAMIC ? -1 : nth(SK_LISTEN, i - FR_PEER_DYNAMIC);
+    if (h >= 0)
+        *out = F.socks[h].addr;
+    else
         CHECK(xt_addr_parse(fr_peers[i % FR_PEER_DYNAMIC], 3478, out) == 0);
-        return;
+}
+
+/* The FR_MACRO_* attributes of a signed request but FR_MACRO_PEER. */
+static bool add_macro(struct stun_builder *b, uint16_t type, uint8_t arg)
+{
+    if (type == FR_MACRO_CONNID) {
+        uint32_t id = F.nids ? F.ids[arg % (F.nids < NIDS ? F.nids : NIDS)] : 0x01020300;
+        uint8_t v[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+        stun_add_attr(b, TURN_ATTR_CONNECTION_ID, v, 4);
+    } else if (type == FR_MACRO_TCP) {
+        uint8_t v[4] = {TURN_TRANSPORT_TCP};
+        stun_add_attr(b, TURN_ATTR_REQUESTED_TRANSPORT, v, 4);
+    } else {
+        return false;
     }
-    k = (int)(i - FR_PEER_DYNAMIC) % n;
-    for (int h = 0; h < NSOCK; h++)
-        if (F.socks[h].kind == SK_LISTEN && k-- == 0)
-            *out = F.socks[h].addr;
+    return true;
 }
 
 static void signed_request(int ci, const uint8_t *body, size_t len)
 {
     uint8_t key[16], tid[STUN_TID_LEN], buf[MSG_MAX];
-    char user[64], pass[64];
+    char user[64];
     struct stun_builder b;
     struct tidkey *k;
     unsigned user_i, flags;
-    size_t off = 2;
     int n, cl = ci & 1;
 
     if (len < 2)
         return;
     user_i = (body[0] >> 3) & 3;
     flags = body[1];
-    if (user_i < 2) {
-        snprintf(user, sizeof(user), "%s", ft_users[user_i][0]);
-        snprintf(pass, sizeof(pass), "%s", ft_users[user_i][1]);
-    } else {
-        snprintf(user, sizeof(user), "%lld:%s", (long long)F.now.unix_s + 3600, FT_REST_USER);
-        auth_rest_password(FT_REST_SECRET, user, pass);
-    }
-    if (flags & FR_SIG_WRONG_PASSWORD)
-        pass[0] ^= 1;
-    stun_long_term_key(user, strlen(user), FT_REALM, strlen(FT_REALM), pass, strlen(pass), key);
+    /* 3 is a REST user as 2 is */
+    fuzz_credentials(user_i < 2 ? user_i : 2, (long long)F.now.unix_s + 3600, FT_REST_SECRET,
+                     flags & FR_SIG_WRONG_PASSWORD, user, key);
     if (!F.nonce_len[cl])
         fetch_nonce(ci);
     new_tid(tid);
@@ -482,29 +486,7 @@ static void signed_request(int ci, const uint8_t *body, size_t len)
     k->npeers = 0;
     stun_build_init(&b, buf, sizeof(buf), fr_methods[body[0] & 7],
                     flags & FR_SIG_INDICATION ? STUN_INDICATION : STUN_REQUEST, tid);
-    while (off + 4 <= len) {
-        uint16_t type = fz_get16(body + off), alen = fz_get16(body + off + 2);
-        const uint8_t *val = body + off + 4;
-        if (off + 4 + alen > len)
-            break;
-        if (type == FR_MACRO_PEER) {
-            struct xt_addr peer;
-            resolve_peer(alen ? val[0] : 0, &peer);
-            stun_add_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
-        } else if (type == FR_MACRO_CONNID) {
-            uint32_t id =
-                F.nids ? F.ids[(alen ? val[0] : 0) % (F.nids < NIDS ? F.nids : NIDS)] : 0x01020300;
-            uint8_t v[4] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
-                            (uint8_t)id};
-            stun_add_attr(&b, TURN_ATTR_CONNECTION_ID, v, 4);
-        } else if (type == FR_MACRO_TCP) {
-            uint8_t v[4] = {TURN_TRANSPORT_TCP};
-            stun_add_attr(&b, TURN_ATTR_REQUESTED_TRANSPORT, v, 4);
-        } else {
-            stun_add_attr(&b, type, val, alen);
-        }
-        off += 4u + alen;
-    }
+    fuzz_add_tlvs(&b, body + 2, len - 2, resolve_peer, add_macro);
     if (!(flags & FR_SIG_UNSIGNED)) {
         int other = flags & FR_SIG_OTHER_NONCE ? !cl : cl;
         stun_add_attr(&b, STUN_ATTR_USERNAME, user, strlen(user));
@@ -534,21 +516,6 @@ static void signed_request(int ci, const uint8_t *body, size_t len)
             }
     }
     deliver(ci, buf, (size_t)n);
-}
-
-/* The n-th socket of a kind (modulo how many), or -1. */
-static int nth(enum sk kind, unsigned n)
-{
-    int count = 0;
-    for (int h = 0; h < NSOCK; h++)
-        count += F.socks[h].kind == kind;
-    if (!count)
-        return -1;
-    n %= (unsigned)count;
-    for (int h = 0; h < NSOCK; h++)
-        if (F.socks[h].kind == kind && n-- == 0)
-            return h;
-    return -1;
 }
 
 static void accept_peer(uint8_t arg)
@@ -640,14 +607,6 @@ static void hangup(int ci)
     c->closed = true;
 }
 
-static void advance(uint8_t arg, uint16_t amount)
-{
-    F.now.ms += arg & 1 ? amount : (uint64_t)amount * 1000;
-    F.now.unix_s = FT_START_UNIX_S + (int64_t)((F.now.ms - FT_START_MS) / 1000);
-    for (int i = 0; i < F.nworkers; i++)
-        turn_tick(F.w[i].s, &F.now);
-}
-
 /* Live peer connections and relayed bytes against the sockets and the calls. */
 static void check_counters(void)
 {
@@ -704,19 +663,12 @@ static void setup(uint8_t conf)
     F.now.unix_s = FT_START_UNIX_S;
     F.shared = turn_shared_new(c, &io.random);
     CHECK(F.shared);
-    for (int i = 0; i < F.nworkers; i++) {
-        F.w[i].id = i;
-        io.ctx = &F.w[i];
-        F.w[i].s = turn_server_new(c, &io, &F.now, F.shared);
-        CHECK(F.w[i].s);
-    }
+    fuzz_servers_new(F.w, F.nworkers, c, io, &F.now, F.shared);
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < F.nworkers; i++)
-        turn_server_free(F.w[i].s);
-    turn_shared_free(F.shared);
+    fuzz_servers_free(F.w, F.nworkers, F.shared);
     for (int h = 0; h < NSOCK; h++)
         CHECK(F.socks[h].kind == SK_FREE);
 }
@@ -735,55 +687,44 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* One record of the input, then the counters checked. */
+static void on_record(const struct fuzz_record *r)
+{
+    switch (r->kind & 7) {
+    case FR_SIGNED:
+        signed_request(r->arg & 7, r->body, r->len);
+        break;
+    case FR_RAW:
+        deliver(r->arg & 7, r->body, r->len);
+        break;
+    case FR_ACCEPT:
+        accept_peer(r->arg);
+        break;
+    case FR_CONNECTED:
+        connected(r->arg);
+        break;
+    case FR_CLOSED:
+        pair_closed(r->arg);
+        break;
+    case FR_RELAYED:
+        relayed(r->arg, r->field);
+        break;
+    case FR_TIME:
+        fuzz_advance(&F.now, r->arg, r->field, F.w, F.nworkers);
+        break;
+    default:
+        hangup(r->arg & 7);
+        break;
+    }
+    check_counters();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t off = FR_CONFIG_LEN;
-    int recs = 0;
-
     if (size < FR_CONFIG_LEN)
         return 0;
     setup(data[0]);
-    while (off + FT_HDR_LEN <= size && recs++ < MAX_RECS) {
-        uint8_t kind = data[off] & 7, arg = data[off + 1];
-        uint16_t field = fz_get16(data + off + 2);
-        const uint8_t *body = data + off + FT_HDR_LEN;
-        size_t len = 0;
-
-        off += FT_HDR_LEN;
-        if (trace)
-            fprintf(stderr, "record kind %d arg 0x%02x field %u\n", kind, arg, field);
-        if (kind == FR_SIGNED || kind == FR_RAW) {
-            len = field < size - off ? field : size - off;
-            off += len;
-        }
-        switch (kind) {
-        case FR_SIGNED:
-            signed_request(arg & 7, body, len);
-            break;
-        case FR_RAW:
-            deliver(arg & 7, body, len);
-            break;
-        case FR_ACCEPT:
-            accept_peer(arg);
-            break;
-        case FR_CONNECTED:
-            connected(arg);
-            break;
-        case FR_CLOSED:
-            pair_closed(arg);
-            break;
-        case FR_RELAYED:
-            relayed(arg, field);
-            break;
-        case FR_TIME:
-            advance(arg, field);
-            break;
-        default:
-            hangup(arg & 7);
-            break;
-        }
-        check_counters();
-    }
+    fuzz_records(data, size, FR_CONFIG_LEN, FR_BODY_KINDS, MAX_RECS, trace, on_record);
     teardown();
     return 0;
 }

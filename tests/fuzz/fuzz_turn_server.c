@@ -29,7 +29,6 @@
 #include "fuzz_common.h"
 #include "fuzz_formats.h"
 #include "stun/stun.h"
-#include "turn/auth.h"
 #include "turn/peer_policy.h"
 #include "turn/turn_config.h"
 #include "turn/turn_server.h"
@@ -83,15 +82,10 @@ struct tidkey {
     uint8_t key[16];
 };
 
-struct worker {
-    int id;
-    struct turn_server *s;
-};
-
 struct fz {
     struct turn_config cfg;
     struct turn_shared *shared; /* two workers: their common state */
-    struct worker w[2];
+    struct fuzz_worker w[2];
     int nworkers;
     bool draining;
     bool host_toggled;      /* FT_HOST_TOGGLED is a host address */
@@ -169,7 +163,7 @@ static int open_sockets(void)
 
 static int worker_of(void *ctx)
 {
-    const struct worker *w = ctx;
+    const struct fuzz_worker *w = ctx;
     CHECK(w == &F.w[0] || w == &F.w[1]);
     return w->id;
 }
@@ -546,9 +540,7 @@ static void client_datagram(int ci, int second, const uint8_t *data, size_t len)
 
 static void new_tid(uint8_t tid[STUN_TID_LEN])
 {
-    memset(tid, 0xf2, STUN_TID_LEN);
-    F.tid_counter++;
-    memcpy(tid + 8, &F.tid_counter, 4);
+    fuzz_tid(tid, 0xf2, ++F.tid_counter);
 }
 
 /* The peer of index i: static, or the address of the (i - FT_PEER_DYNAMIC)-th open relay
@@ -572,27 +564,28 @@ static void resolve_peer(unsigned i, struct xt_addr *out)
 static void fetch_nonce(int ci, int second)
 {
     uint8_t buf[64], tid[STUN_TID_LEN];
-    struct stun_builder b;
-    uint8_t transport[4] = {17};
-    int n;
 
     new_tid(tid);
-    stun_build_init(&b, buf, sizeof(buf), 0x003, STUN_REQUEST, tid);
-    stun_add_attr(&b, 0x0019, transport, 4);
-    n = stun_finish(&b);
-    CHECK(n > 0);
-    deliver_client(ci, second, buf, (size_t)n);
+    deliver_client(ci, second, buf, fuzz_unsigned_allocate(buf, tid, TURN_TRANSPORT_UDP));
+}
+
+/* FT_MACRO_TOKEN in a signed request (fuzz_add_tlvs does FT_MACRO_PEER). */
+static bool add_macro(struct stun_builder *b, uint16_t type, uint8_t arg)
+{
+    (void)arg;
+    if (type != FT_MACRO_TOKEN)
+        return false;
+    stun_add_attr(b, 0x0022, &F.token, sizeof(F.token));
+    return true;
 }
 
 static void signed_request(int ci, int second, const uint8_t *body, size_t len)
 {
     uint8_t key[16], tid[STUN_TID_LEN];
     struct stun_builder b;
-    char user[64], pass[64];
-    const char *realm = F.cfg.realm;
+    char user[64];
     unsigned method_i, user_i, integ, flags;
     const char *secret;
-    size_t off = 2;
     int n;
 
     if (len < 2)
@@ -602,21 +595,8 @@ static void signed_request(int ci, int second, const uint8_t *body, size_t len)
     secret = body[0] & FT_SIG_SECRET2 ? FT_REST_SECRET2 : FT_REST_SECRET;
     integ = (body[0] & FT_SIG_INTEGRITY) >> 5;
     flags = body[1];
-
-    if (user_i < 2) {
-        snprintf(user, sizeof(user), "%s", ft_users[user_i][0]);
-        snprintf(pass, sizeof(pass), "%s", ft_users[user_i][1]);
-    } else {
-        long long expiry = F.now.unix_s + (flags & FT_SIG_EXPIRED ? -5 : 3600);
-        if (user_i == 2)
-            snprintf(user, sizeof(user), "%lld:%s", expiry, FT_REST_USER);
-        else
-            snprintf(user, sizeof(user), "%lld", expiry);
-        auth_rest_password(secret, user, pass);
-    }
-    if (flags & FT_SIG_WRONG_PASSWORD)
-        pass[0] ^= 1;
-    stun_long_term_key(user, strlen(user), realm, strlen(realm), pass, strlen(pass), key);
+    fuzz_credentials(user_i, F.now.unix_s + (flags & FT_SIG_EXPIRED ? -5 : 3600), secret,
+                     flags & FT_SIG_WRONG_PASSWORD, user, key);
 
     /* a nonce for this client, fresh enough */
     if (!F.nonce_len[ci] || F.now.unix_s - F.nonce_unix[ci] >= 600)
@@ -631,28 +611,13 @@ static void signed_request(int ci, int second, const uint8_t *body, size_t len)
 
     stun_build_init(&b, F.scratch2, MAX_DGRAM + 64, ft_methods[method_i],
                     flags & FT_SIG_INDICATION ? STUN_INDICATION : STUN_REQUEST, tid);
-    while (off + 4 <= len) {
-        uint16_t type = fz_get16(body + off), alen = fz_get16(body + off + 2);
-        const uint8_t *val = body + off + 4;
-        if (off + 4 + alen > len)
-            break;
-        if (type == FT_MACRO_PEER) {
-            struct xt_addr peer;
-            resolve_peer(alen ? val[0] : 0, &peer);
-            stun_add_xor_addr(&b, 0x0012, &peer);
-        } else if (type == FT_MACRO_TOKEN) {
-            stun_add_attr(&b, 0x0022, &F.token, sizeof(F.token));
-        } else {
-            stun_add_attr(&b, type, val, alen);
-        }
-        off += 4u + alen;
-    }
+    fuzz_add_tlvs(&b, body + 2, len - 2, resolve_peer, add_macro);
     if (!(flags & FT_SIG_NO_USERNAME))
         stun_add_attr(&b, 0x0006, user, strlen(user));
     if (flags & FT_SIG_BAD_REALM)
         stun_add_attr(&b, 0x0014, "xturm", 5);
     else
-        stun_add_attr(&b, 0x0014, realm, strlen(realm));
+        stun_add_attr(&b, 0x0014, FT_REALM, strlen(FT_REALM));
     if (flags & FT_SIG_BAD_NONCE)
         stun_add_attr(&b, 0x0015, "00000000deadbeefdeadbeef", 24);
     else
@@ -731,11 +696,7 @@ static void from_peer(uint8_t arg, const uint8_t *body, size_t len)
 
 static void advance(uint8_t arg, uint16_t amount)
 {
-    uint64_t ms = arg & 1 ? amount : (uint64_t)amount * 1000;
-    F.now.ms += ms;
-    F.now.unix_s = FT_START_UNIX_S + (int64_t)((F.now.ms - FT_START_MS) / 1000);
-    for (int i = 0; i < F.nworkers; i++)
-        turn_tick(F.w[i].s, &F.now);
+    fuzz_advance(&F.now, arg, amount, F.w, F.nworkers);
     flush();
 }
 
@@ -890,19 +851,12 @@ static void setup(uint8_t conf, uint8_t conf2)
         CHECK(F.shared != NULL);
         set_host(false);
     }
-    for (int i = 0; i < F.nworkers; i++) {
-        F.w[i].id = i;
-        io.ctx = &F.w[i];
-        F.w[i].s = turn_server_new(c, &io, &F.now, F.shared);
-        CHECK(F.w[i].s != NULL);
-    }
+    fuzz_servers_new(F.w, F.nworkers, c, io, &F.now, F.shared);
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < F.nworkers; i++)
-        turn_server_free(F.w[i].s);
-    turn_shared_free(F.shared);
+    fuzz_servers_free(F.w, F.nworkers, F.shared);
     addr_set_free(&F.host);
     flush();
     CHECK(open_sockets() == 0);
@@ -1005,58 +959,48 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* One record of the input, then the counters and the log checked. */
+static void on_record(const struct fuzz_record *r)
+{
+    int ci = r->arg & FT_ARG_CLIENT, second = (r->arg & FT_ARG_LISTEN2) != 0;
+
+    switch (r->kind & 7) {
+    case FT_RAW:
+        client_datagram(ci, second, r->body, r->len);
+        break;
+    case FT_SIGNED:
+        signed_request(ci, second, r->body, r->len);
+        break;
+    case FT_PEER:
+        from_peer(r->arg, r->body, r->len);
+        break;
+    case FT_TIME:
+        advance(r->arg, r->field);
+        break;
+    case FT_CHANNELDATA:
+        channel_data(ci, second, r->kind, r->arg, r->body, r->len);
+        break;
+    case FT_SEND:
+        send_indication(ci, second, r->kind, r->arg, r->body, r->len);
+        break;
+    case FT_CONTROL:
+        control(r->arg, r->field);
+        break;
+    default:
+        if (F.last)
+            deliver_client(F.last_client, F.last_second, F.last, F.last_len);
+        break;
+    }
+    check_counters();
+    drain_log();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t off = FT_CONFIG_LEN;
-    int recs = 0;
-
     if (size < FT_CONFIG_LEN)
         return 0;
     setup(data[0], data[1]);
-    while (off + FT_HDR_LEN <= size && recs++ < MAX_RECS) {
-        uint8_t kind = data[off], arg = data[off + 1];
-        uint16_t field = fz_get16(data + off + 2);
-        const uint8_t *body = data + off + FT_HDR_LEN;
-        size_t len = 0;
-        int ci = arg & FT_ARG_CLIENT, second = (arg & FT_ARG_LISTEN2) != 0;
-
-        if (trace)
-            fprintf(stderr, "record kind %d arg 0x%02x field %u\n", kind & 7, arg, field);
-        off += FT_HDR_LEN;
-        if ((kind & 7) != FT_TIME && (kind & 7) != FT_CONTROL) {
-            len = field < size - off ? field : size - off;
-            off += len;
-        }
-        switch (kind & 7) {
-        case FT_RAW:
-            client_datagram(ci, second, body, len);
-            break;
-        case FT_SIGNED:
-            signed_request(ci, second, body, len);
-            break;
-        case FT_PEER:
-            from_peer(arg, body, len);
-            break;
-        case FT_TIME:
-            advance(arg, field);
-            break;
-        case FT_CHANNELDATA:
-            channel_data(ci, second, kind, arg, body, len);
-            break;
-        case FT_SEND:
-            send_indication(ci, second, kind, arg, body, len);
-            break;
-        case FT_CONTROL:
-            control(arg, field);
-            break;
-        default:
-            if (F.last)
-                deliver_client(F.last_client, F.last_second, F.last, F.last_len);
-            break;
-        }
-        check_counters();
-        drain_log();
-    }
+    fuzz_records(data, size, FT_CONFIG_LEN, FT_BODY_KINDS, MAX_RECS, trace, on_record);
     teardown();
     drain_log();
     if (trace)
