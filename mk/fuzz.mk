@@ -17,7 +17,7 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wex
 FUZZ_LDLIBS  := $(BASE_LDLIBS)
 FUZZ_BPFLIBS := $(BPF_LDLIBS)
 
-FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream fuzz_tcp_relay
+FUZZ_HARNESSES := fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream fuzz_tcp_relay fuzz_snapshot
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/%)
 # The parts of libxturn.a (LIB_SRC) the harnesses reach: no sockets, threads or HTTP (of
 # src/net, only the stream framer, which does no I/O).
@@ -33,6 +33,7 @@ FUZZ_MAXLEN_fuzz_turn_server := 4096
 FUZZ_MAXLEN_fuzz_xdp         := 4096
 FUZZ_MAXLEN_fuzz_stream      := 4096
 FUZZ_MAXLEN_fuzz_tcp_relay   := 4096
+FUZZ_MAXLEN_fuzz_snapshot    := 4096
 FUZZ_OPTS_fuzz_turn_server   := -len_control=0
 FUZZ_OPTS_fuzz_tcp_relay     := -len_control=0
 FUZZ_LINK_fuzz_stun          := $(FUZZ_LDLIBS)
@@ -40,6 +41,7 @@ FUZZ_LINK_fuzz_turn_server   := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_xdp           := $(FUZZ_BPFLIBS) $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_stream        := $(FUZZ_LDLIBS)
 FUZZ_LINK_fuzz_tcp_relay     := $(FUZZ_LDLIBS)
+FUZZ_LINK_fuzz_snapshot      := $(FUZZ_LDLIBS)
 
 .PHONY: fuzz fuzz-build $(FUZZ_HARNESSES:fuzz_%=fuzz-%)
 
@@ -83,7 +85,7 @@ $(FUZZ_STAMP): $(FUZZ_DIR)/seeds
 
 fuzz-build: $(FUZZ_BIN) $(FUZZ_STAMP)
 
-# fuzz-stun, fuzz-turn_server, fuzz-xdp, fuzz-stream: one harness for FUZZ_SECONDS on its corpus.
+# fuzz-stun, fuzz-turn_server, fuzz-xdp, fuzz-stream, ...: one harness for FUZZ_SECONDS on its corpus.
 $(FUZZ_HARNESSES:fuzz_%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_% $(FUZZ_STAMP)
 	@mkdir -p $(FUZZ_DIR)/artifacts
 	$(FUZZ_DIR)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \

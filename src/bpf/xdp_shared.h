@@ -7,6 +7,13 @@
 #include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
+/* The version of the contract below as the maps see it: which maps exist, their types, sizes,
+ * keys and values, and the counters' order. A live upgrade (issue 13, docs/UPGRADE_STATE.md)
+ * adopts the running program and its maps only from a binary of the same version (it travels in
+ * the state snapshot); from another it loads its own and moves the bindings over. Bump it with
+ * any such change. */
+#define XT_ABI_VERSION 1
+
 /* Read-only configuration, set in .rodata before the program is loaded. An address of all
  * zeros means "this family is not served in XDP". */
 struct xt_cfg {

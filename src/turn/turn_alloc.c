@@ -8,6 +8,7 @@
 #include "turn/port_pool.h"
 #include "turn/turn_internal.h"
 #include "turn/turn_shared.h"
+#include "turn/turn_snapshot.h"
 
 static uint32_t alloc_hash(const struct turn_server *s, const struct xt_addr *client,
                            int listen_handle)
@@ -39,23 +40,30 @@ static uint32_t random_u32(struct turn_server *s)
 
 /* ---- relayed addresses and their sockets ---- */
 
-static int relayed_open_port(struct turn_server *s, struct turn_relayed *rd, int fam, uint16_t port,
-                             bool df)
+/* A relayed address's socket is open (rd->handle, bound to rd->addr): its advertised address, and
+ * its port taken. With the shared lock held. */
+static void relayed_bound(struct turn_server *s, struct turn_relayed *rd, int fam)
 {
     const struct xt_addr *pub = relayed_public_addr(s->cfg, fam);
-    bool tcp = rd->alloc->tcp;
+    uint16_t port = rd->addr.port;
 
-    rd->addr = *relayed_bind_addr(s->cfg, fam);
-    rd->addr.port = port;
-    rd->handle = tcp ? s->io.tcp_listen(s->io.ctx, &rd->addr, rd)
-                     : s->io.relayed_open(s->io.ctx, &rd->addr, df, rd);
-    if (rd->handle < 0)
-        return rd->handle;
     rd->advertised = pub->family ? *pub : rd->addr;
     rd->advertised.port = port;
     port_pool_mark(turn_shared_ports(s->shared, fam), port);
-    turn_shared_set_port_bound(s->shared, tcp, fam, port, true);
+    turn_shared_set_port_bound(s->shared, rd->alloc->tcp, fam, port, true);
     ctr(s, rd->alloc->transport)->family[fam].relayed_addrs++;
+}
+
+static int relayed_open_port(struct turn_server *s, struct turn_relayed *rd, int fam, uint16_t port,
+                             bool df)
+{
+    rd->addr = *relayed_bind_addr(s->cfg, fam);
+    rd->addr.port = port;
+    rd->handle = rd->alloc->tcp ? s->io.tcp_listen(s->io.ctx, &rd->addr, rd)
+                                : s->io.relayed_open(s->io.ctx, &rd->addr, df, rd);
+    if (rd->handle < 0)
+        return rd->handle;
+    relayed_bound(s, rd, fam);
     return 0;
 }
 
@@ -143,6 +151,46 @@ static int open_relayed(struct turn_server *s, struct turn_allocation *a,
     return 0;
 }
 
+/* A new allocation, not counted anywhere yet. */
+static struct turn_allocation *alloc_new(enum turn_transport transport, bool tcp,
+                                         const struct xt_addr *client, const struct xt_addr *local,
+                                         int listen_handle, const char *user,
+                                         const uint8_t create_tid[STUN_TID_LEN])
+{
+    struct turn_allocation *a = calloc(1, sizeof(*a));
+
+    if (!a)
+        return NULL;
+    a->transport = transport;
+    a->tcp = tcp;
+    a->client = *client;
+    a->local = *local;
+    a->listen_handle = listen_handle;
+    snprintf(a->user, sizeof(a->user), "%s", user);
+    memcpy(a->create_tid, create_tid, STUN_TID_LEN);
+    tw_timer_init(&a->timer, alloc_expired);
+    for (int fam = 0; fam < FAM_COUNT; fam++) {
+        a->relayed[fam].alloc = a;
+        a->relayed[fam].handle = -1;
+    }
+    return a;
+}
+
+/* Makes an allocation whose quota is taken findable, counted, rate-limited, due at due_ms. */
+static void alloc_add(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
+                      uint64_t due_ms)
+{
+    htab_insert(&s->allocs, &a->node, alloc_hash(s, &a->client, a->listen_handle));
+    ctr(s, a->transport)->allocations++;
+    a->lifetime_s = lifetime_s;
+    a->tat = s->cfg->max_bps && s->io.bucket_get ? s->io.bucket_get(s->io.ctx, &a->bucket) : NULL;
+    if (!a->tat) {
+        a->tat = &a->own_tat;
+        a->bucket = 0;
+    }
+    tw_schedule(&s->wheel, &a->timer, due_ms);
+}
+
 int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn_allocation **out,
                  uint64_t *token_out)
 {
@@ -151,22 +199,11 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
     uint16_t reserved_family = 0, reserved_port = 0;
     int code;
 
-    a = calloc(1, sizeof(*a));
+    a = alloc_new(r->transport, ar->tcp, r->client, r->local, r->listen_handle, r->user,
+                  r->msg->tid);
     if (!a)
         return 500;
-    a->transport = r->transport;
-    a->tcp = ar->tcp;
-    a->client = *r->client;
-    a->local = *r->local;
-    a->listen_handle = r->listen_handle;
-    memcpy(a->user, r->user, sizeof(a->user));
     memcpy(a->key, r->key, sizeof(a->key));
-    memcpy(a->create_tid, r->msg->tid, STUN_TID_LEN);
-    tw_timer_init(&a->timer, alloc_expired);
-    for (int fam = 0; fam < FAM_COUNT; fam++) {
-        a->relayed[fam].alloc = a;
-        a->relayed[fam].handle = -1;
-    }
     *token_out = 0;
     turn_shared_lock(s->shared);
     /* A reservation counts against its user's quota until redeemed: it is handed back before
@@ -193,15 +230,7 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
         free(a);
         return code;
     }
-    htab_insert(&s->allocs, &a->node, alloc_hash(s, &a->client, a->listen_handle));
-    ctr(s, a->transport)->allocations++;
-    a->lifetime_s = ar->lifetime_s;
-    a->tat = s->cfg->max_bps && s->io.bucket_get ? s->io.bucket_get(s->io.ctx, &a->bucket) : NULL;
-    if (!a->tat) {
-        a->tat = &a->own_tat;
-        a->bucket = 0;
-    }
-    tw_schedule(&s->wheel, &a->timer, r->now->ms + (uint64_t)ar->lifetime_s * 1000);
+    alloc_add(s, a, ar->lifetime_s, r->now->ms + (uint64_t)ar->lifetime_s * 1000);
     log_alloc("allocation created", a, NULL);
     *out = a;
     return 0;
@@ -225,10 +254,84 @@ void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *
     free(a);
 }
 
+void alloc_delete_all(struct turn_server *s, const char *reason)
+{
+    for (size_t i = 0; i < s->allocs.nbuckets; i++)
+        while (s->allocs.buckets[i])
+            alloc_delete(s, container_of(s->allocs.buckets[i], struct turn_allocation, node),
+                         reason);
+}
+
 void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
                    uint64_t now_ms)
 {
     a->lifetime_s = lifetime_s;
     tw_schedule(&s->wheel, &a->timer, now_ms + (uint64_t)lifetime_s * 1000);
     log_alloc("allocation refreshed", a, NULL);
+}
+
+/* ---- the live upgrade (turn_snapshot.c) ---- */
+
+/* Imports the socket of a restored allocation's relayed address addr. */
+static const char *relayed_restore(struct turn_server *s, struct turn_relayed *rd, int fam,
+                                   const struct xt_addr *addr, uint32_t sock,
+                                   const struct turn_snapshot_import *im)
+{
+    const struct xt_addr *bind = relayed_bind_addr(s->cfg, fam);
+    const char *why = NULL;
+
+    if (!bind->family || !xt_addr_ip_equal(addr, bind))
+        return "a relayed address this configuration does not bind";
+    turn_shared_lock(s->shared);
+    if (port_pool_is_used(turn_shared_ports(s->shared, fam), addr->port))
+        why = "a relayed port outside the range, or taken twice";
+    else if ((rd->handle = im->relayed_handle(im->ctx, sock, addr, rd->alloc->tcp, rd)) < 0)
+        why = "the socket of a relayed address cannot be imported";
+    else {
+        rd->addr = *addr;
+        relayed_bound(s, rd, fam);
+    }
+    turn_shared_unlock(s->shared);
+    return why;
+}
+
+const char *alloc_restore(struct turn_server *s, const struct turn_snapshot_alloc *sa,
+                          int listen_handle, uint64_t due_ms, const struct turn_snapshot_import *im,
+                          struct turn_allocation **out)
+{
+    struct turn_allocation *a;
+    const char *why = NULL;
+    int code;
+
+    if (sa->tcp && !turn_transport_is_stream(sa->transport))
+        return "an RFC 6062 allocation of a client not on a stream";
+    if (!sa->relayed[FAM_V4].family && !sa->relayed[FAM_V6].family)
+        return "an allocation without a relayed address";
+    if (sa->client.family != sa->local.family)
+        return "an allocation whose client and listen address differ in family";
+    if (alloc_find(s, &sa->client, listen_handle))
+        return "two allocations of one 5-tuple";
+    a = alloc_new(sa->transport, sa->tcp, &sa->client, &sa->local, listen_handle, sa->user,
+                  sa->create_tid);
+    if (!a)
+        return "out of memory";
+    turn_shared_lock(s->shared);
+    code = turn_shared_quota_restore(s->shared, a->user, &a->quota);
+    turn_shared_unlock(s->shared);
+    if (code) {
+        free(a);
+        return "out of memory";
+    }
+    alloc_add(s, a, sa->lifetime_s, due_ms);
+    for (int fam = 0; fam < FAM_COUNT && !why; fam++)
+        if (sa->relayed[fam].family)
+            why = relayed_restore(s, &a->relayed[fam], fam, &sa->relayed[fam],
+                                  sa->relayed_sock[fam], im);
+    if (why)
+        alloc_delete(s, a, "restore failed");
+    else {
+        log_alloc("allocation restored", a, NULL);
+        *out = a;
+    }
+    return why;
 }

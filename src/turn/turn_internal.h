@@ -161,8 +161,17 @@ struct alloc_request {
 int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn_allocation **out,
                  uint64_t *token_out);
 void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason);
+void alloc_delete_all(struct turn_server *s, const char *reason);
 void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,
                    uint64_t now_ms);
+/* The live upgrade (turn_snapshot.c): an allocation of a snapshot, client on listen_handle, due at
+ * due_ms, its relayed addresses' sockets imported through im. NULL, or why it cannot be (then
+ * nothing of it is left). */
+struct turn_snapshot_alloc;
+struct turn_snapshot_import;
+const char *alloc_restore(struct turn_server *s, const struct turn_snapshot_alloc *sa,
+                          int listen_handle, uint64_t due_ms, const struct turn_snapshot_import *im,
+                          struct turn_allocation **out);
 
 /* turn_perm.c: permissions and channels */
 /* Frees every channel and permission of an allocation (channels first). */
@@ -181,6 +190,12 @@ struct turn_channel *chan_by_peer(struct turn_server *s, const struct turn_alloc
  * permission would exceed its cap, or 500. */
 int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
               const struct xt_addr *peer, uint64_t now_ms);
+/* The live upgrade (turn_snapshot.c): a permission for ip, or a channel, due at due_ms, of a
+ * restored allocation. NULL, or why it cannot be (nothing changed). */
+const char *perm_restore(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *ip,
+                         uint64_t due_ms);
+const char *chan_restore(struct turn_server *s, struct turn_allocation *a, uint16_t number,
+                         const struct xt_addr *peer, uint64_t due_ms);
 /* When the host's addresses changed: permissions are judged again; those to addresses that are
  * now the host's and cannot hold a relayed address are revoked. */
 void perm_rejudge(struct turn_server *s);

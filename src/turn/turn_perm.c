@@ -128,25 +128,33 @@ static bool over_cap(uint32_t have, uint32_t more, uint32_t cap)
     return cap && more && (uint64_t)have + more > cap;
 }
 
+/* A new permission for peer's IP, not scheduled yet; NULL without memory. */
+static struct turn_permission *perm_new(struct turn_server *s, struct turn_allocation *a,
+                                        const struct xt_addr *peer)
+{
+    struct turn_permission *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->alloc = a;
+    p->ip = *peer;
+    p->ip.port = 0;
+    p->self = self_is_host(s, peer);
+    tw_timer_init(&p->timer, perm_expired);
+    htab_insert(&s->perms, &p->node, ip_key(s, a, &p->ip));
+    list_push(&a->perms, &p->entry);
+    a->nperms++;
+    ctr(s, a->transport)->family[xt_family_index(peer->family)].permissions++;
+    return p;
+}
+
 static int perm_install_one(struct turn_server *s, struct turn_allocation *a,
                             const struct xt_addr *peer, uint64_t now_ms)
 {
     struct turn_permission *p = perm_find(s, a, peer);
 
-    if (!p) {
-        p = calloc(1, sizeof(*p));
-        if (!p)
-            return 500;
-        p->alloc = a;
-        p->ip = *peer;
-        p->ip.port = 0;
-        p->self = self_is_host(s, peer);
-        tw_timer_init(&p->timer, perm_expired);
-        htab_insert(&s->perms, &p->node, ip_key(s, a, &p->ip));
-        list_push(&a->perms, &p->entry);
-        a->nperms++;
-        ctr(s, a->transport)->family[xt_family_index(peer->family)].permissions++;
-    }
+    if (!p && !(p = perm_new(s, a, peer)))
+        return 500;
     tw_schedule(&s->wheel, &p->timer, now_ms + (uint64_t)s->cfg->permission_lifetime_s * 1000);
     /* Also on a refresh: a channel the fast path could not take before may fit now. */
     mirror_channels_of(s, a, &p->ip, true);
@@ -197,6 +205,26 @@ struct turn_channel *chan_by_peer(struct turn_server *s, const struct turn_alloc
     return NULL;
 }
 
+/* A new channel, not scheduled yet; NULL without memory. */
+static struct turn_channel *chan_new(struct turn_server *s, struct turn_allocation *a,
+                                     uint16_t number, const struct xt_addr *peer)
+{
+    struct turn_channel *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->alloc = a;
+    c->number = number;
+    c->peer = *peer;
+    tw_timer_init(&c->timer, chan_expired);
+    htab_insert(&s->chan_numbers, &c->by_number, number_key(a, number));
+    htab_insert(&s->chan_ips, &c->by_ip, ip_key(s, a, peer));
+    list_push(&a->chans, &c->entry);
+    a->nchans++;
+    ctr(s, a->transport)->family[xt_family_index(peer->family)].channels++;
+    return c;
+}
+
 int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
               const struct xt_addr *peer, uint64_t now_ms)
 {
@@ -206,22 +234,46 @@ int chan_bind(struct turn_server *s, struct turn_allocation *a, uint16_t number,
         return 508;
     if (over_cap(a->nperms, perms_missing(s, a, peer, 1), s->cfg->max_permissions))
         return 508;
-    if (!c) {
-        c = calloc(1, sizeof(*c));
-        if (!c)
-            return 500;
-        c->alloc = a;
-        c->number = number;
-        c->peer = *peer;
-        tw_timer_init(&c->timer, chan_expired);
-        htab_insert(&s->chan_numbers, &c->by_number, number_key(a, number));
-        htab_insert(&s->chan_ips, &c->by_ip, ip_key(s, a, peer));
-        list_push(&a->chans, &c->entry);
-        a->nchans++;
-        ctr(s, a->transport)->family[xt_family_index(peer->family)].channels++;
-    }
+    if (!c && !(c = chan_new(s, a, number, peer)))
+        return 500;
     tw_schedule(&s->wheel, &c->timer, now_ms + (uint64_t)s->cfg->channel_lifetime_s * 1000);
     return perm_install_one(s, a, peer, now_ms);
+}
+
+/* ---- the live upgrade (turn_snapshot.c) ---- */
+
+const char *perm_restore(struct turn_server *s, struct turn_allocation *a, const struct xt_addr *ip,
+                         uint64_t due_ms)
+{
+    struct turn_permission *p;
+
+    if (ip->port != 0 || a->relayed[xt_family_index(ip->family)].handle < 0)
+        return "a permission for an address the allocation cannot reach";
+    if (perm_find(s, a, ip))
+        return "two permissions for one address";
+    if (!(p = perm_new(s, a, ip)))
+        return "out of memory";
+    tw_schedule(&s->wheel, &p->timer, due_ms);
+    return NULL;
+}
+
+const char *chan_restore(struct turn_server *s, struct turn_allocation *a, uint16_t number,
+                         const struct xt_addr *peer, uint64_t due_ms)
+{
+    struct turn_channel *c;
+
+    if (a->tcp || a->relayed[xt_family_index(peer->family)].handle < 0)
+        return "a channel the allocation cannot have";
+    /* RFC 8656 11.2's rule holds in a snapshot too: one peer per channel, one channel per peer. */
+    if (chan_by_number(s, a, number) || chan_by_peer(s, a, peer))
+        return "a channel number or peer bound twice";
+    if (!(c = chan_new(s, a, number, peer)))
+        return "out of memory";
+    tw_schedule(&s->wheel, &c->timer, due_ms);
+    /* Usable at once when its peer's permission came with it: the fast path carries it again. */
+    if (perm_find(s, a, peer))
+        chan_mirror(s, c, true);
+    return NULL;
 }
 
 void perm_rejudge(struct turn_server *s)

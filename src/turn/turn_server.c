@@ -46,12 +46,8 @@ void turn_server_free(struct turn_server *s)
 {
     if (!s)
         return;
-    if (s->allocs.buckets) {
-        for (size_t i = 0; i < s->allocs.nbuckets; i++)
-            while (s->allocs.buckets[i])
-                alloc_delete(s, container_of(s->allocs.buckets[i], struct turn_allocation, node),
-                             "shutdown");
-    }
+    if (s->allocs.buckets)
+        alloc_delete_all(s, "shutdown");
     htab_free(&s->allocs);
     htab_free(&s->perms);
     htab_free(&s->chan_numbers);

@@ -27,6 +27,7 @@ struct reservation {
     uint64_t expires_ms;
     uint16_t family;
     uint16_t port;
+    char user[]; /* its quota's name, kept for the live upgrade whatever the quotas are */
 };
 
 struct turn_shared {
@@ -38,7 +39,7 @@ struct turn_shared {
     size_t nsecrets;
     atomic_bool draining;
     uint32_t seed;
-    uint8_t nonce_key[32];
+    uint8_t nonce_key[TURN_NONCE_KEY_LEN];
     struct port_pool ports[2];
     struct htab users;
     uint64_t allocations;
@@ -110,6 +111,11 @@ const uint8_t *turn_shared_nonce_key(const struct turn_shared *sh, size_t *len)
 {
     *len = sizeof(sh->nonce_key);
     return sh->nonce_key;
+}
+
+void turn_shared_set_nonce_key(struct turn_shared *sh, const uint8_t key[TURN_NONCE_KEY_LEN])
+{
+    memcpy(sh->nonce_key, key, sizeof(sh->nonce_key));
 }
 
 int turn_shared_set_secrets(struct turn_shared *sh, char *const *secrets, size_t n)
@@ -315,21 +321,22 @@ static void user_put(struct turn_shared *sh, struct turn_user_count *u)
     free(u);
 }
 
-/* One more allocation or reservation (*live) for user, within the quotas. */
-static int quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out,
-                      uint64_t *live)
+/* One more allocation or reservation (*live) for the user whose quota is name; limited: only
+ * within the quotas. */
+static int quota_take(struct turn_shared *sh, const char *name, bool limited,
+                      struct turn_user_count **out, uint64_t *live)
 {
     const struct turn_config *c = sh->cfg;
     struct turn_user_count *u = NULL;
 
     *out = NULL;
-    if (c->max_allocations && sh->allocations + sh->nreservations >= c->max_allocations)
+    if (limited && c->max_allocations && sh->allocations + sh->nreservations >= c->max_allocations)
         return 486;
     if (c->user_quota) {
-        u = user_get(sh, quota_name(user));
+        u = user_get(sh, name);
         if (!u)
             return 486;
-        if (u->count >= c->user_quota) {
+        if (limited && u->count >= c->user_quota) {
             user_put(sh, u);
             return 486;
         }
@@ -351,7 +358,13 @@ static void quota_put(struct turn_shared *sh, struct turn_user_count *u, uint64_
 
 int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out)
 {
-    return quota_take(sh, user, out, &sh->allocations);
+    return quota_take(sh, quota_name(user), true, out, &sh->allocations);
+}
+
+int turn_shared_quota_restore(struct turn_shared *sh, const char *user,
+                              struct turn_user_count **out)
+{
+    return quota_take(sh, quota_name(user), false, out, &sh->allocations);
 }
 
 void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u)
@@ -386,48 +399,107 @@ static void reservation_end(struct turn_shared *sh, struct reservation *r)
     free(r);
 }
 
-int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t family, uint16_t port,
-                        uint64_t now_ms, uint64_t *token)
+static struct reservation *reservation_find(struct turn_shared *sh, uint64_t token)
 {
-    struct reservation *r = calloc(1, sizeof(*r));
+    uint32_t h = token_hash(token);
+    for (struct hnode *n = htab_first(&sh->reservations, h); n; n = htab_next(n, h)) {
+        struct reservation *r = container_of(n, struct reservation, node);
+        if (r->token == token)
+            return r;
+    }
+    return NULL;
+}
+
+/* Adds a reservation at the FIFO's end, its port marked, counted against its user's quota
+ * (limited: only within the quotas): 0, 486 or 500. */
+static int reservation_add(struct turn_shared *sh, const struct turn_shared_reservation *in,
+                           bool limited)
+{
+    struct reservation *r = calloc(1, sizeof(*r) + strlen(in->user) + 1);
     int code;
 
-    /* Zero is never handed out: the request handler reads it as "no token". */
-    if (!r || turn_random_fill(&sh->random, &r->token, sizeof(r->token)) != 0 || r->token == 0) {
-        free(r);
+    if (!r)
         return 500;
-    }
-    code = quota_take(sh, user, &r->quota, &sh->nreservations);
+    strcpy(r->user, in->user);
+    code = quota_take(sh, r->user, limited, &r->quota, &sh->nreservations);
     if (code) {
         free(r);
         return code;
     }
-    r->family = family;
-    r->port = port;
-    r->expires_ms = now_ms + RESERVATION_LIFETIME_MS;
+    r->token = in->token;
+    r->family = in->family;
+    r->port = in->port;
+    r->expires_ms = in->expires_ms;
     *sh->fifo_tail = r;
     sh->fifo_tail = &r->next;
     htab_insert(&sh->reservations, &r->node, token_hash(r->token));
-    port_pool_mark(&sh->ports[xt_family_index(family)], port);
-    *token = r->token;
+    port_pool_mark(&sh->ports[xt_family_index(r->family)], r->port);
     return 0;
+}
+
+int turn_shared_reserve(struct turn_shared *sh, const char *user, uint16_t family, uint16_t port,
+                        uint64_t now_ms, uint64_t *token)
+{
+    struct turn_shared_reservation r = {.family = family,
+                                        .port = port,
+                                        .expires_ms = now_ms + RESERVATION_LIFETIME_MS,
+                                        .user = quota_name(user)};
+    int code;
+
+    /* Zero is never handed out: the request handler reads it as "no token". */
+    if (turn_random_fill(&sh->random, &r.token, sizeof(r.token)) != 0 || r.token == 0)
+        return 500;
+    code = reservation_add(sh, &r, true);
+    if (code == 0)
+        *token = r.token;
+    return code;
 }
 
 int turn_shared_redeem(struct turn_shared *sh, uint64_t token, uint64_t now_ms, uint16_t *family,
                        uint16_t *port)
 {
-    uint32_t h = token_hash(token);
+    struct reservation *r;
+
     turn_shared_expire(sh, now_ms);
-    for (struct hnode *n = htab_first(&sh->reservations, h); n; n = htab_next(n, h)) {
-        struct reservation *r = container_of(n, struct reservation, node);
-        if (r->token != token)
-            continue;
-        *family = r->family;
-        *port = r->port;
-        reservation_end(sh, r);
-        return 0;
-    }
-    return -1;
+    r = reservation_find(sh, token);
+    if (!r)
+        return -1;
+    *family = r->family;
+    *port = r->port;
+    reservation_end(sh, r);
+    return 0;
+}
+
+int turn_shared_reservations_each(struct turn_shared *sh,
+                                  int (*fn)(void *ctx, const struct turn_shared_reservation *r),
+                                  void *ctx)
+{
+    int rc = 0;
+
+    for (struct reservation *r = sh->fifo_head; r && rc == 0; r = r->next)
+        rc = fn(ctx, &(struct turn_shared_reservation){.token = r->token,
+                                                       .family = r->family,
+                                                       .port = r->port,
+                                                       .expires_ms = r->expires_ms,
+                                                       .user = r->user});
+    return rc;
+}
+
+int turn_shared_reservation_restore(struct turn_shared *sh, const struct turn_shared_reservation *r,
+                                    uint64_t now_ms)
+{
+    const struct xt_addr *relay = r->family == AF_INET ? &sh->cfg->relay_v4 : &sh->cfg->relay_v6;
+    /* The FIFO is in expiry order: turn_shared_expire looks at its head only. */
+    const struct reservation *last =
+        sh->fifo_head ? container_of(sh->fifo_tail, struct reservation, next) : NULL;
+
+    if ((r->family != AF_INET && r->family != AF_INET6) || relay->family != r->family ||
+        r->token == 0 || reservation_find(sh, r->token) ||
+        port_pool_is_used(&sh->ports[xt_family_index(r->family)], r->port) ||
+        (last && last->expires_ms > r->expires_ms) ||
+        r->expires_ms - now_ms > RESERVATION_LIFETIME_MS)
+        return -1;
+    return reservation_add(sh, r, false) ? -1 : 0;
 }
 
 void turn_shared_expire(struct turn_shared *sh, uint64_t now_ms)

@@ -21,8 +21,11 @@ struct turn_shared *turn_shared_new(const struct turn_config *cfg,
                                     const struct turn_random *random);
 void turn_shared_free(struct turn_shared *sh);
 
-/* The key nonces are made with, the same for every worker. */
+/* The key nonces are made with, the same for every worker; the live upgrade carries it over
+ * (set before any worker runs), so that the nonces clients hold stay good. */
+#define TURN_NONCE_KEY_LEN 32
 const uint8_t *turn_shared_nonce_key(const struct turn_shared *sh, size_t *len);
+void turn_shared_set_nonce_key(struct turn_shared *sh, const uint8_t key[TURN_NONCE_KEY_LEN]);
 
 /* TURN REST API secrets, replaceable while running (SIGHUP re-reads the secret file). Readers
  * hold a read lock between begin and end; the list is copied in. */
@@ -79,6 +82,10 @@ uint32_t turn_shared_ports_free(struct turn_shared *sh, int fam);
  * count as allocations there). Returns 0 and the user's count entry (NULL without a user quota),
  * or 486. */
 int turn_shared_quota_take(struct turn_shared *sh, const char *user, struct turn_user_count **out);
+/* The same for an allocation the live upgrade restores: counted whatever the limits say now,
+ * since it exists already. 0, or 500 without memory. */
+int turn_shared_quota_restore(struct turn_shared *sh, const char *user,
+                              struct turn_user_count **out);
 void turn_shared_quota_put(struct turn_shared *sh, struct turn_user_count *u);
 
 /* Reserves port (marked in the pool) for RESERVATION_LIFETIME, counted against user's quota
@@ -92,5 +99,25 @@ int turn_shared_redeem(struct turn_shared *sh, uint64_t token, uint64_t now_ms, 
                        uint16_t *port);
 /* Ends expired reservations; cheap when none is due. */
 void turn_shared_expire(struct turn_shared *sh, uint64_t now_ms);
+
+/* A reservation as the live upgrade carries it (turn_snapshot.c); user: the name its quota
+ * counts against. */
+struct turn_shared_reservation {
+    uint64_t token;
+    uint16_t family;
+    uint16_t port;
+    uint64_t expires_ms;
+    const char *user;
+};
+/* Calls fn for every live reservation, oldest first, until it returns non-zero; returns that. */
+int turn_shared_reservations_each(struct turn_shared *sh,
+                                  int (*fn)(void *ctx, const struct turn_shared_reservation *r),
+                                  void *ctx);
+/* Puts a reservation back, after those put back before it (not expiring before them), counted
+ * against its user's quota whatever the limits say now. 0, or -1 when it cannot be: a family
+ * not relayed, a token of 0 or taken already, a port outside the range or in use, an expiry out
+ * of order or further from now_ms than a reservation lives, no memory. */
+int turn_shared_reservation_restore(struct turn_shared *sh, const struct turn_shared_reservation *r,
+                                    uint64_t now_ms);
 
 #endif

@@ -31,12 +31,17 @@ void txcache_put(struct txcache *c, const struct xt_addr *client, int listen_han
     memcpy(e->resp, resp, len);
 }
 
+bool txcache_live(const struct txcache_entry *e, uint64_t now_ms)
+{
+    return e->len != 0 && now_ms - e->at_ms <= TXCACHE_TTL_MS;
+}
+
 const struct txcache_entry *txcache_get(const struct txcache *c, const struct xt_addr *client,
                                         int listen_handle, const uint8_t tid[STUN_TID_LEN],
                                         uint64_t now_ms)
 {
     const struct txcache_entry *e = slot(c, client, tid);
-    if (e->len == 0 || e->listen_handle != listen_handle || now_ms - e->at_ms > TXCACHE_TTL_MS ||
+    if (!txcache_live(e, now_ms) || e->listen_handle != listen_handle ||
         memcmp(e->tid, tid, STUN_TID_LEN) != 0 || !xt_addr_equal(&e->client, client))
         return NULL;
     return e;

@@ -4,6 +4,7 @@
 #ifndef XTURN_TURN_TXCACHE_H
 #define XTURN_TURN_TXCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ void txcache_init(struct txcache *c, uint32_t seed);
 /* Responses larger than TXCACHE_MAX_RESP are not cached. */
 void txcache_put(struct txcache *c, const struct xt_addr *client, int listen_handle,
                  const uint8_t tid[STUN_TID_LEN], const uint8_t *resp, size_t len, uint64_t now_ms);
+/* Whether an entry holds a response still good at now_ms. */
+bool txcache_live(const struct txcache_entry *e, uint64_t now_ms);
 /* The cached response or NULL. */
 const struct txcache_entry *txcache_get(const struct txcache *c, const struct xt_addr *client,
                                         int listen_handle, const uint8_t tid[STUN_TID_LEN],

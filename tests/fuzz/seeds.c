@@ -1,6 +1,6 @@
 /* Seed corpus of the fuzz harnesses, written at build time (never committed):
  *   seeds DIR  writes DIR/<harness>/seed-* for fuzz_stun, fuzz_turn_server, fuzz_xdp, fuzz_stream,
- *   fuzz_tcp_relay.
+ *   fuzz_tcp_relay, fuzz_snapshot.
  * fuzz_stun: valid messages of every kind the relay handles (Binding, Allocate with each of its
  * attributes, Refresh, CreatePermission with several peers, ChannelBind, Send and Data
  * indications, responses and errors), signed and not, ChannelData with and without padding,
@@ -8,7 +8,9 @@
  * permit, bind, relay both ways, refresh, expire, under each configuration. fuzz_xdp: frames
  * for every binding of the harness, both directions, and the frames it must pass up.
  * fuzz_stream: STUN messages back to back, ChannelData padded and not of every length mod 4,
- * both mixed, and streams that fail, each read a byte at a time, in cuts, and as need asks. */
+ * both mixed, and streams that fail, each read a byte at a time, in cuts, and as need asks.
+ * fuzz_snapshot: the shared state alone, and with a reservation and two servers holding UDP,
+ * dual, IPv6 and RFC 6062 allocations with permissions, channels and a cached response. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "fuzz_formats.h"
 #include "stun/stun.h"
 #include "stun_test_vectors.h"
+#include "turn/turn_snapshot.h"
 
 static const char *out_dir;
 static int written;
@@ -868,11 +871,121 @@ static void tcp_seeds(void)
     put_tr("refusals", &r);
 }
 
+/* ---- fuzz_snapshot ---- */
+
+static void put_snapshot(const char *name, const struct turn_snapshot *snap)
+{
+    uint8_t *b;
+    size_t len;
+
+    if (turn_snapshot_encode(snap, &b, &len) != 0)
+        die("encode");
+    put_file("fuzz_snapshot", name, b, len);
+    free(b);
+}
+
+static struct turn_snapshot_alloc *snap_alloc(struct turn_snapshot_server *sv, const char *client,
+                                              enum turn_transport t, int fam, uint16_t port)
+{
+    struct turn_snapshot_alloc *a = turn_snapshot_push(&sv->allocs, &sv->nallocs, sizeof(*a));
+
+    if (!a)
+        die("memory");
+    a->transport = t;
+    a->client = addr(client);
+    a->local = addr(a->client.family == AF_INET ? FT_LISTEN_V4 : FT_LISTEN_V6);
+    a->client_sock = (uint32_t)sv->nallocs;
+    a->relayed[fam] = addr(fam ? "[" FT_RELAY_V6 "]" : FT_RELAY_V4);
+    a->relayed[fam].port = port;
+    a->relayed_sock[fam] = 100 + port - FT_PORT_LO;
+    a->lifetime_s = 600;
+    a->remaining_ms = 400000;
+    tid_for(a->create_tid, (int)port);
+    strcpy(a->user, "alice");
+    return a;
+}
+
+static void snap_perm(struct turn_snapshot_alloc *a, const char *ip, uint64_t ms)
+{
+    struct turn_snapshot_perm *p = turn_snapshot_push(&a->perms, &a->nperms, sizeof(*p));
+
+    if (!p)
+        die("memory");
+    p->ip = addr(ip);
+    p->ip.port = 0;
+    p->remaining_ms = ms;
+}
+
+static void snap_chan(struct turn_snapshot_alloc *a, uint16_t number, const char *peer)
+{
+    struct turn_snapshot_chan *c = turn_snapshot_push(&a->chans, &a->nchans, sizeof(*c));
+
+    if (!c)
+        die("memory");
+    c->number = number;
+    c->peer = addr(peer);
+    c->remaining_ms = 500000;
+}
+
+static void snapshot_seeds(void)
+{
+    struct turn_snapshot snap = {.minor = TURN_SNAPSHOT_MINOR, .saved_ms = FT_START_MS};
+    struct turn_snapshot_reservation *r;
+    struct turn_snapshot_server *sv;
+    struct turn_snapshot_alloc *a;
+    struct turn_snapshot_tx *tx;
+
+    memcpy(snap.nonce_key, key16, sizeof(key16));
+    put_snapshot("shared", &snap);
+    r = turn_snapshot_push(&snap.reservations, &snap.nreservations, sizeof(*r));
+    sv = turn_snapshot_push(&snap.servers, &snap.nservers, sizeof(*sv));
+    if (!r || !sv)
+        die("memory");
+    r->token = 0x1122334455667788ull;
+    r->addr.family = AF_INET;
+    r->addr.port = FT_PORT_LO + 1;
+    r->remaining_ms = 20000;
+    strcpy(r->user, "alice");
+    sv->counters[TURN_UDP].relayed_pkts[TURN_TO_PEER][0][0] = 7;
+    sv->counters[TURN_UDP].responses[TM_ALLOCATE][0] = 3;
+    a = snap_alloc(sv, "198.18.1.2:40000", TURN_UDP, 0, FT_PORT_LO);
+    a->rate_ahead_ns = 250000000;
+    snap_perm(a, "198.18.2.2", 200000);
+    snap_chan(a, 0x4001, "198.18.2.2:3480");
+    a = snap_alloc(sv, "[2001:db8:1::2]:40001", TURN_UDP, 1, FT_PORT_LO + 2);
+    a->relayed[0] = addr(FT_RELAY_V4);
+    a->relayed[0].port = FT_PORT_LO + 2;
+    a->relayed_sock[0] = 50;
+    snap_perm(a, "2001:db8:2::2", 100000);
+    snap_perm(a, "198.18.2.3", 100000);
+    snap_chan(a, 0x4001, "[2001:db8:2::2]:3480");
+    snap_chan(a, 0x7FFF, "198.18.2.3:3480");
+    a = snap_alloc(sv, "198.18.1.3:40002", TURN_TCP, 0, FT_PORT_LO + 3);
+    a->tcp = true;
+    snap_perm(a, "198.18.2.5", 280000);
+    tx = turn_snapshot_push(&sv->txs, &sv->ntxs, sizeof(*tx));
+    if (!tx)
+        die("memory");
+    tx->client = addr("198.18.1.2:40000");
+    tid_for(tx->tid, 9);
+    tx->age_ms = 1000;
+    tx->len = 20;
+    tx->resp[0] = 0x01;
+    tx->resp[1] = 0x04;
+    put_snapshot("full", &snap);
+    sv = turn_snapshot_push(&snap.servers, &snap.nservers, sizeof(*sv));
+    if (!sv)
+        die("memory");
+    snap_alloc(sv, "[2001:db8:1::5]:40005", TURN_DTLS, 1, FT_PORT_LO + 4);
+    put_snapshot("two-servers", &snap);
+    turn_snapshot_free(&snap);
+}
+
 int main(int argc, char **argv)
 {
     char path[512];
-    static const char *const harnesses[] = {"fuzz_stun", "fuzz_turn_server", "fuzz_xdp",
-                                            "fuzz_stream", "fuzz_tcp_relay"};
+    static const char *const harnesses[] = {"fuzz_stun",   "fuzz_turn_server", "fuzz_xdp",
+                                            "fuzz_stream", "fuzz_tcp_relay",   "fuzz_snapshot"};
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -889,6 +1002,7 @@ int main(int argc, char **argv)
     xdp_seeds();
     stream_seeds();
     tcp_seeds();
+    snapshot_seeds();
     printf("seeds: %d files in %s\n", written, out_dir);
     return 0;
 }

@@ -27,7 +27,7 @@ fi
 declare -A opts=([fuzz_turn_server]="-len_control=0" [fuzz_tcp_relay]="-len_control=0")
 mkdir -p "$dir/artifacts"
 rc=0
-for h in fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream fuzz_tcp_relay; do
+for h in fuzz_stun fuzz_turn_server fuzz_xdp fuzz_stream fuzz_tcp_relay fuzz_snapshot; do
     # shellcheck disable=SC2086 # opts holds several words
     if "$dir/$h" -max_total_time="$secs" -timeout=10 -max_len=4096 ${opts[$h]:-} \
         -artifact_prefix="$dir/artifacts/$h-" "$tmp/corpus/$h" >"$tmp/$h.log" 2>&1 &&

@@ -52,7 +52,7 @@ static int mock_tcp_listen(void *ctx, const struct xt_addr *addr, void *owner)
     struct mock *m = ctx;
     if (port_busy(m, addr->port))
         return -EADDRINUSE;
-    return sock_new(m, &(struct mock_sock){.addr = *addr, .owner = owner, .tcp = true});
+    return mock_sock_adopt(m, addr, true, owner);
 }
 
 static int mock_tcp_connect(void *ctx, const struct xt_addr *local, const struct xt_addr *peer,
@@ -64,6 +64,11 @@ static int mock_tcp_connect(void *ctx, const struct xt_addr *local, const struct
     return sock_new(m,
                     &(struct mock_sock){
                         .addr = *local, .owner = owner, .tcp = true, .conn = true, .peer = *peer});
+}
+
+int mock_sock_adopt(struct mock *m, const struct xt_addr *addr, bool tcp, void *owner)
+{
+    return sock_new(m, &(struct mock_sock){.addr = *addr, .owner = owner, .tcp = tcp});
 }
 
 static void mock_tcp_close(void *ctx, int handle)
@@ -251,6 +256,7 @@ void mock_setup(struct mock *m)
     c->policy.nself = 2;
     mock_addr(&m->local, "198.18.3.2:3478");
     mock_addr(&m->client, "198.18.1.2:40000");
+    m->listen = MOCK_LISTEN;
     m->user = "alice";
     m->pass = "wonderland";
     m->now.ms = 1000000;
@@ -420,7 +426,7 @@ size_t mock_from_client_on(struct mock *m, int handle, const struct xt_addr *cli
 size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
                            size_t len)
 {
-    return mock_from_client_on(m, MOCK_LISTEN, client, data, len);
+    return mock_from_client_on(m, m->listen, client, data, len);
 }
 
 size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len)

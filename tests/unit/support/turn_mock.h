@@ -47,6 +47,7 @@ struct mock {
     struct mock_dgram sent[MOCK_MAX_SENT];
     size_t nsent;
     enum turn_transport transport; /* of every client's messages (TURN_UDP unless set) */
+    int listen;                    /* their listen handle (MOCK_LISTEN unless set) */
     struct xt_addr local;          /* listen address */
     struct xt_addr client;         /* default client address */
     /* credentials the client uses */
@@ -105,11 +106,15 @@ size_t mock_sign(struct mock *m, struct stun_builder *b);
 /* Finishes with FINGERPRINT only. */
 size_t mock_unsigned(struct stun_builder *b);
 
+/* A relayed address's socket the core takes over (a snapshot's, turn_snapshot_import): its
+ * handle, as relayed_open or tcp_listen would have given it. */
+int mock_sock_adopt(struct mock *m, const struct xt_addr *addr, bool tcp, void *owner);
+
 /* Sends from the client; returns the number of datagrams the server sent in response. */
 size_t mock_from_client(struct mock *m, const uint8_t *data, size_t len);
 size_t mock_from_client_at(struct mock *m, const struct xt_addr *client, const uint8_t *data,
                            size_t len);
-/* The same on a connection (listen handle) of the test's choosing. */
+/* The same on a listen handle (a connection) of the test's choosing. */
 size_t mock_from_client_on(struct mock *m, int handle, const struct xt_addr *client,
                            const uint8_t *data, size_t len);
 /* A Send indication of data to peer from the client; returns the datagrams the server sent. */
