@@ -292,7 +292,9 @@ def main():
     ap.add_argument("--update-burst", action="store_true",
                     help="only the burst's section and target rows of --out (needs --meta, --burst)")
     ap.add_argument("--xdp-userspace", default=None)
-    ap.add_argument("--profiles", default=None, help="hand-written notes, included as they are")
+    ap.add_argument("--profiles", action="append", default=[],
+                    help="a file included as it is (repeatable): hand-written notes, or a section "
+                         "written by a measurement of its own (bench/scale.sh)")
     args = ap.parse_args()
     need = ("meta", "burst", "out") if args.update_burst else \
         ("meta", "micro", "results", "relays", "out", "png", "plot", "work")
@@ -708,9 +710,10 @@ def main():
 
     L.extend(burst_section(bursts, meta, False))
 
-    if args.profiles and os.path.exists(args.profiles):
-        L.append(open(args.profiles, encoding="utf-8").read().rstrip("\n"))
-        L.append("")
+    for path in args.profiles:
+        if os.path.exists(path):
+            L.append(open(path, encoding="utf-8").read().rstrip("\n"))
+            L.append("")
 
     # noise
     L.append("## Noise")

@@ -611,7 +611,8 @@ if full_report; then
     "$PY" "$ROOT/bench/report.py" --meta "$RAW/meta2.json" --micro "$RAW/micro.jsonl" \
         --results "$RAW/results.jsonl" --relays "$RAW/relays.jsonl" --burst "$RAW/burst.jsonl" \
         --out "$OUT" --png "$PNG" --xdp-userspace "$RAW/xdp_userspace_stats.json" \
-        --plot "$ROOT/bench/delivered.gp" --work "$RAW" --profiles "$ROOT/bench/profiles.md"
+        --plot "$ROOT/bench/delivered.gp" --work "$RAW" --profiles "$ROOT/bench/scale.md" \
+        --profiles "$ROOT/bench/profiles.md"
     log "wrote $OUT and $PNG ($((SECONDS - START)) s)"
 else
     # The burst alone: its section and target rows of $OUT are written again; the rest of $OUT

@@ -8,6 +8,9 @@
 #                                 under load in namespaces, then the allocation burst against
 #                                 coturn and xturn (bench/run.sh writes the results);
 #                                 BENCH_ONLY=burst: the burst alone, its part of the results
+#   make bench-scale              the largest number of live allocations, traffic beside them
+#                                 (bench/scale.sh writes bench/scale.md, which the report of
+#                                 `make bench` includes; run it before)
 #   make profile                  perf call graphs of xturn under load, userspace and XDP
 #                                 (bench/profile.sh; build/profile/)
 BENCH_BPF_OBJ := $(BUILD)/bpf/xdp_swap.bpf.o $(BUILD)/bpf/xdp_restore.bpf.o
@@ -17,10 +20,14 @@ $(BUILD)/bpf/%.bpf.o: tools/bpf/%.bpf.c
 
 all: $(BENCH_BPF_OBJ)
 
-.PHONY: bench profile
+.PHONY: bench bench-scale profile
 bench: deps
 	$(MAKE) all
 	bench/run.sh
+
+bench-scale: deps
+	$(MAKE) all
+	bench/scale.sh
 
 profile: deps
 	$(MAKE) all

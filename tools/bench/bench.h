@@ -107,6 +107,7 @@ struct client_opts {
     uint64_t rate;                  /* 0: as fast as possible */
     uint32_t burst;                 /* --burst W: set up and delete, W in flight, no traffic */
     int relay_pid;                  /* --relay-pid (0: looked up by --server's socket) */
+    double hold;                    /* --burst: seconds the allocations stay up, measured */
     uint32_t size;
     double duration, warmup, drain;
     bool echo, json;

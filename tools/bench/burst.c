@@ -136,6 +136,11 @@ void burst_finish(struct turn_ctx *t, struct burst_mem *m, double setup_s)
 
     if (m->pid)
         m->after_kb = rss_kb(m->pid);
+    if (o->hold > 0) {
+        /* for a script that runs traffic beside them: one line when they are all up */
+        fprintf(stderr, "burst: %u allocations up, held %.1f s\n", t->ready, o->hold);
+        sleep_until_ns(now_ns() + (uint64_t)(o->hold * 1e9));
+    }
     turn_teardown(t);
     fprintf(f, "{\"mode\":\"burst\",\"transport\":\"%s\",\"server\":\"%s\",",
             transport_name(o->transport), xt_addr_str(&o->server, a));
@@ -145,7 +150,7 @@ void burst_finish(struct turn_ctx *t, struct burst_mem *m, double setup_s)
     turn_errors_json(t, f);
     fprintf(f, ",\"setup_s\":%.3f,\"allocations_per_s\":%.1f,\"retransmissions\":%u,", setup_s,
             setup_s > 0 ? t->ready / setup_s : 0.0, retransmissions);
-    fprintf(f, "\"deleted\":%u,", t->deleted);
+    fprintf(f, "\"held_s\":%.1f,\"deleted\":%u,", o->hold, t->deleted);
     if (m->pid)
         fprintf(f, "\"relay_pid\":%d,", m->pid);
     else

@@ -42,6 +42,8 @@ void bench_usage(FILE *f)
         "                         relay's RSS per live allocation (W: 1 to 4096)\n"
         "  --relay-pid PID        --burst: the relay process whose RSS is read (default: the one\n"
         "                         process holding a UDP socket bound to --server, if only one)\n"
+        "  --hold S               --burst: keep the allocations up S seconds before deleting them\n"
+        "                         (\"burst: N allocations up\" on stderr when they are)\n"
         "  --rate PPS             datagrams per second over all allocations; 0 = at full speed\n"
         "  --size BYTES           application payload, 16..65000, default 100\n"
         "  --duration S           measured time, default 10 (fractions allowed)\n"
@@ -104,6 +106,7 @@ enum {
     OPT_DIRECT,
     OPT_BURST,
     OPT_RELAY_PID,
+    OPT_HOLD,
     OPT_RATE,
     OPT_SIZE,
     OPT_DURATION,
@@ -130,6 +133,7 @@ static const struct option client_longopts[] = {
     {"direct", no_argument, NULL, OPT_DIRECT},
     {"burst", required_argument, NULL, OPT_BURST},
     {"relay-pid", required_argument, NULL, OPT_RELAY_PID},
+    {"hold", required_argument, NULL, OPT_HOLD},
     {"rate", required_argument, NULL, OPT_RATE},
     {"size", required_argument, NULL, OPT_SIZE},
     {"duration", required_argument, NULL, OPT_DURATION},
@@ -292,6 +296,10 @@ int client_parse(int argc, char **argv, struct client_opts *o)
                 return bad_value("--relay-pid", arg, "a process id");
             o->relay_pid = (int)v;
             break;
+        case OPT_HOLD:
+            if (parse_seconds(arg, &o->hold) != 0 || o->hold < 0)
+                return bad_value("--hold", arg, "seconds");
+            break;
         case OPT_RATE:
             if (parse_uint(arg, 0, 100000000, &v) != 0)
                 return bad_value("--rate", arg, "datagrams per second, 0 = unlimited");
@@ -343,8 +351,8 @@ int client_parse(int argc, char **argv, struct client_opts *o)
         bench_err("client: --burst sets up channels: no --mode send or --direct");
         return -1;
     }
-    if (o->relay_pid && !o->burst) {
-        bench_err("client: --relay-pid needs --burst");
+    if ((o->relay_pid || o->hold > 0) && !o->burst) {
+        bench_err("client: --relay-pid and --hold need --burst");
         return -1;
     }
     if (o->sni[0] && o->transport != TRANSPORT_TLS) {
