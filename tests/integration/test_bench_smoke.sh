@@ -129,6 +129,8 @@ bench_error burst_window client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PO
     --secret "$XT_SECRET" --burst 0
 bench_error burst_send client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
     --secret "$XT_SECRET" --burst 8 --mode send
+bench_error hold_alone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --hold 1
 bench_error relay_pid_alone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
     --secret "$XT_SECRET" --relay-pid "$XT_DAEMON_PID"
 bench_error relay_pid_gone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_PORT" \
@@ -136,6 +138,17 @@ bench_error relay_pid_gone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_
 
 burst xturn "$XT_DAEMON_PID" --server "$XT_RELAY4" --relay-pid "$XT_DAEMON_PID"
 burst xturn_found "$XT_DAEMON_PID" --server "$XT_RELAY4"
+# --hold: the allocations stay up until the time is over, which stderr says when they are.
+ns_run "$XT_NS_CLIENT" 20 "$XT_TMP/hold.json" bash -c 'exec "$@" 2>"$0"' "$XT_TMP/hold.err" \
+    "$BENCH" client --json --secret "$XT_SECRET" --peer "$XT_PEER4:$SINK_PORT" \
+    --server "$XT_RELAY4" --allocations 8 --burst 4 --hold 1 &
+HOLD_PID=$!
+for _ in $(seq 50); do grep -q "allocations up" "$XT_TMP/hold.err" 2>/dev/null && break; sleep 0.1; done
+grep -qx "burst: 8 allocations up, held 1.0 s" "$XT_TMP/hold.err" ||
+    fail "hold: $(cat "$XT_TMP/hold.err")"
+wait "$HOLD_PID" || fail "hold: xturn-bench client failed: $(cat "$XT_TMP/hold.err")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["held_s"] == 1.0 and d["ready"] == 8 and d["deleted"] == 8, d' \
+    "$XT_TMP/hold.json" || fail "hold: $(cat "$XT_TMP/hold.json")"
 
 daemon_alive || fail "daemon died during the runs"
 stop_xturn
