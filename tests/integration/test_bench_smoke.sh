@@ -139,6 +139,7 @@ bench_error relay_pid_gone client --server "$XT_RELAY4" --peer "$XT_PEER4:$SINK_
 burst xturn "$XT_DAEMON_PID" --server "$XT_RELAY4" --relay-pid "$XT_DAEMON_PID"
 burst xturn_found "$XT_DAEMON_PID" --server "$XT_RELAY4"
 # --hold: the allocations stay up until the time is over, which stderr says when they are.
+# shellcheck disable=SC2016 # $0 and $@ are the inner shell's
 ns_run "$XT_NS_CLIENT" 20 "$XT_TMP/hold.json" bash -c 'exec "$@" 2>"$0"' "$XT_TMP/hold.err" \
     "$BENCH" client --json --secret "$XT_SECRET" --peer "$XT_PEER4:$SINK_PORT" \
     --server "$XT_RELAY4" --allocations 8 --burst 4 --hold 1 &
