@@ -165,7 +165,11 @@ void dtls_on_datagram(struct worker *w, struct wsock *ls, const struct xt_addr *
     struct dtls_conn *d = NULL;
     size_t alen;
 
-    if (c) {
+    /* A client that starts over from the same address and port (it restarted, or lost its
+     * state): the new handshake takes the cookie exchange like any, and replaces the old
+     * association (and its allocation) only once its cookie proves the address; until then the
+     * old one goes on (RFC 6347 4.2.8). */
+    if (c && !(c->established && dtls_starts_client_hello(dg, len))) {
         conn_input(w, c, dg, len);
         return;
     }
@@ -179,6 +183,8 @@ void dtls_on_datagram(struct worker *w, struct wsock *ls, const struct xt_addr *
         queue(w, ls->ev.fd, src, answer, alen);
         break;
     case DTLS_NEW:
+        if (c)
+            conn_close(w, c, SC_CLIENT_CLOSED);
         conn_new(w, ls, src, d);
         break;
     default:

@@ -141,6 +141,12 @@ bool dtls_first_byte(uint8_t b)
     return b >= 20 && b <= 63;
 }
 
+bool dtls_starts_client_hello(const uint8_t *dg, size_t len)
+{
+    /* record: type, version (2), epoch (2), sequence (6), length (2); then the handshake's type */
+    return len > 13 && dg[0] == 22 && dg[3] == 0 && dg[4] == 0 && dg[13] == 1;
+}
+
 enum dtls_first dtls_listen(struct dtls_listener *l, const struct xt_addr *src, const uint8_t *dg,
                             size_t len, uint8_t *out, size_t *outlen, struct dtls_conn **conn)
 {

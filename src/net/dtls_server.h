@@ -61,5 +61,8 @@ void dtls_conn_free(struct dtls_conn *c);
 
 /* Can a datagram whose first byte this is be DTLS (RFC 7983: 20..63)? */
 bool dtls_first_byte(uint8_t b);
+/* Does the datagram begin with a record of epoch 0 holding a ClientHello: a client starting
+ * over (RFC 6347 4.2.8), not a retransmission inside a running association's epoch? */
+bool dtls_starts_client_hello(const uint8_t *dg, size_t len);
 
 #endif

@@ -52,6 +52,29 @@ uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 100 -l 101 -z 5 -e "$XT_PEE
 uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -s -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -Z -n 100 -l 100 -z 5 -e "$XT_PEER6" "$XT_RELAY4"
 grep -q '"transport":"dtls"' "$XT_LOG" || fail "no allocation logged with transport dtls"
+
+# A client that dies (no close_notify) and starts over from the same address and port: its new
+# handshake replaces the old association at once, after the cookie exchange (before, the old
+# one took its ClientHello and it got no answer until the old one timed out).
+python3 -c 'import os, struct, sys; sys.stdout.buffer.write(struct.pack("!HHI", 1, 0, 0x2112A442) + os.urandom(12))' \
+    >"$XT_TMP/binding.bin"
+dtls_binding() { # dtls_binding OUT HOLD_S: a Binding request over DTLS from port 40123
+    (
+        cat "$XT_TMP/binding.bin"
+        sleep "$2"
+    ) | ns_exec "$XT_NS_CLIENT" timeout -s KILL "$(($2 + 5))" socat -T "$(($2 + 3))" - \
+        "OPENSSL-DTLS-CLIENT:$XT_RELAY4:$TLS_PORT,bind=$XT_CLIENT4:40123,verify=0" >"$1" 2>/dev/null
+}
+is_binding_success() { [ "$(head -c 2 "$1" | od -An -tx1 | tr -d ' ')" = 0101 ]; }
+dtls_binding "$XT_TMP/dtls1.out" 30 &
+FIRST=$!
+for _ in $(seq 50); do [ -s "$XT_TMP/dtls1.out" ] && break; sleep 0.1; done
+is_binding_success "$XT_TMP/dtls1.out" || fail "the first DTLS client got no Binding success"
+pkill -KILL -f "socat -T 33 - OPENSSL-DTLS-CLIENT" || true
+wait "$FIRST" 2>/dev/null || true
+dtls_binding "$XT_TMP/dtls2.out" 1
+is_binding_success "$XT_TMP/dtls2.out" ||
+    fail "a DTLS client starting over from the same port got no answer"
 daemon_alive || fail "daemon died during the run"
 stop_xturn
 pass

@@ -267,12 +267,44 @@ static void non_handshake_first_datagrams_are_dropped(void **state)
         assert_int_equal(dtls_first_byte((uint8_t)b), b >= 20 && b <= 63);
 }
 
+/* A client's first datagram is recognised as one starting over; the same record in another
+ * epoch, another handshake message, a cut header and application data are not. */
+static void client_hello_starts_over(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t dg[DTLS_DATAGRAM_MAX], mod[DTLS_DATAGRAM_MAX];
+    ssize_t n;
+
+    assert_int_not_equal(SSL_do_handshake(f->client), 1);
+    ERR_clear_error();
+    n = recv(f->fd[1], dg, sizeof(dg), 0);
+    assert_true(n > 13);
+    assert_true(dtls_starts_client_hello(dg, (size_t)n));
+    for (size_t len = 0; len <= 13; len++)
+        assert_false(dtls_starts_client_hello(dg, len));
+    memcpy(mod, dg, (size_t)n);
+    mod[4] = 1; /* epoch 1 */
+    assert_false(dtls_starts_client_hello(mod, (size_t)n));
+    memcpy(mod, dg, (size_t)n);
+    mod[13] = 2; /* a ServerHello */
+    assert_false(dtls_starts_client_hello(mod, (size_t)n));
+    /* the handshake goes on from that ClientHello, then application data */
+    assert_int_equal(send(f->fd[0], dg, (size_t)n, 0), n);
+    handshake(f);
+    assert_int_equal(SSL_write(f->client, "data", 4), 4);
+    n = recv(f->fd[1], dg, sizeof(dg), 0);
+    assert_true(n > 13);
+    assert_int_equal(dg[0], 23);
+    assert_false(dtls_starts_client_hello(dg, (size_t)n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(cookie_exchange_then_data_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(cookie_from_another_address_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(non_handshake_first_datagrams_are_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_hello_starts_over, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
