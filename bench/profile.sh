@@ -51,17 +51,9 @@ done
 mkdir -p "$OUT"
 rm -f "$OUT/$NAME.syscalls.txt"
 
-# shellcheck source=topology.sh
-. "$ROOT/bench/topology.sh"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    bt_down
-}
-trap cleanup EXIT
-bt_up "$PASS_OBJ" || {
+# shellcheck source-path=SCRIPTDIR source=session.sh
+. "$ROOT/bench/session.sh"
+session_up "$PASS_OBJ" || {
     echo "$0: cannot build the topology" >&2
     exit 1
 }
@@ -93,22 +85,13 @@ bt_exec "$BT_NS_CLIENT" "$BENCH" client --server "$server" --transport "$TRANSPO
 CPID=$!
 PIDS+=("$CPID")
 sleep 1.5
-# The relay's threads' run time in ns (/proc/PID/task/*/schedstat, first field).
-relay_ns() {
-    local t a rest sum=0
-    for t in /proc/"$XPID"/task/*/schedstat; do
-        read -r a rest <"$t" || continue
-        sum=$((sum + a))
-    done
-    echo "$sum"
-}
-NS0=$(relay_ns)
+NS0=$(run_ns "$XPID")
 if [ "$MODE" = xdp ]; then
     perf record -q -e cpu-clock -g -F 4999 -a -o "$OUT/$NAME.data" -- sleep "$SECS" 2>/dev/null
 else
     perf record -q -e cpu-clock -g -F 4999 -p "$XPID" -o "$OUT/$NAME.data" -- sleep "$SECS" 2>/dev/null
 fi
-NS1=$(relay_ns)
+NS1=$(run_ns "$XPID")
 if [ "$MODE" = userspace ]; then
     # 2 s of the rate, every datagram relayed twice (to the peer, and its echo back)
     perf stat -x, -e syscalls:sys_enter_recvmmsg,syscalls:sys_enter_sendmmsg \

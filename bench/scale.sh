@@ -33,17 +33,9 @@ die() {
 for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do [ -e "$f" ] || die "$f missing (make)"; done
 mkdir -p "$OUT"
 
-# shellcheck source=topology.sh
-. "$ROOT/bench/topology.sh"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    bt_down
-}
-trap cleanup EXIT
-bt_up "$PASS_OBJ" || die "cannot build the topology"
+# shellcheck source-path=SCRIPTDIR source=session.sh
+. "$ROOT/bench/session.sh"
+session_up "$PASS_OBJ" || die "cannot build the topology"
 
 # Room for N relayed ports on one address: the default range holds 16 383.
 XARGS=(--listen "$BT_RELAY4:$PORT" --realm xturn --auth-secret "$SECRET" --log-level warn
@@ -74,23 +66,15 @@ RSS1=$(rss_kb)
 FDS=$(find "/proc/$XPID/fd" -mindepth 1 | wc -l)
 
 # Traffic beside them: the relay's threads' CPU time over the measured seconds.
-relay_ns() {
-    local t a rest sum=0
-    for t in /proc/"$XPID"/task/*/schedstat; do
-        read -r a rest <"$t" || continue
-        sum=$((sum + a))
-    done
-    echo "$sum"
-}
 TRAFFIC_CMD=(client --server "$BT_RELAY4:$PORT" --secret "$SECRET" --realm xturn
     --peer "$BT_PEER4:$SINK_PORT" --allocations 8 --rate "$RATE" --size 100 --duration 5
     --warmup 1 --echo --json)
 bt_exec "$BT_NS_CLIENT" "$BENCH" "${TRAFFIC_CMD[@]}" >"$OUT/traffic.json" &
 TPID=$!
 sleep 1.5
-NS0=$(relay_ns)
+NS0=$(run_ns "$XPID")
 sleep 4
-NS1=$(relay_ns)
+NS1=$(run_ns "$XPID")
 wait "$TPID" || die "the traffic run failed"
 RSS2=$(rss_kb)
 wait "$BPID" || die "the burst failed: $(tail -n 2 "$OUT/burst.err")"
