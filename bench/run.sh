@@ -612,6 +612,7 @@ if full_report; then
         --results "$RAW/results.jsonl" --relays "$RAW/relays.jsonl" --burst "$RAW/burst.jsonl" \
         --out "$OUT" --png "$PNG" --xdp-userspace "$RAW/xdp_userspace_stats.json" \
         --plot "$ROOT/bench/delivered.gp" --work "$RAW" --profiles "$ROOT/bench/scale.md" \
+        --profiles "$ROOT/bench/gso.md" \
         --profiles "$ROOT/bench/profiles.md"
     log "wrote $OUT and $PNG ($((SECONDS - START)) s)"
 else

@@ -11,6 +11,8 @@
 #   make bench-scale              the largest number of live allocations, traffic beside them
 #                                 (bench/scale.sh writes bench/scale.md, which the report of
 #                                 `make bench` includes; run it before)
+#   make bench-gso                UDP GSO's effect, offloads on: xturn with and without it,
+#                                 coturn (bench/gso.sh writes bench/gso.md, included likewise)
 #   make profile                  perf call graphs of xturn under load, userspace and XDP
 #                                 (bench/profile.sh; build/profile/)
 BENCH_BPF_OBJ := $(BUILD)/bpf/xdp_swap.bpf.o $(BUILD)/bpf/xdp_restore.bpf.o
@@ -20,7 +22,7 @@ $(BUILD)/bpf/%.bpf.o: tools/bpf/%.bpf.c
 
 all: $(BENCH_BPF_OBJ)
 
-.PHONY: bench bench-scale profile
+.PHONY: bench bench-scale bench-gso profile
 bench: deps
 	$(MAKE) all
 	bench/run.sh
@@ -28,6 +30,10 @@ bench: deps
 bench-scale: deps
 	$(MAKE) all
 	bench/scale.sh
+
+bench-gso: deps
+	$(MAKE) all
+	bench/gso.sh
 
 profile: deps
 	$(MAKE) all
