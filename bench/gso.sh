@@ -4,7 +4,9 @@
 # (TOPO_TX_OFFLOAD=on, as a real NIC has them; with them off the kernel refuses UDP GSO), xturn
 # with and without --no-udp-gso and coturn relaying echo traffic of 8 allocations (UDP clients,
 # 4→4) at fixed rates; the relay process's CPU time per relayed packet (as `make bench` counts
-# "relay CPU") and the loss. Writes bench/gso.md, which docs/BENCHMARKS.md includes. A
+# "relay CPU") and the loss. (With the offloads off, as in `make bench`'s topology, this kernel
+# takes UDP GSO too and segments in software at the relay's device; with them on the segments
+# travel whole to the receiving socket, as they would to a NIC that segments.) Writes bench/gso.md, which docs/BENCHMARKS.md includes. A
 # measurement, not a test: run it on a quiet machine.
 #
 # Usage: bench/gso.sh [SECONDS] (default 4: measured seconds per point)
@@ -96,7 +98,7 @@ fmt = lambda v: "–" if v is None else f"{v:,.0f}".replace(",", " ")
 L = ["## UDP GSO (offloads on)", "",
      f"`bench/gso.sh {secs}` (`make bench-gso`): the topology above with veth's transmit "
      "checksum and segmentation offloads left on, as a real NIC has them (with them off, as in "
-     "the rounds above, the kernel refuses UDP GSO and xturn sends one by one); xturn with its "
+     "the rounds above, this kernel segments a GSO send in software at the relay's device); xturn with its "
      "default UDP GSO, xturn `--no-udp-gso`, and coturn, each relaying the echo traffic of 8 "
      f"allocations (UDP clients, 4→4) at fixed rates; {secs} s measured per point. **relay CPU**: "
      "the relay process's threads' run time per relayed packet (2 × delivered), as in the "

@@ -116,14 +116,17 @@ struct run {
 static void send_socket(struct udp_tx *tx, int fd, struct mmsghdr *msgs, const struct run *runs,
                         const struct fd_order *order, size_t m);
 
-/* A run the kernel refused as one: its datagrams one by one, and no more runs. */
+/* A run the kernel refused as one: its datagrams one by one; no more runs when the refusal was
+ * the device's (EIO: no checksum offload), not this run's (EINVAL: a segment larger than the
+ * route's MTU allows, or the socket's options). */
 static void send_run_apart(struct udp_tx *tx, int fd, const struct run *r,
-                           const struct fd_order *order)
+                           const struct fd_order *order, int err)
 {
     struct mmsghdr one[UDP_GSO_SEGS];
     struct run single[UDP_GSO_SEGS];
 
-    tx->gso_off = true;
+    if (err == EIO)
+        tx->gso_off = true;
     for (unsigned k = 0; k < r->count; k++) {
         one[k] = tx->msgs[order[r->first + k].idx];
         single[k] = (struct run){r->first + k, 1};
@@ -149,7 +152,7 @@ static void send_socket(struct udp_tx *tx, int fd, struct mmsghdr *msgs, const s
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (runs[i].count > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
-            send_run_apart(tx, fd, &runs[i], order);
+            send_run_apart(tx, fd, &runs[i], order, errno);
             i++;
         } else {
             tx->failed += runs[i].count;

@@ -73,7 +73,7 @@ struct udp_tx {
     size_t n;
     uint64_t sent, failed;
     uint64_t gso_sends; /* sends that carried several datagrams, cut by the kernel or the NIC */
-    bool gso_off;       /* the kernel refused one (an egress without checksum offload) */
+    bool gso_off;       /* the kernel refused one for its device (no checksum offload) */
     struct udp_tx_entry e[UDP_SLOTS];
     struct mmsghdr msgs[UDP_SLOTS];
     /* flush's room for runs of datagrams to one destination sent as one */
@@ -93,7 +93,8 @@ void udp_tx_queue(struct udp_tx *tx, int fd, const struct xt_addr *dst, const vo
 /* Sends everything queued, one sendmmsg per socket. A run of datagrams of one socket to one
  * destination, all of one size but the last, goes as one message the kernel (or the NIC)
  * segments (UDP GSO): one route lookup and one trip down the stack for the run. Where the kernel
- * refuses that, the run's datagrams go one by one and gso_off keeps the rest from trying. */
+ * refuses that, the run's datagrams go one by one; when the refusal is the device's, gso_off
+ * keeps the rest from trying. */
 void udp_tx_flush(struct udp_tx *tx);
 
 #endif
