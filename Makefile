@@ -44,6 +44,7 @@ $(BUILD)/obj/tests/%.o: CFLAGS += -Itests/unit/support -Itests/support
 
 UNIT_LDLIBS_test_metrics    = -lmicrohttpd
 UNIT_LDLIBS_test_privileges = -lcap
+UNIT_LDLIBS_test_route_query = -lcap
 UNIT_LDLIBS_test_tls_server = -lssl
 UNIT_LDLIBS_test_dtls_server = -lssl
 UNIT_LDLIBS_test_xdp_prog   = $(BPF_LDLIBS)

@@ -232,7 +232,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     if (open_signals(d, err, errlen) != 0 || daemon_check_listen_free(cfg, err, errlen) != 0)
         goto fail;
     /* The fast path is in place before the first client can reach a listen socket. */
-    d->fp = fastpath_start(cfg, err, errlen);
+    d->fp = fastpath_start(cfg, d->loop, err, errlen);
     if (!d->fp && err[0])
         goto fail;
     d->shared = turn_shared_new(&cfg->turn, &openssl_random);

@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/nexthop_resolver.h"
 #include "common/log.h"
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
 #include "xdp/xdp_maps.h"
+#include "xdp/xdp_nexthop.h"
 #include "xdp/xdp_stats.h"
 
 #define FULL_WARNINGS   10 /* then one per FULL_WARN_EVERY */
@@ -25,6 +27,7 @@
 
 struct fastpath {
     struct xdp_prog *prog;
+    struct nexthop_resolver *resolver; /* next hops where forwarding is off */
     struct xt_cfg kcfg;
     _Atomic uint64_t bound, unbound, full, failed; /* bumped by every worker */
     uint32_t map_entries;
@@ -103,7 +106,8 @@ static int init_buckets(struct fastpath *fp)
     return 0;
 }
 
-struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen)
+struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop, char *err,
+                                size_t errlen)
 {
     struct xdp_options opt;
     struct fastpath *fp;
@@ -132,6 +136,9 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_
         xt_log(LOG_INFO, "xdp attached", "interface", cfg->xdp_ifaces[i], "cross_family",
                cfg->xdp_cross_family ? "on" : "off", NULL);
     }
+    fp->resolver = nexthop_resolver_new(fp->prog, loop, err, errlen);
+    if (!fp->resolver)
+        goto fail;
     return fp;
 fail:
     if (fp->prog && !fp->free_buckets)
@@ -144,6 +151,7 @@ void fastpath_stop(struct fastpath *fp)
 {
     if (!fp)
         return;
+    nexthop_resolver_free(fp->resolver);
     xdp_prog_close(fp->prog);
     free(fp->free_buckets);
     pthread_mutex_destroy(&fp->buckets_lock);

@@ -12,9 +12,13 @@
 
 struct fastpath;
 
-/* Loads the program and attaches it to every --xdp interface. Returns NULL when XDP is not
- * configured (err empty) or on failure (reason in err; nothing stays attached). */
-struct fastpath *fastpath_start(const struct xturn_config *cfg, char *err, size_t errlen);
+struct ev_loop;
+
+/* Loads the program and attaches it to every --xdp interface; the next hops it asks for where
+ * forwarding is off are answered in loop. Returns NULL when XDP is not configured (err empty)
+ * or on failure (reason in err; nothing stays attached). */
+struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop, char *err,
+                                size_t errlen);
 void fastpath_stop(struct fastpath *fp);
 
 /* turn_io.channel_up / channel_down, with fp as ctx. */

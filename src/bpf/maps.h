@@ -70,6 +70,12 @@ struct {
     __type(value, __u32);
 } tx_ports SEC(".maps");
 
+/* Next hops the program asks userspace for, where forwarding is off (struct xt_nh_request). */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, XT_NH_REQUESTS_BYTES);
+} nh_requests SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, XT_STAT_COUNT);

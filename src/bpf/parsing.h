@@ -148,6 +148,11 @@ static __always_inline int xt_parse(struct xdp_md *ctx, struct xt_pkt *p)
         r = parse_ip4(&nh, data_end, p, &l4_len);
     else if (proto == bpf_htons(ETH_P_IPV6))
         r = parse_ip6(&nh, data_end, p, &l4_len);
+    /* A tag in the frame: relayed here, the output would leave untagged. (A tag the NIC strips
+     * before XDP is not seen: such a frame is relayed like an untagged one, by the route to its
+     * destination, as the kernel would send it.) */
+    else if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+        return XT_PASS_VLAN;
     else
         return XT_PASS_NOT_IP;
     if (r != XT_NEXT)

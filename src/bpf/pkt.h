@@ -45,6 +45,12 @@ struct xt_out {
     __u8 leg2;             /* with self: the p2c counter of the second leg */
     __u8 action;           /* XDP_TX or XDP_REDIRECT (xt_route) */
     struct xt_nexthop *nh; /* the next-hop cache of the destination, in its map value */
+    /* The binding whose value holds nh: its map (path counter) and key {ip, port, aux}, named
+     * when userspace is asked for the next hop (forwarding off). */
+    __be32 nh_ip[4];
+    __be16 nh_port;
+    __be16 nh_aux;
+    __u8 nh_map;
     struct xt_nexthop hop; /* the next hop used (xt_route): MACs, egress ifindex, MTU */
     /* The --max-bps buckets of the allocations the packet goes through: leg 1's (the
      * sender's with self), and with self the receiver's (leg 2). */

@@ -225,6 +225,16 @@ static __always_inline int is_path(int stat)
     return stat >= XT_C2P_44 && stat <= XT_P2C_66;
 }
 
+/* The binding whose value holds o->nh: map (a path counter) and key. */
+static __always_inline void out_binding(struct xt_out *o, int map, const __be32 *ip, __be16 port,
+                                        __be16 aux)
+{
+    o->nh_map = (__u8)map;
+    __builtin_memcpy(o->nh_ip, ip, 16);
+    o->nh_port = port;
+    o->nh_aux = aux;
+}
+
 /* Output to a client: ChannelData from the listen address of the client's family. */
 static __always_inline void out_to_client(struct xt_out *o, const struct xt_ep *client)
 {
@@ -290,6 +300,7 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
     if (!is_path(leg))
         return leg;
     o->leg1 = (__u8)leg;
+    out_binding(o, leg, p->saddr, p->sport, bpf_htons(channel));
     o->cd_in = 1;
     o->in_channel = bpf_htons(channel);
     o->plen = len;
@@ -303,6 +314,7 @@ static __always_inline int from_client(const struct xt_pkt *p, struct xt_out *o)
         if (!is_path(leg))
             return leg;
         o->leg2 = (__u8)leg;
+        out_binding(o, leg, peer.ip, peer.aux, peer.port);
         o->self = 1;
         o->bucket1 = peer.bucket;
         o->bucket2 = client.bucket;
@@ -333,6 +345,7 @@ static __always_inline int from_peer(const struct xt_pkt *p, struct xt_out *o)
     if (!is_path(leg))
         return leg;
     o->leg1 = (__u8)leg;
+    out_binding(o, leg, p->saddr, p->sport, p->dport);
     o->bucket1 = client.bucket;
     o->cd_in = 0;
     o->plen = p->ulen - XT_UDP_HLEN;

@@ -60,24 +60,51 @@ struct xt_peer6 {
     __be16 relay_port;
 };
 
-/* The next hop of a binding's output (the Ethernet addresses and egress interface
- * bpf_fib_lookup gave, and the route's MTU), cached by the program in the binding's map value so
- * that a packet costs no route lookup. Valid while gen equals the program's xt_route_gen, which
- * userspace bumps on every routing, neighbour, address or link change it hears of and once a
- * second (xdp_prog_routes_changed); gen 0 means "empty" (userspace writes it zeroed), and
- * XT_NH_GEN_BUSY "being written": a CPU owns the entry (src/bpf/rewrite.h, cache_write).
- * xt_route_gen takes neither value. */
+/* The next hop of a binding's output (the Ethernet addresses and egress interface, and the
+ * route's MTU), cached in the binding's map value so that a packet costs no route lookup. The
+ * program fills it from bpf_fib_lookup where forwarding is on; where it is off (the FIB helper
+ * answers only for interfaces that forward) it asks userspace (struct xt_nh_request), which
+ * writes its answer here: a next hop, or a reason to pass the binding's packets up. Valid while
+ * gen equals the program's xt_route_gen, which userspace bumps on every routing, neighbour,
+ * address or link change it hears of and once a second (xdp_prog_routes_changed); gen 0 means
+ * "empty" (userspace writes it zeroed), and XT_NH_GEN_BUSY "being written": a CPU owns the entry
+ * (src/bpf/nexthop.h, cache_write). xt_route_gen takes neither value. */
 struct xt_nexthop {
     __u8 dmac[6];
     __u8 smac[6];
     __u32 ifindex; /* egress */
     __u16 mtu;     /* the route's MTU, at most 0xffff: longer IP packets are passed up */
-    __u16 flags;   /* XT_NH_* */
+    __u8 flags;    /* XT_NH_* */
+    /* 0: use this next hop. Else the pass reason (enum xt_stat) the binding's packets go up
+     * under for this generation: userspace's answer that XDP cannot send them (forwarding off),
+     * or XT_PASS_RESOLVING while its answer is awaited. */
+    __u8 pass;
     __u32 gen;
 };
 
 #define XT_NH_TX_PORT  1 /* the egress interface is in tx_ports (a redirect target) */
 #define XT_NH_GEN_BUSY 0xFFFFFFFFu
+
+/* A next hop the program asks userspace for (ring buffer nh_requests): bpf_fib_lookup answered
+ * that forwarding is off on the ingress interface. It names the binding whose value holds the
+ * next hop (its map, by path counter; its key {ip, port, aux}, of the map's ingress family) and
+ * the datagram to send there. One per binding and generation: the program marks the binding
+ * XT_PASS_RESOLVING until the answer (or a new generation) comes. */
+struct xt_nh_request {
+    __u8 map;    /* enum xt_stat of the binding map, XT_C2P_44..XT_P2C_66 */
+    __u8 family; /* of the datagram: XT_AF_INET, XT_AF_INET6 */
+    __u8 tos;    /* its IPv4 TOS (policy routing); 0 for IPv6, as in the FIB lookup */
+    __u8 pad;
+    __be32 key_ip[4]; /* an IPv4 address in word 0, the rest zero */
+    __be16 key_port;
+    __be16 key_aux;
+    __be32 saddr[4];
+    __be32 daddr[4];
+    __be16 sport;
+    __be16 dport;
+};
+
+#define XT_NH_REQUESTS_BYTES (256 * 1024) /* ring buffer: about 3600 requests */
 
 /* Values of the binding maps: the far side of the binding, the allocation's --max-bps bucket
  * (an index into map buckets; 0: none), then the cached next hop to the far side. The peer and
@@ -150,6 +177,7 @@ struct xt_host_addr {
  *   source, XT_DROP_MARTIAN). Set by userspace with xdp_prog_set_host_addrs when the daemon
  *   starts and whenever the host's addresses change; the configured listen and relay addresses
  *   count as the host's whether they are in it or not.
+ * nh_requests: RINGBUF of struct xt_nh_request, XT_NH_REQUESTS_BYTES, read by userspace.
  * stats: PERCPU_ARRAY of struct xt_counter indexed by enum xt_stat.
  * .bss xt_route_gen (__u32): the generation of the cached next hops (struct xt_nexthop); 0
  *   (before the loader sets it) turns the cache off. */
@@ -179,8 +207,10 @@ enum xt_stat_class { XT_CLASS_PATH, XT_CLASS_SELF, XT_CLASS_PASS, XT_CLASS_DROP 
     X(XT_P2C_66, "p2c_66", XT_CLASS_PATH)                                                          \
     /* client to client of this relay, in one pass (also counted in its two paths) */              \
     X(XT_C2C_SELF, "c2c_self", XT_CLASS_SELF)                                                      \
-    /* not IPv4/IPv6 (ARP, VLAN, ...) */                                                           \
+    /* not IPv4/IPv6 (ARP, ...) */                                                                 \
     X(XT_PASS_NOT_IP, "pass_not_ip", XT_CLASS_PASS)                                                \
+    /* VLAN-tagged (802.1Q, 802.1ad): the kernel's VLAN device takes it */                         \
+    X(XT_PASS_VLAN, "pass_vlan", XT_CLASS_PASS)                                                    \
     /* other protocols, IPv6 extension headers */                                                  \
     X(XT_PASS_NOT_UDP, "pass_not_udp", XT_CLASS_PASS)                                              \
     /* IPv4 with options */                                                                        \
@@ -205,6 +235,8 @@ enum xt_stat_class { XT_CLASS_PATH, XT_CLASS_SELF, XT_CLASS_PASS, XT_CLASS_DROP 
     X(XT_PASS_MTU, "pass_mtu", XT_CLASS_PASS)                                                      \
     /* next hop not resolved yet: the kernel resolves, userspace relays */                         \
     X(XT_PASS_NO_NEIGH, "pass_no_neigh", XT_CLASS_PASS)                                            \
+    /* forwarding off: userspace resolves the next hop (rtnetlink) and relays meanwhile */         \
+    X(XT_PASS_RESOLVING, "pass_resolving", XT_CLASS_PASS)                                          \
     /* no route, or another FIB failure */                                                         \
     X(XT_PASS_FIB, "pass_fib", XT_CLASS_PASS)                                                      \
     /* egress interface xturn does not drive */                                                    \

@@ -2,16 +2,18 @@
 /* xturn's XDP fast path: ChannelData between clients and peers (RFC 8656 12), relayed in the
  * kernel for the channels userspace mirrors into the maps; everything else goes up unchanged.
  *   parsing.h  Ethernet / IPv4 / IPv6 / UDP          csum.h     checksums
- *   relay.h    TURN decisions and map lookups         rewrite.h  next hop, new headers (and so
- *   maps.h     configuration, maps, counters                     IPv4<->IPv6 translation)
- *   rate.h     --max-bps token buckets                consts.h   sizes and constants
- *   pkt.h      the packet structs the stages share    xdp_shared.h  types shared with userspace
+ *   relay.h    TURN decisions and map lookups         nexthop.h  next hop: cache, FIB, userspace
+ *   maps.h     configuration, maps, counters          rewrite.h  new headers (and so IPv4<->IPv6
+ *   rate.h     --max-bps token buckets                           translation)
+ *   pkt.h      the packet structs the stages share    consts.h   sizes and constants
+ *                                                     xdp_shared.h  types shared with userspace
  * Each stage includes only pkt.h, maps.h and the helpers it calls, never another stage. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "bpf/consts.h"
 #include "bpf/maps.h"
+#include "bpf/nexthop.h"
 #include "bpf/parsing.h"
 #include "bpf/pkt.h"
 #include "bpf/rate.h"

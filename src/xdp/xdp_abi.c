@@ -134,6 +134,77 @@ int xdp_abi_host_key(struct xt_host_addr *k, const struct xt_addr *a)
     return 0;
 }
 
+/* ---- next hops resolved by userspace ---- */
+
+/* The families of a binding map's key and value: its ingress and egress family (the two digits
+ * of its name), by index (xdp_abi_family). */
+static int map_ingress(enum xt_stat map)
+{
+    return (map - XT_C2P_44) % 4 / 2;
+}
+
+static int map_egress(enum xt_stat map)
+{
+    return (map - XT_C2P_44) % 2;
+}
+
+static void nh_addr(struct xt_addr *a, int fam_index, const __be32 *ip, __be16 port)
+{
+    if (fam_index == 0)
+        xt_addr_v4(a, (const uint8_t *)ip, ntohs(port));
+    else
+        xt_addr_v6(a, (const uint8_t *)ip, ntohs(port));
+}
+
+int xdp_abi_nh_request(struct xdp_abi_nh_request *out, const void *rec, size_t len)
+{
+    struct xt_nh_request r;
+    struct xt_addr key_addr;
+    int egress;
+
+    if (len < sizeof(r))
+        return -EINVAL;
+    memcpy(&r, rec, sizeof(r));
+    if (r.map > XT_P2C_66)
+        return -EINVAL;
+    egress = map_egress((enum xt_stat)r.map);
+    if (r.family != (egress == 0 ? AF_INET : AF_INET6))
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->map = (enum xt_stat)r.map;
+    nh_addr(&key_addr, map_ingress(out->map), r.key_ip, r.key_port);
+    out->key_size = key_make(&out->key, &key_addr, ntohs(r.key_aux));
+    out->value_size = egress == 0 ? sizeof(struct xt_to_peer4) : sizeof(struct xt_to_peer6);
+    nh_addr(&out->src, egress, r.saddr, r.sport);
+    nh_addr(&out->dst, egress, r.daddr, r.dport);
+    out->tos = r.tos;
+    return 0;
+}
+
+struct xt_nexthop xdp_abi_nexthop(const struct xdp_abi_hop *h, uint32_t gen)
+{
+    struct xt_nexthop nh;
+
+    memset(&nh, 0, sizeof(nh));
+    nh.gen = gen;
+    if (h->pass) {
+        nh.pass = (uint8_t)h->pass;
+        return nh;
+    }
+    memcpy(nh.dmac, h->dmac, 6);
+    memcpy(nh.smac, h->smac, 6);
+    nh.ifindex = h->ifindex;
+    nh.mtu = (uint16_t)(h->mtu < 0xffff ? h->mtu : 0xffff);
+    nh.flags = h->tx_port ? XT_NH_TX_PORT : 0;
+    return nh;
+}
+
+struct xt_nexthop *xdp_abi_value_nexthop(union xdp_abi_value *v, enum xt_stat map)
+{
+    /* to_peer and to_client values share the layout */
+    return map_egress(map) == 0 ? &v->p4.nh : &v->p6.nh;
+}
+
 /* ---- counters ---- */
 
 #define XT_STAT_ROW(e, name, cls) [e] = {name, cls},

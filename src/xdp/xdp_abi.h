@@ -86,6 +86,36 @@ int xdp_abi_binding(struct xdp_abi_binding *b, const struct xt_addr *client, uin
 /* The host_addrs key of a's address (the port left out). 0, or -EAFNOSUPPORT. */
 int xdp_abi_host_key(struct xt_host_addr *k, const struct xt_addr *a);
 
+/* ---- next hops resolved by userspace (forwarding off) ---- */
+
+/* A request of the program for a binding's next hop (struct xt_nh_request), unpacked: the
+ * binding's map and key, and the datagram that goes there. */
+struct xdp_abi_nh_request {
+    enum xt_stat map; /* XT_C2P_44..XT_P2C_66 (xdp_abi_path) */
+    union xdp_abi_key key;
+    size_t key_size, value_size;
+    struct xt_addr src, dst; /* the datagram's addresses and ports */
+    uint8_t tos;             /* IPv4 TOS; 0 for IPv6 */
+};
+
+/* Unpacks a record of the ring buffer: 0, or -EINVAL when it is not a request. */
+int xdp_abi_nh_request(struct xdp_abi_nh_request *out, const void *rec, size_t len);
+
+/* Userspace's answer: the next hop (egress interface, MACs, MTU, whether the interface is a
+ * redirect target), or pass, a pass reason under which the binding's packets go up. */
+struct xdp_abi_hop {
+    uint32_t ifindex;
+    uint8_t dmac[6], smac[6];
+    uint32_t mtu; /* kept to 0xffff */
+    bool tx_port;
+    enum xt_stat pass; /* 0: none (0 is a path, never a pass reason) */
+};
+
+/* The answer as the binding's cache holds it, valid under generation gen. */
+struct xt_nexthop xdp_abi_nexthop(const struct xdp_abi_hop *h, uint32_t gen);
+/* The next hop in a value of the binding map map (its layout: the map's egress family). */
+struct xt_nexthop *xdp_abi_value_nexthop(union xdp_abi_value *v, enum xt_stat map);
+
 /* ---- counters (XT_STATS in xdp_shared.h) ---- */
 
 /* A counter's name for logs, `xturn stats` and metrics, e.g. "c2p_44", "pass_no_channel"

@@ -3,6 +3,7 @@
 #ifndef XTURN_XDP_XDP_INTERNAL_H
 #define XTURN_XDP_XDP_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,9 @@ struct xdp_iface {
 struct xdp_prog {
     struct xturn_bpf *skel;
     struct xt_cfg cfg;
+    /* Held while a binding's values are written: by the workers' bind and unbind, and by the
+     * next hops userspace answers (xdp_nexthop.c), which read a value and write it back whole. */
+    pthread_mutex_t bindings_lock;
     struct xt_bucket *buckets; /* map buckets, mapped into memory */
     size_t buckets_size;
     uint32_t nbuckets;

@@ -52,6 +52,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&prog->bindings_lock, NULL);
     prev = xdp_log_begin();
     prog->skel = xturn_bpf__open();
     if (!prog->skel) {
@@ -88,6 +89,7 @@ fail:
                  tail[0] ? ": " : "", tail);
     }
     xturn_bpf__destroy(prog->skel);
+    pthread_mutex_destroy(&prog->bindings_lock);
     free(prog);
     return NULL;
 }
@@ -182,9 +184,11 @@ static int clear_leftover(const char *ifname, int ifindex, char *err, size_t err
     return 0;
 }
 
-/* bpf_fib_lookup answers BPF_FIB_LKUP_RET_FWD_DISABLED (so: pass_fib, every packet) unless
- * forwarding is on for the ingress interface, whatever its flags. */
-static void check_forwarding(const struct xdp_prog *prog, const char *ifname)
+/* bpf_fib_lookup answers BPF_FIB_LKUP_RET_FWD_DISABLED unless forwarding is on for the ingress
+ * interface, whatever its flags: the program then asks userspace for next hops (xdp_nexthop.h).
+ * Said once at start, since it costs each binding's first packets of every generation a trip
+ * through userspace. */
+static void log_forwarding(const struct xdp_prog *prog, const char *ifname)
 {
     const char *fam[2] = {"ipv4", "ipv6"};
     bool served[2] = {xdp_abi_serves_family(&prog->cfg, AF_INET),
@@ -204,7 +208,9 @@ static void check_forwarding(const struct xdp_prog *prog, const char *ifname)
             fclose(f);
         }
         if (c == '0')
-            xt_log(LOG_WARN, "forwarding is off: the XDP fast path passes every packet up",
+            xt_log(LOG_INFO,
+                   "forwarding is off: XDP next hops are resolved by xturn over rtnetlink, not by "
+                   "bpf_fib_lookup",
                    "interface", ifname, "sysctl", path + strlen("/proc/sys/"), NULL);
     }
 }
@@ -267,7 +273,7 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
     }
     prog->ifaces[prog->n_ifaces].ifindex = ifindex;
     prog->n_ifaces++;
-    check_forwarding(prog, ifname);
+    log_forwarding(prog, ifname);
     return 0;
 }
 
@@ -281,5 +287,6 @@ void xdp_prog_close(struct xdp_prog *prog)
     if (prog->buckets)
         munmap(prog->buckets, prog->buckets_size);
     xturn_bpf__destroy(prog->skel);
+    pthread_mutex_destroy(&prog->bindings_lock);
     free(prog);
 }

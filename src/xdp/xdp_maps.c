@@ -1,6 +1,6 @@
 /* Updates of the loaded program's state from userspace: channel bindings into the eight binding
- * maps (keys and values packed by xdp_abi.c), the --max-bps buckets, the host's addresses, the
- * generation of the cached next hops; and the memory the maps take. */
+ * maps (keys and values packed by xdp_abi.c), the --max-bps buckets, the host's addresses; and
+ * the memory the maps take. (Next hops: xdp_nexthop.c.) */
 #include "xdp/xdp_maps.h"
 
 #include <errno.h>
@@ -39,22 +39,21 @@ int xdp_prog_bind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t 
     c2p = binding_maps(prog->skel, b.c2p);
     p2c = binding_maps(prog->skel, b.p2c);
 
+    pthread_mutex_lock(&prog->bindings_lock);
     /* All or nothing: if the second insert fails, the first map gets back what it had. */
     had_old = bpf_map__lookup_elem(c2p, &b.c2p_key, b.c2p_key_size, &old, b.c2p_value_size, 0) == 0;
     rc = bpf_map__update_elem(c2p, &b.c2p_key, b.c2p_key_size, &b.c2p_value, b.c2p_value_size,
                               BPF_ANY);
-    if (rc)
-        return map_errno(rc);
-    rc = bpf_map__update_elem(p2c, &b.p2c_key, b.p2c_key_size, &b.p2c_value, b.p2c_value_size,
-                              BPF_ANY);
-    if (rc) {
-        if (had_old)
+    if (rc == 0) {
+        rc = bpf_map__update_elem(p2c, &b.p2c_key, b.p2c_key_size, &b.p2c_value, b.p2c_value_size,
+                                  BPF_ANY);
+        if (rc && had_old)
             bpf_map__update_elem(c2p, &b.c2p_key, b.c2p_key_size, &old, b.c2p_value_size, BPF_ANY);
-        else
+        else if (rc)
             bpf_map__delete_elem(c2p, &b.c2p_key, b.c2p_key_size, 0);
-        return map_errno(rc);
     }
-    return 0;
+    pthread_mutex_unlock(&prog->bindings_lock);
+    return map_errno(rc);
 }
 
 int xdp_prog_unbind(struct xdp_prog *prog, const struct xt_addr *client, uint16_t channel,
@@ -66,8 +65,10 @@ int xdp_prog_unbind(struct xdp_prog *prog, const struct xt_addr *client, uint16_
 
     if (rc)
         return rc;
+    pthread_mutex_lock(&prog->bindings_lock);
     rc = bpf_map__delete_elem(binding_maps(prog->skel, b.c2p), &b.c2p_key, b.c2p_key_size, 0);
     rc2 = bpf_map__delete_elem(binding_maps(prog->skel, b.p2c), &b.p2c_key, b.p2c_key_size, 0);
+    pthread_mutex_unlock(&prog->bindings_lock);
     if (rc == -ENOENT)
         rc = 0;
     if (rc2 == -ENOENT)
@@ -162,20 +163,6 @@ int xdp_prog_set_host_addrs(struct xdp_prog *prog, const struct xt_addr *addrs, 
     }
     free(keys);
     return map_errno(rc);
-}
-
-/* ---- cached next hops ---- */
-
-void xdp_prog_routes_changed(struct xdp_prog *prog)
-{
-    uint32_t *gen = &prog->skel->bss->xt_route_gen;
-    uint32_t next = __atomic_load_n(gen, __ATOMIC_RELAXED) + 1;
-
-    /* 0 turns the cache off, XT_NH_GEN_BUSY marks an entry being written: never generations. */
-    if (next == 0 || next == XT_NH_GEN_BUSY)
-        next = 1;
-    /* Only this thread writes it. */
-    __atomic_store_n(gen, next, __ATOMIC_RELEASE);
 }
 
 /* ---- memory ---- */

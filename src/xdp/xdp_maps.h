@@ -1,5 +1,5 @@
 /* The loaded program's maps from userspace: channel bindings, the --max-bps buckets, the host's
- * addresses, the next hops it caches, the memory they take. */
+ * addresses, the memory they take. (The next hops it caches: xdp_nexthop.h.) */
 #ifndef XTURN_XDP_XDP_MAPS_H
 #define XTURN_XDP_XDP_MAPS_H
 
@@ -34,12 +34,6 @@ struct xt_bucket *xdp_prog_buckets(struct xdp_prog *prog, uint32_t *n);
  * relay addresses are the host's without it. Returns 0, -ENOSPC with more than
  * XT_HOST_ADDRS_MAX distinct addresses (nothing changed), -EAFNOSUPPORT, or another -errno. */
 int xdp_prog_set_host_addrs(struct xdp_prog *prog, const struct xt_addr *addrs, size_t n);
-
-/* Invalidates every next hop the program has cached in the binding maps (struct xt_nexthop):
- * each binding's next packet looks its route up again. For routing, neighbour, address and link
- * changes (net/route_watch.h), and periodically for what no event announces (path MTU). Call
- * from one thread. */
-void xdp_prog_routes_changed(struct xdp_prog *prog);
 
 /* Memory the kernel accounts to the binding maps and the rate map, in bytes. */
 unsigned long long xdp_prog_map_memory(const struct xdp_prog *prog);

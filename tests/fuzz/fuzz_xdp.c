@@ -57,8 +57,8 @@ static bool trace; /* FUZZ_TRACE=1: verdict and counters of every run on stderr 
 /* libFuzzer's extra coverage counters: (instance, ingress, counter that moved), and for
  * relayed frames (instance, verdict, output length - input length), which tells header
  * rewrites and cut padding apart. */
-__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[2][2][32];
-_Static_assert(XT_STAT_COUNT <= 32, "a coverage counter for each of the program's counters");
+__attribute__((
+    section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[2][2][XT_STAT_COUNT];
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t extra_lengths[2][2][128];
 
 /* ---- endpoints of the model ---- */

@@ -371,16 +371,21 @@ start_bench_sink() {
 
 # ---- XDP ----
 
-# xdp_prepare: what a relay host needs for the XDP fast path. bpf_fib_lookup answers only
-# where forwarding is on; and frames the relay sends back with XDP_TX are dropped by a veth
-# whose far end has no XDP program, so the router's end gets one that passes everything.
+# xdp_prepare [FORWARDING]: what a relay host needs for the XDP fast path (topology.sh,
+# topology_prepare_xdp): forwarding on (the default: next hops from bpf_fib_lookup) or off (from
+# xturn's rtnetlink lookups) on the relay host, and a pass-through program on the router's end of
+# its veth, without which a veth drops the frames the relay sends back with XDP_TX.
 # shellcheck disable=SC2034 # used by the XDP tests
 XT_RELAY_DEV="xt${XT_ID}r0"
 xdp_prepare() {
-    local pass_obj="$XT_ROOT/build/bpf/xdp_pass.bpf.o"
+    local pass_obj="$XT_ROOT/build/bpf/xdp_pass.bpf.o" on
     [ -f "$pass_obj" ] || fail "$pass_obj missing (make all)"
-    topology_prepare_xdp "xt$XT_ID" "$pass_obj" ||
+    topology_prepare_xdp "xt$XT_ID" "$pass_obj" "${1:-on}" ||
         fail "cannot prepare the relay host for XDP (forwarding, pass-through program)"
+    if [ "${1:-on}" = off ]; then
+        on=$(forwarding_all "$XT_NS_RELAY")
+        [ "$on" = 0 ] || fail "forwarding still on in the relay host: $on"
+    fi
 }
 
 # xdp_counters: the XDP counters of the daemon on the relay's interface (`xturn stats
@@ -401,7 +406,8 @@ xdp_count() {
 }
 
 # xdp_assert_at_least NAME MIN. Tests ask for 95% of what they sent: a packet whose next hop
-# the kernel has not resolved yet is passed up (pass_no_neigh) and relayed by userspace.
+# the kernel has not resolved yet (pass_no_neigh), or with forwarding off xturn is resolving
+# (pass_resolving), is passed up and relayed by userspace.
 xdp_assert_at_least() {
     local v
     v=$(xdp_count "$1")

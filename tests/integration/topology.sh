@@ -84,15 +84,26 @@ topology_destroy() {
     done
 }
 
-# topology_prepare_xdp NAME PASS_OBJ: what the relay host needs for the XDP fast path.
-# bpf_fib_lookup answers only where forwarding is on, and a veth drops the frames the relay
-# sends back with XDP_TX unless its far end has an XDP program: the router's end gets one that
-# passes everything.
+# topology_prepare_xdp NAME PASS_OBJ [FORWARDING]: the relay host for the XDP fast path. A veth
+# drops the frames the relay sends back with XDP_TX unless its far end has an XDP program: the
+# router's end gets one that passes everything. FORWARDING (on, the default, or off) is the
+# relay host's, IPv4 and IPv6: on, the program finds next hops with bpf_fib_lookup; off, xturn
+# resolves them from userspace.
 topology_prepare_xdp() {
-    local name=$1 pass_obj=$2
-    ip netns exec "${name}r" sysctl -qw net.ipv4.conf.all.forwarding=1 \
-        net.ipv6.conf.all.forwarding=1 || return 1
+    local name=$1 pass_obj=$2 fwd=0
+    [ "${3:-on}" = off ] || fwd=1
+    ip netns exec "${name}r" sysctl -qw net.ipv4.conf.all.forwarding=$fwd \
+        net.ipv6.conf.all.forwarding=$fwd || return 1
     ip netns exec "${name}g" ip link set dev "${name}r1" xdp obj "$pass_obj" sec xdp
+}
+
+# forwarding_all NS: "0" when forwarding is off on every interface of NS for IPv4 and IPv6, else
+# the sysctls that are on.
+forwarding_all() {
+    local on
+    on=$(ip netns exec "$1" sh -c 'grep -l 1 /proc/sys/net/ipv4/conf/*/forwarding \
+        /proc/sys/net/ipv6/conf/*/forwarding /proc/sys/net/ipv4/ip_forward' 2>/dev/null)
+    echo "${on:-0}"
 }
 
 # udp_listening NS ADDR:PORT...: true when every given local UDP address is bound in NS.

@@ -1,7 +1,8 @@
 /* The XDP program's contract, userspace's side (src/xdp/xdp_abi.c), without loading anything:
  * the configuration the daemon's settings become, binding keys and values byte for byte, the
- * path index of each direction and family pair against the counters' names, host keys. The
- * program's reading of the same bytes is tests/unit/test_xdp_prog.c's. */
+ * path index of each direction and family pair against the counters' names, host keys, the
+ * program's requests for next hops and userspace's answers. The program's reading of the same
+ * bytes is tests/unit/test_xdp_prog.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,6 +149,74 @@ static void test_binding_errors_and_host_keys(void **state)
     assert_int_equal(xdp_abi_host_key(&k, &none), -EAFNOSUPPORT);
 }
 
+/* The program's request for the next hop of that binding's peer-to-client side (map p2c_64):
+ * the key it names is the one xdp_abi_binding made, the datagram's addresses are IPv4. */
+static void test_nh_request(void **state)
+{
+    const struct xt_addr client = addr("198.18.10.2", 40000), peer = addr("2001:db8:20::2", 5000);
+    struct xt_nh_request r = {.map = XT_P2C_64, .family = AF_INET, .tos = 0xb8};
+    struct xdp_abi_nh_request q;
+    struct xdp_abi_binding b;
+    struct xt_addr listen = addr("198.18.0.1", 3478);
+
+    (void)state;
+    assert_int_equal(xdp_abi_binding(&b, &client, 0x4001, &peer, 50002, 7), 0);
+    memcpy(r.key_ip, peer.ip, 16);
+    r.key_port = htons(5000);
+    r.key_aux = htons(50002);
+    memcpy(r.saddr, listen.ip, 4);
+    r.sport = htons(3478);
+    memcpy(r.daddr, client.ip, 4);
+    r.dport = htons(40000);
+    memset(&q, 0xAA, sizeof(q));
+    assert_int_equal(xdp_abi_nh_request(&q, &r, sizeof(r)), 0);
+    assert_int_equal(q.map, XT_P2C_64);
+    assert_int_equal(q.key_size, b.p2c_key_size);
+    assert_memory_equal(&q.key, &b.p2c_key, q.key_size);
+    assert_int_equal(q.value_size, b.p2c_value_size);
+    assert_true(xt_addr_equal(&q.src, &listen));
+    assert_true(xt_addr_equal(&q.dst, &client));
+    assert_int_equal(q.tos, 0xb8);
+
+    /* not requests: too short, no such map, a family that is not the map's egress family */
+    assert_int_equal(xdp_abi_nh_request(&q, &r, sizeof(r) - 1), -EINVAL);
+    r.map = XT_C2C_SELF;
+    assert_int_equal(xdp_abi_nh_request(&q, &r, sizeof(r)), -EINVAL);
+    r.map = XT_P2C_66;
+    assert_int_equal(xdp_abi_nh_request(&q, &r, sizeof(r)), -EINVAL);
+}
+
+/* Userspace's answers as the cache holds them, and where a value holds its cache. */
+static void test_nexthop_answer(void **state)
+{
+    const struct xt_addr client = addr("198.18.10.2", 40000), peer = addr("2001:db8:20::2", 5000);
+    struct xdp_abi_hop hop = {.ifindex = 7,
+                              .dmac = {2, 0, 0, 0, 1, 0xfe},
+                              .smac = {2, 0, 0, 0, 0, 1},
+                              .mtu = 70000,
+                              .tx_port = true};
+    const struct xt_nexthop want = {.dmac = {2, 0, 0, 0, 1, 0xfe},
+                                    .smac = {2, 0, 0, 0, 0, 1},
+                                    .ifindex = 7,
+                                    .mtu = 0xffff,
+                                    .flags = XT_NH_TX_PORT,
+                                    .gen = 42},
+                            pass = {.pass = XT_PASS_NO_NEIGH, .gen = 43};
+    struct xdp_abi_binding b;
+    struct xt_nexthop nh;
+
+    (void)state;
+    nh = xdp_abi_nexthop(&hop, 42);
+    assert_memory_equal(&nh, &want, sizeof(nh));
+    hop.pass = XT_PASS_NO_NEIGH;
+    nh = xdp_abi_nexthop(&hop, 43);
+    assert_memory_equal(&nh, &pass, sizeof(nh));
+
+    assert_int_equal(xdp_abi_binding(&b, &client, 0x4001, &peer, 50002, 7), 0);
+    assert_ptr_equal(xdp_abi_value_nexthop(&b.c2p_value, b.c2p), &b.c2p_value.p6.nh);
+    assert_ptr_equal(xdp_abi_value_nexthop(&b.p2c_value, b.p2c), &b.p2c_value.c4.nh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +225,8 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_binding_cross_family),
         cmocka_unit_test(test_binding_errors_and_host_keys),
+        cmocka_unit_test(test_nh_request),
+        cmocka_unit_test(test_nexthop_answer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

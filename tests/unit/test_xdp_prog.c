@@ -24,10 +24,13 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "app/nexthop_resolver.h"
 #include "common/gcra.h"
+#include "net/event_loop.h"
 #include "xdp/xdp_abi.h"
 #include "xdp/xdp_loader.h"
 #include "xdp/xdp_maps.h"
+#include "xdp/xdp_nexthop.h"
 #include "xdp/xdp_stats.h"
 #include "xdp_testnet.h"
 
@@ -807,6 +810,18 @@ static void m_ethertype(uint8_t *f, size_t *len, int arg)
     put16(f + 12, (uint16_t)arg);
 }
 
+/* VLAN tags after the MAC addresses, the frame's IP datagram unchanged after them: an 802.1Q
+ * tag (VLAN 5), then with arg 2 an 802.1ad one around it (QinQ). */
+static void m_vlan(uint8_t *f, size_t *len, int arg)
+{
+    for (int i = 0; i < arg; i++) {
+        memmove(f + 16, f + 12, *len - 12);
+        put16(f + 12, i == 0 ? 0x8100 : 0x88a8);
+        put16(f + 14, (uint16_t)(5 + i));
+        *len += 4;
+    }
+}
+
 static void m_bad_ip_csum(uint8_t *f, size_t *len, int arg)
 {
     (void)len;
@@ -1049,7 +1064,10 @@ static const struct pass_case pass_cases[] = {
      XT_PASS_NOT_UDP},
     {"TCP", {C4, LISTEN4, 0x4001, 10, 0, 0, 0}, m_protocol, 6, PASS, XT_PASS_NOT_UDP},
     {"ARP", {C4, LISTEN4, 0x4001, 10, 0, 0, 0}, m_ethertype, 0x0806, PASS, XT_PASS_NOT_IP},
-    {"VLAN", {C4, LISTEN4, 0x4001, 10, 0, 0, 0}, m_ethertype, 0x8100, PASS, XT_PASS_NOT_IP},
+    /* tagged ChannelData of bound channels: the kernel's VLAN device takes them */
+    {"VLAN 802.1Q", {C4, LISTEN4, 0x4001, 10, 0, 0, 0}, m_vlan, 1, PASS, XT_PASS_VLAN},
+    {"VLAN 802.1Q IPv6 peer", {P6, RELAY6(50004), 0, 10, 0, 0, 0}, m_vlan, 1, PASS, XT_PASS_VLAN},
+    {"VLAN 802.1ad (QinQ)", {C6, LISTEN6, 0x4004, 10, 0, 0, 0}, m_vlan, 2, PASS, XT_PASS_VLAN},
     /* checksums */
     {"bad IPv4 header checksum",
      {C4, LISTEN4, 0x4001, 10, 0, 0, 0},
@@ -1108,6 +1126,15 @@ static void run_pass_case(const struct inst *in, const struct pass_case *c)
     wp[c->stat] = 1;
     wb[c->stat] = len;
     expect_deltas(before, after, wp, wb);
+}
+
+static const struct pass_case *pass_case_named(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(pass_cases); i++)
+        if (strcmp(pass_cases[i].name, name) == 0)
+            return &pass_cases[i];
+    fail_msg("no pass case %s", name);
+    return NULL;
 }
 
 static void test_pass_case(void **state)
@@ -2058,6 +2085,236 @@ static void test_martian_relay_to_self(void **state)
     run_relay_case(&main_inst, relay_case("c2c_44"));
 }
 
+/* ---- forwarding off: next hops from userspace ----
+ * bpf_fib_lookup answers only where forwarding is on. With it off the program asks userspace,
+ * here the daemon's own resolver (src/app/nexthop_resolver.c) in an event loop of the test's,
+ * which answers from the test network's routes and neighbours over rtnetlink. */
+
+static struct ev_loop *fwd_loop;
+static struct nexthop_resolver *fwd_resolver;
+
+/* Forwarding on or off on every interface, IPv4 and IPv6; a new generation: no next hop cached
+ * before counts. */
+static void set_forwarding(bool on)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd),
+             "sysctl -q -w net.ipv4.conf.all.forwarding=%d net.ipv6.conf.all.forwarding=%d", on,
+             on);
+    assert_int_equal(system(cmd), 0);
+    xdp_prog_routes_changed(main_inst.prog);
+}
+
+static int fwd_off_setup(void **state)
+{
+    char err[256];
+
+    (void)state;
+    set_forwarding(false);
+    /* bound afresh, caches empty (test_route_gen_skips_busy left generations "newer" than the
+     * counter, which no one would overwrite for a while) */
+    bind_all(main_inst.prog, false);
+    fwd_loop = ev_loop_new();
+    fwd_resolver = fwd_loop ? nexthop_resolver_new(main_inst.prog, fwd_loop, err, sizeof(err)) : 0;
+    return fwd_resolver ? 0 : -1;
+}
+
+static int fwd_off_teardown(void **state)
+{
+    (void)state;
+    nexthop_resolver_free(fwd_resolver);
+    ev_loop_free(fwd_loop);
+    set_forwarding(true);
+    return 0;
+}
+
+/* The resolver answers what the program asked. */
+static void resolve(void)
+{
+    assert_true(ev_run_once(fwd_loop, 1000) >= 1);
+}
+
+/* The first frame of the case goes up (pass_resolving) and asks; the second too, without asking
+ * again; once answered, the case's frame is relayed exactly as with forwarding on. */
+static void relay_after_resolving(const struct relay_case *c)
+{
+    const struct pass_case first = {c->name, c->in, NULL, 0, PASS, XT_PASS_RESOLVING};
+
+    run_pass_case(&main_inst, &first);
+    run_pass_case(&main_inst, &first);
+    resolve();
+    assert_int_equal(ev_run_once(fwd_loop, 0), 0); /* one request only */
+    run_relay_case(&main_inst, c);
+    run_relay_case(&main_inst, c);
+}
+
+struct captured {
+    int n;
+    struct xdp_abi_nh_request req;
+};
+
+static void capture(void *ctx, const struct xdp_abi_nh_request *req)
+{
+    struct captured *c = ctx;
+
+    c->req = *req;
+    c->n++;
+}
+
+/* What the program asks: the binding (map and key, as the daemon bound it) and the datagram's
+ * addresses; relay to self names the second leg's binding. Read here, not by the resolver. */
+static void test_fwd_off_request(void **state)
+{
+    static const struct {
+        const char *path;
+        enum xt_stat map;
+        struct tep client, peer;
+        uint16_t channel, relay_port;
+    } want[] = {
+        {"c2p_44", XT_C2P_44, C4, P4, 0x4001, 50001},
+        {"p2c_46", XT_P2C_46, C6, P4, 0x4003, 50003},
+        {"c2c_44", XT_P2C_44, CB4, RELAY4(50010), 0x4011, 50011},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+        const struct relay_case *c = relay_case(want[i].path);
+        const struct pass_case first = {c->name, c->in, NULL, 0, PASS, XT_PASS_RESOLVING};
+        struct captured got = {0};
+        struct xdp_nh_requests *q = xdp_nh_requests_open(main_inst.prog, capture, &got);
+        struct xt_addr client, peer, osrc, odst;
+        struct xdp_abi_binding b;
+        bool to_peer = want[i].map <= XT_C2P_66;
+
+        assert_non_null(q);
+        run_pass_case(&main_inst, &first);
+        assert_int_equal(xdp_nh_requests_read(q), 1);
+        xdp_nh_requests_close(q);
+        tep_addr(&want[i].client, &client);
+        tep_addr(&want[i].peer, &peer);
+        tep_addr(&c->osrc, &osrc);
+        tep_addr(&c->odst, &odst);
+        assert_int_equal(
+            xdp_abi_binding(&b, &client, want[i].channel, &peer, want[i].relay_port, 0), 0);
+        assert_int_equal(got.req.map, want[i].map);
+        assert_int_equal(got.req.key_size, to_peer ? b.c2p_key_size : b.p2c_key_size);
+        assert_memory_equal(&got.req.key, to_peer ? &b.c2p_key : &b.p2c_key, got.req.key_size);
+        assert_true(xt_addr_equal(&got.req.src, &osrc));
+        assert_true(xt_addr_equal(&got.req.dst, &odst));
+        assert_int_equal(got.req.tos, c->osrc.fam == AF_INET ? L3_IN.tos : 0);
+        /* the binding waits for this generation's answer: no second request */
+        run_pass_case(&main_inst, &first);
+    }
+}
+
+/* Every family pair both ways, relay to self, and redirects to another interface. */
+static void test_fwd_off_paths(void **state)
+{
+    static const char *const paths[] = {
+        "c2p_44", "c2p_46", "c2p_64", "c2p_66", "p2c_44",          "p2c_46",         "p2c_64",
+        "p2c_66", "c2c_44", "c2c_46", "c2c_64", "c2p_44 redirect", "c2p_66 redirect"};
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++)
+        relay_after_resolving(relay_case(paths[i]));
+}
+
+/* Forwarding on for IPv4 only (a half-done setup): the FIB answers for IPv4 outputs at once,
+ * userspace for IPv6 ones, whatever family the packet came in as. */
+static void test_fwd_ipv4_only(void **state)
+{
+    static const char *const fib[] = {"c2p_44", "c2p_64", "p2c_44", "p2c_64"};
+    static const char *const asked[] = {"c2p_46", "c2p_66", "p2c_46", "p2c_66"};
+
+    (void)state;
+    assert_int_equal(system("sysctl -q -w net.ipv4.conf.all.forwarding=1"), 0);
+    xdp_prog_routes_changed(main_inst.prog);
+    for (size_t i = 0; i < ARRAY_LEN(fib); i++)
+        run_relay_case(&main_inst, relay_case(fib[i]));
+    for (size_t i = 0; i < ARRAY_LEN(asked); i++)
+        relay_after_resolving(relay_case(asked[i]));
+}
+
+/* Next hops XDP cannot send to go up, under the reason bpf_fib_lookup's answer would have
+ * given (the pass cases of the same names), until the generation changes. */
+static void test_fwd_off_unusable(void **state)
+{
+    static const char *const names[] = {"no neighbour", "no route", "interface not driven"};
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+        const struct pass_case *c = pass_case_named(names[i]);
+        struct pass_case first = *c;
+
+        first.stat = XT_PASS_RESOLVING;
+        run_pass_case(&main_inst, &first);
+        resolve();
+        run_pass_case(&main_inst, c);
+        run_pass_case(&main_inst, c);
+    }
+}
+
+/* An answer holds for its generation only: after a change the binding asks again, and an answer
+ * written under an older generation is not used. */
+static void test_fwd_off_generation(void **state)
+{
+    const struct relay_case *c = relay_case("c2p_44");
+    const struct pass_case asks = {c->name, c->in, NULL, 0, PASS, XT_PASS_RESOLVING};
+    struct captured got = {0};
+    struct xdp_nh_requests *q;
+    struct xdp_abi_hop hop = {.ifindex = (uint32_t)ifindex_xt0};
+    struct xt_nexthop nh;
+
+    (void)state;
+    relay_after_resolving(c);
+    xdp_prog_routes_changed(main_inst.prog);
+    q = xdp_nh_requests_open(main_inst.prog, capture, &got);
+    assert_non_null(q);
+    run_pass_case(&main_inst, &asks);
+    assert_int_equal(xdp_nh_requests_read(q), 1);
+    /* an answer of the generation before */
+    memcpy(hop.dmac, testnet_gw_p, 6);
+    memcpy(hop.smac, testnet_mac_xt0, 6);
+    hop.mtu = 1500;
+    nh = xdp_abi_nexthop(&hop, xdp_prog_route_gen(main_inst.prog) - 1);
+    assert_int_equal(xdp_prog_answer_nexthop(main_inst.prog, &got.req, &nh), 0);
+    run_pass_case(&main_inst, &asks);
+    assert_int_equal(xdp_nh_requests_read(q), 1);
+    /* this generation's */
+    nh.gen = xdp_prog_route_gen(main_inst.prog);
+    assert_int_equal(xdp_prog_answer_nexthop(main_inst.prog, &got.req, &nh), 0);
+    run_relay_case(&main_inst, c);
+    xdp_nh_requests_close(q);
+}
+
+/* An answer for a binding removed meanwhile is dropped: nothing is created. */
+static void test_fwd_off_binding_gone(void **state)
+{
+    const struct relay_case *c = relay_case("c2p_44");
+    const struct pass_case asks = {c->name, c->in, NULL, 0, PASS, XT_PASS_RESOLVING};
+    const struct tep client = C4, peer = P4;
+    struct captured got = {0};
+    struct xdp_nh_requests *q = xdp_nh_requests_open(main_inst.prog, capture, &got);
+    struct xt_addr ca, pa;
+    struct xt_nexthop nh = {.gen = xdp_prog_route_gen(main_inst.prog)};
+    union xdp_abi_value v;
+    int fd = prog_map_fd(&main_inst, "c2p_44");
+
+    (void)state;
+    assert_non_null(q);
+    run_pass_case(&main_inst, &asks);
+    assert_int_equal(xdp_nh_requests_read(q), 1);
+    tep_addr(&client, &ca);
+    tep_addr(&peer, &pa);
+    assert_int_equal(xdp_prog_unbind(main_inst.prog, &ca, 0x4001, &pa, 50001), 0);
+    assert_int_equal(xdp_prog_answer_nexthop(main_inst.prog, &got.req, &nh), 0);
+    assert_int_equal(bpf_map_lookup_elem(fd, &got.req.key, &v), -ENOENT);
+    assert_int_equal(xdp_prog_bind(main_inst.prog, &ca, 0x4001, &pa, 50001, 0), 0);
+    xdp_nh_requests_close(q);
+    close(fd);
+}
+
 static int group_setup(void **state)
 {
     struct xdp_options o;
@@ -2125,6 +2382,12 @@ int main(void)
         cmocka_unit_test(test_load_error),
         cmocka_unit_test(test_stat_names),
         cmocka_unit_test(test_stat_classes),
+        cmocka_unit_test_setup_teardown(test_fwd_off_request, fwd_off_setup, fwd_off_teardown),
+        cmocka_unit_test_setup_teardown(test_fwd_off_paths, fwd_off_setup, fwd_off_teardown),
+        cmocka_unit_test_setup_teardown(test_fwd_off_unusable, fwd_off_setup, fwd_off_teardown),
+        cmocka_unit_test_setup_teardown(test_fwd_ipv4_only, fwd_off_setup, fwd_off_teardown),
+        cmocka_unit_test_setup_teardown(test_fwd_off_generation, fwd_off_setup, fwd_off_teardown),
+        cmocka_unit_test_setup_teardown(test_fwd_off_binding_gone, fwd_off_setup, fwd_off_teardown),
         cmocka_unit_test_setup_teardown(test_rate_buckets, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_both_directions, rate_setup, rate_teardown),
         cmocka_unit_test_setup_teardown(test_rate_ipv6, rate_setup, rate_teardown),
