@@ -10,7 +10,7 @@
 #include "common/addr.h"
 #include "stun/stun_types.h"
 
-#define PUBLIC_STUN_TRIES 3    /* Binding requests sent, one per wait */
+#define PUBLIC_STUN_TRIES   3    /* Binding requests sent, one per wait */
 #define PUBLIC_STUN_WAIT_MS 1000 /* for an answer to each */
 
 /* The datagram buf as the answer to our Binding request tid from a server asked over family:

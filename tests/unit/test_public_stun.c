@@ -49,23 +49,22 @@ static void test_mapped_address(void **state)
 {
     struct xt_addr out, want;
     (void)state;
-    assert_int_equal(answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS,
-                                     "203.0.113.7:4000"),
-                            AF_INET, &out),
-                     0);
+    assert_int_equal(
+        answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS, "203.0.113.7:4000"),
+               AF_INET, &out),
+        0);
     assert_int_equal(xt_addr_parse("203.0.113.7:4000", 0, &want), 0);
     assert_true(xt_addr_equal(&out, &want));
-    assert_int_equal(answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS,
-                                     "[2001:db8::7]:9"),
-                            AF_INET6, &out),
-                     0);
+    assert_int_equal(
+        answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS, "[2001:db8::7]:9"),
+               AF_INET6, &out),
+        0);
     assert_int_equal(xt_addr_parse("[2001:db8::7]:9", 0, &want), 0);
     assert_true(xt_addr_equal(&out, &want));
     /* RFC 3489 servers answer with MAPPED-ADDRESS only */
-    assert_int_equal(
-        answer(response(STUN_SUCCESS, tid, STUN_ATTR_MAPPED_ADDRESS, "198.51.100.1:1"), AF_INET,
-               &out),
-        0);
+    assert_int_equal(answer(response(STUN_SUCCESS, tid, STUN_ATTR_MAPPED_ADDRESS, "198.51.100.1:1"),
+                            AF_INET, &out),
+                     0);
     assert_int_equal(xt_addr_parse("198.51.100.1:1", 0, &want), 0);
     assert_true(xt_addr_equal(&out, &want));
 }
@@ -76,10 +75,10 @@ static void test_ignored(void **state)
     static const uint8_t other[STUN_TID_LEN] = {9};
     struct xt_addr out;
     (void)state;
-    assert_int_equal(answer(response(STUN_SUCCESS, other, STUN_ATTR_XOR_MAPPED_ADDRESS,
-                                     "203.0.113.7:4000"),
-                            AF_INET, &out),
-                     1);
+    assert_int_equal(
+        answer(response(STUN_SUCCESS, other, STUN_ATTR_XOR_MAPPED_ADDRESS, "203.0.113.7:4000"),
+               AF_INET, &out),
+        1);
     memset(buf, 0xAB, 40);
     assert_int_equal(answer(40, AF_INET, &out), 1);
     assert_int_equal(answer(0, AF_INET, &out), 1);
@@ -94,15 +93,14 @@ static void test_refused(void **state)
     assert_string_equal(err, "error response 400 Bad Request");
     assert_int_equal(answer(response(STUN_SUCCESS, tid, 0, NULL), AF_INET, &out), -1);
     assert_string_equal(err, "success response without XOR-MAPPED-ADDRESS");
-    assert_int_equal(answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS,
-                                     "[2001:db8::7]:9"),
+    assert_int_equal(
+        answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS, "[2001:db8::7]:9"),
+               AF_INET, &out),
+        -1);
+    assert_string_equal(err, "mapped address [2001:db8::7]:9 is not a usable IPv4 address");
+    assert_int_equal(answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS, "0.0.0.0:9"),
                             AF_INET, &out),
                      -1);
-    assert_string_equal(err, "mapped address [2001:db8::7]:9 is not a usable IPv4 address");
-    assert_int_equal(
-        answer(response(STUN_SUCCESS, tid, STUN_ATTR_XOR_MAPPED_ADDRESS, "0.0.0.0:9"), AF_INET,
-               &out),
-        -1);
     assert_string_equal(err, "mapped address 0.0.0.0:9 is not a usable IPv4 address");
 }
 
