@@ -19,8 +19,8 @@ inputs_key() {
 }
 
 missing=()
-for c in podman:podman runc:runc mmdebstrap:mmdebstrap; do
-    command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
+for c in podman runc mmdebstrap; do
+    command -v "$c" >/dev/null || missing+=("$c")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || { echo "image: missing ${missing[*]} (run as root to install them)" >&2; exit 1; }
@@ -34,6 +34,7 @@ if [ "$(podman image inspect --format '{{index .Labels "xturn.inputs"}}' "$image
     exit 0
 fi
 scripts/image-base.sh build/image
+old=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 # Limits the build's containers may set (the hard ones, or less: runc refused 96367 processes
 # here, where 4096 works).
 nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
@@ -42,6 +43,7 @@ nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
 podman build --network none --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" \
     --build-arg "BUILD_BASE=$IMAGE_BUILD_BASE" --label "xturn.inputs=$key" \
     -t "$image" -f Containerfile .
-# The build stage's layers stay cached for the next build; its dangling images need not.
-podman image prune -f >/dev/null || true
+# The image this one replaces, now untagged (the build stage's layers stay, as cache).
+new=$(podman image inspect --format '{{.Id}}' "$image")
+[ -z "$old" ] || [ "$old" = "$new" ] || podman rmi "$old" >/dev/null 2>&1 || true
 echo "image: built $image ($key), $(podman image inspect --format '{{.Size}}' "$image") bytes" >&2

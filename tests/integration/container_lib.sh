@@ -17,6 +17,7 @@ XT_ULIMITS=(--ulimit "nofile=$XT_NOFILE:$XT_NOFILE" --ulimit "nproc=$XT_NPROC:$X
 container_rm() {
     xt_podman rm -f -t 0 "$XT_CNAME" >/dev/null 2>&1 || true
 }
+# shellcheck disable=SC2154 # rc is set in the trap itself
 trap 'rc=$?; container_rm; (exit $rc); xt_cleanup' EXIT
 
 # skip REASON: this test cannot run here; run.sh reports it as skipped, not failed.

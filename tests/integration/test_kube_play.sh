@@ -31,6 +31,7 @@ python3 "$XT_ROOT/contrib/kubernetes/daemonset-pod.py" \
 printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' \
     "$XT_NOFILE" "$XT_NOFILE" "$XT_NPROC" "$XT_NPROC" >"$XT_TMP/containers.conf"
 kube() { CONTAINERS_CONF="$XT_TMP/containers.conf" xt_podman "$@"; }
+# shellcheck disable=SC2317 # called by the trap
 pod_rm() { kube pod rm -f -t 0 "$pod" >/dev/null 2>&1 || true; }
 trap 'rc=$?; pod_rm; (exit $rc); xt_cleanup' EXIT
 

@@ -9,8 +9,9 @@
 PUB4=198.18.3.77 PUB6=2001:db8:3::77 STUN_PORT=3479
 
 topo_up
-command -v iptables >/dev/null && command -v ip6tables >/dev/null ||
+if ! command -v iptables >/dev/null || ! command -v ip6tables >/dev/null; then
     fail "iptables and ip6tables needed for the NAT (scripts/install-deps.sh)"
+fi
 nat_1to1() { # nat_1to1 IPTABLES INNER OUTER: INNER is OUTER on the peer side of the router
     ns_exec "$XT_NS_ROUTER" "$1" -t nat -A POSTROUTING -o "xt${XT_ID}p1" -s "$2" \
         -j SNAT --to-source "$3" || fail "$1: SNAT"
