@@ -82,5 +82,6 @@ include mk/bpf.mk
 include mk/soak.mk
 include mk/fuzz.mk
 include mk/bench.mk
+include mk/image.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(gcc make pkg-config libssl-dev openssl zlib1g-dev libcmocka-dev clang libmicrohttpd-dev
       iproute2 ethtool jq coturn procps python3 libbpf-dev libelf-dev bpftool linux-libc-dev tcpdump
-      gnuplot-nox libsystemd-dev libcap-dev systemd libclang-rt-14-dev chromium socat)
+      gnuplot-nox libsystemd-dev libcap-dev systemd libclang-rt-14-dev chromium socat iptables
+      podman runc mmdebstrap catatonit python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -166,6 +166,7 @@ static int settle_family(struct xturn_config *cfg, int family, char *err, size_t
     bool v4 = family == AF_INET;
     struct xt_addr *relay = v4 ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6;
     const struct xt_addr *pub = v4 ? &cfg->turn.public_v4 : &cfg->turn.public_v6;
+    const char *stun = cfg->public_stun[v4 ? 0 : 1].host;
     const struct xt_addr *first = xt_addr_first_of(cfg->listen, cfg->nlisten, family);
     char buf[XT_ADDR_STRLEN];
 
@@ -173,19 +174,20 @@ static int settle_family(struct xturn_config *cfg, int family, char *err, size_t
         *relay = *first;
         relay->port = 0;
     }
-    if (pub->family != 0 && relay->family == 0) {
+    if ((pub->family != 0 || stun) && relay->family == 0) {
         snprintf(err, errlen,
-                 "--public-%s: \"%s\": no %s relay address (give --relay-%s or an %s "
+                 "--public-%s: \"%s%s\": no %s relay address (give --relay-%s or an %s "
                  "--listen)",
-                 v4 ? "ipv4" : "ipv6", xt_addr_ip_str(pub, buf), v4 ? "IPv4" : "IPv6",
-                 v4 ? "ipv4" : "ipv6", v4 ? "IPv4" : "IPv6");
+                 v4 ? "ipv4" : "ipv6", stun ? "stun:" : "", stun ? stun : xt_addr_ip_str(pub, buf),
+                 v4 ? "IPv4" : "IPv6", v4 ? "ipv4" : "ipv6", v4 ? "IPv4" : "IPv6");
         return -1;
     }
     return 0;
 }
 
 /* The relay's configured addresses: on them, and on every other address of the host, peers are
- * reachable only at other allocations' relayed addresses (src/turn/turn_self.c). */
+ * reachable only at other allocations' relayed addresses (src/turn/turn_self.c). Room for all
+ * four extra addresses is kept, for a public one found by STUN later (config_set_public). */
 static int fill_self(struct xturn_config *cfg)
 {
     struct peer_policy *pol = &cfg->turn.policy;
@@ -253,6 +255,16 @@ static int check_tls(const struct xturn_config *cfg, char *err, size_t errlen)
                 return -1;
             }
     return 0;
+}
+
+void config_set_public(struct xturn_config *cfg, const struct xt_addr *ip)
+{
+    struct xt_addr *pub = ip->family == AF_INET ? &cfg->turn.public_v4 : &cfg->turn.public_v6;
+    struct peer_policy *pol = &cfg->turn.policy;
+
+    *pub = *ip;
+    pub->port = 0;
+    pol->self[pol->nself++] = *pub;
 }
 
 /* Cross-flag rules and derived values, once every flag is in. */
@@ -360,6 +372,8 @@ void config_free(struct xturn_config *cfg)
     free(cfg->tls_key);
     free(cfg->run_as_user);
     free(cfg->run_as_group);
+    free(cfg->public_stun[0].host);
+    free(cfg->public_stun[1].host);
     for (size_t i = 0; i < cfg->nxdp_ifaces; i++)
         free(cfg->xdp_ifaces[i]);
     free(cfg->xdp_ifaces);

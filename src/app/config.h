@@ -39,6 +39,12 @@ struct xturn_config {
     size_t nflag_secrets;   /* turn.secrets[0..n) came from flags, the rest from the file */
     uint32_t workers;       /* relay threads; 0: one per online CPU */
     bool no_udp_gso;        /* never UDP_SEGMENT: every datagram its own send */
+    /* --public-ipv4/--public-ipv6 stun:HOST[:PORT]: the STUN server asked once at start
+     * (public_stun.c) for turn.public_v4/v6; host NULL otherwise. [0] IPv4, [1] IPv6. */
+    struct public_stun {
+        char *host; /* a name or an IP address, without brackets */
+        uint16_t port;
+    } public_stun[2];
     /* Operations */
     struct xt_addr metrics;           /* family 0: no metrics endpoint */
     uint32_t drain_timeout_s;         /* 0: SIGTERM exits at once */
@@ -58,6 +64,9 @@ struct xturn_config {
  * free; config_free is safe either way. Resets getopt, so it may be called repeatedly. */
 int config_parse(int argc, char **argv, struct xturn_config *cfg, char *err, size_t errlen);
 void config_free(struct xturn_config *cfg);
+/* Sets the public address of ip's family (port ignored), found after config_parse, at most once
+ * per family and only where no --public-* address was given. */
+void config_set_public(struct xturn_config *cfg, const struct xt_addr *ip);
 /* The --help text: every flag, one line each, with its environment variable. */
 void config_usage(FILE *out);
 

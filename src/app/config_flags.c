@@ -157,14 +157,74 @@ static const char *apply_relay_ipv6(void *base, const char *val)
     return set_ip(&((struct xturn_config *)base)->turn.relay_v6, val, AF_INET6);
 }
 
+#define STUN_FORM "expected stun:HOST, stun:HOST:PORT or stun:[IPV6]:PORT"
+
+/* stun:HOST[:PORT] (HOST a name, an IPv4 address or a bracketed IPv6 one; a bare IPv6 address
+ * has no port): the STUN server that tells the public address at start. */
+static const char *set_stun(struct public_stun *s, const char *val)
+{
+    const char *end, *colon;
+    uint64_t port = XTURN_DEFAULT_PORT;
+    char *host, *pend;
+
+    if (*val == '[') {
+        val++;
+        end = strchr(val, ']');
+        if (!end || (end[1] != '\0' && end[1] != ':'))
+            return STUN_FORM;
+        colon = end[1] ? end + 1 : NULL;
+    } else {
+        colon = strchr(val, ':');
+        if (colon && strchr(colon + 1, ':'))
+            colon = NULL; /* a bare IPv6 address */
+        end = colon ? colon : val + strlen(val);
+    }
+    if (end == val || end - val > 253)
+        return "stun: needs a host name or address of at most 253 characters";
+    for (const char *p = val; p < end; p++)
+        if (*p <= ' ' || *p == '/' || *p == '[' || *p == ']' || (unsigned char)*p >= 0x7F)
+            return "stun: host contains a character no host name or address has";
+    if (colon && (!opt_parse_u64(colon + 1, &pend, 1, 65535, &port) || *pend != '\0'))
+        return "stun: expected a port from 1 to 65535 after the host";
+    host = strndup(val, (size_t)(end - val));
+    if (!host)
+        return OPT_OOM;
+    free(s->host);
+    s->host = host;
+    s->port = (uint16_t)port;
+    return NULL;
+}
+
+/* ADDR, or stun:HOST[:PORT] to ask a STUN server at start; the last one given counts. */
+static const char *apply_public(struct xturn_config *cfg, const char *val, int family)
+{
+    bool v4 = family == AF_INET;
+    struct xt_addr *pub = v4 ? &cfg->turn.public_v4 : &cfg->turn.public_v6;
+    struct public_stun *stun = &cfg->public_stun[v4 ? 0 : 1];
+    const char *why;
+
+    if (strncmp(val, "stun:", 5) == 0) {
+        why = set_stun(stun, val + 5);
+        if (!why)
+            memset(pub, 0, sizeof(*pub));
+        return why;
+    }
+    why = set_ip(pub, val, family);
+    if (!why) {
+        free(stun->host);
+        stun->host = NULL;
+    }
+    return why;
+}
+
 static const char *apply_public_ipv4(void *base, const char *val)
 {
-    return set_ip(&((struct xturn_config *)base)->turn.public_v4, val, AF_INET);
+    return apply_public(base, val, AF_INET);
 }
 
 static const char *apply_public_ipv6(void *base, const char *val)
 {
-    return set_ip(&((struct xturn_config *)base)->turn.public_v6, val, AF_INET6);
+    return apply_public(base, val, AF_INET6);
 }
 
 static const char *push_cidr(struct cidr **arr, size_t *n, const char *val)
@@ -312,10 +372,12 @@ const struct opt config_flags[] = {
          "IPv4 address relay sockets bind to (without it: the first IPv4 --listen)"),
     FUNC("relay-ipv6", "ADDR", apply_relay_ipv6, NULL,
          "IPv6 address relay sockets bind to (without it: the first IPv6 --listen)"),
-    FUNC("public-ipv4", "ADDR", apply_public_ipv4, NULL,
-         "IPv4 address advertised for relays behind 1:1 NAT (without it: the relay address)"),
-    FUNC("public-ipv6", "ADDR", apply_public_ipv6, NULL,
-         "IPv6 address advertised for relays (without it: the relay address)"),
+    FUNC("public-ipv4", "ADDR|stun:HOST[:PORT]", apply_public_ipv4, NULL,
+         "IPv4 address advertised for relays behind 1:1 NAT, or the STUN server to ask for it "
+         "once at start (without it: the relay address)"),
+    FUNC("public-ipv6", "ADDR|stun:HOST[:PORT]", apply_public_ipv6, NULL,
+         "IPv6 address advertised for relays, or the STUN server to ask for it once at start "
+         "(without it: the relay address)"),
     FUNCS("allow-peer", "CIDR", apply_allow_peer,
           "let clients reach these peers despite the default deny list"),
     FUNCS("deny-peer", "CIDR", apply_deny_peer, "never let clients reach these peers"),

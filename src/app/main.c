@@ -6,6 +6,7 @@
 
 #include "app/config.h"
 #include "app/daemon.h"
+#include "app/public_stun.h"
 #include "common/log.h"
 #include "xdp/xdp_stats.h"
 
@@ -80,6 +81,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "xturn: --log-file: \"%s\": %s\n", cfg.log_file, strerror(-parsed));
         config_free(&cfg);
         return 2;
+    }
+    if (public_stun_discover(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "xturn: %s\n", err);
+        xt_log(LOG_ERROR, "start-up failed", "error", err, NULL);
+        goto out;
     }
     d = daemon_new(&cfg, err, sizeof(err));
     if (!d) {

@@ -207,19 +207,26 @@ start_xturn() {
 # and require exit status 0, "xturn stopped" as the last log line, JSON log
 # lines only, and no sanitizer report on stderr.
 stop_xturn() {
-    local sig=${1:-TERM} i rc=0 last
+    local sig=${1:-TERM}
     daemon_alive || fail "daemon is not running at stop time"
     log "stopping daemon with SIG$sig"
     kill -s "$sig" "$XT_DAEMON_PID"
-    for i in $(seq 1 50); do
+    await_clean_exit "SIG$sig" 5
+}
+
+# await_clean_exit WHAT SECONDS: the daemon gone within SECONDS of WHAT (a signal), with what
+# stop_xturn requires.
+await_clean_exit() {
+    local what=$1 secs=$2 i rc=0 last
+    for i in $(seq 1 $((secs * 10))); do
         daemon_alive || break
         sleep 0.1
     done
-    daemon_alive && fail "daemon still running 5 s after SIG$sig"
+    daemon_alive && fail "daemon still running $secs s after $what"
     wait "$XT_DAEMON_PID" || rc=$?
     xt_forget "$XT_DAEMON_PID"
     XT_DAEMON_PID=""
-    [ "$rc" -eq 0 ] || fail "daemon exited with status $rc after SIG$sig (want 0)"
+    [ "$rc" -eq 0 ] || fail "daemon exited with status $rc after $what (want 0)"
     last=$(grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 || true)
     grep -qF 'xturn stopped' <<<"$last" || fail "last log line is not 'xturn stopped': $last"
     assert_json_log

@@ -2,6 +2,8 @@
 """A TURN client session for the integration tests, driven from the command line.
 
   turn_session.py SERVER SECRET allocate                 -> prints the Allocate response code
+  turn_session.py SERVER SECRET relayed                  -> a dual allocation's relayed
+      addresses, "IP PORT" a line
   turn_session.py SERVER SECRET hold PEER SECONDS [keep] -> allocates (prints "allocated"),
       relays a Send indication to PEER (an echo server) every 0.1 s for SECONDS, counting the
       echoes; prints "sent N received M"; deletes the allocation at the end unless "keep"
@@ -26,6 +28,11 @@ def main(argv):
             print(0)
         except TurnError as e:  # "Allocate: code N, want 0"
             print(str(e).split("code ")[-1].split(",")[0])
+        return 0
+    if argv[3] == "relayed":
+        for ip, port in client.allocate(families=(4, 6)):
+            print(ip, port)
+        client.refresh(lifetime=0)
         return 0
     if argv[3] == "channel":
         return channel(client, hostport(argv[4]), float(argv[5]), float(argv[6]))

@@ -227,6 +227,63 @@ static void test_relay_defaults_per_family(void **state)
     assert_string_equal(ip(&cfg.turn.public_v4), "203.0.113.9:0");
 }
 
+/* stun:HOST[:PORT] names the STUN server to ask at start instead of an address; the last of an
+ * address and a server given counts. */
+static void test_public_stun(void **state)
+{
+    static const struct {
+        const char *val, *host;
+        unsigned port;
+    } cases[] = {
+        {"stun:stun.example", "stun.example", 3478},
+        {"stun:stun.example:19302", "stun.example", 19302},
+        {"stun:198.18.2.2:3479", "198.18.2.2", 3479},
+        {"stun:2001:db8::9", "2001:db8::9", 3478},
+        {"stun:[2001:db8::9]", "2001:db8::9", 3478},
+        {"stun:[2001:db8::9]:1", "2001:db8::9", 1},
+    };
+    (void)state;
+    for (size_t i = 0; i < N(cases); i++) {
+        int fam = strchr(cases[i].host, ':') ? 1 : 0;
+        assert_int_equal(PARSE("--listen", "192.0.2.1", "--listen", "[2001:db8::1]",
+                               "--auth-secret", "s", fam ? "--public-ipv6" : "--public-ipv4",
+                               cases[i].val),
+                         0);
+        assert_string_equal(cfg.public_stun[fam].host, cases[i].host);
+        assert_int_equal(cfg.public_stun[fam].port, cases[i].port);
+        assert_null(cfg.public_stun[!fam].host);
+        assert_int_equal(cfg.turn.public_v4.family, 0);
+        assert_int_equal(cfg.turn.public_v6.family, 0);
+        assert_int_equal(cfg.turn.policy.nself, 4); /* 2 listen, 2 relay */
+        config_free(&cfg);
+    }
+    /* the last one given counts */
+    assert_int_equal(PARSE("--listen", "192.0.2.1", "--auth-secret", "s", "--public-ipv4", "stun:a",
+                           "--public-ipv4", "203.0.113.5"),
+                     0);
+    assert_null(cfg.public_stun[0].host);
+    assert_string_equal(ip(&cfg.turn.public_v4), "203.0.113.5:0");
+    config_free(&cfg);
+    assert_int_equal(PARSE("--listen", "192.0.2.1", "--auth-secret", "s", "--public-ipv4",
+                           "203.0.113.5", "--public-ipv4", "stun:b:7"),
+                     0);
+    assert_string_equal(cfg.public_stun[0].host, "b");
+    assert_int_equal(cfg.turn.public_v4.family, 0);
+    config_free(&cfg);
+    /* from the environment too; the address found later is advertised and is one of the self
+     * addresses (config_set_public) */
+    setenv("XTURN_PUBLIC_IPV4", "stun:stun.example:3479", 1);
+    assert_int_equal(PARSE("--listen", "192.0.2.1", "--auth-secret", "s"), 0);
+    assert_string_equal(cfg.public_stun[0].host, "stun.example");
+    assert_int_equal(cfg.public_stun[0].port, 3479);
+    struct xt_addr found;
+    assert_int_equal(xt_addr_parse("203.0.113.7:5555", 0, &found), 0);
+    config_set_public(&cfg, &found);
+    assert_string_equal(ip(&cfg.turn.public_v4), "203.0.113.7:0");
+    assert_int_equal(cfg.turn.policy.nself, 3); /* listen, relay, public */
+    assert_true(xt_addr_equal(&cfg.turn.policy.self[2], &cfg.turn.public_v4));
+}
+
 static void test_env_vars(void **state)
 {
     char *file = write_temp("envfilesecret\n");
@@ -373,6 +430,27 @@ static void test_errors(void **state)
         {{OK_BASE, "--public-ipv6", "192.0.2.1"}, "--public-ipv6: \"192.0.2.1\": expected an IPv6"},
         {{OK_BASE, "--public-ipv6", "2001:db8::5"},
          "--public-ipv6: \"2001:db8::5\": no IPv6 relay"},
+        {{OK_BASE, "--public-ipv4", "stun:"}, "--public-ipv4: \"stun:\": stun: needs a host"},
+        {{OK_BASE, "--public-ipv4", "stun::3478"}, "--public-ipv4: \"stun::3478\": stun: needs"},
+        {{OK_BASE, "--public-ipv4", "stun:h:0"},
+         "--public-ipv4: \"stun:h:0\": stun: expected a port from 1 to 65535 after the host"},
+        {{OK_BASE, "--public-ipv4", "stun:h:99999"}, "--public-ipv4: \"stun:h:99999\": stun: exp"},
+        {{OK_BASE, "--public-ipv4", "stun:h:"}, "--public-ipv4: \"stun:h:\": stun: expected a"},
+        {{OK_BASE, "--public-ipv4", "stun:h:1x"}, "--public-ipv4: \"stun:h:1x\": stun: expected"},
+        {{OK_BASE, "--public-ipv4", "stun:a b"},
+         "--public-ipv4: \"stun:a b\": stun: host contains"},
+        {{OK_BASE, "--public-ipv4", "stun:h/x"},
+         "--public-ipv4: \"stun:h/x\": stun: host contains"},
+        {{OK_BASE, "--public-ipv6", "stun:[2001:db8::1"},
+         "--public-ipv6: \"stun:[2001:db8::1\": expected stun:HOST, stun:HOST:PORT or "
+         "stun:[IPV6]:PORT"},
+        {{OK_BASE, "--public-ipv6", "stun:[2001:db8::1]x"},
+         "--public-ipv6: \"stun:[2001:db8::1]x\""},
+        {{OK_BASE, "--public-ipv6", "stun:[]:5"}, "--public-ipv6: \"stun:[]:5\": stun: needs a"},
+        {{OK_BASE, "--public-ipv6", "STUN:h"}, "--public-ipv6: \"STUN:h\": expected an IPv6"},
+        {{OK_BASE, "--public-ipv6", "stun:stun.example"},
+         "--public-ipv6: \"stun:stun.example\": no IPv6 relay address (give --relay-ipv6 or an "
+         "IPv6 --listen)"},
         {{OK_BASE, "--allow-peer", "10.0.0.0/33"}, "--allow-peer: \"10.0.0.0/33\": expected"},
         {{OK_BASE, "--deny-peer", "junk"}, "--deny-peer: \"junk\": expected"},
         {{OK_BASE, "--log-format", "xml"}, "--log-format: \"xml\": expected json or text"},
@@ -657,6 +735,7 @@ int main(void)
         T(test_defaults),
         T(test_every_flag),
         T(test_relay_defaults_per_family),
+        T(test_public_stun),
         T(test_env_vars),
         T(test_flag_overrides_env),
         T(test_empty_env_is_unset),
