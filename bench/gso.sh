@@ -38,6 +38,7 @@ mkdir -p "$OUT"
 export TOPO_TX_OFFLOAD=on
 # shellcheck source-path=SCRIPTDIR source=session.sh
 . "$ROOT/bench/session.sh"
+BG=$(background_cpu 2)
 session_up "$PASS_OBJ" || die "cannot build the topology"
 bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
 PIDS+=("$!")
@@ -88,9 +89,9 @@ done
 REFUSED=$(grep -c "refused UDP segmentation offload" "$OUT/xturn.log" || true)
 
 python3 - "$OUT/results.jsonl" "$DOC" "$SECS" "$REFUSED" "${CMDS[xturn]}" "${CMDS[coturn]}" \
-    "$ROOT/" <<'EOF'
+    "$ROOT/" "$BG" <<'EOF'
 import json, sys
-path, doc, secs, refused, xcmd, ccmd, root = sys.argv[1:]
+path, doc, secs, refused, xcmd, ccmd, root, bg = sys.argv[1:]
 xcmd, ccmd = xcmd.replace(root, ""), ccmd.replace(root, "")
 rows = [json.loads(l) for l in open(path) if l.strip()]
 get = {(r["relay"], r["size"], r["rate"]): r for r in rows}
@@ -103,7 +104,8 @@ L = ["## UDP GSO (offloads on)", "",
      f"allocations (UDP clients, 4→4) at fixed rates; {secs} s measured per point. **relay CPU**: "
      "the relay process's threads' run time per relayed packet (2 × delivered), as in the "
      "tables above. " + ("The kernel refused GSO in this run." if refused != "0" else
-                           "The kernel took GSO in this run (xturn logged no refusal)."), "",
+                           "The kernel took GSO in this run (xturn logged no refusal).") +
+     f" Background load before the run: {bg} busy CPUs.", "",
      "| payload | offered pps | xturn: loss % | relay CPU ns/pkt | `--no-udp-gso`: loss % | relay CPU ns/pkt | coturn: loss % | relay CPU ns/pkt | xturn / coturn | GSO / no GSO |",
      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 for size, rate in sorted({(r["size"], r["rate"]) for r in rows}):

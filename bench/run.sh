@@ -72,7 +72,8 @@ RESULTS=$TMP/results.jsonl
 PIDS=()
 START=$SECONDS
 
-. "$ROOT/bench/topology.sh"
+# shellcheck source-path=SCRIPTDIR source=session.sh
+. "$ROOT/bench/session.sh"
 
 log() { printf '[bench +%ss] %s\n' $((SECONDS - START)) "$*" >&2; }
 
@@ -157,13 +158,6 @@ fi
 ! full_report || command -v gnuplot >/dev/null ||
     die "gnuplot missing (Debian package gnuplot-nox: make deps)"
 
-# ---- CPU: whole machine, from /proc/stat ----
-# cpu_sample: "busy total" jiffies of all CPUs. busy = user nice system irq softirq; total
-# also has idle, iowait and steal (time the hypervisor gave to others is not ours).
-cpu_sample() {
-    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
-}
-
 # Our own processes' CPU, as a second, less noisy measure on a shared machine: the generator,
 # the sink and the relay run in a cpuacct cgroup of their own (its usage counts exited
 # processes too), to which the ksoftirqd threads' run time is added. This kernel does not
@@ -224,15 +218,6 @@ print(json.dumps({"cpu_model": a[0], "cpus": int(a[1]), "memory": a[2], "kernel"
 EOF
 }
 
-# background_cpu SECONDS: whole-machine busy CPUs (0..NCPU) with none of our load running.
-background_cpu() {
-    local s0 s1
-    s0=$(cpu_sample)
-    sleep "$1"
-    s1=$(cpu_sample)
-    awk -v a="$s0" -v b="$s1" -v n="$NCPU" 'BEGIN { split(a, x, " "); split(b, y, " ");
-        printf "%.3f", n * (y[1] - x[1]) / (y[2] - x[2]) }'
-}
 
 # shown TEXT: a command line as the report shows it (the run copies as build/, the temporary
 # folder as $TMP).
