@@ -16,32 +16,21 @@ SECS=${1:-4}
 RATES=${BENCH_GSO_RATES:-"20000 40000 80000"}
 SIZES=${BENCH_GSO_SIZES:-"100 1200"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-XTURN=$ROOT/build/xturn
-BENCH=$ROOT/build/xturn-bench
-PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
 OUT=$ROOT/build/gso
 DOC=$ROOT/bench/gso.md
 SECRET=gso-secret
-PORT=3478
-SINK_PORT=5000
-
-die() {
-    echo "$0: $*" >&2
-    exit 2
-}
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do [ -e "$f" ] || die "$f missing (make)"; done
-command -v turnserver >/dev/null || die "coturn missing (apt-get install coturn)"
-mkdir -p "$OUT"
-: >"$OUT/results.jsonl"
 
 export TOPO_TX_OFFLOAD=on
 # shellcheck source-path=SCRIPTDIR source=session.sh
 . "$ROOT/bench/session.sh"
+die() { session_die "$@"; }
+session_check
+command -v turnserver >/dev/null || die "coturn missing (apt-get install coturn)"
+mkdir -p "$OUT"
+: >"$OUT/results.jsonl"
 BG=$(background_cpu 2)
 session_up "$PASS_OBJ" || die "cannot build the topology"
-bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
-PIDS+=("$!")
+session_sink
 
 declare -A CMDS=(
     [xturn]="$XTURN --listen $BT_RELAY4:$PORT --realm xturn --auth-secret $SECRET --log-level warn --workers $(nproc)"

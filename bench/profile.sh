@@ -21,38 +21,21 @@ TRANSPORT=${5:-udp}
 NAME=$MODE
 [ "$TRANSPORT" = udp ] || NAME=$MODE-$TRANSPORT
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-XTURN=$ROOT/build/xturn
-BENCH=$ROOT/build/xturn-bench
-PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
 OUT=$ROOT/build/profile
 SECRET=profile-secret
-PORT=3478
-SINK_PORT=5000
 
 case "$MODE/$TRANSPORT" in userspace/udp | userspace/tcp | userspace/tls | xdp/udp) ;; *)
     echo "usage: $0 [userspace|xdp] [RATE] [SECONDS] [SIZE] [udp|tcp|tls] (xdp: udp)" >&2
     exit 2
     ;;
 esac
-[ "$(id -u)" = 0 ] || {
-    echo "$0: needs root (network namespaces)" >&2
-    exit 2
-}
-command -v perf >/dev/null || {
-    echo "$0: perf missing (apt-get install linux-perf)" >&2
-    exit 2
-}
-for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do
-    [ -e "$f" ] || {
-        echo "$0: $f missing (make)" >&2
-        exit 2
-    }
-done
+# shellcheck source-path=SCRIPTDIR source=session.sh
+. "$ROOT/bench/session.sh"
+session_check
+command -v perf >/dev/null || session_die "perf missing (apt-get install linux-perf)"
 mkdir -p "$OUT"
 rm -f "$OUT/$NAME.syscalls.txt"
 
-# shellcheck source-path=SCRIPTDIR source=session.sh
-. "$ROOT/bench/session.sh"
 session_up "$PASS_OBJ" || {
     echo "$0: cannot build the topology" >&2
     exit 1
@@ -71,8 +54,7 @@ fi
 ip netns exec "$BT_NS_RELAY" "$XTURN" "${args[@]}" >"$OUT/$NAME.xturn.log" 2>&1 &
 XPID=$!
 PIDS+=("$XPID")
-bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
-PIDS+=("$!")
+session_sink
 sleep 1
 kill -0 "$XPID" || {
     cat "$OUT/$NAME.xturn.log" >&2

@@ -14,27 +14,17 @@ set -euo pipefail
 N=${1:-19000}
 W=${2:-256}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-XTURN=$ROOT/build/xturn
-BENCH=$ROOT/build/xturn-bench
-PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
 OUT=$ROOT/build/scale
 DOC=$ROOT/bench/scale.md
 SECRET=scale-secret
-PORT=3478
-SINK_PORT=5000
 RATE=20000
 HOLD=15
 
-die() {
-    echo "$0: $*" >&2
-    exit 2
-}
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do [ -e "$f" ] || die "$f missing (make)"; done
-mkdir -p "$OUT"
-
 # shellcheck source-path=SCRIPTDIR source=session.sh
 . "$ROOT/bench/session.sh"
+die() { session_die "$@"; }
+session_check
+mkdir -p "$OUT"
 session_up "$PASS_OBJ" || die "cannot build the topology"
 
 # Room for N relayed ports on one address: the default range holds 16 383.
@@ -43,8 +33,7 @@ XARGS=(--listen "$BT_RELAY4:$PORT" --realm xturn --auth-secret "$SECRET" --log-l
 ip netns exec "$BT_NS_RELAY" "$XTURN" "${XARGS[@]}" >"$OUT/xturn.log" 2>&1 &
 XPID=$!
 PIDS+=("$XPID")
-bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
-PIDS+=("$!")
+session_sink
 sleep 1
 kill -0 "$XPID" 2>/dev/null || die "xturn did not start: $(tail -n 2 "$OUT/xturn.log")"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$XPID/status"; }

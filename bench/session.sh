@@ -6,6 +6,32 @@
 # shellcheck source-path=SCRIPTDIR source=topology.sh
 . "$ROOT/bench/topology.sh"
 PIDS=()
+# shellcheck disable=SC2034 # used by the scripts that source this
+{
+    XTURN=$ROOT/build/xturn
+    BENCH=$ROOT/build/xturn-bench
+    PASS_OBJ=$ROOT/build/bpf/xdp_pass.bpf.o
+    PORT=3478
+    SINK_PORT=5000
+}
+
+session_die() {
+    echo "$0: $*" >&2
+    exit 2
+}
+
+# session_check: root, and the build's pieces a run needs; exits 2 saying what is missing.
+session_check() {
+    local f
+    [ "$(id -u)" = 0 ] || session_die "needs root (network namespaces)"
+    for f in "$XTURN" "$BENCH" "$PASS_OBJ"; do [ -e "$f" ] || session_die "$f missing (make)"; done
+}
+
+# session_sink: `xturn-bench sink --echo` on the peer's IPv4 address, port SINK_PORT.
+session_sink() {
+    bt_exec "$BT_NS_PEER" "$BENCH" sink --listen "$BT_PEER4:$SINK_PORT" --echo >/dev/null 2>&1 &
+    PIDS+=("$!")
+}
 session_cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
