@@ -156,6 +156,13 @@ static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragm
     return handle;
 }
 
+int worker_relayed_adopt(struct worker *w, int fd, const struct xt_addr *addr, void *owner)
+{
+    int err = udp_filter_attach(fd, filter_of(w, addr->family));
+
+    return err ? err : worker_sock_add(w, fd, WS_RELAYED, owner, addr, on_readable);
+}
+
 static void io_relayed_close(void *ctx, int handle)
 {
     worker_sock_close(ctx, handle);
@@ -321,10 +328,12 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
         int fd, handle;
 
         o.filter = filter_of(w, a->family);
-        fd = udp_socket_open(a, &o);
+        fd = w->adopt.fds ? worker_adopt_listen(w, a, SOCK_DGRAM, o.filter, err, errlen)
+                          : udp_socket_open(a, &o);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s%s: %s", xt_addr_str(a, as), what,
-                     strerror(-fd));
+            if (!w->adopt.fds)
+                snprintf(err, errlen, "cannot listen on %s%s: %s", xt_addr_str(a, as), what,
+                         strerror(-fd));
             return -1;
         }
         handle =
@@ -340,7 +349,8 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
 }
 
 struct worker *worker_new(const struct xturn_config *cfg, const struct worker_deps *deps,
-                          bool reuseport, char *err, size_t errlen)
+                          bool reuseport, const struct worker_adopt *adopt, char *err,
+                          size_t errlen)
 {
     struct worker *w = calloc(1, sizeof(*w));
     struct turn_io io;
@@ -357,6 +367,8 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
     w->streams.limits = deps->limits;
     w->streams.tls = deps->tls;
     w->streams.spare_fd = -1;
+    if (adopt)
+        w->adopt = *adopt;
     pthread_mutex_init(&w->published_lock, NULL);
     udp_tx_init(&w->tx);
     w->tx.gso_off = w->gso_off_known = cfg->no_udp_gso;
@@ -383,6 +395,13 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
         streams_open(w, reuseport, err, errlen) != 0 || dtls_open(w, err, errlen) != 0 ||
         tcp_relay_new(w, err, errlen) != 0)
         goto fail;
+    if (w->adopted != w->adopt.n) {
+        snprintf(err, errlen,
+                 "the old process passed %zu listen sockets for a worker, this "
+                 "configuration has %zu",
+                 w->adopt.n, w->adopted);
+        goto fail;
+    }
     io = (struct turn_io){.ctx = w,
                           .relayed_open = io_relayed_open,
                           .relayed_close = io_relayed_close,
@@ -410,7 +429,10 @@ fail:
 
 int worker_start(struct worker *w)
 {
-    int rc = pthread_create(&w->thread, NULL, run, w);
+    int rc;
+
+    w->stopping = false;
+    rc = pthread_create(&w->thread, NULL, run, w);
     w->running = rc == 0;
     return -rc;
 }

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Live upgrade (SIGUSR2, issue 13): xturn runs from a copy of the binary in a temporary
+# directory; while sessions run (UDP channels 4->4, Send indications, a plain TCP client, and a
+# client sending Refresh, CreatePermission and ChannelBind all along), that file is replaced by
+# another copy and the daemon gets SIGUSR2. Every session ends without loss and every request
+# succeeds (retransmissions allowed), the old process exits 0, the new one runs from the new file
+# and serves a new client. Then a failed upgrade: the file is a script that exits 1; the daemon
+# logs why and serves on.
+export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+BIN_DIR="$XT_TMP/bin"
+SRC_BIN=$XTURN
+mkdir -p "$BIN_DIR"
+cp "$SRC_BIN" "$BIN_DIR/xturn"
+XTURN="$BIN_DIR/xturn"
+
+# replace_binary FILE: FILE becomes the binary's path as a package upgrade does it (a new inode
+# renamed over the old one).
+replace_binary() {
+    cp "$1" "$BIN_DIR/xturn.new"
+    chmod 0755 "$BIN_DIR/xturn.new"
+    mv -f "$BIN_DIR/xturn.new" "$BIN_DIR/xturn"
+}
+
+# bg_uclient OUT ARGS...: turnutils_uclient in the client ns, in the background (pid in BG_PID).
+bg_uclient() {
+    local out=$1
+    shift
+    timeout -k 3 40 ip netns exec "$XT_NS_CLIENT" turnutils_uclient "$@" >"$out" 2>&1 </dev/null &
+    BG_PID=$!
+    XT_PIDS+=("$BG_PID")
+}
+
+bg_wait() { # bg_wait PID WHAT: its exit status must be 0
+    local rc=0
+    wait "$1" || rc=$?
+    xt_forget "$1"
+    [ "$rc" -eq 0 ] || fail "$2 exited with status $rc"
+}
+
+topo_up
+start_peer
+start_xturn --workers 2
+old_pid=$XT_DAEMON_PID
+
+# ---- sessions across the switch ----
+bg_uclient "$XT_TMP/chan.out" "${XT_REST_ARGS[@]}" -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+chan_pid=$BG_PID
+bg_uclient "$XT_TMP/send.out" "${XT_REST_ARGS[@]}" -s -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+send_pid=$BG_PID
+bg_uclient "$XT_TMP/tcp.out" "${XT_REST_ARGS[@]}" -t -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+tcp_pid=$BG_PID
+ip netns exec "$XT_NS_CLIENT" timeout -k 3 40 python3 "$XT_DIR/turn_session.py" \
+    "$XT_RELAY4:$XT_PORT" "$XT_SECRET" requests "$XT_PEER4:$XT_PEER_PORT" 8 \
+    >"$XT_TMP/requests.out" 2>&1 </dev/null &
+req_pid=$!
+XT_PIDS+=("$req_pid")
+
+sleep 2
+replace_binary "$SRC_BIN"
+log "binary replaced; SIGUSR2 to $old_pid"
+kill -USR2 "$old_pid"
+rc=0
+for _ in $(seq 1 150); do
+    kill -0 "$old_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$old_pid" 2>/dev/null && fail "the old process still runs 15 s after SIGUSR2"
+wait "$old_pid" || rc=$?
+xt_forget "$old_pid"
+[ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0)"
+grep -q '"message":"live upgrade: handed over, exiting"' "$XT_LOG" || fail "no hand-over logged"
+new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
+[ -n "$new_pid" ] && kill -0 "$new_pid" 2>/dev/null || fail "the new process ($new_pid) does not run"
+XT_DAEMON_PID=$new_pid
+XT_PIDS+=("$new_pid")
+exe=$(readlink "/proc/$new_pid/exe")
+[ "$exe" = "$XTURN" ] || fail "the new process runs $exe, not $XTURN"
+log "handed over to pid $new_pid, running $exe: $(grep -o '"message":"live upgrade: state taken over".*' "$XT_LOG")"
+
+bg_wait "$chan_pid" "the channel session"
+assert_no_loss "$XT_TMP/chan.out"
+bg_wait "$send_pid" "the Send indication session"
+assert_no_loss "$XT_TMP/send.out"
+bg_wait "$tcp_pid" "the TCP session"
+assert_no_loss "$XT_TMP/tcp.out"
+bg_wait "$req_pid" "the request session"
+grep -qE '^requests [0-9]+ failed 0 ' "$XT_TMP/requests.out" ||
+    fail "requests during the switch failed: $(cat "$XT_TMP/requests.out")"
+log "$(cat "$XT_TMP/requests.out")"
+uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+uclient_ok "${XT_REST_ARGS[@]}" -t -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+
+# ---- a failed upgrade: the new binary exits 1 ----
+printf '#!/bin/sh\nexit 1\n' >"$XT_TMP/broken"
+replace_binary "$XT_TMP/broken"
+kill -USR2 "$new_pid"
+for _ in $(seq 1 50); do
+    grep -q '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" && break
+    sleep 0.1
+done
+grep '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" |
+    grep -q 'exited with status 1' || fail "the failed upgrade is not logged with its reason"
+kill -0 "$new_pid" 2>/dev/null || fail "the daemon died in a failed upgrade"
+uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+log "failed upgrade: logged, still serving"
+
+# The new process is not this shell's child: stop it by hand.
+kill -TERM "$new_pid"
+for _ in $(seq 1 50); do
+    kill -0 "$new_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$new_pid" 2>/dev/null && fail "the new process still runs 5 s after SIGTERM"
+xt_forget "$new_pid"
+grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 | grep -qF 'xturn stopped' ||
+    fail "the last log line is not 'xturn stopped'"
+assert_json_log
+grep -qE 'Sanitizer|runtime error:' "$XT_ERR" && fail "sanitizer report on daemon stderr"
+pass
