@@ -82,9 +82,8 @@ void daemon_upgrade(struct daemon *d)
         upgrade_wait(&c, "DONE", err, sizeof(err)) != 0)
         goto fail;
     xt_log(LOG_INFO, "live upgrade: handed over, exiting", XT_NUM("new_pid", c.pid),
-           XT_NUM("allocations", turn_shared_allocations(d->shared)),
-           XT_NUM("sockets", m.nfds), XT_NUM("state_bytes", len),
-           XT_NUM("paused_ms", xt_mono_ms() - paused_at), NULL);
+           XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", m.nfds),
+           XT_NUM("state_bytes", len), XT_NUM("paused_ms", xt_mono_ms() - paused_at), NULL);
     d->handed_over = true;
     close(c.ch);
     goto out;
@@ -106,8 +105,10 @@ static int restore(struct daemon *d, struct worker_deps *deps, struct upgrade_ma
     struct turn_time now = time_now();
 
     if (m->nworkers != d->nworkers) {
-        snprintf(err, errlen, "the old process ran %zu workers, this one would run %zu "
-                 "(--workers must stay the same)", m->nworkers, d->nworkers);
+        snprintf(err, errlen,
+                 "the old process ran %zu workers, this one would run %zu "
+                 "(--workers must stay the same)",
+                 m->nworkers, d->nworkers);
         return -1;
     }
     if (turn_snapshot_restore_shared(&m->snap, d->shared, &now, err, errlen) != 0)
@@ -146,17 +147,16 @@ int daemon_take_over(struct daemon *d, struct worker_deps *deps, char *err, size
     rc = restore(d, deps, &m, err, errlen);
     if (rc == 0)
         xt_log(LOG_INFO, "live upgrade: state taken over",
-               XT_NUM("allocations", turn_shared_allocations(d->shared)),
-               XT_NUM("sockets", nfds), XT_NUM("state_bytes", len),
-               XT_NUM("skipped_bytes", m.snap.skipped), XT_NUM("restore_ms", xt_mono_ms() - t0),
-               NULL);
+               XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", nfds),
+               XT_NUM("state_bytes", len), XT_NUM("skipped_bytes", m.snap.skipped),
+               XT_NUM("restore_ms", xt_mono_ms() - t0), NULL);
     upgrade_manifest_free(&m, true);
     return rc;
 }
 
 void daemon_took_over(struct daemon *d)
 {
-    service_ready_main("relaying (live upgrade)");
+    service_ready_main("relaying");
     upgrade_say(d->upgrade_ch, "DONE", NULL);
     close(d->upgrade_ch);
     d->upgrade_ch = -1;

@@ -65,17 +65,21 @@ void upgrade_forget(void)
     exe_path = NULL;
 }
 
-/* Our environment without a variable of a previous upgrade, plus var: NULL without memory. */
+/* Our environment plus var, without a variable of a previous upgrade, and without systemd's
+ * WATCHDOG_PID when it names us: the watchdog follows MAINPID to the new process, which then
+ * pings (sd_watchdog_enabled would ignore it, another pid's). NULL without memory. */
 static char **child_environ(char *var)
 {
     size_t n = 0, k = 0, plen = strlen(UPGRADE_ENV);
-    char **envp;
+    char **envp, watchdog_pid[64];
 
+    snprintf(watchdog_pid, sizeof(watchdog_pid), "WATCHDOG_PID=%ld", (long)getpid());
     while (environ[n])
         n++;
     envp = calloc(n + 2, sizeof(*envp));
     for (size_t i = 0; envp && i < n; i++)
-        if (strncmp(environ[i], UPGRADE_ENV, plen) != 0 || environ[i][plen] != '=')
+        if ((strncmp(environ[i], UPGRADE_ENV, plen) != 0 || environ[i][plen] != '=') &&
+            strcmp(environ[i], watchdog_pid) != 0)
             envp[k++] = environ[i];
     if (envp)
         envp[k] = var;
@@ -282,8 +286,7 @@ int upgrade_channel(char *err, size_t errlen)
     if (end == v || *end || fd < 0 || fd > INT_MAX ||
         getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_SEQPACKET ||
         fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0) {
-        snprintf(err, errlen, "%s=\"%s\": not the descriptor of a control channel", UPGRADE_ENV,
-                 v);
+        snprintf(err, errlen, "%s=\"%s\": not the descriptor of a control channel", UPGRADE_ENV, v);
         return -2;
     }
     unsetenv(UPGRADE_ENV);

@@ -154,8 +154,10 @@ static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfd
         }
         for (uint64_t k = 0; k < w->nlisten; k++)
             if (claim(used, nfds, (uint64_t)w->first_listen + k) != 0) {
-                snprintf(err, errlen, "hand-over: worker %zu: listen socket %llu not passed or "
-                         "named twice", i, (unsigned long long)(w->first_listen + k));
+                snprintf(err, errlen,
+                         "hand-over: worker %zu: listen socket %llu not passed or "
+                         "named twice",
+                         i, (unsigned long long)(w->first_listen + k));
                 return -1;
             }
         w->conns = calloc(nconns + 1, sizeof(*w->conns));
@@ -170,8 +172,10 @@ static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfd
             c->pad = (uint8_t)get(r, 1);
             if (get_addr(r, &c->client) != 0 || get_addr(r, &c->local) != 0 || c->pad > 3 ||
                 claim(used, nfds, c->index) != 0) {
-                snprintf(err, errlen, "hand-over: worker %zu, connection %zu: bad address, "
-                         "padding or socket", i, k);
+                snprintf(err, errlen,
+                         "hand-over: worker %zu, connection %zu: bad address, "
+                         "padding or socket",
+                         i, k);
                 return -1;
             }
         }
@@ -226,8 +230,8 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
     if (turn_snapshot_decode(r.p, snap_len, &m->snap, err, errlen) != 0)
         goto out;
     if (m->snap.nservers != m->nworkers) {
-        snprintf(err, errlen, "hand-over: %zu workers but %zu servers in the snapshot",
-                 m->nworkers, m->snap.nservers);
+        snprintf(err, errlen, "hand-over: %zu workers but %zu servers in the snapshot", m->nworkers,
+                 m->snap.nservers);
         goto out;
     }
     rc = 0;

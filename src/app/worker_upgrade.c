@@ -31,9 +31,9 @@ static bool sock_is(int fd, int type, const struct xt_addr *local, const struct 
         xt_addr_from_sockaddr((struct sockaddr *)&ss, len, &a) != 0 || !xt_addr_equal(&a, local))
         return false;
     len = sizeof(ss);
-    return !peer || (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
-                     xt_addr_from_sockaddr((struct sockaddr *)&ss, len, &a) == 0 &&
-                     xt_addr_equal(&a, peer));
+    return !peer ||
+           (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+            xt_addr_from_sockaddr((struct sockaddr *)&ss, len, &a) == 0 && xt_addr_equal(&a, peer));
 }
 
 int worker_adopt_listen(struct worker *w, const struct xt_addr *a, int type,
@@ -43,14 +43,16 @@ int worker_adopt_listen(struct worker *w, const struct xt_addr *a, int type,
     int fd, rc;
 
     if (w->adopted >= w->adopt.n) {
-        snprintf(err, errlen, "the old process passed %zu listen sockets for a worker, this "
-                 "configuration has more (%s)", w->adopt.n, xt_addr_str(a, as));
+        snprintf(err, errlen,
+                 "the old process passed %zu listen sockets for a worker, this "
+                 "configuration has more (%s)",
+                 w->adopt.n, xt_addr_str(a, as));
         return -1;
     }
     fd = w->adopt.fds[w->adopted];
     if (!sock_is(fd, type, a, NULL)) {
-        snprintf(err, errlen, "listen socket %zu of the old process is not %s over %s",
-                 w->adopted, xt_addr_str(a, as), type == SOCK_DGRAM ? "UDP" : "TCP");
+        snprintf(err, errlen, "listen socket %zu of the old process is not %s over %s", w->adopted,
+                 xt_addr_str(a, as), type == SOCK_DGRAM ? "UDP" : "TCP");
         return -1;
     }
     if (filter && (rc = udp_filter_attach(fd, filter)) != 0) {
@@ -81,8 +83,7 @@ static int export_index(void *ctx, int handle, bool relayed)
     if (handle < 0 || (size_t)handle >= x->w->nsocks || !(s = x->w->socks[handle]) ||
         relayed != (s->kind == WS_RELAYED))
         return -1;
-    if (x->index[handle] < 0 && relayed &&
-        (x->index[handle] = upgrade_push_fd(x->m, s->ev.fd)) < 0)
+    if (x->index[handle] < 0 && relayed && (x->index[handle] = upgrade_push_fd(x->m, s->ev.fd)) < 0)
         x->failed = true;
     return x->index[handle];
 }
@@ -192,8 +193,7 @@ static int adopt_conns(struct import_ctx *x, const struct upgrade_worker *uw, ch
     return 0;
 }
 
-int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char *err,
-                   size_t errlen)
+int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char *err, size_t errlen)
 {
     const struct upgrade_worker *uw = &m->workers[i];
     struct import_ctx x = {.w = w, .m = m, .handle = malloc((m->nfds + 1) * sizeof(int))};
