@@ -23,7 +23,12 @@ struct upgrade_conn {
     uint32_t index; /* in fds */
     uint8_t pad;    /* ChannelData padding still to skip (the framer's state) */
     struct xt_addr client, local;
+    uint8_t *partial; /* the start of a message read already (malloc'd), plen bytes */
+    uint32_t plen;
 };
+
+/* The most bytes of an incomplete message a connection carries over (a whole message is less). */
+#define UPGRADE_PARTIAL_MAX (1u << 17)
 
 /* One worker's sockets: its listen sockets are fds[first_listen .. first_listen + nlisten), in the
  * order the worker opens them; then its moving connections. */

@@ -3,7 +3,7 @@
  * Big-endian throughout:
  *   "XTURNUPG", version (2), nfds (4), nworkers (4),
  *   per worker: first_listen (4), nlisten (4), nconns (4),
- *     per connection: index (4), pad (1), client (19), local (19),
+ *     per connection: index (4), pad (1), client (19), local (19), partial length (4), partial,
  *   snapshot length (4), snapshot.
  * An address is its family (1: 4 or 6), port (2), IP (16). The version changes with any change
  * here: a reader refuses another. */
@@ -19,7 +19,7 @@
 #define MAGIC_LEN    8
 #define WIRE_VERSION 1
 #define ADDR_LEN     19
-#define CONN_LEN     (4 + 1 + 2 * ADDR_LEN)
+#define CONN_LEN     (4 + 1 + 2 * ADDR_LEN + 4) /* and the partial message */
 
 int upgrade_push_fd(struct upgrade_manifest *m, int fd)
 {
@@ -36,8 +36,11 @@ void upgrade_manifest_free(struct upgrade_manifest *m, bool close_fds)
     for (size_t i = 0; close_fds && i < m->nfds; i++)
         if (m->fds[i] >= 0)
             close(m->fds[i]);
-    for (size_t i = 0; i < m->nworkers; i++)
+    for (size_t i = 0; i < m->nworkers; i++) {
+        for (size_t k = 0; k < m->workers[i].nconns; k++)
+            free(m->workers[i].conns[k].partial);
         free(m->workers[i].conns);
+    }
     free(m->workers);
     free(m->fds);
     turn_snapshot_free(&m->snap);
@@ -68,8 +71,11 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
 
     if (turn_snapshot_encode(&m->snap, &snap, &snap_len) != 0)
         return -1;
-    for (size_t i = 0; i < m->nworkers; i++)
+    for (size_t i = 0; i < m->nworkers; i++) {
         n += 12 + m->workers[i].nconns * CONN_LEN;
+        for (size_t k = 0; k < m->workers[i].nconns; k++)
+            n += m->workers[i].conns[k].plen;
+    }
     *len = n + snap_len;
     *out = p = malloc(*len);
     if (!p) {
@@ -86,6 +92,10 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
         for (size_t k = 0; k < w->nconns; k++) {
             p = put(put(p, w->conns[k].index, 4), w->conns[k].pad, 1);
             p = put_addr(put_addr(p, &w->conns[k].client), &w->conns[k].local);
+            p = put(p, w->conns[k].plen, 4);
+            if (w->conns[k].plen)
+                memcpy(p, w->conns[k].partial, w->conns[k].plen);
+            p += w->conns[k].plen;
         }
     }
     p = put(p, snap_len, 4);
@@ -170,14 +180,20 @@ static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfd
             struct upgrade_conn *c = &w->conns[k];
             c->index = (uint32_t)get(r, 4);
             c->pad = (uint8_t)get(r, 1);
-            if (get_addr(r, &c->client) != 0 || get_addr(r, &c->local) != 0 || c->pad > 3 ||
-                claim(used, nfds, c->index) != 0) {
+            bool bad = get_addr(r, &c->client) != 0 || get_addr(r, &c->local) != 0 || c->pad > 3 ||
+                       claim(used, nfds, c->index) != 0;
+            c->plen = (uint32_t)get(r, 4);
+            if (bad || c->plen > UPGRADE_PARTIAL_MAX || c->plen > (size_t)(r->end - r->p) ||
+                (c->plen && !(c->partial = malloc(c->plen)))) {
                 snprintf(err, errlen,
-                         "hand-over: worker %zu, connection %zu: bad address, "
-                         "padding or socket",
+                         "hand-over: worker %zu, connection %zu: bad address, padding, socket "
+                         "or partial message",
                          i, k);
                 return -1;
             }
+            if (c->plen)
+                memcpy(c->partial, r->p, c->plen);
+            r->p += c->plen;
         }
     }
     return 0;

@@ -191,14 +191,17 @@ struct stream_handover {
 void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct stream_handover *h,
                    uint8_t *bytes, size_t len);
 
-/* A live upgrade (worker_stream_accept.c): whether the connection can move (plain TCP, between
- * messages, nothing left to write), and taking one over (fd included, even on failure): its
- * handle or -errno. */
+/* A live upgrade (worker_stream_accept.c): whether the connection can move (plain TCP, nothing
+ * left to write); what the new process needs of it beside its socket (the framer's state, the
+ * client, the incomplete message it holds); taking one over (fd included, even on failure): its
+ * handle or -errno; and handing the taken-over connection its incomplete message (false: that
+ * closed it). */
 bool streams_conn_movable(const struct wconn *c);
-/* What the new process needs of it beside its socket: the framer's state and the client. */
-void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client);
+void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client,
+                       const uint8_t **partial, size_t *plen);
 int streams_adopt_conn(struct worker *w, int fd, const struct xt_addr *local,
                        const struct xt_addr *client, uint8_t pad);
+bool streams_adopt_input(struct worker *w, int handle, uint8_t *bytes, size_t len);
 
 /* worker_tcp_relay.c: RFC 6062 TCP allocations */
 int tcp_relay_new(struct worker *w, char *err, size_t errlen);

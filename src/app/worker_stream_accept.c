@@ -131,14 +131,17 @@ void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct
 
 bool streams_conn_movable(const struct wconn *c)
 {
-    return !c->tls && !c->tls_wanted && !c->detecting && c->transport == TURN_TCP && !c->plen &&
+    return !c->tls && !c->tls_wanted && !c->detecting && c->transport == TURN_TCP &&
            !stream_out_pending(&c->out);
 }
 
-void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client)
+void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client,
+                       const uint8_t **partial, size_t *plen)
 {
     *pad = c->framer.pad;
     *client = c->client;
+    *partial = c->partial;
+    *plen = c->plen;
 }
 
 int streams_adopt_conn(struct worker *w, int fd, const struct xt_addr *local,
@@ -159,6 +162,11 @@ int streams_adopt_conn(struct worker *w, int fd, const struct xt_addr *local,
     c->framer.pad = pad;
     c->got_message = true; /* its first-message time passed in the old process */
     return c->sock->handle;
+}
+
+bool streams_adopt_input(struct worker *w, int handle, uint8_t *bytes, size_t len)
+{
+    return wconn_process(w, w->socks[handle]->conn, bytes, len, false);
 }
 
 static void on_accept(struct ev_handler *h, uint32_t events)

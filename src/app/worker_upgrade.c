@@ -92,6 +92,9 @@ static int export_index(void *ctx, int handle, bool relayed)
 static int export_socks(struct worker *w, struct upgrade_manifest *m, struct upgrade_worker *uw,
                         int *index)
 {
+    struct xt_addr client;
+    uint8_t pad;
+
     uw->first_listen = (uint32_t)m->nfds;
     for (size_t h = 0; h < w->nsocks; h++) {
         struct wsock *s = w->socks[h];
@@ -104,14 +107,23 @@ static int export_socks(struct worker *w, struct upgrade_manifest *m, struct upg
     for (size_t h = 0; h < w->nsocks; h++) {
         struct wsock *s = w->socks[h];
         struct upgrade_conn *c;
+        const uint8_t *partial;
+        size_t plen;
         if (!s || s->kind != WS_CONN || !streams_conn_movable(s->conn))
             continue;
+        streams_conn_peer(s->conn, &pad, &client, &partial, &plen);
+        if (plen > UPGRADE_PARTIAL_MAX)
+            continue;
         if (!(c = turn_snapshot_push(&uw->conns, &uw->nconns, sizeof(*c))) ||
-            (index[h] = upgrade_push_fd(m, s->ev.fd)) < 0)
+            (plen && !(c->partial = malloc(plen))) || (index[h] = upgrade_push_fd(m, s->ev.fd)) < 0)
             return -1;
         c->index = (uint32_t)index[h];
-        streams_conn_peer(s->conn, &c->pad, &c->client);
+        c->pad = pad;
+        c->client = client;
         c->local = s->local;
+        c->plen = (uint32_t)plen;
+        if (plen)
+            memcpy(c->partial, partial, plen);
     }
     return 0;
 }
@@ -215,6 +227,11 @@ int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char 
     if (adopt_conns(&x, uw, err, errlen) == 0 &&
         turn_snapshot_restore_server(&m->snap, i, w->turn, &w->now, &im, err, errlen) == 0)
         rc = 0;
+    /* Once the allocations are back: a message completed by the next read finds its own. */
+    for (size_t c = 0; rc == 0 && c < uw->nconns; c++)
+        if (uw->conns[c].plen)
+            streams_adopt_input(w, x.handle[uw->conns[c].index], uw->conns[c].partial,
+                                uw->conns[c].plen);
     free(x.handle);
     return rc;
 }

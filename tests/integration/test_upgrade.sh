@@ -3,7 +3,7 @@
 # directory; while sessions run (UDP channels 4->4, Send indications, a plain TCP client, and a
 # client sending Refresh, CreatePermission and ChannelBind all along), that file is replaced by
 # another copy and the daemon gets SIGUSR2. Every session ends without loss and every request
-# succeeds (retransmissions allowed), the old process exits 0, the new one runs from the new file
+# succeeds (retransmissions allowed), a TCP message begun before the switch ends after it, the old process exits 0, the new one runs from the new file
 # and serves a new client. Then a failed upgrade: the file is a script that exits 1; the daemon
 # logs why and serves on.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
@@ -58,6 +58,26 @@ ip netns exec "$XT_NS_CLIENT" timeout -k 3 40 python3 "$XT_DIR/turn_session.py" 
 req_pid=$!
 XT_PIDS+=("$req_pid")
 
+# A TCP client whose Binding request is cut in two by the switch: its first half goes to the old
+# process, which hands it over with the connection; the rest completes it in the new one.
+cat >"$XT_TMP/half_binding.py" <<'EOF'
+import os, socket, struct, sys, time
+tid = os.urandom(12)
+req = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + tid
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(req[:10])
+time.sleep(float(sys.argv[3]))
+s.sendall(req[10:])
+resp = s.recv(2048)
+ok = len(resp) >= 20 and struct.unpack("!H", resp[:2])[0] == 0x0101 and resp[8:20] == tid
+print("binding ok" if ok else "binding failed: %r" % resp[:20])
+sys.exit(0 if ok else 1)
+EOF
+ip netns exec "$XT_NS_CLIENT" timeout -k 3 20 python3 "$XT_TMP/half_binding.py" "$XT_RELAY4" \
+    "$XT_PORT" 4 >"$XT_TMP/half.out" 2>&1 </dev/null &
+half_pid=$!
+XT_PIDS+=("$half_pid")
+
 sleep 2
 replace_binary "$SRC_BIN"
 log "binary replaced; SIGUSR2 to $old_pid"
@@ -86,6 +106,7 @@ bg_wait "$send_pid" "the Send indication session"
 assert_no_loss "$XT_TMP/send.out"
 bg_wait "$tcp_pid" "the TCP session"
 assert_no_loss "$XT_TMP/tcp.out"
+bg_wait "$half_pid" "the TCP client with half a message across the switch ($(cat "$XT_TMP/half.out"))"
 bg_wait "$req_pid" "the request session"
 grep -qE '^requests [0-9]+ failed 0 ' "$XT_TMP/requests.out" ||
     fail "requests during the switch failed: $(cat "$XT_TMP/requests.out")"
