@@ -158,9 +158,10 @@ static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragm
 
 int worker_relayed_adopt(struct worker *w, int fd, const struct xt_addr *addr, void *owner)
 {
-    int err = udp_filter_attach(fd, filter_of(w, addr->family));
-
-    return err ? err : worker_sock_add(w, fd, WS_RELAYED, owner, addr, on_readable);
+    /* Its filter against spoofed sources is the old process's, for the same host addresses
+     * (attaching one costs a compilation: too slow for thousands); a change of the addresses
+     * gives every socket the new one (refresh_filters). */
+    return worker_sock_add(w, fd, WS_RELAYED, owner, addr, on_readable);
 }
 
 static void io_relayed_close(void *ctx, int handle)

@@ -5,7 +5,8 @@
 # another copy and the daemon gets SIGUSR2. Every session ends without loss and every request
 # succeeds (retransmissions allowed), a TCP message begun before the switch ends after it, the old process exits 0, the new one runs from the new file
 # and serves a new client. Then a failed upgrade: the file is a script that exits 1; the daemon
-# logs why and serves on.
+# logs why and serves on. Last, 1000 allocations (xturn-bench) relay through a second upgrade
+# without loss.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -127,6 +128,32 @@ grep '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" |
 kill -0 "$new_pid" 2>/dev/null || fail "the daemon died in a failed upgrade"
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 log "failed upgrade: logged, still serving"
+
+# ---- at scale: 1000 allocations relaying ChannelData through a second upgrade ----
+start_bench_sink
+replace_binary "$SRC_BIN"
+ns_run "$XT_NS_CLIENT" 40 "$XT_TMP/bench.json" bash -c 'exec "$@" 2>"$0"' "$XT_TMP/bench.err" \
+    "$BENCH" client --json --server "$XT_RELAY4:$XT_PORT" --peer "$XT_PEER4:$SINK_PORT" \
+    --secret "$XT_SECRET" --allocations 1000 --rate 2000 --warmup 3 --duration 6 --drain 2 \
+    --echo &
+bench_pid=$!
+sleep 5 # the allocations set up, traffic running
+kill -USR2 "$new_pid"
+for _ in $(seq 1 150); do
+    kill -0 "$new_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$new_pid" 2>/dev/null && fail "the second upgrade: the old process still runs after 15 s"
+xt_forget "$new_pid"
+new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
+XT_PIDS+=("$new_pid")
+wait "$bench_pid" || fail "xturn-bench failed: $(head -c 500 "$XT_TMP/bench.err")"
+python3 - "$XT_TMP/bench.json" <<'EOF' || fail "loss at scale: $(cat "$XT_TMP/bench.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["setup_failures"] == 0 and d["sent"] > 0 and d["lost"] == 0 else 1)
+EOF
+log "1000 allocations across the upgrade, no loss: $(grep -o '"paused_ms":[0-9]*' "$XT_LOG" | tail -n 1)"
 
 # The new process is not this shell's child: stop it by hand.
 kill -TERM "$new_pid"
