@@ -182,11 +182,7 @@ old_pid=$XT_DAEMON_PID
 NOTIFY_PID=$old_pid
 notify_wait READY=1
 kill -USR2 "$old_pid"
-for _ in $(seq 1 100); do
-    kill -0 "$old_pid" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$old_pid" 2>/dev/null && fail "the old process still runs 10 s after SIGUSR2"
+wait_gone "$old_pid" 10 || fail "the old process still runs 10 s after SIGUSR2"
 rc=0
 wait "$old_pid" || rc=$?
 xt_forget "$old_pid"
@@ -202,11 +198,7 @@ NOTIFY_PID=$new_pid
 sleep 1.5
 [ "$(notify_count WATCHDOG=1)" -ge 1 ] || fail "no WATCHDOG=1 from the new process"
 kill -TERM "$new_pid"
-for _ in $(seq 1 50); do
-    kill -0 "$new_pid" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$new_pid" 2>/dev/null && fail "the new process still runs 5 s after SIGTERM"
+wait_gone "$new_pid" 5 || fail "the new process still runs 5 s after SIGTERM"
 xt_forget "$new_pid"
 [ "$(notify_count STOPPING=1)" -ge 1 ] || fail "no STOPPING=1 from the new process on SIGTERM"
 log "live upgrade: MAINPID=$new_pid with READY=1 from the new process, its watchdog, old exit 0"

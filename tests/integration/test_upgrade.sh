@@ -84,17 +84,15 @@ replace_binary "$SRC_BIN"
 log "binary replaced; SIGUSR2 to $old_pid"
 kill -USR2 "$old_pid"
 rc=0
-for _ in $(seq 1 150); do
-    kill -0 "$old_pid" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$old_pid" 2>/dev/null && fail "the old process still runs 15 s after SIGUSR2"
+wait_gone "$old_pid" 15 || fail "the old process still runs 15 s after SIGUSR2"
 wait "$old_pid" || rc=$?
 xt_forget "$old_pid"
 [ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0)"
 grep -q '"message":"live upgrade: handed over, exiting"' "$XT_LOG" || fail "no hand-over logged"
 new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
-[ -n "$new_pid" ] && kill -0 "$new_pid" 2>/dev/null || fail "the new process ($new_pid) does not run"
+if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
+    fail "the new process ($new_pid) does not run"
+fi
 XT_DAEMON_PID=$new_pid
 XT_PIDS+=("$new_pid")
 exe=$(readlink "/proc/$new_pid/exe")
@@ -132,6 +130,7 @@ log "failed upgrade: logged, still serving"
 # ---- at scale: 1000 allocations relaying ChannelData through a second upgrade ----
 start_bench_sink
 replace_binary "$SRC_BIN"
+# shellcheck disable=SC2016 # expanded by the inner bash
 ns_run "$XT_NS_CLIENT" 40 "$XT_TMP/bench.json" bash -c 'exec "$@" 2>"$0"' "$XT_TMP/bench.err" \
     "$BENCH" client --json --server "$XT_RELAY4:$XT_PORT" --peer "$XT_PEER4:$SINK_PORT" \
     --secret "$XT_SECRET" --allocations 1000 --rate 2000 --warmup 3 --duration 6 --drain 2 \
@@ -139,11 +138,7 @@ ns_run "$XT_NS_CLIENT" 40 "$XT_TMP/bench.json" bash -c 'exec "$@" 2>"$0"' "$XT_T
 bench_pid=$!
 sleep 5 # the allocations set up, traffic running
 kill -USR2 "$new_pid"
-for _ in $(seq 1 150); do
-    kill -0 "$new_pid" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$new_pid" 2>/dev/null && fail "the second upgrade: the old process still runs after 15 s"
+wait_gone "$new_pid" 15 || fail "the second upgrade: the old process still runs after 15 s"
 xt_forget "$new_pid"
 new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
 XT_PIDS+=("$new_pid")
@@ -157,11 +152,7 @@ log "1000 allocations across the upgrade, no loss: $(grep -o '"paused_ms":[0-9]*
 
 # The new process is not this shell's child: stop it by hand.
 kill -TERM "$new_pid"
-for _ in $(seq 1 50); do
-    kill -0 "$new_pid" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$new_pid" 2>/dev/null && fail "the new process still runs 5 s after SIGTERM"
+wait_gone "$new_pid" 5 || fail "the new process still runs 5 s after SIGTERM"
 xt_forget "$new_pid"
 grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 | grep -qF 'xturn stopped' ||
     fail "the last log line is not 'xturn stopped'"
