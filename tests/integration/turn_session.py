@@ -10,8 +10,8 @@
       printing "sent N" every 0.5 s, whether or not the server is still there
   turn_session.py SERVER SECRET requests PEER SECONDS -> allocates (prints "allocated"), then
       sends Refresh, CreatePermission and ChannelBind (rebinding channel 0x4000) in turn for
-      SECONDS, one every 0.05 s, retransmitting; prints "requests N failed M" (the codes of
-      the failures follow)
+      SECONDS, one every 0.05 s, retransmitting; deletes the allocation; prints "requests N
+      failed M" (the codes of the failures follow)
 SERVER and PEER are host:port (IPv6 as [addr]:port). Uses tests/soak/turn_client.py."""
 import os
 import sys
@@ -95,6 +95,7 @@ def requests(client, peer, seconds):
             failed.append(code)
         done += 1
         time.sleep(0.05)
+    client.refresh(lifetime=0)  # its 5-tuple free for whoever gets the port next
     print(f"requests {done} failed {len(failed)} {failed[:5]}", flush=True)
     return 0
 
