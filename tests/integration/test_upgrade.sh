@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Live upgrade (SIGUSR2, issue 13): xturn runs from a copy of the binary in a temporary
-# directory; while sessions run (UDP channels 4->4, Send indications, a plain TCP client, and a
-# client sending Refresh, CreatePermission and ChannelBind all along), that file is replaced by
-# another copy and the daemon gets SIGUSR2. Every session ends without loss and every request
-# succeeds (retransmissions allowed), a TCP message begun before the switch ends after it, the old process exits 0, the new one runs from the new file
-# and serves a new client. Then a failed upgrade: the file is a script that exits 1; the daemon
+# directory, with TLS, DTLS and metrics on; while sessions run (UDP channels 4->4, Send
+# indications, a plain TCP client, a client sending Refresh, CreatePermission and ChannelBind
+# all along, and a TCP client with half a message sent), that file is replaced by another copy
+# and the daemon gets SIGUSR2. Every session ends without loss, every request succeeds
+# (retransmissions allowed), the half message completes; the old process exits 0; the new one
+# runs from the new file, counts on from the old one's counts (metrics) and serves new clients
+# (UDP, TCP, TLS, DTLS). Then a failed upgrade: the file is a script that exits 1; the daemon
 # logs why and serves on. Last, 1000 allocations (xturn-bench) relay through a second upgrade
 # without loss.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
@@ -41,10 +43,15 @@ bg_wait() { # bg_wait PID WHAT: its exit status must be 0
     [ "$rc" -eq 0 ] || fail "$2 exited with status $rc"
 }
 
+TLS_PORT=5349
 topo_up
 start_peer
-start_xturn --workers 2
+make_cert
+start_xturn --workers 2 --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-cert "$XT_CERT" \
+    --tls-key "$XT_KEY" --metrics "$XT_RELAY4:9641"
 old_pid=$XT_DAEMON_PID
+uclient_ok "${XT_REST_ARGS[@]}" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+allocates_before=$(metric xturn_responses_total 'method="allocate"')
 
 # ---- sessions across the switch ----
 bg_uclient "$XT_TMP/chan.out" "${XT_REST_ARGS[@]}" -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
@@ -98,6 +105,11 @@ XT_PIDS+=("$new_pid")
 exe=$(readlink "/proc/$new_pid/exe")
 [ "$exe" = "$XTURN" ] || fail "the new process runs $exe, not $XTURN"
 log "handed over to pid $new_pid, running $exe: $(grep -o '"message":"live upgrade: state taken over".*' "$XT_LOG")"
+# No Allocate since the switch yet: the new process's count is the old one's.
+allocates_after=$(metric xturn_responses_total 'method="allocate"')
+[ "$allocates_after" -ge "$allocates_before" ] ||
+    fail "Allocate responses counted: $allocates_before before the switch, $allocates_after after"
+log "Allocate responses counted: $allocates_before, then $allocates_after"
 
 bg_wait "$chan_pid" "the channel session"
 assert_no_loss "$XT_TMP/chan.out"
@@ -112,6 +124,10 @@ grep -qE '^requests [0-9]+ failed 0 ' "$XT_TMP/requests.out" ||
 log "$(cat "$XT_TMP/requests.out")"
 uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 uclient_ok "${XT_REST_ARGS[@]}" -t -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+# The TLS and DTLS listen sockets moved too.
+uclient_ok "${XT_REST_ARGS[@]}" -t -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+log "TLS and DTLS served"
 
 # ---- a failed upgrade: the new binary exits 1 ----
 printf '#!/bin/sh\nexit 1\n' >"$XT_TMP/broken"
