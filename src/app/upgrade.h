@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "app/stream_counters.h"
 #include "common/addr.h"
 #include "turn/turn_snapshot.h"
 
@@ -31,11 +32,14 @@ struct upgrade_conn {
 #define UPGRADE_PARTIAL_MAX (1u << 17)
 
 /* One worker's sockets: its listen sockets are fds[first_listen .. first_listen + nlisten), in the
- * order the worker opens them; then its moving connections. */
+ * order the worker opens them; then its moving connections; and the daemon's own counters of the
+ * worker that Prometheus expects to be monotonic (the core's are in the snapshot). */
 struct upgrade_worker {
     uint32_t first_listen, nlisten;
     struct upgrade_conn *conns;
     size_t nconns;
+    struct stream_counters streams[TURN_TRANSPORT_COUNT]; /* open: not carried (a gauge) */
+    uint64_t send_failures, oversized;
 };
 
 /* Everything the new process gets. fds: the sockets (-1 once taken by their new owner). */

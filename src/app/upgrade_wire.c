@@ -4,6 +4,8 @@
  *   "XTURNUPG", version (2), nfds (4), nworkers (4),
  *   per worker: first_listen (4), nlisten (4), nconns (4),
  *     per connection: index (4), pad (1), client (19), local (19), partial length (4), partial,
+ *     counters: how many (2), each (8) in the order of counter_slots (a reader takes those it
+ *     knows and leaves the rest 0),
  *   snapshot length (4), snapshot.
  * An address is its family (1: 4 or 6), port (2), IP (16). The version changes with any change
  * here: a reader refuses another. */
@@ -20,6 +22,30 @@
 #define WIRE_VERSION 1
 #define ADDR_LEN     19
 #define CONN_LEN     (4 + 1 + 2 * ADDR_LEN + 4) /* and the partial message */
+
+/* The daemon's counters of a worker in their order on the wire: per transport, stream_counters
+ * but for the open gauge, then send failures and oversized datagrams. Appending is compatible;
+ * any other change takes a new WIRE_VERSION (hence the assertion on the enums' sizes). */
+#define NCOUNTERS (TURN_TRANSPORT_COUNT * (2 + SR_COUNT + SC_COUNT) + 2)
+_Static_assert(SR_COUNT == 5 && SC_COUNT == 12, "the counters' wire order changed");
+
+static size_t counter_slots(struct upgrade_worker *w, uint64_t *slot[NCOUNTERS])
+{
+    size_t n = 0;
+
+    for (int t = 0; t < TURN_TRANSPORT_COUNT; t++) {
+        struct stream_counters *c = &w->streams[t];
+        slot[n++] = &c->accepted;
+        for (int r = 0; r < SR_COUNT; r++)
+            slot[n++] = &c->refused[r];
+        for (int k = 0; k < SC_COUNT; k++)
+            slot[n++] = &c->closed[k];
+        slot[n++] = &c->slow_reader_drops;
+    }
+    slot[n++] = &w->send_failures;
+    slot[n++] = &w->oversized;
+    return n;
+}
 
 int upgrade_push_fd(struct upgrade_manifest *m, int fd)
 {
@@ -72,7 +98,7 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
     if (turn_snapshot_encode(&m->snap, &snap, &snap_len) != 0)
         return -1;
     for (size_t i = 0; i < m->nworkers; i++) {
-        n += 12 + m->workers[i].nconns * CONN_LEN;
+        n += 12 + m->workers[i].nconns * CONN_LEN + 2 + 8 * NCOUNTERS;
         for (size_t k = 0; k < m->workers[i].nconns; k++)
             n += m->workers[i].conns[k].plen;
     }
@@ -87,7 +113,10 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
     p = put(p, m->nfds, 4);
     p = put(p, m->nworkers, 4);
     for (size_t i = 0; i < m->nworkers; i++) {
-        const struct upgrade_worker *w = &m->workers[i];
+        struct upgrade_worker copy = m->workers[i], *w = &copy;
+        uint64_t *slot[NCOUNTERS];
+        size_t nslots = counter_slots(w, slot);
+
         p = put(put(put(p, w->first_listen, 4), w->nlisten, 4), w->nconns, 4);
         for (size_t k = 0; k < w->nconns; k++) {
             p = put(put(p, w->conns[k].index, 4), w->conns[k].pad, 1);
@@ -97,6 +126,9 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
                 memcpy(p, w->conns[k].partial, w->conns[k].plen);
             p += w->conns[k].plen;
         }
+        p = put(p, nslots, 2);
+        for (size_t k = 0; k < nslots; k++)
+            p = put(p, *slot[k], 8);
     }
     p = put(p, snap_len, 4);
     memcpy(p, snap, snap_len);
@@ -148,6 +180,20 @@ static int claim(uint8_t *used, size_t nfds, uint64_t index)
     return 0;
 }
 
+/* Those this build knows; a cut is caught by the snapshot's length after them. */
+static void read_counters(struct reader *r, struct upgrade_worker *w)
+{
+    uint64_t *slot[NCOUNTERS];
+    size_t nslots = counter_slots(w, slot);
+    uint64_t n = get(r, 2);
+
+    for (uint64_t k = 0; k < n && !r->short_read; k++) {
+        uint64_t v = get(r, 8);
+        if (k < nslots)
+            *slot[k] = v;
+    }
+}
+
 static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfds, uint8_t *used,
                         char *err, size_t errlen)
 {
@@ -195,6 +241,7 @@ static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfd
                 memcpy(c->partial, r->p, c->plen);
             r->p += c->plen;
         }
+        read_counters(r, w);
     }
     return 0;
 }

@@ -139,6 +139,9 @@ int worker_export(struct worker *w, struct upgrade_manifest *m)
         goto out;
     for (size_t h = 0; h < w->nsocks; h++)
         x.index[h] = -1;
+    memcpy(uw->streams, w->streams_ctr, sizeof(uw->streams));
+    uw->send_failures = w->tx.failed;
+    uw->oversized = w->oversized;
     worker_update_time(w);
     if (export_socks(w, m, uw, x.index) == 0 &&
         turn_snapshot_capture_server(&m->snap, w->turn, &w->now, &ex) == 0 && !x.failed)
@@ -227,6 +230,13 @@ int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char 
     if (adopt_conns(&x, uw, err, errlen) == 0 &&
         turn_snapshot_restore_server(&m->snap, i, w->turn, &w->now, &im, err, errlen) == 0)
         rc = 0;
+    for (int t = 0; rc == 0 && t < TURN_TRANSPORT_COUNT; t++) {
+        struct stream_counters c = uw->streams[t];
+        c.open = 0; /* counted as the connections were taken over */
+        stream_counters_add(&w->streams_ctr[t], &c);
+    }
+    w->tx.failed += uw->send_failures;
+    w->oversized += uw->oversized;
     /* Once the allocations are back: a message completed by the next read finds its own. */
     for (size_t c = 0; rc == 0 && c < uw->nconns; c++)
         if (uw->conns[c].plen)

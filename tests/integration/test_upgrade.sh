@@ -5,9 +5,9 @@
 # all along, and a TCP client with half a message sent), that file is replaced by another copy
 # and the daemon gets SIGUSR2. Every session ends without loss, every request succeeds
 # (retransmissions allowed), the half message completes; the old process exits 0; the new one
-# runs from the new file, counts on from the old one's counts (metrics) and serves new clients
-# (UDP, TCP, TLS, DTLS). Then a failed upgrade: the file is a script that exits 1; the daemon
-# logs why and serves on. Last, 1000 allocations (xturn-bench) relay through a second upgrade
+# runs from the new file, counts on from the old one's counts (the core's and the daemon's, in
+# the metrics) and serves new clients (UDP, TCP, TLS, DTLS). Then a failed upgrade: the file is
+# a script that exits 1; the daemon logs why and serves on. Last, 1000 allocations (xturn-bench) relay through a second upgrade
 # without loss.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
@@ -87,6 +87,7 @@ half_pid=$!
 XT_PIDS+=("$half_pid")
 
 sleep 2
+accepted_before=$(metric xturn_client_connections_accepted_total)
 replace_binary "$SRC_BIN"
 log "binary replaced; SIGUSR2 to $old_pid"
 kill -USR2 "$old_pid"
@@ -109,7 +110,11 @@ log "handed over to pid $new_pid, running $exe: $(grep -o '"message":"live upgra
 allocates_after=$(metric xturn_responses_total 'method="allocate"')
 [ "$allocates_after" -ge "$allocates_before" ] ||
     fail "Allocate responses counted: $allocates_before before the switch, $allocates_after after"
-log "Allocate responses counted: $allocates_before, then $allocates_after"
+accepted_after=$(metric xturn_client_connections_accepted_total)
+if [ "$accepted_before" -lt 2 ] || [ "$accepted_after" -lt "$accepted_before" ]; then
+    fail "connections accepted: $accepted_before before the switch, $accepted_after after"
+fi
+log "Allocate responses counted: $allocates_before, then $allocates_after; connections accepted: $accepted_before, then $accepted_after"
 
 bg_wait "$chan_pid" "the channel session"
 assert_no_loss "$XT_TMP/chan.out"

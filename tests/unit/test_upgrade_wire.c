@@ -1,4 +1,5 @@
-/* The live upgrade's manifest (src/app/upgrade_wire.c): what is encoded decodes the same, and
+/* The live upgrade's manifest (src/app/upgrade_wire.c): what is encoded (sockets, connections,
+ * the daemon's counters) decodes the same, and
  * every cut, every other version, socket count or worker count, and every socket named twice or
  * out of range is refused with a reason, nothing kept. */
 #include <setjmp.h>
@@ -39,6 +40,8 @@ static void build(struct upgrade_manifest *m, uint32_t conn_index)
     c->pad = 2;
     assert_int_equal(xt_addr_parse("198.18.1.2:40000", 0, &c->client), 0);
     assert_int_equal(xt_addr_parse("[2001:db8:3::2]:3478", 0, &c->local), 0);
+    m->workers[1].streams[TURN_TCP].closed[SC_IDLE_TIMEOUT] = 7;
+    m->workers[1].oversized = 9;
     c->plen = 3;
     c->partial = malloc(3);
     assert_non_null(c->partial);
@@ -89,6 +92,9 @@ static void test_round_trip(void **state)
     assert_int_equal(m.workers[0].conns[0].local.family, AF_INET6);
     assert_int_equal(m.workers[0].conns[0].plen, 3);
     assert_memory_equal(m.workers[0].conns[0].partial, "\x00\x01\x00", 3);
+    assert_int_equal(m.workers[1].streams[TURN_TCP].closed[SC_IDLE_TIMEOUT], 7);
+    assert_int_equal(m.workers[1].oversized, 9);
+    assert_int_equal(m.workers[0].streams[TURN_TCP].accepted, 0);
     assert_int_equal(m.snap.nservers, 2);
     assert_int_equal(m.snap.saved_ms, 123456);
     upgrade_manifest_free(&m, false);
