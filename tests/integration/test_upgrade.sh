@@ -6,9 +6,10 @@
 # and the daemon gets SIGUSR2. Every session ends without loss, every request succeeds
 # (retransmissions allowed), the half message completes; the old process exits 0; the new one
 # runs from the new file, counts on from the old one's counts (the core's and the daemon's, in
-# the metrics) and serves new clients (UDP, TCP, TLS, DTLS). Then a failed upgrade: the file is
-# a script that exits 1; the daemon logs why and serves on. Last, 1000 allocations (xturn-bench) relay through a second upgrade
-# without loss.
+# the metrics) and serves new clients (UDP, TCP, TLS, DTLS). Then failed upgrades: the file is
+# a script that exits 1, or runs the binary with another worker count or listen address (the
+# new process refuses the state); each time the daemon logs why and serves on. Last, 1000
+# allocations (xturn-bench, 6->6) relay through a second upgrade without loss.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -50,8 +51,6 @@ make_cert
 start_xturn --workers 2 --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-cert "$XT_CERT" \
     --tls-key "$XT_KEY" --metrics "$XT_RELAY4:9641"
 old_pid=$XT_DAEMON_PID
-uclient_ok "${XT_REST_ARGS[@]}" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
-allocates_before=$(metric xturn_responses_total 'method="allocate"')
 
 # ---- sessions across the switch ----
 bg_uclient "$XT_TMP/chan.out" "${XT_REST_ARGS[@]}" -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
@@ -87,6 +86,7 @@ half_pid=$!
 XT_PIDS+=("$half_pid")
 
 sleep 2
+allocates_before=$(metric xturn_responses_total 'method="allocate"')
 accepted_before=$(metric xturn_client_connections_accepted_total)
 replace_binary "$SRC_BIN"
 log "binary replaced; SIGUSR2 to $old_pid"
@@ -108,8 +108,9 @@ exe=$(readlink "/proc/$new_pid/exe")
 log "handed over to pid $new_pid, running $exe: $(grep -o '"message":"live upgrade: state taken over".*' "$XT_LOG")"
 # No Allocate since the switch yet: the new process's count is the old one's.
 allocates_after=$(metric xturn_responses_total 'method="allocate"')
-[ "$allocates_after" -ge "$allocates_before" ] ||
+if [ "$allocates_before" -lt 4 ] || [ "$allocates_after" -lt "$allocates_before" ]; then
     fail "Allocate responses counted: $allocates_before before the switch, $allocates_after after"
+fi
 accepted_after=$(metric xturn_client_connections_accepted_total)
 if [ "$accepted_before" -lt 2 ] || [ "$accepted_after" -lt "$accepted_before" ]; then
     fail "connections accepted: $accepted_before before the switch, $accepted_after after"
@@ -134,26 +135,39 @@ uclient_ok "${XT_REST_ARGS[@]}" -t -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_P
 uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 log "TLS and DTLS served"
 
-# ---- a failed upgrade: the new binary exits 1 ----
-printf '#!/bin/sh\nexit 1\n' >"$XT_TMP/broken"
-replace_binary "$XT_TMP/broken"
-kill -USR2 "$new_pid"
-for _ in $(seq 1 50); do
-    grep -q '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" && break
-    sleep 0.1
-done
-grep '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" |
-    grep -q 'exited with status 1' || fail "the failed upgrade is not logged with its reason"
-kill -0 "$new_pid" 2>/dev/null || fail "the daemon died in a failed upgrade"
-uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
-log "failed upgrade: logged, still serving"
+# ---- failed upgrades: the old process logs why, serves on, and can still upgrade later ----
+# failed_upgrade SCRIPT REASON: the binary becomes SCRIPT; after SIGUSR2 the failure is logged
+# with REASON in it and the daemon still answers (the sessions at scale below relay through it).
+failed_upgrade() {
+    local before
+    before=$(grep -c '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" || true)
+    printf '#!/bin/sh\n%s\n' "$1" >"$XT_TMP/broken"
+    replace_binary "$XT_TMP/broken"
+    kill -USR2 "$new_pid"
+    for _ in $(seq 1 150); do
+        [ "$(grep -c '"message":"live upgrade failed: keeping on serving"' "$XT_LOG")" -gt "$before" ] &&
+            break
+        sleep 0.1
+    done
+    grep '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" | tail -n 1 |
+        grep -qF "$2" || fail "the failed upgrade ($1) is not logged with \"$2\""
+    kill -0 "$new_pid" 2>/dev/null || fail "the daemon died in a failed upgrade ($1)"
+    stun_ok "$XT_RELAY4"
+    log "failed upgrade ($1): logged, still serving"
+}
+failed_upgrade "exit 1" "exited with status 1 before it said READY"
+# The new process refuses the state: another worker count, another listen address.
+failed_upgrade "exec $SRC_BIN \"\$@\" --workers 3" "the old process ran 2 workers, this one would run 3"
+failed_upgrade "exec $SRC_BIN \"\$@\" --listen $XT_RELAY4:3479" "is not $XT_RELAY4:3479 over UDP"
 
 # ---- at scale: 1000 allocations relaying ChannelData through a second upgrade ----
+# Over IPv6: turnutils_uclient leaves an allocation of each session behind on IPv4, which a
+# source port of xturn-bench's could meet (441).
 start_bench_sink
 replace_binary "$SRC_BIN"
 # shellcheck disable=SC2016 # expanded by the inner bash
 ns_run "$XT_NS_CLIENT" 40 "$XT_TMP/bench.json" bash -c 'exec "$@" 2>"$0"' "$XT_TMP/bench.err" \
-    "$BENCH" client --json --server "$XT_RELAY4:$XT_PORT" --peer "$XT_PEER4:$SINK_PORT" \
+    "$BENCH" client --json --server "[$XT_RELAY6]:$XT_PORT" --peer "[$XT_PEER6]:$SINK_PORT" \
     --secret "$XT_SECRET" --allocations 1000 --rate 2000 --warmup 3 --duration 6 --drain 2 \
     --echo &
 bench_pid=$!
