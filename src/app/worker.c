@@ -255,7 +255,7 @@ static void on_stop(struct ev_handler *h, uint32_t events)
         w->stopping = true;
 }
 
-static void publish(struct worker *w)
+void worker_publish(struct worker *w)
 {
     pthread_mutex_lock(&w->published_lock);
     memcpy(w->published.turn, turn_server_counters(w->turn), sizeof(w->published.turn));
@@ -305,11 +305,11 @@ static void *run(void *arg)
         flush(w);
         reap_dead(w);
         if (w->now.ms >= next_publish) {
-            publish(w);
+            worker_publish(w);
             next_publish = w->now.ms + 1000;
         }
     }
-    publish(w);
+    worker_publish(w);
     return NULL;
 }
 

@@ -121,6 +121,8 @@ void worker_sock_close(struct worker *w, int handle);
 /* The same without closing: the fd is returned, the caller's now. */
 int worker_sock_detach(struct worker *w, int handle);
 void worker_update_time(struct worker *w);
+/* Copies the counters for worker_counters (the loop does it once a second). */
+void worker_publish(struct worker *w);
 /* A relayed address's socket handed over by a live upgrade, watched for owner: the handle or
  * -errno (fd then still the caller's). */
 int worker_relayed_adopt(struct worker *w, int fd, const struct xt_addr *addr, void *owner);

@@ -237,6 +237,8 @@ int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char 
     }
     w->tx.failed += uw->send_failures;
     w->oversized += uw->oversized;
+    /* A scrape before the loop's first round must not see the counters start again at 0. */
+    worker_publish(w);
     /* Once the allocations are back: a message completed by the next read finds its own. */
     for (size_t c = 0; rc == 0 && c < uw->nconns; c++)
         if (uw->conns[c].plen)

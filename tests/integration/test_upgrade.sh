@@ -86,8 +86,13 @@ half_pid=$!
 XT_PIDS+=("$half_pid")
 
 sleep 2
-allocates_before=$(metric xturn_responses_total 'method="allocate"')
-accepted_before=$(metric xturn_client_connections_accepted_total)
+# The sessions are under way (the workers publish their counters once a second).
+for _ in $(seq 1 20); do
+    allocates_before=$(metric xturn_responses_total 'method="allocate"')
+    accepted_before=$(metric xturn_client_connections_accepted_total)
+    [ "$allocates_before" -ge 4 ] && [ "$accepted_before" -ge 2 ] && break
+    sleep 0.25
+done
 replace_binary "$SRC_BIN"
 log "binary replaced; SIGUSR2 to $old_pid"
 kill -USR2 "$old_pid"
