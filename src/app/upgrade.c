@@ -373,11 +373,12 @@ int upgrade_receive(int ch, uint8_t **bytes, size_t *len, int **fds, size_t *nfd
     *fds = NULL;
     *nfds = 0;
     upgrade_say(ch, "READY", NULL);
-    if (setsockopt(ch, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-        (rc = recv_fds(ch, text, sizeof(text), &mfd, &nmfd, 1)) != 0 || nmfd != 1 ||
-        strncmp(text, "STATE ", 6) != 0) {
+    rc = setsockopt(ch, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+             ? -errno
+             : recv_fds(ch, text, sizeof(text), &mfd, &nmfd, 1);
+    if (rc != 0 || nmfd != 1 || strncmp(text, "STATE ", 6) != 0) {
         snprintf(err, errlen, "no state from the old process: %s",
-                 nmfd == 1 ? "not a STATE message" : strerror(errno));
+                 rc ? strerror(-rc) : "not a STATE message with its memfd");
         goto fail;
     }
     want = strtoul(text + 6, &end, 10);
