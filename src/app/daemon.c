@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/daemon_internal.h"
 #include "app/daemon_listen.h"
 #include "app/fastpath.h"
 #include "app/metrics.h"
@@ -24,26 +25,6 @@
 #include "net/host_addrs.h"
 #include "net/route_watch.h"
 #include "turn/turn_shared.h"
-
-#define STATS_INTERVAL_MS 60000
-
-struct daemon {
-    const struct xturn_config *cfg;
-    struct ev_loop *loop; /* signals only: the workers carry the traffic */
-    struct ev_handler sig;
-    struct ev_handler netwatch; /* rtnetlink: addresses, routes, neighbours, links */
-    int stop_signal;
-    struct turn_shared *shared;
-    struct fastpath *fp; /* NULL without --xdp */
-    struct worker **workers;
-    size_t nworkers;
-    struct conn_limits *conn_limits; /* the stream connections of every worker */
-    struct tls_server *tls;          /* NULL without --tls-listen */
-    int64_t start_time_unix;
-    _Atomic bool draining;
-    uint64_t drain_deadline_ms;
-    struct metrics *metrics; /* NULL without --metrics */
-};
 
 /* SIGTERM with --drain-timeout: stop granting allocations, relay on until they end or the time
  * is up. A second SIGTERM, or SIGINT, stops at once. */
@@ -175,7 +156,11 @@ static void on_signal(struct ev_handler *h, uint32_t events)
     while (read(h->fd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGHUP)
             reload(d);
-        else if (si.ssi_signo == SIGTERM && d->cfg->drain_timeout_s && !d->draining)
+        else if (si.ssi_signo == SIGUSR2) {
+            daemon_upgrade(d);
+            if (d->handed_over)
+                d->stop_signal = SIGUSR2;
+        } else if (si.ssi_signo == SIGTERM && d->cfg->drain_timeout_s && !d->draining)
             begin_drain(d);
         else
             d->stop_signal = (int)si.ssi_signo;
@@ -191,6 +176,7 @@ static int open_signals(struct daemon *d, char *err, size_t errlen)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
         (d->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
         snprintf(err, errlen, "cannot set up signal handling: %s", strerror(errno));
@@ -210,7 +196,7 @@ static size_t worker_count(const struct xturn_config *cfg)
     return n > 0 ? (size_t)n : 1;
 }
 
-struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errlen)
+struct daemon *daemon_new(const struct xturn_config *cfg, int upgrade_ch, char *err, size_t errlen)
 {
     struct daemon *d = calloc(1, sizeof(*d));
     struct worker_deps deps;
@@ -222,6 +208,7 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
     d->cfg = cfg;
     d->sig.fd = -1;
     d->netwatch.fd = -1;
+    d->upgrade_ch = upgrade_ch;
     d->start_time_unix = time(NULL);
     daemon_raise_fd_limit();
     d->loop = ev_loop_new();
@@ -229,7 +216,9 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
         goto fail;
     }
-    if (open_signals(d, err, errlen) != 0 || daemon_check_listen_free(cfg, err, errlen) != 0)
+    /* A live upgrade's listen sockets are the old process's: in use, and taken over. */
+    if (open_signals(d, err, errlen) != 0 ||
+        (upgrade_ch < 0 && daemon_check_listen_free(cfg, err, errlen) != 0))
         goto fail;
     /* The fast path is in place before the first client can reach a listen socket. */
     d->fp = fastpath_start(cfg, d->loop, err, errlen);
@@ -250,8 +239,10 @@ struct daemon *daemon_new(const struct xturn_config *cfg, char *err, size_t errl
         goto fail;
     deps = (struct worker_deps){
         .shared = d->shared, .fp = d->fp, .limits = d->conn_limits, .tls = d->tls};
-    for (size_t i = 0; i < d->nworkers; i++) {
-        d->workers[i] = worker_new(cfg, &deps, d->nworkers > 1, err, errlen);
+    if (upgrade_ch >= 0 && daemon_take_over(d, &deps, err, errlen) != 0)
+        goto fail;
+    for (size_t i = 0; upgrade_ch < 0 && i < d->nworkers; i++) {
+        d->workers[i] = worker_new(cfg, &deps, d->nworkers > 1, NULL, err, errlen);
         if (!d->workers[i])
             goto fail;
     }
@@ -358,7 +349,9 @@ int daemon_run(struct daemon *d)
     }
     /* systemd (app/service.h): ready once the workers run; watchdog pings from this loop. */
     uint64_t watchdog_ms = service_watchdog_interval_ms(), next_watchdog = 0;
-    if (rc == 0)
+    if (rc == 0 && d->upgrade_ch >= 0)
+        daemon_took_over(d);
+    else if (rc == 0)
         service_ready("relaying");
     while (!d->stop_signal) {
         int n = ev_run_once(d->loop, 1000);
@@ -393,13 +386,15 @@ int daemon_run(struct daemon *d)
             }
         }
     }
-    service_stopping();
-    if (d->stop_signal)
+    /* Handed over: systemd follows the new process, which serves on. */
+    if (!d->handed_over)
+        service_stopping();
+    if (d->stop_signal && !d->handed_over)
         xt_log(LOG_INFO, "shutting down", "signal", strsignal(d->stop_signal), NULL);
     for (size_t i = 0; i < d->nworkers; i++)
         worker_stop(d->workers[i]);
     log_stats(d);
-    return rc;
+    return d->handed_over ? 1 : rc;
 }
 
 void daemon_free(struct daemon *d)

@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/config.h"
 #include "app/daemon.h"
 #include "app/public_stun.h"
+#include "app/upgrade.h"
 #include "common/log.h"
 #include "xdp/xdp_stats.h"
 
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
     struct xturn_config cfg;
     struct daemon *d = NULL;
     char err[512];
-    int rc = 2, parsed;
+    int rc = 2, parsed, upgrade_ch;
 
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && strcmp(argv[1], "stats") == 0)
@@ -74,6 +76,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "xturn: %s\n", err);
         config_free(&cfg);
         return parsed > 0 ? 0 : 2;
+    }
+    /* A live upgrade (SIGUSR2) starts this path again with these arguments, secrets included. */
+    upgrade_ch = upgrade_channel(err, sizeof(err));
+    if (upgrade_ch == -2 || upgrade_remember(argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "xturn: %s\n", err);
+        config_free(&cfg);
+        return 2;
     }
     hide_secrets(argc, argv);
     log_setup(cfg.log_level, cfg.log_format);
@@ -87,16 +96,30 @@ int main(int argc, char **argv)
         xt_log(LOG_ERROR, "start-up failed", "error", err, NULL);
         goto out;
     }
-    d = daemon_new(&cfg, err, sizeof(err));
+    d = daemon_new(&cfg, upgrade_ch, err, sizeof(err));
     if (!d) {
         fprintf(stderr, "xturn: %s\n", err);
         xt_log(LOG_ERROR, "start-up failed", "error", err, NULL);
+        /* the old process logs it too, and serves on */
+        if (upgrade_ch >= 0) {
+            upgrade_say(upgrade_ch, "FAIL", err);
+            rc = 1;
+        }
         goto out;
     }
     xt_log(LOG_INFO, "xturn started", "version", XTURN_VERSION, "realm", cfg.turn.realm, NULL);
-    rc = daemon_run(d) == 0 ? 0 : 1;
+    rc = daemon_run(d);
+    if (rc == 1) {
+        /* Handed over: every allocation lives on in the new process, which holds the sockets
+         * too. Nothing to delete or close here (that would log deletions that did not happen):
+         * the kernel closes this process's copies. */
+        xt_log(LOG_INFO, "xturn stopped", "reason", "handed over to the new process", NULL);
+        _exit(0);
+    }
+    rc = rc == 0 ? 0 : 1;
 out:
     daemon_free(d);
+    upgrade_forget();
     config_free(&cfg);
     xt_log(LOG_INFO, "xturn stopped", NULL);
     return rc;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 /* sd_notify returns 0 without NOTIFY_SOCKET and a negative errno when the message cannot be
  * sent; neither is worth failing over (the manager then times the service out), and nothing
@@ -35,6 +36,14 @@ static void notify(const char *field, const char *status)
 void service_ready(const char *status)
 {
     notify("READY=1", status);
+}
+
+void service_ready_main(const char *status)
+{
+    char field[64];
+
+    snprintf(field, sizeof(field), "MAINPID=%ld\nREADY=1", (long)getpid());
+    notify(field, status);
 }
 
 void service_status(const char *status)

@@ -9,6 +9,9 @@
 /* READY=1 with STATUS=status (may be NULL): the relay serves. Call once the listen sockets are
  * bound and the workers run. */
 void service_ready(const char *status);
+/* MAINPID=this pid and READY=1, with STATUS=status: a live upgrade's new process, which systemd
+ * follows from now on (NotifyAccess=all lets it tell). */
+void service_ready_main(const char *status);
 /* STATUS=status: a one-line, human-readable state (shown by `systemctl status`; a newline in it
  * becomes a blank). */
 void service_status(const char *status);

@@ -156,6 +156,14 @@ static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragm
     return handle;
 }
 
+int worker_relayed_adopt(struct worker *w, int fd, const struct xt_addr *addr, void *owner)
+{
+    /* Its filter against spoofed sources is the old process's, for the same host addresses
+     * (attaching one costs a compilation: too slow for thousands); a change of the addresses
+     * gives every socket the new one (refresh_filters). */
+    return worker_sock_add(w, fd, WS_RELAYED, owner, addr, on_readable);
+}
+
 static void io_relayed_close(void *ctx, int handle)
 {
     worker_sock_close(ctx, handle);
@@ -247,7 +255,7 @@ static void on_stop(struct ev_handler *h, uint32_t events)
         w->stopping = true;
 }
 
-static void publish(struct worker *w)
+void worker_publish(struct worker *w)
 {
     pthread_mutex_lock(&w->published_lock);
     memcpy(w->published.turn, turn_server_counters(w->turn), sizeof(w->published.turn));
@@ -297,11 +305,11 @@ static void *run(void *arg)
         flush(w);
         reap_dead(w);
         if (w->now.ms >= next_publish) {
-            publish(w);
+            worker_publish(w);
             next_publish = w->now.ms + 1000;
         }
     }
-    publish(w);
+    worker_publish(w);
     return NULL;
 }
 
@@ -321,10 +329,12 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
         int fd, handle;
 
         o.filter = filter_of(w, a->family);
-        fd = udp_socket_open(a, &o);
+        fd = w->adopt.fds ? worker_adopt_listen(w, a, SOCK_DGRAM, o.filter, err, errlen)
+                          : udp_socket_open(a, &o);
         if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s%s: %s", xt_addr_str(a, as), what,
-                     strerror(-fd));
+            if (!w->adopt.fds)
+                snprintf(err, errlen, "cannot listen on %s%s: %s", xt_addr_str(a, as), what,
+                         strerror(-fd));
             return -1;
         }
         handle =
@@ -340,7 +350,8 @@ static int open_listeners(struct worker *w, bool reuseport, char *err, size_t er
 }
 
 struct worker *worker_new(const struct xturn_config *cfg, const struct worker_deps *deps,
-                          bool reuseport, char *err, size_t errlen)
+                          bool reuseport, const struct worker_adopt *adopt, char *err,
+                          size_t errlen)
 {
     struct worker *w = calloc(1, sizeof(*w));
     struct turn_io io;
@@ -357,6 +368,8 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
     w->streams.limits = deps->limits;
     w->streams.tls = deps->tls;
     w->streams.spare_fd = -1;
+    if (adopt)
+        w->adopt = *adopt;
     pthread_mutex_init(&w->published_lock, NULL);
     udp_tx_init(&w->tx);
     w->tx.gso_off = w->gso_off_known = cfg->no_udp_gso;
@@ -383,6 +396,13 @@ struct worker *worker_new(const struct xturn_config *cfg, const struct worker_de
         streams_open(w, reuseport, err, errlen) != 0 || dtls_open(w, err, errlen) != 0 ||
         tcp_relay_new(w, err, errlen) != 0)
         goto fail;
+    if (w->adopted != w->adopt.n) {
+        snprintf(err, errlen,
+                 "the old process passed %zu listen sockets for a worker, this "
+                 "configuration has %zu",
+                 w->adopt.n, w->adopted);
+        goto fail;
+    }
     io = (struct turn_io){.ctx = w,
                           .relayed_open = io_relayed_open,
                           .relayed_close = io_relayed_close,
@@ -410,7 +430,10 @@ fail:
 
 int worker_start(struct worker *w)
 {
-    int rc = pthread_create(&w->thread, NULL, run, w);
+    int rc;
+
+    w->stopping = false;
+    rc = pthread_create(&w->thread, NULL, run, w);
     w->running = rc == 0;
     return -rc;
 }

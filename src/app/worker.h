@@ -38,16 +38,35 @@ struct worker_deps {
     struct tls_server *tls;     /* NULL without --tls-listen */
 };
 
-/* Opens the worker's listen sockets (reuseport: join a group shared with the other workers)
- * and creates its TURN server. NULL with the reason in err. */
+/* A live upgrade's listen sockets for a worker to take over instead of opening them (app/
+ * upgrade.h): fds[0..n) in the order the worker opens its own; each one taken becomes -1. */
+struct worker_adopt {
+    int *fds;
+    size_t n;
+};
+
+struct upgrade_manifest;
+
+/* Opens the worker's listen sockets (reuseport: join a group shared with the other workers), or
+ * takes over adopt's (NULL: none), and creates its TURN server. NULL with the reason in err. */
 struct worker *worker_new(const struct xturn_config *cfg, const struct worker_deps *deps,
-                          bool reuseport, char *err, size_t errlen);
+                          bool reuseport, const struct worker_adopt *adopt, char *err,
+                          size_t errlen);
 /* Runs the worker's loop in a new thread. 0 or -errno. */
 int worker_start(struct worker *w);
-/* Asks the loop to end and waits for the thread. */
+/* Asks the loop to end and waits for the thread: after a round's flush, so worker_start may run
+ * it again (a failed upgrade resumes a paused worker). */
 void worker_stop(struct worker *w);
 /* Deletes the worker's allocations, closes its sockets. Call after worker_stop. */
 void worker_free(struct worker *w);
+/* worker_upgrade.c. Stopped worker: adds its listen sockets, its plain TCP connections at a
+ * message boundary with nothing left to write, its relayed sockets and its server's state to m.
+ * 0, or -1 without memory. */
+int worker_export(struct worker *w, struct upgrade_manifest *m);
+/* A new worker that took over the listen sockets of worker i of m: takes over its connections
+ * and restores server i. 0, or -1 with the reason in err. */
+int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char *err,
+                   size_t errlen);
 /* A copy of the counters as the worker last published them (once a second). */
 void worker_counters(struct worker *w, struct worker_counters *out);
 

@@ -107,7 +107,9 @@ struct worker {
     struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
     struct worker_streams streams;
     struct worker_dtls dtls;
-    struct tcp_relay *tcp; /* worker_tcp_relay.c */
+    struct tcp_relay *tcp;     /* worker_tcp_relay.c */
+    struct worker_adopt adopt; /* a live upgrade's listen sockets; fds NULL: open our own */
+    size_t adopted;            /* of adopt.fds, taken */
 };
 
 /* worker.c */
@@ -119,6 +121,17 @@ void worker_sock_close(struct worker *w, int handle);
 /* The same without closing: the fd is returned, the caller's now. */
 int worker_sock_detach(struct worker *w, int handle);
 void worker_update_time(struct worker *w);
+/* Copies the counters for worker_counters (the loop does it once a second). */
+void worker_publish(struct worker *w);
+/* A relayed address's socket handed over by a live upgrade, watched for owner: the handle or
+ * -errno (fd then still the caller's). */
+int worker_relayed_adopt(struct worker *w, int fd, const struct xt_addr *addr, void *owner);
+
+/* worker_upgrade.c */
+/* The next listen socket to take over, checked to be of type bound to a, given filter (a UDP
+ * socket's; NULL: none): the fd, or -1 with err. */
+int worker_adopt_listen(struct worker *w, const struct xt_addr *a, int type,
+                        const struct udp_filter *filter, char *err, size_t errlen);
 
 /* worker_dtls.c */
 /* Prepares for DTLS clients when there are --tls-listen addresses. 0, or -1 with err. */
@@ -179,6 +192,18 @@ struct stream_handover {
  * (len, its message first) handled as if just read. Takes everything in h. */
 void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct stream_handover *h,
                    uint8_t *bytes, size_t len);
+
+/* A live upgrade (worker_stream_accept.c): whether the connection can move (plain TCP, nothing
+ * left to write); what the new process needs of it beside its socket (the framer's state, the
+ * client, the incomplete message it holds); taking one over (fd included, even on failure): its
+ * handle or -errno; and handing the taken-over connection its incomplete message (false: that
+ * closed it). */
+bool streams_conn_movable(const struct wconn *c);
+void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client,
+                       const uint8_t **partial, size_t *plen);
+int streams_adopt_conn(struct worker *w, int fd, const struct xt_addr *local,
+                       const struct xt_addr *client, uint8_t pad);
+bool streams_adopt_input(struct worker *w, int handle, uint8_t *bytes, size_t len);
 
 /* worker_tcp_relay.c: RFC 6062 TCP allocations */
 int tcp_relay_new(struct worker *w, char *err, size_t errlen);

@@ -129,6 +129,46 @@ void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct
     wconn_set_ready(w, c, c->tls && tls_conn_pending(c->tls));
 }
 
+bool streams_conn_movable(const struct wconn *c)
+{
+    return !c->tls && !c->tls_wanted && !c->detecting && c->transport == TURN_TCP &&
+           !stream_out_pending(&c->out);
+}
+
+void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client,
+                       const uint8_t **partial, size_t *plen)
+{
+    *pad = c->framer.pad;
+    *client = c->client;
+    *partial = c->partial;
+    *plen = c->plen;
+}
+
+int streams_adopt_conn(struct worker *w, int fd, const struct xt_addr *local,
+                       const struct xt_addr *client, uint8_t pad)
+{
+    struct wconn *c;
+
+    if (conn_limits_take(w->streams.limits, client) != CONN_ADMITTED) {
+        close(fd);
+        return -EMFILE;
+    }
+    c = conn_new(w, fd, local, client, TURN_TCP);
+    if (!c) {
+        close(fd);
+        conn_limits_put(w->streams.limits, client);
+        return -ENOMEM;
+    }
+    c->framer.pad = pad;
+    c->got_message = true; /* its first-message time passed in the old process */
+    return c->sock->handle;
+}
+
+bool streams_adopt_input(struct worker *w, int handle, uint8_t *bytes, size_t len)
+{
+    return wconn_process(w, w->socks[handle]->conn, bytes, len, false);
+}
+
 static void on_accept(struct ev_handler *h, uint32_t events)
 {
     struct wsock *ls = container_of(h, struct wsock, ev);
@@ -157,11 +197,14 @@ static int listen_on(struct worker *w, const struct xt_addr *a, enum wsock_kind 
 {
     const char *what = kind == WS_TLS_LISTEN ? "TLS over TCP" : "TCP";
     char as[XT_ADDR_STRLEN];
-    int fd = tcp_listen_open(a, reuseport, STREAM_BACKLOG), handle;
+    int fd = w->adopt.fds ? worker_adopt_listen(w, a, SOCK_STREAM, NULL, err, errlen)
+                          : tcp_listen_open(a, reuseport, STREAM_BACKLOG),
+        handle;
 
     if (fd < 0) {
-        snprintf(err, errlen, "cannot listen on %s (%s): %s", xt_addr_str(a, as), what,
-                 strerror(-fd));
+        if (!w->adopt.fds)
+            snprintf(err, errlen, "cannot listen on %s (%s): %s", xt_addr_str(a, as), what,
+                     strerror(-fd));
         return -1;
     }
     handle = worker_sock_add(w, fd, kind, NULL, a, on_accept);

@@ -146,11 +146,11 @@ static int capture_alloc(struct turn_snapshot_server *sv, const struct turn_allo
 
     if (!remaining_ms(&a->timer, now_ms))
         return 0;
-    client = ex->sock_index(ex->ctx, a->listen_handle);
+    client = ex->sock_index(ex->ctx, a->listen_handle, false);
     travels = client >= 0;
     for (int fam = 0; fam < FAM_COUNT && travels; fam++)
         if (a->relayed[fam].handle >= 0) {
-            relayed[fam] = ex->sock_index(ex->ctx, a->relayed[fam].handle);
+            relayed[fam] = ex->sock_index(ex->ctx, a->relayed[fam].handle, true);
             travels = relayed[fam] >= 0;
         }
     if (!travels)
@@ -183,7 +183,8 @@ static int capture_txcache(struct turn_snapshot_server *sv, const struct txcache
         struct turn_snapshot_tx *tx;
         int sock;
 
-        if (!txcache_live(e, now_ms) || (sock = ex->sock_index(ex->ctx, e->listen_handle)) < 0)
+        if (!txcache_live(e, now_ms) ||
+            (sock = ex->sock_index(ex->ctx, e->listen_handle, false)) < 0)
             continue;
         if (!(tx = turn_snapshot_push(&sv->txs, &sv->ntxs, sizeof(*tx))))
             return -1;

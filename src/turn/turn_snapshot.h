@@ -120,10 +120,13 @@ int turn_snapshot_decode(const uint8_t *buf, size_t len, struct turn_snapshot *s
 
 /* The I/O layer's side of capture: the index in the fd array of the socket behind handle (the
  * same index for the same handle every time), or -1 when it does not travel (a TLS or DTLS
- * client, whose state is OpenSSL's): what needs it is left out, to end with the old process. */
+ * client, whose state is OpenSSL's): what needs it is left out, to end with the old process.
+ * relayed: whether capture wants a relayed address's socket or a client's listen socket or
+ * connection (a cached response may name the handle of a closed connection that a relayed
+ * socket has now: that one must not travel as a client's). */
 struct turn_snapshot_export {
     void *ctx;
-    int (*sock_index)(void *ctx, int handle);
+    int (*sock_index)(void *ctx, int handle, bool relayed);
 };
 
 /* The I/O layer's side of restore: the handle here of the socket at index of the fd array, a

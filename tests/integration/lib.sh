@@ -123,6 +123,17 @@ xt_kill() {
     xt_forget "$pid"
 }
 
+# wait_gone PID SECONDS: until the process (ours or not) is gone, at most SECONDS; false if it
+# still runs then.
+wait_gone() {
+    local i
+    for i in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    ! kill -0 "$1" 2>/dev/null
+}
+
 xt_cleanup() {
     local rc=$? pid ns
     trap - EXIT INT TERM

@@ -9,7 +9,9 @@
 #     arrives is answered), WATCHDOG=1 about every WATCHDOG_USEC/2, STOPPING=1 on SIGTERM, then
 #     a clean exit. Again dropped to nobody with --drain-timeout: READY=1 comes from uid nobody
 #     (notifications work after the drop), no WATCHDOG=1 when WATCHDOG_PID names another
-#     process, STOPPING=1 when draining starts.
+#     process, STOPPING=1 when draining starts. A live upgrade (SIGUSR2): the new process sends
+#     MAINPID=its pid with READY=1 once it answers, then WATCHDOG=1; the old one exits 0 without
+#     STOPPING=1.
 export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-90}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -170,5 +172,35 @@ stop_xturn TERM # draining, which ends at once: no allocation
 grep -q '"message":"draining' "$XT_LOG" || fail "no draining log line"
 [ "$(notify_count STOPPING=1)" -ge 1 ] || fail "no STOPPING=1 when draining: $(cat "$NOTIFY_LOG")"
 log "after the drop: READY=1 from nobody, no foreign watchdog, STOPPING=1 when draining"
+
+# ---- 3. a live upgrade (SIGUSR2, the unit's second ExecReload=) ----
+notify_start run3
+export NOTIFY_SOCKET WATCHDOG_USEC=2000000
+start_xturn --workers 2
+unset NOTIFY_SOCKET WATCHDOG_USEC
+old_pid=$XT_DAEMON_PID
+NOTIFY_PID=$old_pid
+notify_wait READY=1
+kill -USR2 "$old_pid"
+wait_gone "$old_pid" 10 || fail "the old process still runs 10 s after SIGUSR2"
+rc=0
+wait "$old_pid" || rc=$?
+xt_forget "$old_pid"
+[ "$rc" -eq 0 ] || fail "the old process exited with status $rc after the hand-over"
+new_pid=$(sed -nE 's/.* pid=([0-9]+) .*MAINPID=\1\|READY=1.*/\1/p' "$NOTIFY_LOG" | head -n 1)
+[ -n "$new_pid" ] || fail "no MAINPID= with READY=1 from the new process: $(cat "$NOTIFY_LOG")"
+XT_PIDS+=("$new_pid")
+grep -E "pid=$new_pid .*MAINPID=$new_pid\|READY=1" "$NOTIFY_LOG" | grep -q 'stun=ok' ||
+    fail "READY=1 of the new process came before it answered: $(cat "$NOTIFY_LOG")"
+NOTIFY_PID=$old_pid
+[ "$(notify_count STOPPING=1)" -eq 0 ] || fail "STOPPING=1 from the old process: systemd would stop"
+NOTIFY_PID=$new_pid
+sleep 1.5
+[ "$(notify_count WATCHDOG=1)" -ge 1 ] || fail "no WATCHDOG=1 from the new process"
+kill -TERM "$new_pid"
+wait_gone "$new_pid" 5 || fail "the new process still runs 5 s after SIGTERM"
+xt_forget "$new_pid"
+[ "$(notify_count STOPPING=1)" -ge 1 ] || fail "no STOPPING=1 from the new process on SIGTERM"
+log "live upgrade: MAINPID=$new_pid with READY=1 from the new process, its watchdog, old exit 0"
 
 pass

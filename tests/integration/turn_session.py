@@ -10,6 +10,10 @@
   turn_session.py SERVER SECRET channel PEER SECONDS RATE -> allocates, binds channel 0x4000 to
       PEER (prints "bound"), then sends RATE ChannelData datagrams a second to it for SECONDS,
       printing "sent N" every 0.5 s, whether or not the server is still there
+  turn_session.py SERVER SECRET requests PEER SECONDS -> allocates (prints "allocated"), then
+      sends Refresh, CreatePermission and ChannelBind (rebinding channel 0x4000) in turn for
+      SECONDS, one every 0.05 s, retransmitting; deletes the allocation; prints "requests N
+      failed M" (the codes of the failures follow)
 SERVER and PEER are host:port (IPv6 as [addr]:port). Uses tests/soak/turn_client.py."""
 import os
 import sys
@@ -36,6 +40,8 @@ def main(argv):
         return 0
     if argv[3] == "channel":
         return channel(client, hostport(argv[4]), float(argv[5]), float(argv[6]))
+    if argv[3] == "requests":
+        return requests(client, hostport(argv[4]), float(argv[5]))
     peer, seconds, keep = hostport(argv[4]), float(argv[5]), len(argv) > 6 and argv[6] == "keep"
     client.allocate()
     if client.create_permission([peer]).code != 0:
@@ -77,6 +83,27 @@ def channel(client, peer, seconds, rate):
         sent += 1
         time.sleep(max(0.0, start + sent / rate - time.monotonic()))
     print(f"sent {sent}", flush=True)
+    return 0
+
+
+def requests(client, peer, seconds):
+    client.allocate()
+    print("allocated", flush=True)
+    calls = (lambda: client.refresh(lifetime=600), lambda: client.create_permission([peer]),
+             lambda: client.channel_bind(0x4000, peer))
+    done, failed = 0, []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            code = calls[done % 3]().code
+        except TurnError as e:
+            code = str(e)
+        if code != 0:
+            failed.append(code)
+        done += 1
+        time.sleep(0.05)
+    client.refresh(lifetime=0)  # its 5-tuple free for whoever gets the port next
+    print(f"requests {done} failed {len(failed)} {failed[:5]}", flush=True)
     return 0
 
 

@@ -198,10 +198,11 @@ static void build(struct fixture *f)
     assert_int_equal(m->mirrored, 4); /* A's, B's two, C's */
 }
 
-static int export_index(void *ctx, int handle)
+static int export_index(void *ctx, int handle, bool relayed)
 {
     struct fixture *f = ctx;
 
+    (void)relayed;
     if (f->refuse_tls && (handle == f->cl[E].listen || handle == f->cl[F].listen))
         return -1;
     for (size_t i = 0; i < f->nfds; i++)
@@ -315,10 +316,11 @@ static const struct turn_snapshot_alloc *alloc_of(const struct turn_snapshot *s,
     return NULL;
 }
 
-static int no_export(void *ctx, int handle)
+static int no_export(void *ctx, int handle, bool relayed)
 {
     (void)ctx;
     (void)handle;
+    (void)relayed;
     return 0;
 }
 

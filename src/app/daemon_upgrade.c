@@ -1,0 +1,163 @@
+/* The live upgrade, both sides (app/upgrade.h). The old process starts the new binary, pauses
+ * its workers once the new one is READY (packets wait in the sockets' buffers), hands over the
+ * state and the sockets and goes once the new one says DONE; on any failure it kills the new one
+ * and resumes. The new process restores the state into fresh workers that take over the
+ * sockets, starts them, then says DONE. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/daemon_internal.h"
+#include "app/service.h"
+#include "app/upgrade.h"
+#include "bpf/xdp_shared.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "turn/turn_shared.h"
+
+static struct turn_time time_now(void)
+{
+    return (struct turn_time){.ms = xt_mono_ms(), .unix_s = time(NULL)};
+}
+
+/* The workers are stopped: nothing changes the state while it is read. */
+static int capture(struct daemon *d, struct upgrade_manifest *m)
+{
+    struct turn_time now = time_now();
+
+    if (turn_snapshot_capture_shared(&m->snap, d->shared, &now) != 0)
+        return -1;
+    m->snap.xdp_abi = XT_ABI_VERSION;
+    for (size_t i = 0; i < d->nworkers; i++)
+        if (worker_export(d->workers[i], m) != 0)
+            return -1;
+    return 0;
+}
+
+static void resume(struct daemon *d)
+{
+    char err[512];
+
+    for (size_t i = 0; i < d->nworkers; i++) {
+        int rc = worker_start(d->workers[i]);
+        if (rc != 0)
+            xt_log(LOG_ERROR, "cannot restart a worker thread", "error", strerror(-rc), NULL);
+    }
+    if (d->cfg->metrics.family != 0 &&
+        !(d->metrics = metrics_start(&d->cfg->metrics, daemon_snapshot, d, err, sizeof(err))))
+        xt_log(LOG_ERROR, "cannot restart the metrics endpoint", "error", err, NULL);
+}
+
+void daemon_upgrade(struct daemon *d)
+{
+    struct upgrade_child c = {.pid = 0, .ch = -1};
+    struct upgrade_manifest m;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    char err[512] = "";
+    uint64_t paused_at = 0;
+
+    memset(&m, 0, sizeof(m));
+    if (d->fp || d->draining) {
+        xt_log(LOG_ERROR, "live upgrade refused: keeping on serving", "reason",
+               d->fp ? "not supported with --xdp yet" : "draining", NULL);
+        return;
+    }
+    xt_log(LOG_INFO, "live upgrade: starting the new binary", NULL);
+    if (upgrade_spawn(&c, err, sizeof(err)) != 0 || upgrade_wait(&c, "READY", err, sizeof(err)))
+        goto fail;
+    /* The new process binds the metrics address itself. */
+    metrics_stop(d->metrics);
+    d->metrics = NULL;
+    paused_at = xt_mono_ms();
+    for (size_t i = 0; i < d->nworkers; i++)
+        worker_stop(d->workers[i]);
+    if (capture(d, &m) != 0 || upgrade_encode(&m, &bytes, &len) != 0) {
+        snprintf(err, sizeof(err), "out of memory capturing the state");
+        goto fail;
+    }
+    if (upgrade_send(&c, bytes, len, m.fds, m.nfds, err, sizeof(err)) != 0 ||
+        upgrade_wait(&c, "DONE", err, sizeof(err)) != 0)
+        goto fail;
+    xt_log(LOG_INFO, "live upgrade: handed over, exiting", XT_NUM("new_pid", c.pid),
+           XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", m.nfds),
+           XT_NUM("state_bytes", len), XT_NUM("paused_ms", xt_mono_ms() - paused_at), NULL);
+    d->handed_over = true;
+    close(c.ch);
+    goto out;
+fail:
+    xt_log(LOG_ERROR, "live upgrade failed: keeping on serving", "error", err, NULL);
+    upgrade_abort(&c);
+    if (paused_at)
+        resume(d);
+out:
+    free(bytes);
+    upgrade_manifest_free(&m, false);
+}
+
+/* ---- the new process ---- */
+
+static int restore(struct daemon *d, struct worker_deps *deps, struct upgrade_manifest *m,
+                   char *err, size_t errlen)
+{
+    struct turn_time now = time_now();
+
+    if (m->nworkers != d->nworkers) {
+        snprintf(err, errlen,
+                 "the old process ran %zu workers, this one would run %zu "
+                 "(--workers must stay the same)",
+                 m->nworkers, d->nworkers);
+        return -1;
+    }
+    if (turn_snapshot_restore_shared(&m->snap, d->shared, &now, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < d->nworkers; i++) {
+        struct worker_adopt adopt = {.fds = m->fds + m->workers[i].first_listen,
+                                     .n = m->workers[i].nlisten};
+        d->workers[i] = worker_new(d->cfg, deps, d->nworkers > 1, &adopt, err, errlen);
+        if (!d->workers[i] || worker_restore(d->workers[i], m, i, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int daemon_take_over(struct daemon *d, struct worker_deps *deps, char *err, size_t errlen)
+{
+    struct upgrade_manifest m;
+    uint8_t *bytes = NULL;
+    size_t len = 0, nfds = 0;
+    int *fds = NULL, rc;
+    uint64_t t0;
+
+    if (upgrade_receive(d->upgrade_ch, &bytes, &len, &fds, &nfds, err, errlen) != 0)
+        return -1;
+    t0 = xt_mono_ms();
+    rc = upgrade_decode(bytes, len, nfds, &m, err, errlen);
+    free(bytes);
+    if (rc != 0) {
+        for (size_t i = 0; i < nfds; i++)
+            close(fds[i]);
+        free(fds);
+        return -1;
+    }
+    m.fds = fds;
+    m.nfds = nfds;
+    rc = restore(d, deps, &m, err, errlen);
+    if (rc == 0)
+        xt_log(LOG_INFO, "live upgrade: state taken over",
+               XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", nfds),
+               XT_NUM("state_bytes", len), XT_NUM("skipped_bytes", m.snap.skipped),
+               XT_NUM("restore_ms", xt_mono_ms() - t0), NULL);
+    upgrade_manifest_free(&m, true);
+    return rc;
+}
+
+void daemon_took_over(struct daemon *d)
+{
+    service_ready_main("relaying");
+    upgrade_say(d->upgrade_ch, "DONE", NULL);
+    close(d->upgrade_ch);
+    d->upgrade_ch = -1;
+}

@@ -1,0 +1,306 @@
+/* The hand-over's manifest as bytes (upgrade.h): which of the fds passed beside it is which
+ * worker's listen socket or client connection, then the state snapshot (docs/UPGRADE_STATE.md).
+ * Big-endian throughout:
+ *   "XTURNUPG", version (2), nfds (4), nworkers (4),
+ *   per worker: first_listen (4), nlisten (4), nconns (4),
+ *     per connection: index (4), pad (1), client (19), local (19), partial length (4), partial,
+ *     counters: how many (2), each (8) in the order of counter_slots (a reader takes those it
+ *     knows and leaves the rest 0),
+ *   snapshot length (4), snapshot.
+ * An address is its family (1: 4 or 6), port (2), IP (16). The version changes with any change
+ * here: a reader refuses another. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app/upgrade.h"
+
+#define MAGIC        "XTURNUPG"
+#define MAGIC_LEN    8
+#define WIRE_VERSION 1
+#define ADDR_LEN     19
+#define CONN_LEN     (4 + 1 + 2 * ADDR_LEN + 4) /* and the partial message */
+
+/* The daemon's counters of a worker in their order on the wire: per transport, stream_counters
+ * but for the open gauge, then send failures and oversized datagrams. Appending is compatible;
+ * any other change takes a new WIRE_VERSION (hence the assertion on the enums' sizes). */
+#define NCOUNTERS (TURN_TRANSPORT_COUNT * (2 + SR_COUNT + SC_COUNT) + 2)
+_Static_assert(SR_COUNT == 5 && SC_COUNT == 12, "the counters' wire order changed");
+
+static size_t counter_slots(struct upgrade_worker *w, uint64_t *slot[NCOUNTERS])
+{
+    size_t n = 0;
+
+    for (int t = 0; t < TURN_TRANSPORT_COUNT; t++) {
+        struct stream_counters *c = &w->streams[t];
+        slot[n++] = &c->accepted;
+        for (int r = 0; r < SR_COUNT; r++)
+            slot[n++] = &c->refused[r];
+        for (int k = 0; k < SC_COUNT; k++)
+            slot[n++] = &c->closed[k];
+        slot[n++] = &c->slow_reader_drops;
+    }
+    slot[n++] = &w->send_failures;
+    slot[n++] = &w->oversized;
+    return n;
+}
+
+int upgrade_push_fd(struct upgrade_manifest *m, int fd)
+{
+    int *slot = turn_snapshot_push(&m->fds, &m->nfds, sizeof(*slot));
+
+    if (!slot)
+        return -1;
+    *slot = fd;
+    return (int)(m->nfds - 1);
+}
+
+void upgrade_manifest_free(struct upgrade_manifest *m, bool close_fds)
+{
+    for (size_t i = 0; close_fds && i < m->nfds; i++)
+        if (m->fds[i] >= 0)
+            close(m->fds[i]);
+    for (size_t i = 0; i < m->nworkers; i++) {
+        for (size_t k = 0; k < m->workers[i].nconns; k++)
+            free(m->workers[i].conns[k].partial);
+        free(m->workers[i].conns);
+    }
+    free(m->workers);
+    free(m->fds);
+    turn_snapshot_free(&m->snap);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- writing ---- */
+
+static uint8_t *put(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+    return p + n;
+}
+
+static uint8_t *put_addr(uint8_t *p, const struct xt_addr *a)
+{
+    p = put(p, a->family == AF_INET6 ? 6 : 4, 1);
+    p = put(p, a->port, 2);
+    memcpy(p, a->ip, 16);
+    return p + 16;
+}
+
+int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
+{
+    uint8_t *snap = NULL, *p;
+    size_t snap_len, n = MAGIC_LEN + 2 + 4 + 4 + 4;
+
+    if (turn_snapshot_encode(&m->snap, &snap, &snap_len) != 0)
+        return -1;
+    for (size_t i = 0; i < m->nworkers; i++) {
+        n += 12 + m->workers[i].nconns * CONN_LEN + 2 + 8 * NCOUNTERS;
+        for (size_t k = 0; k < m->workers[i].nconns; k++)
+            n += m->workers[i].conns[k].plen;
+    }
+    *len = n + snap_len;
+    *out = p = malloc(*len);
+    if (!p) {
+        free(snap);
+        return -1;
+    }
+    memcpy(p, MAGIC, MAGIC_LEN);
+    p = put(p + MAGIC_LEN, WIRE_VERSION, 2);
+    p = put(p, m->nfds, 4);
+    p = put(p, m->nworkers, 4);
+    for (size_t i = 0; i < m->nworkers; i++) {
+        struct upgrade_worker copy = m->workers[i], *w = &copy;
+        uint64_t *slot[NCOUNTERS];
+        size_t nslots = counter_slots(w, slot);
+
+        p = put(put(put(p, w->first_listen, 4), w->nlisten, 4), w->nconns, 4);
+        for (size_t k = 0; k < w->nconns; k++) {
+            p = put(put(p, w->conns[k].index, 4), w->conns[k].pad, 1);
+            p = put_addr(put_addr(p, &w->conns[k].client), &w->conns[k].local);
+            p = put(p, w->conns[k].plen, 4);
+            if (w->conns[k].plen)
+                memcpy(p, w->conns[k].partial, w->conns[k].plen);
+            p += w->conns[k].plen;
+        }
+        p = put(p, nslots, 2);
+        for (size_t k = 0; k < nslots; k++)
+            p = put(p, *slot[k], 8);
+    }
+    p = put(p, snap_len, 4);
+    memcpy(p, snap, snap_len);
+    free(snap);
+    return 0;
+}
+
+/* ---- reading ---- */
+
+struct reader {
+    const uint8_t *p, *end;
+    bool short_read;
+};
+
+static uint64_t get(struct reader *r, int n)
+{
+    uint64_t v = 0;
+
+    if (r->end - r->p < n) {
+        r->short_read = true;
+        r->p = r->end;
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        v = v << 8 | *r->p++;
+    return v;
+}
+
+static int get_addr(struct reader *r, struct xt_addr *a)
+{
+    uint64_t fam = get(r, 1);
+
+    a->port = (uint16_t)get(r, 2);
+    if (r->end - r->p < 16)
+        r->short_read = true;
+    else
+        memcpy(a->ip, r->p, 16);
+    r->p += r->end - r->p < 16 ? r->end - r->p : 16;
+    a->family = fam == 6 ? AF_INET6 : AF_INET;
+    return fam == 4 || fam == 6 ? 0 : -1;
+}
+
+/* Marks index as used: -1 when out of range or used already. */
+static int claim(uint8_t *used, size_t nfds, uint64_t index)
+{
+    if (index >= nfds || used[index])
+        return -1;
+    used[index] = 1;
+    return 0;
+}
+
+/* Those this build knows; a cut is caught by the snapshot's length after them. */
+static void read_counters(struct reader *r, struct upgrade_worker *w)
+{
+    uint64_t *slot[NCOUNTERS];
+    size_t nslots = counter_slots(w, slot);
+    uint64_t n = get(r, 2);
+
+    for (uint64_t k = 0; k < n && !r->short_read; k++) {
+        uint64_t v = get(r, 8);
+        if (k < nslots)
+            *slot[k] = v;
+    }
+}
+
+static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfds, uint8_t *used,
+                        char *err, size_t errlen)
+{
+    for (size_t i = 0; i < m->nworkers; i++) {
+        struct upgrade_worker *w = &m->workers[i];
+        uint64_t nconns;
+
+        w->first_listen = (uint32_t)get(r, 4);
+        w->nlisten = (uint32_t)get(r, 4);
+        nconns = get(r, 4);
+        if (r->short_read || nconns > (size_t)(r->end - r->p) / CONN_LEN) {
+            snprintf(err, errlen, "hand-over: worker %zu cut short", i);
+            return -1;
+        }
+        for (uint64_t k = 0; k < w->nlisten; k++)
+            if (claim(used, nfds, (uint64_t)w->first_listen + k) != 0) {
+                snprintf(err, errlen,
+                         "hand-over: worker %zu: listen socket %llu not passed or "
+                         "named twice",
+                         i, (unsigned long long)(w->first_listen + k));
+                return -1;
+            }
+        w->conns = calloc(nconns + 1, sizeof(*w->conns));
+        if (!w->conns) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        w->nconns = nconns;
+        for (size_t k = 0; k < nconns; k++) {
+            struct upgrade_conn *c = &w->conns[k];
+            c->index = (uint32_t)get(r, 4);
+            c->pad = (uint8_t)get(r, 1);
+            bool bad = get_addr(r, &c->client) != 0 || get_addr(r, &c->local) != 0 || c->pad > 3 ||
+                       claim(used, nfds, c->index) != 0;
+            c->plen = (uint32_t)get(r, 4);
+            if (bad || c->plen > UPGRADE_PARTIAL_MAX || c->plen > (size_t)(r->end - r->p) ||
+                (c->plen && !(c->partial = malloc(c->plen)))) {
+                snprintf(err, errlen,
+                         "hand-over: worker %zu, connection %zu: bad address, padding, socket "
+                         "or partial message",
+                         i, k);
+                return -1;
+            }
+            if (c->plen)
+                memcpy(c->partial, r->p, c->plen);
+            r->p += c->plen;
+        }
+        read_counters(r, w);
+    }
+    return 0;
+}
+
+int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_manifest *m,
+                   char *err, size_t errlen)
+{
+    struct reader r = {.p = buf, .end = buf + len};
+    uint8_t *used = calloc(nfds + 1, 1);
+    uint64_t version, n, nworkers, snap_len;
+    int rc = -1;
+
+    memset(m, 0, sizeof(*m));
+    if (!used) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (len < MAGIC_LEN || memcmp(buf, MAGIC, MAGIC_LEN) != 0) {
+        snprintf(err, errlen, "hand-over: not an xturn hand-over");
+        goto out;
+    }
+    r.p += MAGIC_LEN;
+    version = get(&r, 2);
+    n = get(&r, 4);
+    nworkers = get(&r, 4);
+    if (r.short_read || version != WIRE_VERSION) {
+        snprintf(err, errlen, "hand-over version %llu, this build reads %d",
+                 (unsigned long long)version, WIRE_VERSION);
+        goto out;
+    }
+    if (n != nfds || nworkers == 0 || nworkers > (size_t)(r.end - r.p) / 12) {
+        snprintf(err, errlen, "hand-over: %llu sockets announced, %zu passed; %llu workers",
+                 (unsigned long long)n, nfds, (unsigned long long)nworkers);
+        goto out;
+    }
+    m->workers = calloc(nworkers, sizeof(*m->workers));
+    if (!m->workers) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    m->nworkers = nworkers;
+    if (read_workers(&r, m, nfds, used, err, errlen) != 0)
+        goto out;
+    snap_len = get(&r, 4);
+    if (r.short_read || snap_len != (size_t)(r.end - r.p)) {
+        snprintf(err, errlen, "hand-over: the snapshot's length is not what follows");
+        goto out;
+    }
+    if (turn_snapshot_decode(r.p, snap_len, &m->snap, err, errlen) != 0)
+        goto out;
+    if (m->snap.nservers != m->nworkers) {
+        snprintf(err, errlen, "hand-over: %zu workers but %zu servers in the snapshot", m->nworkers,
+                 m->snap.nservers);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(used);
+    if (rc != 0)
+        upgrade_manifest_free(m, false);
+    return rc;
+}

@@ -1,0 +1,146 @@
+/* The live upgrade's manifest (src/app/upgrade_wire.c): what is encoded (sockets, connections,
+ * the daemon's counters) decodes the same, and
+ * every cut, every other version, socket count or worker count, and every socket named twice or
+ * out of range is refused with a reason, nothing kept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/upgrade.h"
+
+#define NFDS 5
+
+/* Worker 0: listen sockets 0 and 1, a connection (2) with half a message; worker 1: listen
+ * socket 3; socket 4 is a relayed one (named by the snapshot only). */
+static void build(struct upgrade_manifest *m, uint32_t conn_index)
+{
+    struct upgrade_conn *c;
+
+    memset(m, 0, sizeof(*m));
+    m->nworkers = 2;
+    m->nfds = NFDS; /* announced; the fds themselves are not encoded */
+    m->workers = calloc(2, sizeof(*m->workers));
+    m->snap.nservers = 2;
+    m->snap.servers = calloc(2, sizeof(*m->snap.servers));
+    m->snap.minor = TURN_SNAPSHOT_MINOR;
+    m->snap.saved_ms = 123456;
+    assert_non_null(m->workers);
+    assert_non_null(m->snap.servers);
+    m->workers[0] = (struct upgrade_worker){.first_listen = 0, .nlisten = 2};
+    m->workers[1] = (struct upgrade_worker){.first_listen = 3, .nlisten = 1};
+    c = turn_snapshot_push(&m->workers[0].conns, &m->workers[0].nconns, sizeof(*c));
+    assert_non_null(c);
+    c->index = conn_index;
+    c->pad = 2;
+    assert_int_equal(xt_addr_parse("198.18.1.2:40000", 0, &c->client), 0);
+    assert_int_equal(xt_addr_parse("[2001:db8:3::2]:3478", 0, &c->local), 0);
+    m->workers[1].streams[TURN_TCP].closed[SC_IDLE_TIMEOUT] = 7;
+    m->workers[1].oversized = 9;
+    c->plen = 3;
+    c->partial = malloc(3);
+    assert_non_null(c->partial);
+    memcpy(c->partial, "\x00\x01\x00", 3);
+}
+
+static void encode(uint32_t conn_index, uint8_t **bytes, size_t *len)
+{
+    struct upgrade_manifest m;
+
+    build(&m, conn_index);
+    assert_int_equal(upgrade_encode(&m, bytes, len), 0);
+    upgrade_manifest_free(&m, false);
+}
+
+static void expect_refused(const uint8_t *bytes, size_t len, size_t nfds, const char *why)
+{
+    struct upgrade_manifest m;
+    char err[256] = "";
+
+    assert_int_equal(upgrade_decode(bytes, len, nfds, &m, err, sizeof(err)), -1);
+    assert_null(m.workers);
+    if (why && !strstr(err, why))
+        fail_msg("refused with \"%s\", not \"%s\"", err, why);
+    assert_true(err[0] != '\0');
+}
+
+static void test_round_trip(void **state)
+{
+    struct upgrade_manifest m;
+    uint8_t *bytes;
+    size_t len;
+    char err[256] = "";
+    struct xt_addr client;
+
+    (void)state;
+    encode(2, &bytes, &len);
+    assert_int_equal(upgrade_decode(bytes, len, NFDS, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.nworkers, 2);
+    assert_int_equal(m.workers[0].nlisten, 2);
+    assert_int_equal(m.workers[1].first_listen, 3);
+    assert_int_equal(m.workers[0].nconns, 1);
+    assert_int_equal(m.workers[1].nconns, 0);
+    assert_int_equal(m.workers[0].conns[0].index, 2);
+    assert_int_equal(m.workers[0].conns[0].pad, 2);
+    assert_int_equal(xt_addr_parse("198.18.1.2:40000", 0, &client), 0);
+    assert_true(xt_addr_equal(&m.workers[0].conns[0].client, &client));
+    assert_int_equal(m.workers[0].conns[0].local.family, AF_INET6);
+    assert_int_equal(m.workers[0].conns[0].plen, 3);
+    assert_memory_equal(m.workers[0].conns[0].partial, "\x00\x01\x00", 3);
+    assert_int_equal(m.workers[1].streams[TURN_TCP].closed[SC_IDLE_TIMEOUT], 7);
+    assert_int_equal(m.workers[1].oversized, 9);
+    assert_int_equal(m.workers[0].streams[TURN_TCP].accepted, 0);
+    assert_int_equal(m.snap.nservers, 2);
+    assert_int_equal(m.snap.saved_ms, 123456);
+    upgrade_manifest_free(&m, false);
+    free(bytes);
+}
+
+static void test_cut_short(void **state)
+{
+    uint8_t *bytes;
+    size_t len;
+
+    (void)state;
+    encode(2, &bytes, &len);
+    for (size_t n = 0; n < len; n++)
+        expect_refused(bytes, n, NFDS, NULL);
+    free(bytes);
+}
+
+static void test_refusals(void **state)
+{
+    uint8_t *bytes;
+    size_t len;
+
+    (void)state;
+    encode(2, &bytes, &len);
+    expect_refused(bytes, len, NFDS - 1, "sockets announced");
+    bytes[9] = 2; /* version 2 */
+    expect_refused(bytes, len, NFDS, "version 2");
+    bytes[9] = 1;
+    bytes[0] = 'Y';
+    expect_refused(bytes, len, NFDS, "not an xturn hand-over");
+    free(bytes);
+    encode(1, &bytes, &len); /* the connection is a listen socket too */
+    expect_refused(bytes, len, NFDS, "connection 0");
+    free(bytes);
+    encode(NFDS, &bytes, &len); /* out of range (announcing NFDS sockets) */
+    expect_refused(bytes, len, NFDS, "connection 0");
+    free(bytes);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_cut_short),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
