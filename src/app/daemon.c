@@ -92,7 +92,7 @@ out:
 /* The host's addresses are "self" for the peer policy (src/turn/turn_self.c) and martian sources
  * for XDP, read at start and again whenever one comes or goes. On failure the previous set
  * stays. */
-static int refresh_host_addrs(struct daemon *d)
+int daemon_refresh_host_addrs(struct daemon *d)
 {
     struct xt_addr *addrs;
     size_t n;
@@ -119,7 +119,7 @@ static void on_netlink(struct ev_handler *h, uint32_t events)
         xt_log(LOG_WARN, "reading rtnetlink notifications failed", "error", strerror(-what), NULL);
         what = ROUTE_WATCH_CHANGED | ROUTE_WATCH_ADDRESSES;
     }
-    if ((what & ROUTE_WATCH_ADDRESSES) && (rc = refresh_host_addrs(d)) != 0)
+    if ((what & ROUTE_WATCH_ADDRESSES) && (rc = daemon_refresh_host_addrs(d)) != 0)
         xt_log(LOG_ERROR, "cannot read the host's addresses: the previous ones stay", "error",
                strerror(-rc), NULL);
     if (what && d->fp)
@@ -140,7 +140,7 @@ static int watch_netlink(struct daemon *d, char *err, size_t errlen)
     d->netwatch.cb = on_netlink;
     rc = ev_add(d->loop, &d->netwatch);
     if (rc == 0)
-        rc = refresh_host_addrs(d);
+        rc = daemon_refresh_host_addrs(d);
     if (rc != 0) {
         snprintf(err, errlen, "cannot read the host's addresses: %s", strerror(-rc));
         return -1;
@@ -220,9 +220,9 @@ struct daemon *daemon_new(const struct xturn_config *cfg, int upgrade_ch, char *
     if (open_signals(d, err, errlen) != 0 ||
         (upgrade_ch < 0 && daemon_check_listen_free(cfg, err, errlen) != 0))
         goto fail;
-    /* The fast path is in place before the first client can reach a listen socket. */
-    d->fp = fastpath_start(cfg, d->loop, err, errlen);
-    if (!d->fp && err[0])
+    /* The fast path is in place before the first client can reach a listen socket; a live
+     * upgrade's once the previous process's maps are here (daemon_take_over). */
+    if (upgrade_ch < 0 && !(d->fp = fastpath_start(cfg, d->loop, NULL, err, errlen)) && err[0])
         goto fail;
     d->shared = turn_shared_new(&cfg->turn, &openssl_random);
     d->conn_limits = conn_limits_new(cfg->max_stream_conns, cfg->max_stream_conns_per_ip,

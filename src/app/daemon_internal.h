@@ -33,6 +33,10 @@ struct daemon {
     bool handed_over;        /* the old process of a live upgrade: the new one serves now */
 };
 
+/* Reads the host's addresses again into the core's and XDP's sets: 0 or -errno (the previous
+ * set stays). */
+int daemon_refresh_host_addrs(struct daemon *d);
+
 /* daemon_upgrade.c */
 /* SIGUSR2: starts the binary at our path and hands over to it. On success d->handed_over is set
  * (the caller stops, exit 0); on failure the workers run again and the reason is logged. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/daemon_internal.h"
+#include "app/fastpath.h"
 #include "app/service.h"
 #include "app/upgrade.h"
 #include "bpf/xdp_shared.h"
@@ -22,6 +23,23 @@ static struct turn_time time_now(void)
     return (struct turn_time){.ms = xt_mono_ms(), .unix_s = time(NULL)};
 }
 
+/* The XDP program's maps and links join the passed fds: the new process's program uses the
+ * same maps (the bindings stay, the kernel relays on) and takes the links over. */
+static int export_xdp(struct fastpath *fp, struct upgrade_manifest *m)
+{
+    struct xdp_handover *x = &m->xdp;
+
+    if (fastpath_export(fp, x) != 0)
+        return -1;
+    for (size_t i = 0; i < x->nmaps; i++)
+        if ((x->maps[i].fd = upgrade_push_fd(m, x->maps[i].fd)) < 0)
+            return -1;
+    for (size_t i = 0; i < x->nlinks; i++)
+        if ((x->links[i] = upgrade_push_fd(m, x->links[i])) < 0)
+            return -1;
+    return 0;
+}
+
 /* The workers are stopped: nothing changes the state while it is read. */
 static int capture(struct daemon *d, struct upgrade_manifest *m)
 {
@@ -30,6 +48,8 @@ static int capture(struct daemon *d, struct upgrade_manifest *m)
     if (turn_snapshot_capture_shared(&m->snap, d->shared, &now) != 0)
         return -1;
     m->snap.xdp_abi = XT_ABI_VERSION;
+    if (d->fp && export_xdp(d->fp, m) != 0)
+        return -1;
     for (size_t i = 0; i < d->nworkers; i++)
         if (worker_export(d->workers[i], m) != 0)
             return -1;
@@ -60,9 +80,8 @@ void daemon_upgrade(struct daemon *d)
     uint64_t paused_at = 0;
 
     memset(&m, 0, sizeof(m));
-    if (d->fp || d->draining) {
-        xt_log(LOG_ERROR, "live upgrade refused: keeping on serving", "reason",
-               d->fp ? "not supported with --xdp yet" : "draining", NULL);
+    if (d->draining) {
+        xt_log(LOG_ERROR, "live upgrade refused: keeping on serving", "reason", "draining", NULL);
         return;
     }
     xt_log(LOG_INFO, "live upgrade: starting the new binary", NULL);
@@ -85,6 +104,9 @@ void daemon_upgrade(struct daemon *d)
            XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", m.nfds),
            XT_NUM("state_bytes", len), XT_NUM("paused_ms", xt_mono_ms() - paused_at), NULL);
     d->handed_over = true;
+    /* Freeing the allocations as this process exits must not unbind the new one's channels. */
+    if (d->fp)
+        fastpath_release(d->fp);
     close(c.ch);
     goto out;
 fail:
@@ -123,9 +145,56 @@ static int restore(struct daemon *d, struct worker_deps *deps, struct upgrade_ma
     return 0;
 }
 
+/* With --xdp: the program loaded on the old process's maps when it passed them (x: them as
+ * descriptors), else loaded and attached anew (the old process ran without --xdp). */
+static int start_xdp(struct daemon *d, struct worker_deps *deps, const struct upgrade_manifest *m,
+                     struct xdp_handover *x, char *err, size_t errlen)
+{
+    int rc;
+
+    *x = m->xdp;
+    if (d->cfg->nxdp_ifaces == 0)
+        return 0;
+    if (x->nlinks && m->snap.xdp_abi != XT_ABI_VERSION) {
+        snprintf(err, errlen,
+                 "the old process's XDP maps have layout version %u, this build's %u: moving "
+                 "the bindings to new maps is not supported yet (restart instead)",
+                 m->snap.xdp_abi, XT_ABI_VERSION);
+        return -1;
+    }
+    for (size_t i = 0; i < x->nmaps; i++)
+        x->maps[i].fd = m->fds[m->xdp.maps[i].fd];
+    for (size_t i = 0; i < x->nlinks; i++)
+        x->links[i] = m->fds[m->xdp.links[i]];
+    d->fp = fastpath_start(d->cfg, d->loop, x->nlinks ? x : NULL, err, errlen);
+    if (!d->fp)
+        return -1;
+    deps->fp = d->fp;
+    rc = daemon_refresh_host_addrs(d);
+    if (rc != 0)
+        xt_log(LOG_WARN, "cannot read the host's addresses for XDP", "error", strerror(-rc), NULL);
+    return 0;
+}
+
+/* The links the old process passed run this process's program from now on; they are this
+ * process's (not closed with the manifest). Should one fail after others, the old process goes
+ * on with those running the new program: the same maps and layout version, so the same
+ * relaying. */
+static int adopt_xdp(struct daemon *d, struct upgrade_manifest *m, struct xdp_handover *x,
+                     char *err, size_t errlen)
+{
+    int rc = fastpath_adopt(d->fp, d->cfg, x, err, errlen);
+
+    for (size_t i = 0; i < x->nlinks; i++)
+        if (x->links[i] < 0)
+            m->fds[m->xdp.links[i]] = -1;
+    return rc;
+}
+
 int daemon_take_over(struct daemon *d, struct worker_deps *deps, char *err, size_t errlen)
 {
     struct upgrade_manifest m;
+    struct xdp_handover x;
     uint8_t *bytes = NULL;
     size_t len = 0, nfds = 0;
     int *fds = NULL, rc;
@@ -144,7 +213,15 @@ int daemon_take_over(struct daemon *d, struct worker_deps *deps, char *err, size
     }
     m.fds = fds;
     m.nfds = nfds;
-    rc = restore(d, deps, &m, err, errlen);
+    rc = start_xdp(d, deps, &m, &x, err, errlen);
+    if (rc == 0)
+        rc = restore(d, deps, &m, err, errlen);
+    if (rc == 0 && d->fp && x.nlinks)
+        rc = adopt_xdp(d, &m, &x, err, errlen);
+    /* Giving up: the old process resumes with the bindings restore wrote over, which this
+     * process's exit must leave. */
+    if (rc != 0 && d->fp && x.nlinks)
+        fastpath_release(d->fp);
     if (rc == 0)
         xt_log(LOG_INFO, "live upgrade: state taken over",
                XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", nfds),

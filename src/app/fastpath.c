@@ -39,6 +39,7 @@ struct fastpath {
     struct xt_bucket *buckets;
     uint32_t *free_buckets;
     uint32_t nfree_buckets;
+    bool released; /* the maps' bindings are another process's (fastpath_release) */
 };
 
 void fastpath_routes_changed(struct fastpath *fp)
@@ -106,8 +107,8 @@ static int init_buckets(struct fastpath *fp)
     return 0;
 }
 
-struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop, char *err,
-                                size_t errlen)
+struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop,
+                                const struct xdp_handover *reuse, char *err, size_t errlen)
 {
     struct xdp_options opt;
     struct fastpath *fp;
@@ -124,12 +125,13 @@ struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *
     opt.cfg = kernel_cfg(cfg);
     fp->kcfg = opt.cfg;
     opt.map_entries = cfg->xdp_map_size;
+    opt.reuse = reuse;
     fp->map_entries = cfg->xdp_map_size;
     pthread_mutex_init(&fp->buckets_lock, NULL);
     fp->prog = xdp_prog_load(&opt, err, errlen);
     if (!fp->prog || init_buckets(fp) != 0)
         goto fail;
-    for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
+    for (size_t i = 0; !reuse && i < cfg->nxdp_ifaces; i++) {
         if (xdp_prog_attach(fp->prog, cfg->xdp_ifaces[i], attach_mode(cfg->xdp_mode),
                             cfg->xdp_mode == XDP_MODE_AUTO, err, errlen) != 0)
             goto fail;
@@ -145,6 +147,28 @@ fail:
         snprintf(err, errlen, "xdp: out of memory");
     fastpath_stop(fp);
     return NULL;
+}
+
+int fastpath_adopt(struct fastpath *fp, const struct xturn_config *cfg, struct xdp_handover *h,
+                   char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
+        if (xdp_prog_adopt(fp->prog, cfg->xdp_ifaces[i], h, err, errlen) != 0)
+            return -1;
+        xt_log(LOG_INFO, "xdp taken over", "interface", cfg->xdp_ifaces[i], "cross_family",
+               cfg->xdp_cross_family ? "on" : "off", NULL);
+    }
+    return 0;
+}
+
+int fastpath_export(struct fastpath *fp, struct xdp_handover *out)
+{
+    return xdp_prog_export(fp->prog, out);
+}
+
+void fastpath_release(struct fastpath *fp)
+{
+    fp->released = true;
 }
 
 void fastpath_stop(struct fastpath *fp)
@@ -188,7 +212,9 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
     if (ci->transport != TURN_UDP || !xdp_abi_serves_listen(&fp->kcfg, ci->local))
         return -1;
     /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
-     * without one, userspace carries it (and applies the limit). */
+     * without one, userspace carries it (and applies the limit). A live upgrade's restore binds
+     * channels the reused maps hold already: the update overwrites them with this process's
+     * bucket. */
     rc = fp->kcfg.max_bps && !ci->bucket ? -ENOSPC
                                          : xdp_prog_bind(fp->prog, ci->client, ci->channel,
                                                          ci->peer, ci->relayed->port, ci->bucket);
@@ -196,6 +222,9 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
         fp->bound++;
         return 0;
     }
+    /* Not relayed in the kernel: not even by the previous process's binding, whose bucket index
+     * is no longer its allocation's. */
+    xdp_prog_unbind(fp->prog, ci->client, ci->channel, ci->peer, ci->relayed->port);
     if (rc == -ENOSPC)
         fp->full++;
     else
@@ -213,6 +242,9 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
+    /* The process that took over relays this channel through the same maps. */
+    if (fp->released)
+        return;
     xdp_prog_unbind(fp->prog, ci->client, ci->channel, ci->peer, ci->relayed->port);
     fp->unbound++;
 }

@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "app/snapshot.h"
 #include "turn/turn_server.h"
+#include "xdp/xdp_loader.h"
 
 struct fastpath;
 
@@ -16,10 +17,22 @@ struct ev_loop;
 
 /* Loads the program and attaches it to every --xdp interface; the next hops it asks for where
  * forwarding is off are answered in loop. Returns NULL when XDP is not configured (err empty)
- * or on failure (reason in err; nothing stays attached). */
-struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop, char *err,
-                                size_t errlen);
+ * or on failure (reason in err; nothing stays attached). With reuse (a live upgrade's, its
+ * descriptors), the program uses the previous process's maps, bindings included, and attaches
+ * nowhere: fastpath_adopt takes the links over once the state is restored. */
+struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop,
+                                const struct xdp_handover *reuse, char *err, size_t errlen);
+/* Makes the previous process's links run this program, one per --xdp interface (the links taken
+ * are -1 in h then, this process's). 0, or -1 with the reason in err. */
+int fastpath_adopt(struct fastpath *fp, const struct xturn_config *cfg, struct xdp_handover *h,
+                   char *err, size_t errlen);
 void fastpath_stop(struct fastpath *fp);
+
+/* The program's maps and links for a live upgrade (descriptors fp keeps). 0, or -errno. */
+int fastpath_export(struct fastpath *fp, struct xdp_handover *out);
+/* The bindings are another process's from now on (a live upgrade handed over, or this new
+ * process gave up taking over): channel_down leaves them in the maps. */
+void fastpath_release(struct fastpath *fp);
 
 /* turn_io.channel_up / channel_down, with fp as ctx. */
 int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci);

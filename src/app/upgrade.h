@@ -15,6 +15,7 @@
 #include "app/stream_counters.h"
 #include "common/addr.h"
 #include "turn/turn_snapshot.h"
+#include "xdp/xdp_loader.h"
 
 #define UPGRADE_ENV        "XTURN_UPGRADE_FD"
 #define UPGRADE_TIMEOUT_MS 10000 /* for READY, then for DONE */
@@ -42,12 +43,14 @@ struct upgrade_worker {
     uint64_t send_failures, oversized;
 };
 
-/* Everything the new process gets. fds: the sockets (-1 once taken by their new owner). */
+/* Everything the new process gets. fds: the sockets, and with --xdp the program's maps and links
+ * (-1 once taken by their new owner). */
 struct upgrade_manifest {
     struct upgrade_worker *workers;
     size_t nworkers;
     int *fds;
     size_t nfds;
+    struct xdp_handover xdp; /* its fds are indices in fds; none without --xdp */
     struct turn_snapshot snap;
 };
 

@@ -6,9 +6,11 @@
  *     per connection: index (4), pad (1), client (19), local (19), partial length (4), partial,
  *     counters: how many (2), each (8) in the order of counter_slots (a reader takes those it
  *     knows and leaves the rest 0),
+ *   XDP (version 2 on): maps (1), each: name length (1), name, index (4); links (1), each:
+ *     index (4),
  *   snapshot length (4), snapshot.
  * An address is its family (1: 4 or 6), port (2), IP (16). The version changes with any change
- * here: a reader refuses another. */
+ * here: a reader refuses another, but reads version 1 (without XDP) as well. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,8 @@
 
 #define MAGIC        "XTURNUPG"
 #define MAGIC_LEN    8
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
+#define WIRE_NO_XDP  1 /* the version before the XDP part: still read */
 #define ADDR_LEN     19
 #define CONN_LEN     (4 + 1 + 2 * ADDR_LEN + 4) /* and the partial message */
 
@@ -97,6 +100,9 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
 
     if (turn_snapshot_encode(&m->snap, &snap, &snap_len) != 0)
         return -1;
+    n += 2 + 4 * m->xdp.nlinks;
+    for (size_t i = 0; i < m->xdp.nmaps; i++)
+        n += 1 + strlen(m->xdp.maps[i].name) + 4;
     for (size_t i = 0; i < m->nworkers; i++) {
         n += 12 + m->workers[i].nconns * CONN_LEN + 2 + 8 * NCOUNTERS;
         for (size_t k = 0; k < m->workers[i].nconns; k++)
@@ -130,6 +136,16 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
         for (size_t k = 0; k < nslots; k++)
             p = put(p, *slot[k], 8);
     }
+    p = put(p, m->xdp.nmaps, 1);
+    for (size_t i = 0; i < m->xdp.nmaps; i++) {
+        size_t nl = strlen(m->xdp.maps[i].name);
+        p = put(p, nl, 1);
+        memcpy(p, m->xdp.maps[i].name, nl);
+        p = put(p + nl, (uint64_t)m->xdp.maps[i].fd, 4);
+    }
+    p = put(p, m->xdp.nlinks, 1);
+    for (size_t i = 0; i < m->xdp.nlinks; i++)
+        p = put(p, (uint64_t)m->xdp.links[i], 4);
     p = put(p, snap_len, 4);
     memcpy(p, snap, snap_len);
     free(snap);
@@ -246,6 +262,41 @@ static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfd
     return 0;
 }
 
+/* The XDP maps and links: each index passed, and used once. */
+static int read_xdp(struct reader *r, struct xdp_handover *x, size_t nfds, uint8_t *used, char *err,
+                    size_t errlen)
+{
+    uint64_t nl;
+
+    x->nmaps = get(r, 1);
+    if (x->nmaps > XDP_HANDOVER_MAPS)
+        goto bad;
+    for (size_t i = 0; i < x->nmaps && !r->short_read; i++) {
+        nl = get(r, 1);
+        if (nl >= XDP_MAP_NAME_LEN || nl > (size_t)(r->end - r->p))
+            goto bad;
+        memcpy(x->maps[i].name, r->p, nl);
+        x->maps[i].name[nl] = '\0';
+        r->p += nl;
+        x->maps[i].fd = (int)get(r, 4);
+        if (claim(used, nfds, (uint64_t)x->maps[i].fd) != 0)
+            goto bad;
+    }
+    x->nlinks = get(r, 1);
+    if (x->nlinks > XDP_MAX_IFACES)
+        goto bad;
+    for (size_t i = 0; i < x->nlinks && !r->short_read; i++) {
+        x->links[i] = (int)get(r, 4);
+        if (claim(used, nfds, (uint64_t)x->links[i]) != 0)
+            goto bad;
+    }
+    if (!r->short_read)
+        return 0;
+bad:
+    snprintf(err, errlen, "hand-over: bad XDP map or link");
+    return -1;
+}
+
 int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_manifest *m,
                    char *err, size_t errlen)
 {
@@ -267,7 +318,7 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
     version = get(&r, 2);
     n = get(&r, 4);
     nworkers = get(&r, 4);
-    if (r.short_read || version != WIRE_VERSION) {
+    if (r.short_read || (version != WIRE_VERSION && version != WIRE_NO_XDP)) {
         snprintf(err, errlen, "hand-over version %llu, this build reads %d",
                  (unsigned long long)version, WIRE_VERSION);
         goto out;
@@ -283,7 +334,8 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
         goto out;
     }
     m->nworkers = nworkers;
-    if (read_workers(&r, m, nfds, used, err, errlen) != 0)
+    if (read_workers(&r, m, nfds, used, err, errlen) != 0 ||
+        (version != WIRE_NO_XDP && read_xdp(&r, &m->xdp, nfds, used, err, errlen) != 0))
         goto out;
     snap_len = get(&r, 4);
     if (r.short_read || snap_len != (size_t)(r.end - r.p)) {

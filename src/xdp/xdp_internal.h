@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 #include "bpf/xdp_shared.h"
+#include "xdp/xdp_loader.h"
 #include "xturn.skel.h"
 
-#define XDP_MAX_IFACES 64 /* tx_ports' capacity in the program */
-#define BINDING_MAPS   8
+#define BINDING_MAPS 8
 
 struct xdp_iface {
     int ifindex;

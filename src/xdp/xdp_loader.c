@@ -41,11 +41,37 @@ static int map_buckets(struct xdp_prog *prog)
     return 0;
 }
 
+/* Every map of the skeleton made the previous process's map of the same name (before load). 0, or
+ * -errno with the map named in what. */
+static int reuse_maps(struct xdp_prog *prog, const struct xdp_handover *h, char *what,
+                      size_t whatlen)
+{
+    struct bpf_map *map;
+    int rc = 0;
+
+    bpf_object__for_each_map(map, prog->skel->obj)
+    {
+        const char *name = bpf_map__name(map);
+        size_t i = 0;
+
+        while (i < h->nmaps && strcmp(h->maps[i].name, name) != 0)
+            i++;
+        rc = i < h->nmaps ? bpf_map__reuse_fd(map, h->maps[i].fd) : -ENOENT;
+        if (rc) {
+            snprintf(what, whatlen, "map %s of the previous process%s", name,
+                     rc == -ENOENT ? " not passed" : "");
+            return rc;
+        }
+    }
+    return 0;
+}
+
 struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t errlen)
 {
     struct xdp_prog *prog = calloc(1, sizeof(*prog));
     uint32_t entries = opt->map_entries ? opt->map_entries : XDP_DEFAULT_ENTRIES;
     libbpf_print_fn_t prev;
+    char what[128] = "";
     int rc = 0;
 
     if (!prog) {
@@ -68,6 +94,8 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     prog->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
     if (rc == 0)
         rc = bpf_map__set_max_entries(prog->skel->maps.buckets, prog->nbuckets);
+    if (rc == 0 && opt->reuse)
+        rc = reuse_maps(prog, opt->reuse, what, sizeof(what));
     if (rc == 0)
         rc = xturn_bpf__load(prog->skel);
     if (rc == 0)
@@ -75,8 +103,10 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     if (rc)
         goto fail;
     xdp_log_end(prev);
-    /* Turns the next-hop cache on (0 keeps it off). */
-    __atomic_store_n(&prog->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
+    /* Turns the next-hop cache on (0 keeps it off); a reused .bss goes on with its generation
+     * (going back could make stale next hops current again). */
+    if (!opt->reuse)
+        __atomic_store_n(&prog->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
     return prog;
 
 fail:
@@ -85,8 +115,8 @@ fail:
         char tail[1024];
 
         xdp_log_summary(tail, sizeof(tail));
-        snprintf(err, errlen, "loading the XDP program failed: %s%s%s", strerror(-rc),
-                 tail[0] ? ": " : "", tail);
+        snprintf(err, errlen, "loading the XDP program failed: %s%s%s%s%s", what,
+                 what[0] ? ": " : "", strerror(-rc), tail[0] ? ": " : "", tail);
     }
     xturn_bpf__destroy(prog->skel);
     pthread_mutex_destroy(&prog->bindings_lock);
@@ -215,14 +245,29 @@ static void log_forwarding(const struct xdp_prog *prog, const char *ifname)
     }
 }
 
+/* An interface the program is attached to through link_fd: into the redirect devmap and the list
+ * of links. 0 or -errno. */
+static int add_iface(struct xdp_prog *prog, int ifindex, int link_fd)
+{
+    uint32_t key = (uint32_t)ifindex;
+    int rc = bpf_map__update_elem(prog->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key),
+                                  BPF_ANY);
+
+    if (rc)
+        return rc;
+    prog->ifaces[prog->n_ifaces].ifindex = ifindex;
+    prog->ifaces[prog->n_ifaces].link_fd = link_fd;
+    prog->n_ifaces++;
+    return 0;
+}
+
 int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_mode mode,
                     bool fallback_generic, char *err, size_t errlen)
 {
     int ifindex = (int)if_nametoindex(ifname);
     libbpf_print_fn_t prev;
     uint32_t flags;
-    uint32_t key;
-    int rc;
+    int rc, link_fd;
 
     if (ifindex == 0) {
         snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
@@ -261,19 +306,69 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
                  attach_hint(rc));
         return -1;
     }
-    prog->ifaces[prog->n_ifaces].link_fd = rc;
-
-    key = (uint32_t)ifindex;
-    rc = bpf_map__update_elem(prog->skel->maps.tx_ports, &key, sizeof(key), &key, sizeof(key),
-                              BPF_ANY);
+    link_fd = rc;
+    rc = add_iface(prog, ifindex, link_fd);
     if (rc) {
-        close(prog->ifaces[prog->n_ifaces].link_fd);
+        close(link_fd);
         snprintf(err, errlen, "%s: adding to the redirect map failed: %s", ifname, strerror(-rc));
         return -1;
     }
-    prog->ifaces[prog->n_ifaces].ifindex = ifindex;
-    prog->n_ifaces++;
     log_forwarding(prog, ifname);
+    return 0;
+}
+
+int xdp_prog_adopt(struct xdp_prog *prog, const char *ifname, struct xdp_handover *h, char *err,
+                   size_t errlen)
+{
+    int ifindex = (int)if_nametoindex(ifname);
+    int rc = -ENOENT;
+    size_t i;
+
+    if (ifindex == 0) {
+        snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
+        return -1;
+    }
+    if (prog->n_ifaces == XDP_MAX_IFACES) {
+        snprintf(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
+        return -1;
+    }
+    for (i = 0; i < h->nlinks; i++) {
+        struct bpf_link_info info;
+        uint32_t len = sizeof(info);
+
+        memset(&info, 0, sizeof(info));
+        if (h->links[i] >= 0 && bpf_obj_get_info_by_fd(h->links[i], &info, &len) == 0 &&
+            info.type == BPF_LINK_TYPE_XDP && (int)info.xdp.ifindex == ifindex)
+            break;
+    }
+    if (i < h->nlinks)
+        rc = bpf_link_update(h->links[i], xdp_prog_fd(prog), NULL);
+    if (rc == 0)
+        rc = add_iface(prog, ifindex, h->links[i]);
+    if (rc) {
+        snprintf(err, errlen, "%s: taking over the previous process's XDP link failed: %s", ifname,
+                 rc == -ENOENT ? "it passed none for this interface" : strerror(-rc));
+        return -1;
+    }
+    h->links[i] = -1;
+    log_forwarding(prog, ifname);
+    return 0;
+}
+
+int xdp_prog_export(const struct xdp_prog *prog, struct xdp_handover *out)
+{
+    struct bpf_map *map;
+
+    memset(out, 0, sizeof(*out));
+    bpf_object__for_each_map(map, prog->skel->obj)
+    {
+        if (out->nmaps == XDP_HANDOVER_MAPS)
+            return -ENOSPC;
+        snprintf(out->maps[out->nmaps].name, XDP_MAP_NAME_LEN, "%s", bpf_map__name(map));
+        out->maps[out->nmaps++].fd = bpf_map__fd(map);
+    }
+    for (int i = 0; i < prog->n_ifaces; i++)
+        out->links[out->nlinks++] = prog->ifaces[i].link_fd;
     return 0;
 }
 

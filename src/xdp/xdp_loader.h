@@ -17,10 +17,29 @@ struct xdp_prog;
  * path once the stack has built an skb (slower, any interface). */
 enum xdp_attach_mode { XDP_ATTACH_NATIVE, XDP_ATTACH_GENERIC };
 
+#define XDP_MAX_IFACES    64 /* tx_ports' capacity in the program */
+#define XDP_HANDOVER_MAPS 32
+#define XDP_MAP_NAME_LEN  64
+
+/* The program's maps and links as a live upgrade hands them to the next process (of the same
+ * XT_ABI_VERSION): each map by its name in the skeleton, each link attaching it to an
+ * interface. fd: a descriptor, or its index in the upgrade's list of passed descriptors. */
+struct xdp_handover {
+    size_t nmaps, nlinks;
+    struct {
+        char name[XDP_MAP_NAME_LEN];
+        int fd;
+    } maps[XDP_HANDOVER_MAPS];
+    int links[XDP_MAX_IFACES];
+};
+
 struct xdp_options {
     struct xt_cfg cfg;    /* from xdp_abi_cfg; with cfg.max_bps (--max-bps) the program limits
                              each allocation through its bucket (xdp_prog_buckets) */
     uint32_t map_entries; /* capacity of each binding map; as many buckets, plus one */
+    /* A live upgrade's: every map of the program is that map (the same name), bindings and
+     * counters included, instead of a new one; NULL: new maps. */
+    const struct xdp_handover *reuse;
 };
 
 /* Opens and loads (verifies) the program. NULL on failure with the reason in err. */
@@ -33,6 +52,16 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
  * Interfaces attached are added to the redirect devmap. */
 int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_mode mode,
                     bool fallback_generic, char *err, size_t errlen);
+/* Takes over an interface from the previous process of a live upgrade: the link of h->links
+ * (descriptors) attaching its program to ifname now runs this one, atomically (bpf_link_update:
+ * no packet meets no program). On success the link's descriptor is this process's (the caller
+ * forgets it) and the interface is in the redirect devmap. No leftover is looked for: the program
+ * there is the link's, the one taken over. 0, or -1 with the reason in err. */
+int xdp_prog_adopt(struct xdp_prog *prog, const char *ifname, struct xdp_handover *h, char *err,
+                   size_t errlen);
+/* The program's maps and links for a live upgrade (descriptors this process keeps: the next
+ * process gets copies). 0, or -ENOSPC with more maps than XDP_HANDOVER_MAPS. */
+int xdp_prog_export(const struct xdp_prog *prog, struct xdp_handover *out);
 /* Closes the links (which detaches the program from every interface) and frees everything. */
 void xdp_prog_close(struct xdp_prog *prog);
 

@@ -1,5 +1,5 @@
 /* The live upgrade's manifest (src/app/upgrade_wire.c): what is encoded (sockets, connections,
- * the daemon's counters) decodes the same, and
+ * the daemon's counters, XDP maps and links) decodes the same, and
  * every cut, every other version, socket count or worker count, and every socket named twice or
  * out of range is refused with a reason, nothing kept. */
 #include <setjmp.h>
@@ -14,11 +14,12 @@
 
 #include "app/upgrade.h"
 
-#define NFDS 5
+#define NFDS 7
 
 /* Worker 0: listen sockets 0 and 1, a connection (2) with half a message; worker 1: listen
- * socket 3; socket 4 is a relayed one (named by the snapshot only). */
-static void build(struct upgrade_manifest *m, uint32_t conn_index)
+ * socket 3; socket 4 is a relayed one (named by the snapshot only); 5 an XDP map, link_index its
+ * link. */
+static void build(struct upgrade_manifest *m, uint32_t conn_index, int link_index)
 {
     struct upgrade_conn *c;
 
@@ -46,15 +47,25 @@ static void build(struct upgrade_manifest *m, uint32_t conn_index)
     c->partial = malloc(3);
     assert_non_null(c->partial);
     memcpy(c->partial, "\x00\x01\x00", 3);
+    m->xdp.nmaps = 1;
+    strcpy(m->xdp.maps[0].name, "c2p_44");
+    m->xdp.maps[0].fd = 5;
+    m->xdp.nlinks = 1;
+    m->xdp.links[0] = link_index;
+}
+
+static void encode_xdp(uint32_t conn_index, int link_index, uint8_t **bytes, size_t *len)
+{
+    struct upgrade_manifest m;
+
+    build(&m, conn_index, link_index);
+    assert_int_equal(upgrade_encode(&m, bytes, len), 0);
+    upgrade_manifest_free(&m, false);
 }
 
 static void encode(uint32_t conn_index, uint8_t **bytes, size_t *len)
 {
-    struct upgrade_manifest m;
-
-    build(&m, conn_index);
-    assert_int_equal(upgrade_encode(&m, bytes, len), 0);
-    upgrade_manifest_free(&m, false);
+    encode_xdp(conn_index, 6, bytes, len);
 }
 
 static void expect_refused(const uint8_t *bytes, size_t len, size_t nfds, const char *why)
@@ -97,6 +108,11 @@ static void test_round_trip(void **state)
     assert_int_equal(m.workers[0].streams[TURN_TCP].accepted, 0);
     assert_int_equal(m.snap.nservers, 2);
     assert_int_equal(m.snap.saved_ms, 123456);
+    assert_int_equal(m.xdp.nmaps, 1);
+    assert_string_equal(m.xdp.maps[0].name, "c2p_44");
+    assert_int_equal(m.xdp.maps[0].fd, 5);
+    assert_int_equal(m.xdp.nlinks, 1);
+    assert_int_equal(m.xdp.links[0], 6);
     upgrade_manifest_free(&m, false);
     free(bytes);
 }
@@ -121,9 +137,9 @@ static void test_refusals(void **state)
     (void)state;
     encode(2, &bytes, &len);
     expect_refused(bytes, len, NFDS - 1, "sockets announced");
-    bytes[9] = 2; /* version 2 */
-    expect_refused(bytes, len, NFDS, "version 2");
-    bytes[9] = 1;
+    bytes[9] = 3; /* version 3 */
+    expect_refused(bytes, len, NFDS, "version 3");
+    bytes[9] = 2;
     bytes[0] = 'Y';
     expect_refused(bytes, len, NFDS, "not an xturn hand-over");
     free(bytes);
@@ -132,6 +148,12 @@ static void test_refusals(void **state)
     free(bytes);
     encode(NFDS, &bytes, &len); /* out of range (announcing NFDS sockets) */
     expect_refused(bytes, len, NFDS, "connection 0");
+    free(bytes);
+    encode_xdp(2, 5, &bytes, &len); /* the link is the map */
+    expect_refused(bytes, len, NFDS, "XDP map or link");
+    free(bytes);
+    encode_xdp(2, NFDS, &bytes, &len);
+    expect_refused(bytes, len, NFDS, "XDP map or link");
     free(bytes);
 }
 
