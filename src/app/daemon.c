@@ -158,7 +158,8 @@ static void on_signal(struct ev_handler *h, uint32_t events)
             reload(d);
         else if (si.ssi_signo == SIGUSR2) {
             daemon_upgrade(d);
-            if (d->handed_over)
+            /* Unless what could not move is served on here, draining. */
+            if (d->handed_over && !d->draining)
                 d->stop_signal = SIGUSR2;
         } else if (si.ssi_signo == SIGTERM && d->cfg->drain_timeout_s && !d->draining)
             begin_drain(d);
@@ -368,7 +369,7 @@ int daemon_run(struct daemon *d)
             /* Only UDP clients' datagrams can be translated by XDP. */
             fastpath_note_cross_family(d->fp, turn_counters_cross_family(&c.turn[TURN_UDP]), t);
         }
-        if (watchdog_ms && t >= next_watchdog) {
+        if (watchdog_ms && t >= next_watchdog && !d->handed_over) {
             service_watchdog_ping();
             next_watchdog = t + watchdog_ms;
         }

@@ -56,18 +56,54 @@ static int capture(struct daemon *d, struct upgrade_manifest *m)
     return 0;
 }
 
-static void resume(struct daemon *d)
+static void resume_workers(struct daemon *d)
 {
-    char err[512];
-
     for (size_t i = 0; i < d->nworkers; i++) {
         int rc = worker_start(d->workers[i]);
         if (rc != 0)
             xt_log(LOG_ERROR, "cannot restart a worker thread", "error", strerror(-rc), NULL);
     }
+}
+
+static void resume(struct daemon *d)
+{
+    char err[512];
+
+    resume_workers(d);
     if (d->cfg->metrics.family != 0 &&
         !(d->metrics = metrics_start(&d->cfg->metrics, daemon_snapshot, d, err, sizeof(err))))
         xt_log(LOG_ERROR, "cannot restart the metrics endpoint", "error", err, NULL);
+}
+
+/* Handed over: the new process serves every client that moved. What could not move (TLS, DTLS
+ * and RFC 6062 clients, connections in the middle of a write) is served on here, draining, until
+ * it ends or --drain-timeout passes; with nothing of the kind, or no --drain-timeout, this
+ * process goes at once. */
+static void retire(struct daemon *d, const struct upgrade_child *c,
+                   const struct upgrade_manifest *m, size_t len, uint64_t paused_at)
+{
+    uint64_t stayed;
+    int rc = 0;
+
+    for (size_t i = 0; i < d->nworkers && rc == 0; i++)
+        rc = worker_retire(d->workers[i]);
+    /* The program, its maps and links are the new process's: this one's copies go. */
+    fastpath_stop(d->fp);
+    d->fp = NULL;
+    stayed = turn_shared_allocations(d->shared);
+    if (rc == 0 && stayed && d->cfg->drain_timeout_s) {
+        d->draining = true;
+        d->drain_deadline_ms = xt_mono_ms() + (uint64_t)d->cfg->drain_timeout_s * 1000;
+        turn_shared_set_draining(d->shared, true);
+        resume_workers(d);
+    }
+    xt_log(LOG_INFO,
+           d->draining ? "live upgrade: handed over, serving what stayed until it ends"
+                       : "live upgrade: handed over, exiting",
+           XT_NUM("new_pid", c->pid), XT_NUM("allocations_stayed", stayed),
+           XT_NUM("sockets", m->nfds), XT_NUM("state_bytes", len),
+           XT_NUM("paused_ms", xt_mono_ms() - paused_at), "error", rc ? strerror(-rc) : "",
+           XT_NUM("timeout_s", d->draining ? d->cfg->drain_timeout_s : 0), NULL);
 }
 
 void daemon_upgrade(struct daemon *d)
@@ -100,18 +136,15 @@ void daemon_upgrade(struct daemon *d)
     if (upgrade_send(&c, bytes, len, m.fds, m.nfds, err, sizeof(err)) != 0 ||
         upgrade_wait(&c, "DONE", err, sizeof(err)) != 0)
         goto fail;
-    xt_log(LOG_INFO, "live upgrade: handed over, exiting", XT_NUM("new_pid", c.pid),
-           XT_NUM("allocations", turn_shared_allocations(d->shared)), XT_NUM("sockets", m.nfds),
-           XT_NUM("state_bytes", len), XT_NUM("paused_ms", xt_mono_ms() - paused_at), NULL);
     d->handed_over = true;
-    /* Freeing the allocations as this process exits must not unbind the new one's channels. */
-    if (d->fp)
-        fastpath_release(d->fp);
     close(c.ch);
+    retire(d, &c, &m, len, paused_at);
     goto out;
 fail:
     xt_log(LOG_ERROR, "live upgrade failed: keeping on serving", "error", err, NULL);
     upgrade_abort(&c);
+    for (size_t i = 0; i < d->nworkers; i++)
+        worker_handover_free(d->workers[i]);
     if (paused_at)
         resume(d);
 out:

@@ -32,6 +32,14 @@ struct upgrade_conn {
 /* The most bytes of an incomplete message a connection carries over (a whole message is less). */
 #define UPGRADE_PARTIAL_MAX (1u << 17)
 
+/* A DTLS client that stays with the old process: its association is OpenSSL's there. The new
+ * process forwards its datagrams (upgrade_fwd_*). listen: which of the worker's listen sockets
+ * it talks to, by position (0 .. nlisten). */
+struct upgrade_dtls_client {
+    uint32_t listen;
+    struct xt_addr client;
+};
+
 /* One worker's sockets: its listen sockets are fds[first_listen .. first_listen + nlisten), in the
  * order the worker opens them; then its moving connections; and the daemon's own counters of the
  * worker that Prometheus expects to be monotonic (the core's are in the snapshot). */
@@ -39,6 +47,11 @@ struct upgrade_worker {
     uint32_t first_listen, nlisten;
     struct upgrade_conn *conns;
     size_t nconns;
+    /* The DTLS clients that stay, and the socket (index in fds; -1: none) their datagrams go to
+     * the old process over. */
+    int32_t dtls_fwd;
+    struct upgrade_dtls_client *dtls;
+    size_t ndtls;
     struct stream_counters streams[TURN_TRANSPORT_COUNT]; /* open: not carried (a gauge) */
     uint64_t send_failures, oversized;
 };
@@ -67,6 +80,14 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
  * err and nothing in m. Every index is checked against nfds and used once. */
 int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_manifest *m,
                    char *err, size_t errlen);
+
+/* A datagram of a DTLS client that stayed, forwarded by the new process to the old over a unix
+ * datagram socket: this header, then the datagram. Between two builds, hence here. */
+#define UPGRADE_FWD_HEADER 23
+void upgrade_fwd_header(uint8_t out[UPGRADE_FWD_HEADER], uint32_t listen,
+                        const struct xt_addr *client);
+/* Reads the header of a forwarded message of len bytes: 0, or -1 when it is not one. */
+int upgrade_fwd_parse(const uint8_t *msg, size_t len, uint32_t *listen, struct xt_addr *client);
 
 /* ---- the processes and the channel (upgrade.c) ---- */
 

@@ -8,9 +8,12 @@
  *     knows and leaves the rest 0),
  *   XDP (version 2 on): maps (1), each: name length (1), name, index (4); links (1), each:
  *     index (4),
+ *   DTLS clients that stay (version 3 on), per worker: forwarding socket (4: index, or
+ *     0xffffffff), clients (4), each: listen socket's position (4), address (19),
  *   snapshot length (4), snapshot.
  * An address is its family (1: 4 or 6), port (2), IP (16). The version changes with any change
- * here: a reader refuses another, but reads version 1 (without XDP) as well. */
+ * here: a reader refuses another, but reads versions 1 (without XDP) and 2 (without DTLS
+ * clients) as well. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +24,13 @@
 
 #define MAGIC        "XTURNUPG"
 #define MAGIC_LEN    8
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3
 #define WIRE_NO_XDP  1 /* the version before the XDP part: still read */
+#define WIRE_NO_DTLS 2 /* the version before the DTLS clients: still read */
+#define NO_FWD       0xffffffffu
 #define ADDR_LEN     19
 #define CONN_LEN     (4 + 1 + 2 * ADDR_LEN + 4) /* and the partial message */
+_Static_assert(UPGRADE_FWD_HEADER == 4 + ADDR_LEN, "a forwarded datagram's header");
 
 /* The daemon's counters of a worker in their order on the wire: per transport, stream_counters
  * but for the open gauge, then send failures and oversized datagrams. Appending is compatible;
@@ -69,6 +75,7 @@ void upgrade_manifest_free(struct upgrade_manifest *m, bool close_fds)
         for (size_t k = 0; k < m->workers[i].nconns; k++)
             free(m->workers[i].conns[k].partial);
         free(m->workers[i].conns);
+        free(m->workers[i].dtls);
     }
     free(m->workers);
     free(m->fds);
@@ -105,6 +112,7 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
         n += 1 + strlen(m->xdp.maps[i].name) + 4;
     for (size_t i = 0; i < m->nworkers; i++) {
         n += 12 + m->workers[i].nconns * CONN_LEN + 2 + 8 * NCOUNTERS;
+        n += 8 + m->workers[i].ndtls * (4 + ADDR_LEN);
         for (size_t k = 0; k < m->workers[i].nconns; k++)
             n += m->workers[i].conns[k].plen;
     }
@@ -146,6 +154,13 @@ int upgrade_encode(const struct upgrade_manifest *m, uint8_t **out, size_t *len)
     p = put(p, m->xdp.nlinks, 1);
     for (size_t i = 0; i < m->xdp.nlinks; i++)
         p = put(p, (uint64_t)m->xdp.links[i], 4);
+    for (size_t i = 0; i < m->nworkers; i++) {
+        const struct upgrade_worker *w = &m->workers[i];
+        p = put(p, w->dtls_fwd < 0 ? NO_FWD : (uint32_t)w->dtls_fwd, 4);
+        p = put(p, w->ndtls, 4);
+        for (size_t k = 0; k < w->ndtls; k++)
+            p = put_addr(put(p, w->dtls[k].listen, 4), &w->dtls[k].client);
+    }
     p = put(p, snap_len, 4);
     memcpy(p, snap, snap_len);
     free(snap);
@@ -217,6 +232,7 @@ static int read_workers(struct reader *r, struct upgrade_manifest *m, size_t nfd
         struct upgrade_worker *w = &m->workers[i];
         uint64_t nconns;
 
+        w->dtls_fwd = -1;
         w->first_listen = (uint32_t)get(r, 4);
         w->nlisten = (uint32_t)get(r, 4);
         nconns = get(r, 4);
@@ -297,6 +313,48 @@ bad:
     return -1;
 }
 
+/* Each worker's DTLS clients that stay: the forwarding socket passed and used once, each client
+ * on one of its listen sockets. */
+static int read_dtls(struct reader *r, struct upgrade_manifest *m, size_t nfds, uint8_t *used,
+                     char *err, size_t errlen)
+{
+    for (size_t i = 0; i < m->nworkers; i++) {
+        struct upgrade_worker *w = &m->workers[i];
+        uint64_t fwd = get(r, 4), n = get(r, 4);
+
+        w->dtls_fwd = fwd == NO_FWD ? -1 : (int32_t)fwd;
+        if (r->short_read || (fwd != NO_FWD && claim(used, nfds, fwd) != 0) ||
+            (n && fwd == NO_FWD) || n > (size_t)(r->end - r->p) / (4 + ADDR_LEN) ||
+            !(w->dtls = calloc(n + 1, sizeof(*w->dtls)))) {
+            snprintf(err, errlen, "hand-over: worker %zu: bad DTLS forwarding", i);
+            return -1;
+        }
+        w->ndtls = n;
+        for (size_t k = 0; k < n; k++) {
+            w->dtls[k].listen = (uint32_t)get(r, 4);
+            if (get_addr(r, &w->dtls[k].client) != 0 || w->dtls[k].listen >= w->nlisten) {
+                snprintf(err, errlen, "hand-over: worker %zu: bad DTLS client %zu", i, k);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void upgrade_fwd_header(uint8_t out[UPGRADE_FWD_HEADER], uint32_t listen,
+                        const struct xt_addr *client)
+{
+    put_addr(put(out, listen, 4), client);
+}
+
+int upgrade_fwd_parse(const uint8_t *msg, size_t len, uint32_t *listen, struct xt_addr *client)
+{
+    struct reader r = {.p = msg, .end = msg + len};
+
+    *listen = (uint32_t)get(&r, 4);
+    return get_addr(&r, client) == 0 && !r.short_read ? 0 : -1;
+}
+
 int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_manifest *m,
                    char *err, size_t errlen)
 {
@@ -318,7 +376,8 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
     version = get(&r, 2);
     n = get(&r, 4);
     nworkers = get(&r, 4);
-    if (r.short_read || (version != WIRE_VERSION && version != WIRE_NO_XDP)) {
+    if (r.short_read ||
+        (version != WIRE_VERSION && version != WIRE_NO_XDP && version != WIRE_NO_DTLS)) {
         snprintf(err, errlen, "hand-over version %llu, this build reads %d",
                  (unsigned long long)version, WIRE_VERSION);
         goto out;
@@ -335,7 +394,8 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
     }
     m->nworkers = nworkers;
     if (read_workers(&r, m, nfds, used, err, errlen) != 0 ||
-        (version != WIRE_NO_XDP && read_xdp(&r, &m->xdp, nfds, used, err, errlen) != 0))
+        (version != WIRE_NO_XDP && read_xdp(&r, &m->xdp, nfds, used, err, errlen) != 0) ||
+        (version == WIRE_VERSION && read_dtls(&r, m, nfds, used, err, errlen) != 0))
         goto out;
     snap_len = get(&r, 4);
     if (r.short_read || snap_len != (size_t)(r.end - r.p)) {

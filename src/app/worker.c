@@ -453,6 +453,7 @@ void worker_free(struct worker *w)
 {
     if (!w)
         return;
+    worker_handover_free(w);
     streams_close_all(w);
     dtls_close_all(w);
     turn_server_free(w->turn);

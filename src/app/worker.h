@@ -60,9 +60,17 @@ void worker_stop(struct worker *w);
 /* Deletes the worker's allocations, closes its sockets. Call after worker_stop. */
 void worker_free(struct worker *w);
 /* worker_upgrade.c. Stopped worker: adds its listen sockets, its plain TCP connections at a
- * message boundary with nothing left to write, its relayed sockets and its server's state to m.
- * 0, or -1 without memory. */
+ * message boundary with nothing left to write, its relayed sockets and its server's state to m,
+ * and the DTLS clients that stay with a socket to forward their datagrams over. 0, or -1 without
+ * memory. */
 int worker_export(struct worker *w, struct upgrade_manifest *m);
+/* The new process took over what worker_export gave it: the stopped worker lets go of it (closes
+ * its copies, forgets those allocations without a trace) and of the fast path, and keeps what
+ * stayed (TLS, DTLS and RFC 6062 clients, connections that could not move) to serve it on. DTLS
+ * clients' datagrams now come forwarded by the new process. 0, or -errno. */
+int worker_retire(struct worker *w);
+/* What worker_export kept for worker_retire, after a failed upgrade. */
+void worker_handover_free(struct worker *w);
 /* A new worker that took over the listen sockets of worker i of m: takes over its connections
  * and restores server i. 0, or -1 with the reason in err. */
 int worker_restore(struct worker *w, struct upgrade_manifest *m, size_t i, char *err,

@@ -173,6 +173,8 @@ void dtls_on_datagram(struct worker *w, struct wsock *ls, const struct xt_addr *
         conn_input(w, c, dg, len);
         return;
     }
+    if (!c && dtls_forwarded(w, ls, src, dg, len))
+        return;
     /* Unknown sources: only a ClientHello is looked at, and while handshakes are few. */
     if (len == 0 || !dtls_first_byte(dg[0]) || w->dtls.handshaking >= DTLS_HANDSHAKES_MAX) {
         counters(w)->refused[SR_UNKNOWN_SOURCE]++;
@@ -185,6 +187,7 @@ void dtls_on_datagram(struct worker *w, struct wsock *ls, const struct xt_addr *
     case DTLS_NEW:
         if (c)
             conn_close(w, c, SC_CLIENT_CLOSED);
+        dtls_forward_end(w, src);
         conn_new(w, ls, src, d);
         break;
     default:
@@ -256,8 +259,21 @@ int dtls_open(struct worker *w, char *err, size_t errlen)
     return 0;
 }
 
+int dtls_each_client(struct worker *w, int (*each)(void *ctx, int fd, const struct xt_addr *client),
+                     void *ctx)
+{
+    int rc = 0;
+
+    for (struct list_node *n = w->dtls.all; n && rc == 0; n = n->next) {
+        struct wdconn *c = container_of(n, struct wdconn, entry);
+        rc = each(ctx, c->fd, &c->client);
+    }
+    return rc;
+}
+
 void dtls_close_all(struct worker *w)
 {
+    dtls_forward_free(w);
     while (w->dtls.all)
         conn_close(w, container_of(w->dtls.all, struct wdconn, entry), SC_SHUTDOWN);
     udp_tx_flush(&w->tx);

@@ -37,6 +37,7 @@ struct wconn;
 struct wdconn;
 struct tcp_relay;
 struct tls_conn;
+struct dtls_forwarding;
 
 /* Every file descriptor of the worker, by handle (the core's listen_handle and relay handle). */
 struct wsock {
@@ -79,6 +80,7 @@ struct worker_dtls {
     uint8_t *arena;        /* datagrams queued to send until the round's flush */
     size_t arena_len;
     uint64_t next_tick_ms;
+    struct dtls_forwarding *fwd; /* a live upgrade's new side: the old process's clients */
 };
 
 struct worker {
@@ -107,9 +109,10 @@ struct worker {
     struct spoof_filters filters; /* every socket's, against sources spoofed from the host */
     struct worker_streams streams;
     struct worker_dtls dtls;
-    struct tcp_relay *tcp;     /* worker_tcp_relay.c */
-    struct worker_adopt adopt; /* a live upgrade's listen sockets; fds NULL: open our own */
-    size_t adopted;            /* of adopt.fds, taken */
+    struct tcp_relay *tcp;            /* worker_tcp_relay.c */
+    struct worker_adopt adopt;        /* a live upgrade's listen sockets; fds NULL: open our own */
+    struct worker_handover *handover; /* a live upgrade's old side (worker_upgrade.c) */
+    size_t adopted;                   /* of adopt.fds, taken */
 };
 
 /* worker.c */
@@ -147,6 +150,25 @@ void dtls_flushed(struct worker *w);
 /* Handshake retransmissions and timeouts, about once a second. */
 void dtls_tick(struct worker *w);
 void dtls_close_all(struct worker *w);
+/* Calls each(ctx, fd of its shared socket, address) for every DTLS client: 0, or the first
+ * non-zero each returned. */
+int dtls_each_client(struct worker *w, int (*each)(void *ctx, int fd, const struct xt_addr *client),
+                     void *ctx);
+
+/* worker_dtls_forward.c: the new process of a live upgrade forwards the datagrams of the DTLS
+ * clients that stayed with the old one over fd (taken: closed with the worker). 0 or -errno. */
+int dtls_forward_start(struct worker *w, int fd);
+/* A client that stayed, on listen socket listen_handle (its position among the worker's listen
+ * sockets: listen). 0 or -errno. */
+int dtls_forward_add(struct worker *w, int listen_handle, uint32_t listen,
+                     const struct xt_addr *client);
+/* Whether the datagram from src on ls is a stayed client's, and went to the old process: false
+ * for a ClientHello (the client starts over here). */
+bool dtls_forwarded(struct worker *w, const struct wsock *ls, const struct xt_addr *src,
+                    const uint8_t *dg, size_t len);
+/* src starts over here: its datagrams are ours now. */
+void dtls_forward_end(struct worker *w, const struct xt_addr *src);
+void dtls_forward_free(struct worker *w);
 
 /* A message the core hands in parts (a, then b, then pad zero bytes) in one piece at dst, to
  * be encrypted as one record. Either part may be empty (NULL). */
@@ -199,6 +221,8 @@ void streams_adopt(struct worker *w, int fd, const struct xt_addr *local, struct
  * handle or -errno; and handing the taken-over connection its incomplete message (false: that
  * closed it). */
 bool streams_conn_movable(const struct wconn *c);
+/* A connection the new process of a live upgrade took over: gone from here, silently. */
+void streams_conn_release(struct worker *w, struct wconn *c);
 void streams_conn_peer(const struct wconn *c, uint8_t *pad, struct xt_addr *client,
                        const uint8_t **partial, size_t *plen);
 int streams_adopt_conn(struct worker *w, int fd, const struct xt_addr *local,

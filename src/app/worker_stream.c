@@ -38,16 +38,11 @@ static void partial_free(struct worker *w, struct wconn *c)
     c->plen = c->pcap = 0;
 }
 
-void wconn_close(struct worker *w, struct wconn *c, enum stream_close why)
+/* Off the lists and the limits, its buffers freed, its handle closed (the wconn is freed with
+ * its wsock, after the current dispatch). */
+static void conn_free(struct worker *w, struct wconn *c)
 {
-    struct wsock *s = c->sock;
-
-    /* Datagrams queued towards peers may point into this connection's buffers. */
-    udp_tx_flush(&w->tx);
-    wconn_counters(w, c)->closed[why]++;
     wconn_counters(w, c)->open--;
-    /* The allocation ends before the handle can name another connection. */
-    turn_on_client_closed(w->turn, s->handle, &c->client);
     conn_limits_put(w->streams.limits, &c->client);
     partial_free(w, c);
     list_unlink(&c->entry);
@@ -56,6 +51,17 @@ void wconn_close(struct worker *w, struct wconn *c, enum stream_close why)
     if (c->ready)
         list_unlink(&c->ready_entry);
     c->dirty = c->ready = false;
+    stream_out_free(&c->out);
+    worker_sock_close(w, c->sock->handle);
+}
+
+void wconn_close(struct worker *w, struct wconn *c, enum stream_close why)
+{
+    /* Datagrams queued towards peers may point into this connection's buffers. */
+    udp_tx_flush(&w->tx);
+    wconn_counters(w, c)->closed[why]++;
+    /* The allocation ends before the handle can name another connection. */
+    turn_on_client_closed(w->turn, c->sock->handle, &c->client);
     if (c->tls) {
         /* close_notify, with whatever else waits, if the socket takes it at once */
         tls_conn_free(c->tls);
@@ -65,9 +71,14 @@ void wconn_close(struct worker *w, struct wconn *c, enum stream_close why)
             /* nothing to do: the connection ends either way */
         }
     }
-    stream_out_free(&c->out);
-    /* The wconn is freed with its wsock, after the current dispatch. */
-    worker_sock_close(w, s->handle);
+    conn_free(w, c);
+}
+
+void streams_conn_release(struct worker *w, struct wconn *c)
+{
+    /* Plain TCP with nothing to write (streams_conn_movable): closing this process's copy of
+     * the socket sends nothing. */
+    conn_free(w, c);
 }
 
 static enum stream_close close_reason(enum stream_frame_error e)

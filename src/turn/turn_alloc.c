@@ -238,7 +238,8 @@ int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn
 
 void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason)
 {
-    log_alloc("allocation deleted", a, reason);
+    if (reason)
+        log_alloc("allocation deleted", a, reason);
     tw_cancel(&a->timer);
     tcp_close_all(s, a);
     perm_free_all(s, a);

@@ -160,6 +160,7 @@ struct alloc_request {
 };
 int alloc_create(struct turn_req *r, const struct alloc_request *ar, struct turn_allocation **out,
                  uint64_t *token_out);
+/* reason NULL: it lives on in the process a live upgrade handed it to; nothing logged. */
 void alloc_delete(struct turn_server *s, struct turn_allocation *a, const char *reason);
 void alloc_delete_all(struct turn_server *s, const char *reason);
 void alloc_refresh(struct turn_server *s, struct turn_allocation *a, uint32_t lifetime_s,

@@ -136,26 +136,37 @@ static int capture_chans(struct turn_snapshot_alloc *sa, const struct turn_alloc
     return 0;
 }
 
+/* Whether every socket of the allocation travels (take: put them in the array, their indexes
+ * in client and relayed). */
+static bool alloc_travels(const struct turn_allocation *a, const struct turn_snapshot_export *ex,
+                          bool take, int *client, int relayed[FAM_COUNT])
+{
+    if ((*client = ex->sock_index(ex->ctx, a->listen_handle, false, take)) < 0)
+        return false;
+    for (int fam = 0; fam < FAM_COUNT; fam++)
+        if (a->relayed[fam].handle >= 0 &&
+            (relayed[fam] = ex->sock_index(ex->ctx, a->relayed[fam].handle, true, take)) < 0)
+            return false;
+    return true;
+}
+
 /* An allocation whose sockets all travel; one due already would expire at the next tick. */
 static int capture_alloc(struct turn_snapshot_server *sv, const struct turn_allocation *a,
                          uint64_t now_ms, const struct turn_snapshot_export *ex)
 {
     struct turn_snapshot_alloc *sa;
     int client, relayed[FAM_COUNT] = {0, 0};
-    bool travels;
 
     if (!remaining_ms(&a->timer, now_ms))
         return 0;
-    client = ex->sock_index(ex->ctx, a->listen_handle, false);
-    travels = client >= 0;
-    for (int fam = 0; fam < FAM_COUNT && travels; fam++)
-        if (a->relayed[fam].handle >= 0) {
-            relayed[fam] = ex->sock_index(ex->ctx, a->relayed[fam].handle, true);
-            travels = relayed[fam] >= 0;
-        }
-    if (!travels)
+    /* Asked first, so that nothing of one that stays travels without it. */
+    if (!alloc_travels(a, ex, false, &client, relayed)) {
+        if (ex->stays)
+            ex->stays(ex->ctx, a->listen_handle);
         return 0;
-    if (!(sa = turn_snapshot_push(&sv->allocs, &sv->nallocs, sizeof(*sa))))
+    }
+    if (!alloc_travels(a, ex, true, &client, relayed) ||
+        !(sa = turn_snapshot_push(&sv->allocs, &sv->nallocs, sizeof(*sa))))
         return -1;
     sa->transport = a->transport;
     sa->tcp = a->tcp;
@@ -184,7 +195,8 @@ static int capture_txcache(struct turn_snapshot_server *sv, const struct txcache
         int sock;
 
         if (!txcache_live(e, now_ms) ||
-            (sock = ex->sock_index(ex->ctx, e->listen_handle, false)) < 0)
+            ex->sock_index(ex->ctx, e->listen_handle, false, false) < 0 ||
+            (sock = ex->sock_index(ex->ctx, e->listen_handle, false, true)) < 0)
             continue;
         if (!(tx = turn_snapshot_push(&sv->txs, &sv->ntxs, sizeof(*tx))))
             return -1;
@@ -213,6 +225,33 @@ int turn_snapshot_capture_server(struct turn_snapshot *snap, struct turn_server 
         for (struct hnode *n = s->allocs.buckets[i]; n && !err; n = n->next)
             err = capture_alloc(sv, container_of(n, struct turn_allocation, node), now->ms, ex);
     return err || capture_txcache(sv, &s->txcache, now->ms, ex) ? -1 : 0;
+}
+
+void turn_snapshot_release_server(struct turn_server *s, const struct turn_snapshot_export *ex)
+{
+    s->io.channel_up = NULL;
+    s->io.channel_down = NULL;
+    s->io.bucket_get = NULL;
+    s->io.bucket_put = NULL;
+    for (size_t i = 0; i < s->allocs.nbuckets; i++) {
+        struct hnode *n = s->allocs.buckets[i], *next;
+        for (; n; n = next) {
+            struct turn_allocation *a = container_of(n, struct turn_allocation, node);
+            int client, relayed[FAM_COUNT];
+            next = n->next;
+            if (alloc_travels(a, ex, false, &client, relayed)) {
+                alloc_delete(s, a, NULL);
+                continue;
+            }
+            a->own_tat = *a->tat;
+            a->tat = &a->own_tat;
+            a->bucket = 0;
+        }
+    }
+    for (size_t i = 0; i < TXCACHE_SLOTS; i++)
+        if (s->txcache.slots[i].len &&
+            ex->sock_index(ex->ctx, s->txcache.slots[i].listen_handle, false, false) >= 0)
+            memset(&s->txcache.slots[i], 0, sizeof(s->txcache.slots[i]));
 }
 
 /* ---- restore ---- */

@@ -118,15 +118,18 @@ int turn_snapshot_decode(const uint8_t *buf, size_t len, struct turn_snapshot *s
 
 /* ---- capture and restore (turn_snapshot.c) ---- */
 
-/* The I/O layer's side of capture: the index in the fd array of the socket behind handle (the
- * same index for the same handle every time), or -1 when it does not travel (a TLS or DTLS
- * client, whose state is OpenSSL's): what needs it is left out, to end with the old process.
+/* The I/O layer's side of capture. sock_index: the index in the fd array of the socket behind
+ * handle (the same index for the same handle every time), or -1 when it does not travel (a TLS
+ * or DTLS client, whose state is OpenSSL's): what needs it is left out, to go on in the old
+ * process. take false only asks: >= 0 when it would travel, and nothing is put in the array.
  * relayed: whether capture wants a relayed address's socket or a client's listen socket or
  * connection (a cached response may name the handle of a closed connection that a relayed
- * socket has now: that one must not travel as a client's). */
+ * socket has now: that one must not travel as a client's). stays (may be NULL): the client
+ * handle of an allocation that stays (its connection must stay with it). */
 struct turn_snapshot_export {
     void *ctx;
-    int (*sock_index)(void *ctx, int handle, bool relayed);
+    int (*sock_index)(void *ctx, int handle, bool relayed, bool take);
+    void (*stays)(void *ctx, int handle);
 };
 
 /* The I/O layer's side of restore: the handle here of the socket at index of the fd array, a
@@ -151,6 +154,13 @@ int turn_snapshot_capture_shared(struct turn_snapshot *snap, struct turn_shared 
 int turn_snapshot_capture_server(struct turn_snapshot *snap, struct turn_server *s,
                                  const struct turn_time *now,
                                  const struct turn_snapshot_export *ex);
+
+/* The old process once the new one has taken over what capture_server gave it (the same
+ * export, asked again without taking): those allocations and cached responses leave s without a
+ * trace (no log, no I/O but closing their relayed sockets' handles: the new process holds its
+ * own), and s lets go of the fast path (the new process's now): no more bindings, and each
+ * allocation that stays keeps its --max-bps word to itself. */
+void turn_snapshot_release_server(struct turn_server *s, const struct turn_snapshot_export *ex);
 
 /* Restores the shared state into sh, fresh from turn_shared_new: 0, or -1 with the reason in err
  * (sh then holds none of it: free it). */

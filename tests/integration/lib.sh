@@ -349,6 +349,24 @@ uclient_ok() {
     assert_no_loss "$XT_UCLIENT_OUT"
 }
 
+# bg_uclient OUT ARGS...: turnutils_uclient in the client ns in the background, bounded (40 s);
+# its pid in BG_PID, its output in OUT.
+bg_uclient() {
+    local out=$1
+    shift
+    timeout -k 3 40 ip netns exec "$XT_NS_CLIENT" turnutils_uclient "$@" >"$out" 2>&1 </dev/null &
+    BG_PID=$!
+    XT_PIDS+=("$BG_PID")
+}
+
+# bg_wait PID WHAT: a background job's exit status must be 0.
+bg_wait() {
+    local rc=0
+    wait "$1" || rc=$?
+    xt_forget "$1"
+    [ "$rc" -eq 0 ] || fail "$2 exited with status $rc"
+}
+
 # pass: the test's last word.
 pass() {
     log "PASS ($((SECONDS - XT_START)) s)"

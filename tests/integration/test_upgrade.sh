@@ -28,22 +28,6 @@ replace_binary() {
     mv -f "$BIN_DIR/xturn.new" "$BIN_DIR/xturn"
 }
 
-# bg_uclient OUT ARGS...: turnutils_uclient in the client ns, in the background (pid in BG_PID).
-bg_uclient() {
-    local out=$1
-    shift
-    timeout -k 3 40 ip netns exec "$XT_NS_CLIENT" turnutils_uclient "$@" >"$out" 2>&1 </dev/null &
-    BG_PID=$!
-    XT_PIDS+=("$BG_PID")
-}
-
-bg_wait() { # bg_wait PID WHAT: its exit status must be 0
-    local rc=0
-    wait "$1" || rc=$?
-    xt_forget "$1"
-    [ "$rc" -eq 0 ] || fail "$2 exited with status $rc"
-}
-
 TLS_PORT=5349
 topo_up
 start_peer

@@ -56,7 +56,9 @@ struct fixture {
     /* the fd array: the old process's handles, by index */
     int fds[64];
     size_t nfds;
-    bool refuse_tls;  /* export: TLS and DTLS clients do not travel */
+    bool refuse_tls; /* export: TLS and DTLS clients do not travel */
+    int stays[8];    /* export: the client handles of allocations that stay */
+    size_t nstays;
     int imports_left; /* import: relayed sockets that can still be imported (-1: all) */
     struct xt_addr p1, p2, pb6, pb4, pc, pd, pe;
     struct xt_addr relayed_a, relayed_e, relayed_f;
@@ -198,7 +200,7 @@ static void build(struct fixture *f)
     assert_int_equal(m->mirrored, 4); /* A's, B's two, C's */
 }
 
-static int export_index(void *ctx, int handle, bool relayed)
+static int export_index(void *ctx, int handle, bool relayed, bool take)
 {
     struct fixture *f = ctx;
 
@@ -208,9 +210,19 @@ static int export_index(void *ctx, int handle, bool relayed)
     for (size_t i = 0; i < f->nfds; i++)
         if (f->fds[i] == handle)
             return (int)i;
+    if (!take)
+        return 0;
     assert_true(f->nfds < sizeof(f->fds) / sizeof(f->fds[0]));
     f->fds[f->nfds] = handle;
     return (int)f->nfds++;
+}
+
+static void stays(void *ctx, int handle)
+{
+    struct fixture *f = ctx;
+
+    assert_true(f->nstays < sizeof(f->stays) / sizeof(f->stays[0]));
+    f->stays[f->nstays++] = handle;
 }
 
 static int import_client(void *ctx, uint32_t index)
@@ -240,7 +252,7 @@ static int import_relayed(void *ctx, uint32_t index, const struct xt_addr *addr,
 /* Captures the old server at its now, into f->snap and f->bytes. */
 static void capture(struct fixture *f)
 {
-    struct turn_snapshot_export ex = {.ctx = f, .sock_index = export_index};
+    struct turn_snapshot_export ex = {.ctx = f, .sock_index = export_index, .stays = stays};
 
     assert_int_equal(turn_snapshot_capture_shared(&f->snap, f->old_sh, &f->old.now), 0);
     assert_int_equal(turn_snapshot_capture_server(&f->snap, f->old.s, &f->old.now, &ex), 0);
@@ -316,11 +328,12 @@ static const struct turn_snapshot_alloc *alloc_of(const struct turn_snapshot *s,
     return NULL;
 }
 
-static int no_export(void *ctx, int handle, bool relayed)
+static int no_export(void *ctx, int handle, bool relayed, bool take)
 {
     (void)ctx;
     (void)handle;
     (void)relayed;
+    (void)take;
     return 0;
 }
 
@@ -480,6 +493,48 @@ static void what_cannot_travel_is_left_out(void **state)
         assert_int_not_equal(f->fds[i], relay_e);
         assert_int_not_equal(f->fds[i], relay_f);
     }
+}
+
+/* Once the new process has taken over, the old one lets go of what travelled without a trace
+ * (no message, no unbinding: the bindings are the new process's) and serves on what stayed. */
+static void release_keeps_only_what_stayed(void **state)
+{
+    struct fixture *f = *state;
+    struct mock *m = &f->old;
+    struct turn_snapshot_export ex = {.ctx = f, .sock_index = export_index};
+    int relay_e = sock_at(m, &f->relayed_e), relay_f = sock_at(m, &f->relayed_f);
+    size_t sent;
+    int downs = m->downs;
+    struct xt_addr e, fc;
+
+    f->refuse_tls = true;
+    capture(f);
+    sent = m->nsent;
+    assert_int_equal(f->nstays, 2);
+    assert_true((f->stays[0] == f->cl[E].listen && f->stays[1] == f->cl[F].listen) ||
+                (f->stays[0] == f->cl[F].listen && f->stays[1] == f->cl[E].listen));
+    turn_snapshot_release_server(m->s, &ex);
+    assert_int_equal(m->nsent, sent);
+    assert_int_equal(m->downs, downs);
+    /* Left: E's and F's allocations and relayed sockets, nothing else. */
+    assert_int_equal(mock_open_sockets(m), 2);
+    assert_true(m->socks[relay_e].open && m->socks[relay_f].open);
+    mock_addr(&e, clients[E].addr);
+    mock_addr(&fc, clients[F].addr);
+    assert_true(turn_client_allocated(m->s, f->cl[E].listen, &e));
+    assert_true(turn_client_allocated(m->s, f->cl[F].listen, &fc));
+    for (int k = A; k < NCLIENTS; k++) {
+        struct xt_addr c;
+        mock_addr(&c, clients[k].addr);
+        if (k != E && k != F)
+            assert_false(turn_client_allocated(m->s, f->cl[k].listen, &c));
+    }
+    /* A retransmitted request of a client that moved is not answered here from the cache. */
+    as(m, &f->cl[H]);
+    assert_int_equal(mock_from_client(m, f->h_req, f->h_req_len), 1);
+    assert_int_equal(mock_last_code(m), 437);
+    /* The bindings of what moved are the new process's now. */
+    m->mirrored = 0;
 }
 
 /* ---- the bytes ---- */
@@ -778,6 +833,7 @@ int main(void)
         T(restored_state_ran_on_by_the_gap),
         T(restored_server_serves),
         T(what_cannot_travel_is_left_out),
+        T(release_keeps_only_what_stayed),
         T(encoding_round_trips),
         T(truncated_inputs_are_refused),
         T(corrupt_and_foreign_inputs_are_refused),

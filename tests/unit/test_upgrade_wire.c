@@ -1,5 +1,5 @@
 /* The live upgrade's manifest (src/app/upgrade_wire.c): what is encoded (sockets, connections,
- * the daemon's counters, XDP maps and links) decodes the same, and
+ * the daemon's counters, XDP maps and links, DTLS clients that stay) decodes the same, and
  * every cut, every other version, socket count or worker count, and every socket named twice or
  * out of range is refused with a reason, nothing kept. */
 #include <setjmp.h>
@@ -14,14 +14,16 @@
 
 #include "app/upgrade.h"
 
-#define NFDS 7
+#define NFDS 8
 
 /* Worker 0: listen sockets 0 and 1, a connection (2) with half a message; worker 1: listen
- * socket 3; socket 4 is a relayed one (named by the snapshot only); 5 an XDP map, link_index its
- * link. */
-static void build(struct upgrade_manifest *m, uint32_t conn_index, int link_index)
+ * socket 3, a DTLS client that stays on it, forwarded over fwd_index (7); socket 4 is a relayed
+ * one (named by the snapshot only); 5 an XDP map, link_index its link. */
+static void build_all(struct upgrade_manifest *m, uint32_t conn_index, int link_index,
+                      int fwd_index, uint32_t dtls_listen)
 {
     struct upgrade_conn *c;
+    struct upgrade_dtls_client *dc;
 
     memset(m, 0, sizeof(*m));
     m->nworkers = 2;
@@ -52,6 +54,17 @@ static void build(struct upgrade_manifest *m, uint32_t conn_index, int link_inde
     m->xdp.maps[0].fd = 5;
     m->xdp.nlinks = 1;
     m->xdp.links[0] = link_index;
+    m->workers[0].dtls_fwd = -1;
+    m->workers[1].dtls_fwd = fwd_index;
+    dc = turn_snapshot_push(&m->workers[1].dtls, &m->workers[1].ndtls, sizeof(*dc));
+    assert_non_null(dc);
+    dc->listen = dtls_listen;
+    assert_int_equal(xt_addr_parse("[2001:db8:1::5]:40005", 0, &dc->client), 0);
+}
+
+static void build(struct upgrade_manifest *m, uint32_t conn_index, int link_index)
+{
+    build_all(m, conn_index, link_index, 7, 0);
 }
 
 static void encode_xdp(uint32_t conn_index, int link_index, uint8_t **bytes, size_t *len)
@@ -113,8 +126,43 @@ static void test_round_trip(void **state)
     assert_int_equal(m.xdp.maps[0].fd, 5);
     assert_int_equal(m.xdp.nlinks, 1);
     assert_int_equal(m.xdp.links[0], 6);
+    assert_int_equal(m.workers[0].dtls_fwd, -1);
+    assert_int_equal(m.workers[0].ndtls, 0);
+    assert_int_equal(m.workers[1].dtls_fwd, 7);
+    assert_int_equal(m.workers[1].ndtls, 1);
+    assert_int_equal(m.workers[1].dtls[0].listen, 0);
+    assert_int_equal(xt_addr_parse("[2001:db8:1::5]:40005", 0, &client), 0);
+    assert_true(xt_addr_equal(&m.workers[1].dtls[0].client, &client));
     upgrade_manifest_free(&m, false);
     free(bytes);
+}
+
+/* A forwarded datagram's header names the listen socket and the client; less is refused. */
+static void test_forward_header(void **state)
+{
+    uint8_t head[UPGRADE_FWD_HEADER];
+    struct xt_addr client, got;
+    uint32_t listen;
+
+    (void)state;
+    assert_int_equal(xt_addr_parse("198.18.1.4:40004", 0, &client), 0);
+    upgrade_fwd_header(head, 3, &client);
+    assert_int_equal(upgrade_fwd_parse(head, sizeof(head), &listen, &got), 0);
+    assert_int_equal(listen, 3);
+    assert_true(xt_addr_equal(&got, &client));
+    for (size_t n = 0; n < sizeof(head); n++)
+        assert_int_equal(upgrade_fwd_parse(head, n, &listen, &got), -1);
+    head[4] = 5; /* no such family */
+    assert_int_equal(upgrade_fwd_parse(head, sizeof(head), &listen, &got), -1);
+}
+
+static void encode_dtls(int fwd_index, uint32_t dtls_listen, uint8_t **bytes, size_t *len)
+{
+    struct upgrade_manifest m;
+
+    build_all(&m, 2, 6, fwd_index, dtls_listen);
+    assert_int_equal(upgrade_encode(&m, bytes, len), 0);
+    upgrade_manifest_free(&m, false);
 }
 
 static void test_cut_short(void **state)
@@ -137,9 +185,9 @@ static void test_refusals(void **state)
     (void)state;
     encode(2, &bytes, &len);
     expect_refused(bytes, len, NFDS - 1, "sockets announced");
-    bytes[9] = 3; /* version 3 */
-    expect_refused(bytes, len, NFDS, "version 3");
-    bytes[9] = 2;
+    bytes[9] = 4; /* version 4 */
+    expect_refused(bytes, len, NFDS, "version 4");
+    bytes[9] = 3;
     bytes[0] = 'Y';
     expect_refused(bytes, len, NFDS, "not an xturn hand-over");
     free(bytes);
@@ -155,6 +203,15 @@ static void test_refusals(void **state)
     encode_xdp(2, NFDS, &bytes, &len);
     expect_refused(bytes, len, NFDS, "XDP map or link");
     free(bytes);
+    encode_dtls(3, 0, &bytes, &len); /* the forwarding socket is a listen socket */
+    expect_refused(bytes, len, NFDS, "DTLS forwarding");
+    free(bytes);
+    encode_dtls(-1, 0, &bytes, &len); /* clients, but nowhere to forward them */
+    expect_refused(bytes, len, NFDS, "DTLS forwarding");
+    free(bytes);
+    encode_dtls(7, 1, &bytes, &len); /* worker 1 has one listen socket */
+    expect_refused(bytes, len, NFDS, "DTLS client 0");
+    free(bytes);
 }
 
 int main(void)
@@ -163,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_cut_short),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_forward_header),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Live upgrade with TLS and DTLS clients (issue 13): their OpenSSL state cannot move, so the old
+# process keeps serving exactly those, draining, while the new one serves everything else. While
+# a TLS, a DTLS and a UDP session relay, the binary is replaced and the daemon gets SIGUSR2: the
+# old process says what stayed and runs on; the new one serves new TLS, DTLS and UDP clients at
+# once; every session ends without loss (the DTLS client's datagrams reach the old process
+# through the new one); the old process exits 0 once its clients are gone or --drain-timeout
+# has passed, and the new one serves on.
+export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-90}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+BIN_DIR="$XT_TMP/bin"
+mkdir -p "$BIN_DIR"
+cp "$XTURN" "$BIN_DIR/xturn"
+SRC_BIN=$XTURN
+XTURN="$BIN_DIR/xturn"
+TLS_PORT=5349
+DRAIN=30
+
+topo_up
+start_peer
+make_cert
+start_xturn --workers 2 --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-listen "[$XT_RELAY6]:$TLS_PORT" \
+    --tls-cert "$XT_CERT" --tls-key "$XT_KEY" --drain-timeout "$DRAIN" \
+    --metrics "$XT_RELAY4:9641"
+old_pid=$XT_DAEMON_PID
+
+# 6 s of traffic each, the switch after 2.
+bg_uclient "$XT_TMP/tls.out" "${XT_REST_ARGS[@]}" -t -S -p "$TLS_PORT" -n 1200 -l 100 -z 5 \
+    -e "$XT_PEER4" "$XT_RELAY4"
+tls_pid=$BG_PID
+bg_uclient "$XT_TMP/dtls.out" "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 1200 -l 100 -z 5 \
+    -e "$XT_PEER4" "$XT_RELAY4"
+dtls_pid=$BG_PID
+bg_uclient "$XT_TMP/dtls6.out" "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 1200 -l 100 -z 5 \
+    -e "$XT_PEER6" "$XT_RELAY6"
+dtls6_pid=$BG_PID
+bg_uclient "$XT_TMP/udp.out" "${XT_REST_ARGS[@]}" -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+udp_pid=$BG_PID
+sleep 2
+
+cp "$SRC_BIN" "$BIN_DIR/xturn.new"
+mv -f "$BIN_DIR/xturn.new" "$BIN_DIR/xturn"
+log "binary replaced; SIGUSR2 to $old_pid"
+kill -USR2 "$old_pid"
+line=
+for _ in $(seq 1 100); do
+    line=$(grep -F '"message":"live upgrade: handed over' "$XT_LOG" | tail -n 1 || true)
+    [ -n "$line" ] && break
+    sleep 0.1
+done
+[ -n "$line" ] || fail "no hand-over logged 10 s after SIGUSR2: $(tail -n 3 "$XT_LOG")"
+grep -qF 'serving what stayed until it ends' <<<"$line" ||
+    fail "the old process did not keep its TLS and DTLS clients: $line"
+stayed=$(sed -nE 's/.*"allocations_stayed":([0-9]+).*/\1/p' <<<"$line")
+[ "${stayed:-0}" -ge 3 ] || fail "allocations stayed: ${stayed:-none} (want the TLS and 2 DTLS)"
+new_pid=$(sed -nE 's/.*"new_pid":([0-9]+).*/\1/p' <<<"$line")
+kill -0 "$new_pid" 2>/dev/null || fail "the new process ($new_pid) does not run"
+XT_PIDS+=("$new_pid")
+kill -0 "$old_pid" 2>/dev/null || fail "the old process left at once; its clients with it"
+log "handed over to $new_pid; $stayed allocations stayed with $old_pid"
+
+# The new process serves every transport at once, the old one still running.
+uclient_ok "${XT_REST_ARGS[@]}" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+uclient_ok "${XT_REST_ARGS[@]}" -t -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER6" "$XT_RELAY6"
+log "new TLS, DTLS and UDP clients served by the new process beside the old one"
+
+bg_wait "$tls_pid" "the TLS session"
+assert_no_loss "$XT_TMP/tls.out"
+bg_wait "$dtls_pid" "the DTLS session (IPv4)"
+assert_no_loss "$XT_TMP/dtls.out"
+bg_wait "$dtls6_pid" "the DTLS session (IPv6)"
+assert_no_loss "$XT_TMP/dtls6.out"
+bg_wait "$udp_pid" "the UDP session"
+assert_no_loss "$XT_TMP/udp.out"
+log "every session across the switch without loss"
+kill -0 "$old_pid" 2>/dev/null || fail "the old process did not serve on to its clients' end"
+
+# The old process goes once what stayed has ended (the TLS connection closed) or the drain time
+# has passed (turnutils_uclient leaves its DTLS allocations behind).
+rc=0
+wait_gone "$old_pid" $((DRAIN + 5)) || fail "the old process still runs $((DRAIN + 5)) s after the switch"
+wait "$old_pid" || rc=$?
+xt_forget "$old_pid"
+[ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0)"
+grep -qE '"message":"(drained: no allocation left|drain timeout: stopping with allocations left)"' \
+    "$XT_LOG" || fail "the old process's end is not logged"
+kill -0 "$new_pid" 2>/dev/null || fail "the new process died with the old one"
+# Its DTLS clients' datagrams have nowhere to go now: a client starting over is served here.
+uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+stun_ok "$XT_RELAY4"
+
+kill -INT "$new_pid" # not TERM: that would drain
+wait_gone "$new_pid" 5 || fail "the new process still runs 5 s after SIGINT"
+xt_forget "$new_pid"
+assert_json_log
+grep -qE 'Sanitizer|runtime error:' "$XT_ERR" && fail "sanitizer report on daemon stderr"
+pass
