@@ -112,8 +112,13 @@ static void on_relay_accept(struct ev_handler *h, uint32_t events)
 int tcp_relay_listen(void *ctx, const struct xt_addr *addr, void *owner)
 {
     struct worker *w = ctx;
-    /* SO_REUSEPORT: its connections to peers are bound to the same address beside it. */
-    int fd = tcp_listen_open(addr, 1, TCP_RELAY_BACKLOG);
+    /* SO_REUSEPORT (its connections to peers are bound to the same address beside it) would
+     * share the port with a listener of the same user there: the TCP allocation a live upgrade's
+     * old process serves on. Such a port is taken (-EADDRINUSE: the allocator moves on). */
+    int fd = tcp_address_free(addr);
+
+    if (fd == 0)
+        fd = tcp_listen_open(addr, 1, TCP_RELAY_BACKLOG);
 
     return fd < 0 ? fd : sock_add_edge(w, fd, WS_TCP_RELAY_LISTEN, owner, addr, on_relay_accept);
 }

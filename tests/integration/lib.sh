@@ -349,6 +349,24 @@ uclient_ok() {
     assert_no_loss "$XT_UCLIENT_OUT"
 }
 
+ECHO_PORT=3490
+ECHO_LOG="$XT_TMP/echo.log"
+# start_echo: tcp_echo.py on both peer addresses, port ECHO_PORT; each connection it accepts is
+# logged in ECHO_LOG (tcp_allocation.py reads it).
+start_echo() {
+    local pid
+    ip netns exec "$XT_NS_PEER" python3 "$XT_DIR/tcp_echo.py" "$ECHO_LOG" "$XT_PEER4:$ECHO_PORT" \
+        "[$XT_PEER6]:$ECHO_PORT" >"$XT_TMP/echo.out" 2>&1 </dev/null &
+    pid=$!
+    XT_PIDS+=("$pid")
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || fail "tcp_echo.py exited: $(cat "$XT_TMP/echo.out")"
+        tcp_listening "$XT_NS_PEER" "$XT_PEER4:$ECHO_PORT" "[$XT_PEER6]:$ECHO_PORT" && return 0
+        sleep 0.1
+    done
+    fail "tcp_echo.py not listening after 5 s"
+}
+
 # bg_uclient OUT ARGS...: turnutils_uclient in the client ns in the background, bounded (40 s);
 # its pid in BG_PID, its output in OUT.
 bg_uclient() {

@@ -14,6 +14,9 @@ MODE:
                 every connection closed by Refresh 0
   handoffs N    N Connect + ConnectionBind + echo rounds (data connections spread over the workers)
   rate BPS      a transfer through the echo takes the time --max-bps BPS allows
+  hold SECS     one data connection echoing a round of bytes every 0.1 s for SECS seconds (a live
+                upgrade happens meanwhile), every byte back, Refresh on the control connection
+                every 2 s
   backpressure PID  a peer writing to a data connection that does not read is stopped by the
                 kernel's buffers: xturn (PID) holds no more than its bounded buffers meanwhile,
                 and every byte arrives once the client reads
@@ -351,6 +354,35 @@ def rate(server, secret, peer, bps):
     return check.finish()
 
 
+def hold(server, secret, peer, secs):
+    check = Checks()
+    ctl = Stream(server, Signer(*rest_credentials(secret, user="tcp")))
+    ctl.allocate_tcp()
+    check(ctl.permit(peer[0]) == 0, "CreatePermission for the peer")
+    data, pending = bound_pair(ctl, peer)
+    if data is None:
+        check(False, f"Connect and ConnectionBind: {pending}")
+        return check.finish()
+    rounds = refreshes = 0
+    end = next_refresh = time.monotonic()
+    end += secs
+    while time.monotonic() < end:
+        if not transfer(data, data, os.urandom(2000), pending, timeout=5):
+            break
+        pending = b""
+        rounds += 1
+        if time.monotonic() >= next_refresh:
+            refreshes += ctl.refresh(600) == 0
+            next_refresh += 2
+        time.sleep(0.1)
+    check(time.monotonic() >= end and rounds > 0,
+          f"{rounds} rounds of 2000 bytes through the echo, byte for byte, for {secs} s")
+    check(refreshes >= secs // 2, f"{refreshes} Refreshes succeeded")
+    data.close()
+    check(ctl.refresh(0) == 0, "Refresh 0 at the end")
+    return check.finish()
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -415,6 +447,8 @@ def main(argv):
             return handoffs(server, secret, peer, int(argv[6]))
         if mode == "rate":
             return rate(server, secret, peer, int(argv[6]))
+        if mode == "hold":
+            return hold(server, secret, peer, int(argv[6]))
         if mode == "backpressure":
             return backpressure(server, secret, int(argv[6]))
     except (TurnError, OSError) as e:

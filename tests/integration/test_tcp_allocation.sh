@@ -14,24 +14,7 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-115}
 . "$(dirname "$0")/lib.sh"
 
 TLS_PORT=5349
-ECHO_PORT=3490
-ECHO_LOG="$XT_TMP/echo.log"
 CHECKS="$XT_DIR/tcp_allocation.py"
-
-# start_echo: tcp_echo.py on both peer addresses.
-start_echo() {
-    local pid
-    ip netns exec "$XT_NS_PEER" python3 "$XT_DIR/tcp_echo.py" "$ECHO_LOG" "$XT_PEER4:$ECHO_PORT" \
-        "[$XT_PEER6]:$ECHO_PORT" >"$XT_TMP/echo.out" 2>&1 </dev/null &
-    pid=$!
-    XT_PIDS+=("$pid")
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || fail "tcp_echo.py exited: $(cat "$XT_TMP/echo.out")"
-        tcp_listening "$XT_NS_PEER" "$XT_PEER4:$ECHO_PORT" "[$XT_PEER6]:$ECHO_PORT" && return 0
-        sleep 0.1
-    done
-    fail "tcp_echo.py not listening after 5 s"
-}
 
 # py_checks NAME MODE [ARG]: tcp_allocation.py from the client namespace; all its checks hold.
 py_checks() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Live upgrade with TLS and DTLS clients (issue 13): their OpenSSL state cannot move, so the old
-# process keeps serving exactly those, draining, while the new one serves everything else. While
-# a TLS, a DTLS and a UDP session relay, the binary is replaced and the daemon gets SIGUSR2: the
+# Live upgrade with TLS and DTLS clients and a TCP allocation (issue 13): their state cannot move
+# (OpenSSL's, the RFC 6062 connections'), so the old process keeps serving exactly those,
+# draining, while the new one serves everything else. While a TLS, two DTLS, a UDP session and a
+# TCP allocation's data connection relay, the binary is replaced and the daemon gets SIGUSR2: the
 # old process says what stayed and runs on; the new one serves new TLS, DTLS and UDP clients at
 # once; every session ends without loss (the DTLS client's datagrams reach the old process
 # through the new one); the old process exits 0 once its clients are gone or --drain-timeout
@@ -20,6 +21,7 @@ DRAIN=30
 
 topo_up
 start_peer
+start_echo
 make_cert
 start_xturn --workers 2 --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-listen "[$XT_RELAY6]:$TLS_PORT" \
     --tls-cert "$XT_CERT" --tls-key "$XT_KEY" --drain-timeout "$DRAIN" \
@@ -38,6 +40,11 @@ bg_uclient "$XT_TMP/dtls6.out" "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 1200 -l
 dtls6_pid=$BG_PID
 bg_uclient "$XT_TMP/udp.out" "${XT_REST_ARGS[@]}" -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 udp_pid=$BG_PID
+ip netns exec "$XT_NS_CLIENT" timeout -k 3 40 python3 "$XT_DIR/tcp_allocation.py" \
+    "$XT_RELAY4:$XT_PORT" "$XT_SECRET" "$XT_PEER4:$ECHO_PORT" "$ECHO_LOG" hold 8 \
+    >"$XT_TMP/hold.out" 2>&1 </dev/null &
+hold_pid=$!
+XT_PIDS+=("$hold_pid")
 sleep 2
 
 cp "$SRC_BIN" "$BIN_DIR/xturn.new"
@@ -54,7 +61,8 @@ done
 grep -qF 'serving what stayed until it ends' <<<"$line" ||
     fail "the old process did not keep its TLS and DTLS clients: $line"
 stayed=$(sed -nE 's/.*"allocations_stayed":([0-9]+).*/\1/p' <<<"$line")
-[ "${stayed:-0}" -ge 3 ] || fail "allocations stayed: ${stayed:-none} (want the TLS and 2 DTLS)"
+[ "${stayed:-0}" -ge 4 ] ||
+    fail "allocations stayed: ${stayed:-none} (want the TLS, 2 DTLS and the TCP allocation)"
 new_pid=$(sed -nE 's/.*"new_pid":([0-9]+).*/\1/p' <<<"$line")
 kill -0 "$new_pid" 2>/dev/null || fail "the new process ($new_pid) does not run"
 XT_PIDS+=("$new_pid")
@@ -75,6 +83,8 @@ bg_wait "$dtls6_pid" "the DTLS session (IPv6)"
 assert_no_loss "$XT_TMP/dtls6.out"
 bg_wait "$udp_pid" "the UDP session"
 assert_no_loss "$XT_TMP/udp.out"
+bg_wait "$hold_pid" "the TCP allocation (RFC 6062): $(grep -E '^FAIL' "$XT_TMP/hold.out")"
+log "TCP allocation: $(grep -E '^ok' "$XT_TMP/hold.out" | tr '\n' ' ')"
 log "every session across the switch without loss"
 kill -0 "$old_pid" 2>/dev/null || fail "the old process did not serve on to its clients' end"
 
