@@ -194,8 +194,8 @@ static int switch_ids(uid_t uid, gid_t gid, char *err, size_t errlen)
     return 0;
 }
 
-/* The process holds exactly keep[] (permitted and effective), nothing inheritable or ambient,
- * and, after a user switch, cannot become root again. */
+/* The process holds exactly keep[] (permitted, effective, inheritable and ambient) and, after a
+ * user switch, cannot become root again. */
 static int verify(const cap_value_t *keep, int nkeep, bool switched, char *err, size_t errlen)
 {
     cap_t want = cap_init(), now = cap_get_proc();
@@ -203,7 +203,8 @@ static int verify(const cap_value_t *keep, int nkeep, bool switched, char *err, 
 
     if (!want || !now ||
         (nkeep && (cap_set_flag(want, CAP_PERMITTED, nkeep, keep, CAP_SET) != 0 ||
-                   cap_set_flag(want, CAP_EFFECTIVE, nkeep, keep, CAP_SET) != 0))) {
+                   cap_set_flag(want, CAP_EFFECTIVE, nkeep, keep, CAP_SET) != 0 ||
+                   cap_set_flag(want, CAP_INHERITABLE, nkeep, keep, CAP_SET) != 0))) {
         snprintf(err, errlen, "cannot read the capabilities back: %s", strerror(errno));
         rc = -1;
     } else if (cap_compare(want, now) != 0) {
@@ -213,8 +214,11 @@ static int verify(const cap_value_t *keep, int nkeep, bool switched, char *err, 
         rc = -1;
     }
     for (cap_value_t c = 0; rc == 0 && c < (cap_value_t)cap_max_bits(); c++) {
-        if (cap_get_ambient(c) == 1) {
-            snprintf(err, errlen, "an ambient capability survived the drop");
+        bool kept = false;
+        for (int i = 0; i < nkeep; i++)
+            kept |= keep[i] == c;
+        if ((cap_get_ambient(c) == 1) != kept) {
+            snprintf(err, errlen, "the ambient capabilities are not the kept ones after the drop");
             rc = -1;
         }
     }
@@ -271,16 +275,22 @@ int privileges_drop(const char *user, const char *group, unsigned keep_bits, cha
         goto out;
     if (user && switch_ids(uid, gid, err, errlen) != 0)
         goto out;
+    /* Inheritable and ambient too: the binary a live upgrade starts runs with the same set. */
     if (nkeep && (cap_set_flag(want, CAP_PERMITTED, nkeep, keep, CAP_SET) != 0 ||
-                  cap_set_flag(want, CAP_EFFECTIVE, nkeep, keep, CAP_SET) != 0)) {
+                  cap_set_flag(want, CAP_EFFECTIVE, nkeep, keep, CAP_SET) != 0 ||
+                  cap_set_flag(want, CAP_INHERITABLE, nkeep, keep, CAP_SET) != 0)) {
         snprintf(err, errlen, "cannot build the capability set: %s", strerror(errno));
         goto out;
     }
-    if (cap_set_proc(want) != 0) {
+    if (cap_set_proc(want) != 0 || cap_reset_ambient() != 0) {
         snprintf(err, errlen, "cannot set capabilities: %s", strerror(errno));
         goto out;
     }
-    (void)cap_reset_ambient(); /* already empty: ambient ones need inheritable ones */
+    for (int i = 0; i < nkeep; i++)
+        if (cap_set_ambient(keep[i], CAP_SET) != 0) {
+            snprintf(err, errlen, "cannot make a capability ambient: %s", strerror(errno));
+            goto out;
+        }
     /* Nothing executed from here on can gain privileges (set-uid binaries, file capabilities). */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) {
         snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));

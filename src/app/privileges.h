@@ -29,7 +29,8 @@ unsigned privileges_needed(const struct xturn_config *cfg);
  * user's primary group; root and gid 0 are refused), then, keeping the capabilities `keep`
  * asks for (and the process holds): drops every other capability from the bounding set,
  * sets the supplementary groups to just that group, switches real, effective and saved gid and
- * uid, and sets permitted = effective = the kept set, inheritable and ambient empty.
+ * uid, and sets permitted = effective = inheritable = ambient = the kept set (the binary a live
+ * upgrade starts keeps it).
  * Without user (NULL): the capability part only, for a daemon already started as its user with
  * capabilities (systemd's AmbientCapabilities=).
  * Either way sets no_new_privs, then verifies: the capability sets are exactly the kept ones and,

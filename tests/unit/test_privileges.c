@@ -64,7 +64,8 @@ static bool cap_is(cap_t c, cap_value_t v, cap_flag_t flag)
     return cap_get_flag(c, v, flag, &f) == 0 && f == CAP_SET;
 }
 
-/* Exactly the given capabilities permitted and effective, nothing inheritable or ambient. */
+/* Exactly the given capabilities permitted, effective, inheritable and ambient (what a live
+ * upgrade's new binary starts with). */
 static bool caps_are(const cap_value_t *want, int n)
 {
     cap_t c = cap_get_proc();
@@ -75,7 +76,7 @@ static bool caps_are(const cap_value_t *want, int n)
         for (int i = 0; i < n; i++)
             w |= want[i] == v;
         ok = cap_is(c, v, CAP_PERMITTED) == w && cap_is(c, v, CAP_EFFECTIVE) == w &&
-             !cap_is(c, v, CAP_INHERITABLE) && cap_get_ambient(v) != 1;
+             cap_is(c, v, CAP_INHERITABLE) == w && (cap_get_ambient(v) == 1) == w;
     }
     cap_free(c);
     return ok;
@@ -93,6 +94,22 @@ static int bind_low_port(void)
         close(fd);
     }
     return rc;
+}
+
+/* A program started now (as a live upgrade starts the new binary) holds CAP_NET_BIND_SERVICE
+ * alone, effective: 0, or not. */
+static int exec_keeps_bind_service(void)
+{
+    int status = -1;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        execl("/bin/grep", "grep", "-q", "^CapEff:[[:space:]]*0000000000000400$",
+              "/proc/self/status", (char *)NULL);
+        _exit(127);
+    }
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status)
+                                                                           : -1;
 }
 
 static bool is_nobody(void)
@@ -201,6 +218,7 @@ static int drop_keep_low_ports(void)
     CHECK(5, prctl(PR_GET_NO_NEW_PRIVS, 0L, 0L, 0L, 0L) == 1);
     CHECK(6, setuid(0) == -1 && seteuid(0) == -1 && setgid(0) == -1);
     CHECK(7, bind_low_port() == 0);
+    CHECK(8, exec_keeps_bind_service() == 0);
     return 0;
 }
 
