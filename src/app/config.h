@@ -39,6 +39,7 @@ struct xturn_config {
     size_t nflag_secrets;   /* turn.secrets[0..n) came from flags, the rest from the file */
     uint32_t workers;       /* relay threads; 0: one per online CPU */
     bool no_udp_gso;        /* never UDP_SEGMENT: every datagram its own send */
+    bool no_udp_gro;        /* never UDP_GRO: every datagram its own receive */
     /* --public-ipv4/--public-ipv6 stun:HOST[:PORT]: the STUN server asked once at start
      * (public_stun.c) for turn.public_v4/v6; host NULL otherwise. [0] IPv4, [1] IPv6. */
     struct public_stun {

@@ -419,6 +419,8 @@ const struct opt config_flags[] = {
         "relay threads sharing the listen addresses, 0 for one per CPU"),
     BOOL("no-udp-gso", NULL, no_udp_gso, NULL,
          "send UDP datagrams one by one, never a run to one destination as one (UDP GSO)"),
+    BOOL("no-udp-gro", NULL, no_udp_gro, NULL,
+         "receive UDP datagrams one by one, never several of one source coalesced (UDP GRO)"),
     FUNCS("xdp", "IFACE", apply_xdp, "relay ChannelData in the kernel with XDP on this interface"),
     ENUM("xdp-mode", "MODE", xdp_mode, xdp_modes, "auto", "expected auto, native or generic",
          "auto (native, else generic), native or generic"),

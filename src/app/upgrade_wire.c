@@ -8,12 +8,11 @@
  *     knows and leaves the rest 0),
  *   XDP (version 2 on): maps (1), each: name length (1), name, index (4); links (1), each:
  *     index (4),
- *   DTLS clients that stay (version 3 on), per worker: forwarding socket (4: index, or
- *     0xffffffff), clients (4), each: listen socket's position (4), address (19),
- *   snapshot length (4), snapshot.
- * An address is its family (1: 4 or 6), port (2), IP (16). The version changes with any change
- * here: a reader refuses another, but reads versions 1 (without XDP) and 2 (without DTLS
- * clients) as well. */
+ *   DTLS clients that stay (version 3 on; 4 says the sockets may carry UDP GRO), per worker:
+ * forwarding socket (4: index, or 0xffffffff), clients (4), each: listen socket's position (4),
+ * address (19), snapshot length (4), snapshot. An address is its family (1: 4 or 6), port (2), IP
+ * (16). The version changes with any change here: a reader refuses another, but reads versions 1
+ * (without XDP), 2 (without DTLS clients) and 3 (without GRO) as well. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,14 @@
 
 #include "app/upgrade.h"
 
-#define MAGIC        "XTURNUPG"
-#define MAGIC_LEN    8
-#define WIRE_VERSION 3
+#define MAGIC     "XTURNUPG"
+#define MAGIC_LEN 8
+/* 4: the UDP sockets may carry UDP_GRO, which a reader of 3 or less does not handle (it would
+ * take coalesced datagrams for one): such a build refuses the hand-over. */
+#define WIRE_VERSION 4
 #define WIRE_NO_XDP  1 /* the version before the XDP part: still read */
 #define WIRE_NO_DTLS 2 /* the version before the DTLS clients: still read */
+#define WIRE_NO_GRO  3 /* the version before UDP GRO, the same bytes: still read */
 #define NO_FWD       0xffffffffu
 #define ADDR_LEN     19
 #define CONN_LEN     (4 + 1 + 2 * ADDR_LEN + 4) /* and the partial message */
@@ -376,8 +378,7 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
     version = get(&r, 2);
     n = get(&r, 4);
     nworkers = get(&r, 4);
-    if (r.short_read ||
-        (version != WIRE_VERSION && version != WIRE_NO_XDP && version != WIRE_NO_DTLS)) {
+    if (r.short_read || version < WIRE_NO_XDP || version > WIRE_VERSION) {
         snprintf(err, errlen, "hand-over version %llu, this build reads %d",
                  (unsigned long long)version, WIRE_VERSION);
         goto out;
@@ -395,7 +396,7 @@ int upgrade_decode(const uint8_t *buf, size_t len, size_t nfds, struct upgrade_m
     m->nworkers = nworkers;
     if (read_workers(&r, m, nfds, used, err, errlen) != 0 ||
         (version != WIRE_NO_XDP && read_xdp(&r, &m->xdp, nfds, used, err, errlen) != 0) ||
-        (version == WIRE_VERSION && read_dtls(&r, m, nfds, used, err, errlen) != 0))
+        (version >= WIRE_NO_GRO && read_dtls(&r, m, nfds, used, err, errlen) != 0))
         goto out;
     snap_len = get(&r, 4);
     if (r.short_read || snap_len != (size_t)(r.end - r.p)) {

@@ -145,6 +145,7 @@ static int io_relayed_open(void *ctx, const struct xt_addr *addr, int dont_fragm
 {
     struct worker *w = ctx;
     struct udp_socket_opts o = {.dont_fragment = dont_fragment,
+                                .gro = !w->cfg->no_udp_gro,
                                 .filter = filter_of(w, addr->family)};
     int fd = udp_socket_open(addr, &o);
     int handle;
@@ -227,19 +228,25 @@ static void on_readable(struct ev_handler *h, uint32_t events)
         for (size_t i = first; i < first + (size_t)n && s->ev.fd >= 0; i++) {
             struct msghdr *mh = &w->rx.msgs[i].msg_hdr;
             struct xt_addr src;
+            size_t off, len;
             if ((mh->msg_flags & MSG_TRUNC) ||
                 xt_addr_from_sockaddr((struct sockaddr *)mh->msg_name, mh->msg_namelen, &src)) {
                 w->oversized++;
                 continue;
             }
-            if (s->kind == WS_RELAYED)
-                turn_on_peer(w->turn, &w->now, s->owner, &src, udp_rx_buf(&w->rx, i),
-                             w->rx.msgs[i].msg_len);
-            else if (s->kind == WS_DTLS_LISTEN)
-                dtls_on_datagram(w, s, &src, udp_rx_buf(&w->rx, i), w->rx.msgs[i].msg_len);
-            else
-                turn_on_client(w->turn, &w->now, TURN_UDP, s->handle, &s->local, &src,
-                               udp_rx_buf(&w->rx, i), w->rx.msgs[i].msg_len);
+            /* Several datagrams of src when the kernel coalesced them (UDP GRO). */
+            off = 0;
+            do {
+                const uint8_t *dg = udp_rx_buf(&w->rx, i) + off;
+                len = udp_rx_len_at(&w->rx, i, off);
+                off += len;
+                if (s->kind == WS_RELAYED)
+                    turn_on_peer(w->turn, &w->now, s->owner, &src, dg, len);
+                else if (s->kind == WS_DTLS_LISTEN)
+                    dtls_on_datagram(w, s, &src, dg, len);
+                else
+                    turn_on_client(w->turn, &w->now, TURN_UDP, s->handle, &s->local, &src, dg, len);
+            } while (len && off < w->rx.msgs[i].msg_len && s->ev.fd >= 0);
         }
         if ((size_t)n < room)
             break;
@@ -318,7 +325,8 @@ static void *run(void *arg)
 /* The UDP sockets of the --listen addresses, and of the --tls-listen ones for DTLS. */
 static int open_listeners(struct worker *w, bool reuseport, char *err, size_t errlen)
 {
-    struct udp_socket_opts o = {.bufsize = LISTEN_BUFFER, .reuseport = reuseport};
+    struct udp_socket_opts o = {
+        .bufsize = LISTEN_BUFFER, .reuseport = reuseport, .gro = !w->cfg->no_udp_gro};
     const struct xturn_config *cfg = w->cfg;
 
     for (size_t i = 0; i < cfg->nlisten + cfg->ntls_listen; i++) {

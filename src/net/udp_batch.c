@@ -51,10 +51,20 @@ int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first)
         h->msg_namelen = sizeof(rx->src[i]);
         h->msg_iov = &rx->iov[i];
         h->msg_iovlen = 1;
+        h->msg_control = rx->ctl[i].buf;
+        h->msg_controllen = sizeof(rx->ctl[i].buf);
     }
     n = recvmmsg(fd, &rx->msgs[rx->used], (unsigned)room, MSG_DONTWAIT, NULL);
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+    for (size_t i = rx->used; i < rx->used + (size_t)n; i++) {
+        struct msghdr *h = &rx->msgs[i].msg_hdr;
+        struct cmsghdr *c = CMSG_FIRSTHDR(h);
+        int seg = 0;
+        if (c && c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO)
+            memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+        rx->seg[i] = seg > 0 && seg <= UINT16_MAX ? (uint16_t)seg : 0;
+    }
     rx->used += (size_t)n;
     return n;
 }

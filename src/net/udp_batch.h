@@ -31,6 +31,13 @@ struct udp_rx {
     struct mmsghdr msgs[UDP_SLOTS];
     struct iovec iov[UDP_SLOTS];
     struct sockaddr_storage src[UDP_SLOTS];
+    /* A socket with UDP_GRO (udp_socket_opts.gro) may receive several datagrams of one source
+     * coalesced in one buffer, all of seg[i] bytes but the last; 0: one datagram. */
+    uint16_t seg[UDP_SLOTS];
+    union {
+        struct cmsghdr h;
+        uint8_t buf[CMSG_SPACE(sizeof(int))];
+    } ctl[UDP_SLOTS];
 };
 
 /* 0, or -errno when the buffers cannot be mapped. */
@@ -42,8 +49,16 @@ static inline uint8_t *udp_rx_buf(const struct udp_rx *rx, size_t i)
     return rx->buf + i * UDP_RX_BUF;
 }
 /* Receives into the free buffers, at most UDP_BATCH datagrams and no more than there are free
- * buffers; they are msgs/buf [*first, *first + n). Returns n (0 when none wait) or -errno. */
+ * buffers; they are msgs/buf [*first, *first + n) (each possibly several coalesced ones:
+ * udp_rx_len_at). Returns n (0 when none wait) or -errno. */
 int udp_rx_recv(struct udp_rx *rx, int fd, size_t *first);
+/* The length of the datagram at offset off (< msg_len, or 0) of buffer i. */
+static inline size_t udp_rx_len_at(const struct udp_rx *rx, size_t i, size_t off)
+{
+    size_t left = rx->msgs[i].msg_len - off;
+
+    return rx->seg[i] && rx->seg[i] < left ? rx->seg[i] : left;
+}
 static inline size_t udp_rx_free(const struct udp_rx *rx)
 {
     return UDP_SLOTS - rx->used;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,9 @@ int udp_socket_open(const struct xt_addr *bind_addr, const struct udp_socket_opt
         if (setsockopt(fd, level, opt, &v, sizeof(v)) != 0)
             return socket_fail(fd);
     }
+    /* Best effort: a kernel without it delivers datagrams one by one. */
+    if (o->gro)
+        setsockopt(fd, SOL_UDP, UDP_GRO, &o->gro, sizeof(o->gro));
     /* Best effort: bigger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max. */
     if (o->bufsize > 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->bufsize, sizeof(o->bufsize));

@@ -9,6 +9,7 @@ struct udp_socket_opts {
     int dont_fragment; /* DF on IPv4, no fragmentation on IPv6 (path MTU discovery "do") */
     int bufsize;       /* SO_RCVBUF/SO_SNDBUF when > 0 (best effort) */
     int reuseport;     /* SO_REUSEPORT: one of a group of sockets the kernel balances over */
+    int gro; /* UDP_GRO: datagrams of one source may come coalesced (udp_rx_len_at splits them) */
     const struct udp_filter *filter; /* given before the socket is bound, when not NULL */
 };
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "net/udp_batch.h"
+#include "net/udp_socket.h"
 
 /* A UDP socket on 127.0.0.1, any port; its address in *a. */
 static int open_sock(struct xt_addr *a)
@@ -338,6 +339,45 @@ static void tx_run_goes_as_one(void **state)
     expect_run(got, lens, 0, 11, 1200, 50);
 }
 
+/* A receiving socket with UDP GRO gets a run of one source coalesced (loopback hands a GSO send
+ * to such a socket whole): one buffer, cut back into the datagrams in order by udp_rx_len_at;
+ * an empty datagram is one of length 0. */
+static void rx_gro_run_cut_back(void **state)
+{
+    struct fx *f = *state;
+    struct xt_addr bind = f->ra, ga;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    struct udp_socket_opts o = {.gro = 1, .bufsize = 1 << 20};
+    size_t first, off = 0, k = 0, lens[UDP_SLOTS];
+    int g;
+
+    bind.port = 0;
+    g = udp_socket_open(&bind, &o);
+    assert_true(g >= 0);
+    assert_int_equal(getsockname(g, (struct sockaddr *)&ss, &sl), 0);
+    assert_int_equal(xt_addr_from_sockaddr((struct sockaddr *)&ss, sl, &ga), 0);
+    queue_run(&f->tx, f->s, &ga, bodies, 0, 11, 1200, 50);
+    udp_tx_flush(&f->tx);
+    assert_int_equal(f->tx.gso_sends, 1);
+    assert_int_equal(udp_rx_recv(&f->rx, g, &first), 1);
+    assert_int_equal(f->rx.seg[first], 1200);
+    assert_int_equal(f->rx.msgs[first].msg_len, 10 * 1200 + 50);
+    while (off < f->rx.msgs[first].msg_len) {
+        lens[k] = udp_rx_len_at(&f->rx, first, off);
+        memcpy(got[k], udp_rx_buf(&f->rx, first) + off, lens[k]);
+        off += lens[k++];
+    }
+    assert_int_equal(k, 11);
+    expect_run(got, lens, 0, 11, 1200, 50);
+    udp_rx_release(&f->rx);
+    send_text(f->s, &ga, "");
+    assert_int_equal(udp_rx_recv(&f->rx, g, &first), 1);
+    assert_int_equal(f->rx.msgs[first].msg_len, 0);
+    assert_int_equal(udp_rx_len_at(&f->rx, first, 0), 0);
+    close(g);
+}
+
 /* What ends a run: a longer datagram after a shorter one, another destination, the segment
  * limit; singles stay single. */
 static void tx_runs_break(void **state)
@@ -409,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tx_failure_is_counted_and_skipped, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_full_queue_flushes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_run_goes_as_one, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(rx_gro_run_cut_back, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_runs_break, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(tx_run_refused_goes_apart, fx_setup, fx_teardown),
     };

@@ -185,9 +185,11 @@ static void test_refusals(void **state)
     (void)state;
     encode(2, &bytes, &len);
     expect_refused(bytes, len, NFDS - 1, "sockets announced");
-    bytes[9] = 4; /* version 4 */
-    expect_refused(bytes, len, NFDS, "version 4");
-    bytes[9] = 3;
+    bytes[9] = 5; /* version 5 */
+    expect_refused(bytes, len, NFDS, "version 5");
+    bytes[9] = 0;
+    expect_refused(bytes, len, NFDS, "version 0");
+    bytes[9] = 4;
     bytes[0] = 'Y';
     expect_refused(bytes, len, NFDS, "not an xturn hand-over");
     free(bytes);
