@@ -5,6 +5,9 @@ SAN     ?=
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g -fno-omit-frame-pointer
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Isrc
+# Definitions for the C and the BPF compilers alike (build/xturn-abi-next's).
+XT_DEFS ?=
+CFLAGS  += $(XT_DEFS)
 # What every binary links; the daemon and the tools add the rest (libbpf: mk/bpf.mk), each unit
 # test only what the part of the library it uses needs (UNIT_LDLIBS_<test> below).
 BASE_LDLIBS := -lcrypto -lz
@@ -23,7 +26,7 @@ SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/support/*.c
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
 
-.PHONY: all deps run test unit-tests format format-check clean
+.PHONY: all deps run test unit-tests format format-check clean FORCE
 all: $(BUILD)/xturn $(TOOL_BIN) $(BUILD)/bpf/xdp_pass.bpf.o
 
 $(BUILD)/obj/%.o: %.c
@@ -48,12 +51,21 @@ UNIT_LDLIBS_test_route_query = -lcap
 UNIT_LDLIBS_test_tls_server = -lssl
 UNIT_LDLIBS_test_dtls_server = -lssl
 UNIT_LDLIBS_test_xdp_prog   = $(BPF_LDLIBS)
+UNIT_LDLIBS_test_xdp_stats  = $(BPF_LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(BUILD)/libxturn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(BASE_LDLIBS) $(UNIT_LDLIBS_$*) -lcmocka -o $@
 
 unit-tests: $(UNIT_BIN)
+
+# The daemon with the next XT_ABI_VERSION and another layout of the binding maps
+# (src/bpf/xdp_shared.h), built in a tree of its own with the same options: test_upgrade_xdp_abi
+# upgrades build/xturn to it (next to the daemon it tests: XTURN_BIN's folder).
+$(BUILD)/xturn-abi-next: FORCE
+	$(MAKE) BUILD=$(BUILD)/abi-next XT_DEFS=-DXT_ABI_VERSION_BUMP=1 $(BUILD)/abi-next/xturn
+	cp $(BUILD)/abi-next/xturn $@
+FORCE:
 
 deps:
 	scripts/install-deps.sh
@@ -64,8 +76,8 @@ run: deps all
 
 # Everything: unit tests (plain and under ASan/UBSan), then the namespace integration tests.
 test: deps
-	$(MAKE) all unit-tests
-	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 all unit-tests
+	$(MAKE) all unit-tests build/xturn-abi-next
+	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 all unit-tests build/san/xturn-abi-next
 	tests/run.sh
 
 format:

@@ -7,7 +7,7 @@ BPFTOOL    ?= bpftool
 BPF_ARCH   := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64.*/powerpc/' \
                 -e 's/riscv64/riscv/' -e 's/s390x/s390/' -e 's/loongarch64/loongarch/')
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(BPF_ARCH) \
-              -I/usr/include/$(shell uname -m)-linux-gnu -Isrc -Wall -Wextra -Werror
+              -I/usr/include/$(shell uname -m)-linux-gnu -Isrc -Wall -Wextra -Werror $(XT_DEFS)
 BPF_OBJ    := $(BUILD)/bpf/xturn.bpf.o
 BPF_SKEL   := $(BUILD)/bpf/xturn.skel.h
 

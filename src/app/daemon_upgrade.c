@@ -24,7 +24,8 @@ static struct turn_time time_now(void)
 }
 
 /* The XDP program's maps and links join the passed fds: the new process's program uses the
- * same maps (the bindings stay, the kernel relays on) and takes the links over. */
+ * same maps (the bindings stay, the kernel relays on), or new ones with the counters carried from
+ * these when the layout differs, and takes the links over. */
 static int export_xdp(struct fastpath *fp, struct upgrade_manifest *m)
 {
     struct xdp_handover *x = &m->xdp;
@@ -178,23 +179,22 @@ static int restore(struct daemon *d, struct worker_deps *deps, struct upgrade_ma
     return 0;
 }
 
-/* With --xdp: the program loaded on the old process's maps when it passed them (x: them as
- * descriptors), else loaded and attached anew (the old process ran without --xdp). */
+/* With --xdp: when the old process passed its maps and links (x: them as descriptors), the
+ * program loaded on those maps, or on new ones when their layout version is another (the
+ * restore binds every channel into them while the old program relays on), to take the links
+ * over after the restore; else loaded and attached anew (the old process ran without --xdp). */
 static int start_xdp(struct daemon *d, struct worker_deps *deps, const struct upgrade_manifest *m,
                      struct xdp_handover *x, char *err, size_t errlen)
 {
     int rc;
 
     *x = m->xdp;
+    x->abi = m->snap.xdp_abi;
     if (d->cfg->nxdp_ifaces == 0)
         return 0;
-    if (x->nlinks && m->snap.xdp_abi != XT_ABI_VERSION) {
-        snprintf(err, errlen,
-                 "the old process's XDP maps have layout version %u, this build's %u: moving "
-                 "the bindings to new maps is not supported yet (restart instead)",
-                 m->snap.xdp_abi, XT_ABI_VERSION);
-        return -1;
-    }
+    if (x->nlinks && x->abi != XT_ABI_VERSION)
+        xt_log(LOG_INFO, "live upgrade: the XDP maps' layout changed, moving to new maps",
+               XT_NUM("old_version", x->abi), XT_NUM("version", XT_ABI_VERSION), NULL);
     for (size_t i = 0; i < x->nmaps; i++)
         x->maps[i].fd = m->fds[m->xdp.maps[i].fd];
     for (size_t i = 0; i < x->nlinks; i++)
@@ -210,9 +210,10 @@ static int start_xdp(struct daemon *d, struct worker_deps *deps, const struct up
 }
 
 /* The links the old process passed run this process's program from now on; they are this
- * process's (not closed with the manifest). Should one fail after others, the old process goes
- * on with those running the new program: the same maps and layout version, so the same
- * relaying. */
+ * process's (not closed with the manifest). Should one fail after others (only its
+ * bpf_link_update can), the old process goes on with those running the new program: on the same
+ * maps, the same relaying; on new maps (another layout version), bindings its channels no longer
+ * change, which this process cannot undo (the old program is not among what it was passed). */
 static int adopt_xdp(struct daemon *d, struct upgrade_manifest *m, struct xdp_handover *x,
                      char *err, size_t errlen)
 {
@@ -251,8 +252,8 @@ int daemon_take_over(struct daemon *d, struct worker_deps *deps, char *err, size
         rc = restore(d, deps, &m, err, errlen);
     if (rc == 0 && d->fp && x.nlinks)
         rc = adopt_xdp(d, &m, &x, err, errlen);
-    /* Giving up: the old process resumes with the bindings restore wrote over, which this
-     * process's exit must leave. */
+    /* Giving up: the old process resumes with the bindings restore wrote over (on its maps),
+     * which this process's exit must leave. */
     if (rc != 0 && d->fp && x.nlinks)
         fastpath_release(d->fp);
     if (rc == 0)

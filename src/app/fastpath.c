@@ -152,12 +152,24 @@ fail:
 int fastpath_adopt(struct fastpath *fp, const struct xturn_config *cfg, struct xdp_handover *h,
                    char *err, size_t errlen)
 {
-    for (size_t i = 0; i < cfg->nxdp_ifaces; i++) {
-        if (xdp_prog_adopt(fp->prog, cfg->xdp_ifaces[i], h, err, errlen) != 0)
+    /* New maps: the counters just before the links switch, since the old program counts on
+     * until then (what it counts in between is not carried). */
+    if (h->abi != XT_ABI_VERSION) {
+        bool by_name = false;
+        int rc = xdp_prog_stats_carry(fp->prog, h, &by_name);
+
+        if (rc != 0) {
+            snprintf(err, errlen, "xdp: carrying the previous program's counters over failed: %s",
+                     strerror(-rc));
             return -1;
+        }
+        xt_log(LOG_INFO, "xdp counters carried over", "by", by_name ? "name" : "position", NULL);
+    }
+    if (xdp_prog_adopt(fp->prog, cfg->xdp_ifaces, cfg->nxdp_ifaces, h, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < cfg->nxdp_ifaces; i++)
         xt_log(LOG_INFO, "xdp taken over", "interface", cfg->xdp_ifaces[i], "cross_family",
                cfg->xdp_cross_family ? "on" : "off", NULL);
-    }
     return 0;
 }
 
@@ -213,8 +225,8 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
         return -1;
     /* With --max-bps, only an allocation with a bucket the program shares can be relayed there:
      * without one, userspace carries it (and applies the limit). A live upgrade's restore binds
-     * channels the reused maps hold already: the update overwrites them with this process's
-     * bucket. */
+     * channels the reused maps hold already (the update overwrites them with this process's
+     * bucket), or fills new maps. */
     rc = fp->kcfg.max_bps && !ci->bucket ? -ENOSPC
                                          : xdp_prog_bind(fp->prog, ci->client, ci->channel,
                                                          ci->peer, ci->relayed->port, ci->bucket);
@@ -242,7 +254,7 @@ int fastpath_channel_up(struct fastpath *fp, const struct turn_channel_info *ci)
 
 void fastpath_channel_down(struct fastpath *fp, const struct turn_channel_info *ci)
 {
-    /* The process that took over relays this channel through the same maps. */
+    /* The process that took over relays this channel, through the same maps or its own. */
     if (fp->released)
         return;
     xdp_prog_unbind(fp->prog, ci->client, ci->channel, ci->peer, ci->relayed->port);

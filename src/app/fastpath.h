@@ -18,12 +18,14 @@ struct ev_loop;
 /* Loads the program and attaches it to every --xdp interface; the next hops it asks for where
  * forwarding is off are answered in loop. Returns NULL when XDP is not configured (err empty)
  * or on failure (reason in err; nothing stays attached). With reuse (a live upgrade's, its
- * descriptors), the program uses the previous process's maps, bindings included, and attaches
- * nowhere: fastpath_adopt takes the links over once the state is restored. */
+ * descriptors), the program attaches nowhere: fastpath_adopt takes the links over once the state
+ * is restored; of this XT_ABI_VERSION it uses the previous process's maps, bindings included,
+ * else new ones, which the restore fills. */
 struct fastpath *fastpath_start(const struct xturn_config *cfg, struct ev_loop *loop,
                                 const struct xdp_handover *reuse, char *err, size_t errlen);
 /* Makes the previous process's links run this program, one per --xdp interface (the links taken
- * are -1 in h then, this process's). 0, or -1 with the reason in err. */
+ * are -1 in h then, this process's); on new maps, first adds the previous program's counters to
+ * this one's. 0, or -1 with the reason in err. */
 int fastpath_adopt(struct fastpath *fp, const struct xturn_config *cfg, struct xdp_handover *h,
                    char *err, size_t errlen);
 void fastpath_stop(struct fastpath *fp);

@@ -76,12 +76,13 @@ struct {
     __uint(max_entries, XT_NH_REQUESTS_BYTES);
 } nh_requests SEC(".maps");
 
+/* Tagged with the counters' names: a live upgrade to another build carries them over by name. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, XT_STAT_COUNT);
     __type(key, __u32);
     __type(value, struct xt_counter);
-} stats SEC(".maps");
+} stats SEC(".maps") __attribute__((btf_decl_tag(XT_STATS_TAG)));
 
 static __always_inline void xt_count(__u32 stat, __u64 bytes)
 {

@@ -10,9 +10,14 @@
 /* The version of the contract below as the maps see it: which maps exist, their types, sizes,
  * keys and values, and the counters' order. A live upgrade (issue 13, docs/UPGRADE_STATE.md)
  * adopts the running program and its maps only from a binary of the same version (it travels in
- * the state snapshot); from another it loads its own and moves the bindings over. Bump it with
- * any such change. */
-#define XT_ABI_VERSION 1
+ * the state snapshot); from another it loads its own on new maps, restores the bindings into
+ * them and carries the counters over. Bump it with any such change. XT_ABI_VERSION_BUMP=1 (make
+ * build/xturn-abi-next) builds the next version, one field longer in the IPv4 binding values,
+ * for the test of that upgrade. */
+#ifndef XT_ABI_VERSION_BUMP
+#define XT_ABI_VERSION_BUMP 0
+#endif
+#define XT_ABI_VERSION (1 + XT_ABI_VERSION_BUMP)
 
 /* Read-only configuration, set in .rodata before the program is loaded. An address of all
  * zeros means "this family is not served in XDP". */
@@ -113,6 +118,9 @@ struct xt_to_peer4 {
     struct xt_peer4 peer;
     __u32 bucket;
     struct xt_nexthop nh;
+#if XT_ABI_VERSION_BUMP
+    __u32 abi_next; /* unused: only makes the layout another one */
+#endif
 };
 struct xt_to_peer6 {
     struct xt_peer6 peer;
@@ -123,6 +131,9 @@ struct xt_to_client4 {
     struct xt_client4 client;
     __u32 bucket;
     struct xt_nexthop nh;
+#if XT_ABI_VERSION_BUMP
+    __u32 abi_next; /* unused: only makes the layout another one */
+#endif
 };
 struct xt_to_client6 {
     struct xt_client6 client;
@@ -261,6 +272,13 @@ enum xt_stat_class { XT_CLASS_PATH, XT_CLASS_SELF, XT_CLASS_PASS, XT_CLASS_DROP 
 #define XT_STAT_ENUM(e, name, cls) e,
 enum xt_stat { XT_STATS(XT_STAT_ENUM) XT_STAT_COUNT };
 #undef XT_STAT_ENUM
+
+/* The counters' names in index order, "c2p_44,c2p_46,...,", after XT_STATS_TAG_PREFIX: a BTF tag
+ * on the stats map (maps.h), which a live upgrade to another XT_ABI_VERSION reads to carry each
+ * counter over to the one of the same name (xdp_stats_carry_map). */
+#define XT_STATS_TAG_PREFIX       "xt_stats:"
+#define XT_STAT_CSV(e, name, cls) name ","
+#define XT_STATS_TAG              XT_STATS_TAG_PREFIX XT_STATS(XT_STAT_CSV)
 
 /* The program tells the classes apart by position (xturn.bpf.c, relay.h is_path, consts.h):
  * the list must keep each class together, in this order. */

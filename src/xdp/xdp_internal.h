@@ -31,6 +31,9 @@ struct xdp_prog {
     int n_ifaces;
 };
 
+/* The descriptor of the map a live upgrade passed under name, or -1. */
+int xdp_handover_map(const struct xdp_handover *h, const char *name);
+
 /* The binding maps by index, in the order of their path counters (xdp_abi_path). */
 static inline struct bpf_map *binding_maps(struct xturn_bpf *s, int i)
 {

@@ -41,6 +41,14 @@ static int map_buckets(struct xdp_prog *prog)
     return 0;
 }
 
+int xdp_handover_map(const struct xdp_handover *h, const char *name)
+{
+    for (size_t i = 0; i < h->nmaps; i++)
+        if (strcmp(h->maps[i].name, name) == 0)
+            return h->maps[i].fd;
+    return -1;
+}
+
 /* Every map of the skeleton made the previous process's map of the same name (before load). 0, or
  * -errno with the map named in what. */
 static int reuse_maps(struct xdp_prog *prog, const struct xdp_handover *h, char *what,
@@ -52,11 +60,9 @@ static int reuse_maps(struct xdp_prog *prog, const struct xdp_handover *h, char 
     bpf_object__for_each_map(map, prog->skel->obj)
     {
         const char *name = bpf_map__name(map);
-        size_t i = 0;
+        int fd = xdp_handover_map(h, name);
 
-        while (i < h->nmaps && strcmp(h->maps[i].name, name) != 0)
-            i++;
-        rc = i < h->nmaps ? bpf_map__reuse_fd(map, h->maps[i].fd) : -ENOENT;
+        rc = fd >= 0 ? bpf_map__reuse_fd(map, fd) : -ENOENT;
         if (rc) {
             snprintf(what, whatlen, "map %s of the previous process%s", name,
                      rc == -ENOENT ? " not passed" : "");
@@ -70,6 +76,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
 {
     struct xdp_prog *prog = calloc(1, sizeof(*prog));
     uint32_t entries = opt->map_entries ? opt->map_entries : XDP_DEFAULT_ENTRIES;
+    bool reuse = opt->reuse && opt->reuse->abi == XT_ABI_VERSION;
     libbpf_print_fn_t prev;
     char what[128] = "";
     int rc = 0;
@@ -94,7 +101,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     prog->nbuckets = opt->cfg.max_bps ? entries + 1 : 1;
     if (rc == 0)
         rc = bpf_map__set_max_entries(prog->skel->maps.buckets, prog->nbuckets);
-    if (rc == 0 && opt->reuse)
+    if (rc == 0 && reuse)
         rc = reuse_maps(prog, opt->reuse, what, sizeof(what));
     if (rc == 0)
         rc = xturn_bpf__load(prog->skel);
@@ -105,7 +112,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     xdp_log_end(prev);
     /* Turns the next-hop cache on (0 keeps it off); a reused .bss goes on with its generation
      * (going back could make stale next hops current again). */
-    if (!opt->reuse)
+    if (!reuse)
         __atomic_store_n(&prog->skel->bss->xt_route_gen, 1, __ATOMIC_RELEASE);
     return prog;
 
@@ -245,6 +252,14 @@ static void log_forwarding(const struct xdp_prog *prog, const char *ifname)
     }
 }
 
+static bool has_iface(const struct xdp_prog *prog, int ifindex)
+{
+    for (int i = 0; i < prog->n_ifaces; i++)
+        if (prog->ifaces[i].ifindex == ifindex)
+            return true;
+    return false;
+}
+
 /* An interface the program is attached to through link_fd: into the redirect devmap and the list
  * of links. 0 or -errno. */
 static int add_iface(struct xdp_prog *prog, int ifindex, int link_fd)
@@ -273,11 +288,9 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
         snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
         return -1;
     }
-    for (int i = 0; i < prog->n_ifaces; i++) {
-        if (prog->ifaces[i].ifindex == ifindex) {
-            snprintf(err, errlen, "%s: already attached", ifname);
-            return -1;
-        }
+    if (has_iface(prog, ifindex)) {
+        snprintf(err, errlen, "%s: already attached", ifname);
+        return -1;
     }
     if (prog->n_ifaces == XDP_MAX_IFACES) {
         snprintf(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
@@ -317,42 +330,61 @@ int xdp_prog_attach(struct xdp_prog *prog, const char *ifname, enum xdp_attach_m
     return 0;
 }
 
-int xdp_prog_adopt(struct xdp_prog *prog, const char *ifname, struct xdp_handover *h, char *err,
-                   size_t errlen)
+/* The index in h->links of the link attaching a program to ifindex, or -1. */
+static int find_link(const struct xdp_handover *h, int ifindex)
 {
-    int ifindex = (int)if_nametoindex(ifname);
-    int rc = -ENOENT;
-    size_t i;
-
-    if (ifindex == 0) {
-        snprintf(err, errlen, "%s: %s", ifname, strerror(errno));
-        return -1;
-    }
-    if (prog->n_ifaces == XDP_MAX_IFACES) {
-        snprintf(err, errlen, "%s: more than %d interfaces", ifname, XDP_MAX_IFACES);
-        return -1;
-    }
-    for (i = 0; i < h->nlinks; i++) {
+    for (size_t i = 0; i < h->nlinks; i++) {
         struct bpf_link_info info;
         uint32_t len = sizeof(info);
 
         memset(&info, 0, sizeof(info));
         if (h->links[i] >= 0 && bpf_obj_get_info_by_fd(h->links[i], &info, &len) == 0 &&
             info.type == BPF_LINK_TYPE_XDP && (int)info.xdp.ifindex == ifindex)
-            break;
+            return (int)i;
     }
-    if (i < h->nlinks)
-        rc = bpf_link_update(h->links[i], xdp_prog_fd(prog), NULL);
-    if (rc == 0)
-        rc = add_iface(prog, ifindex, h->links[i]);
-    if (rc) {
-        snprintf(err, errlen, "%s: taking over the previous process's XDP link failed: %s", ifname,
-                 rc == -ENOENT ? "it passed none for this interface" : strerror(-rc));
+    return -1;
+}
+
+int xdp_prog_adopt(struct xdp_prog *prog, char *const *ifnames, size_t n, struct xdp_handover *h,
+                   char *err, size_t errlen)
+{
+    int first = prog->n_ifaces, which[XDP_MAX_IFACES], rc = 0;
+    size_t i, switched;
+
+    if (n > (size_t)(XDP_MAX_IFACES - first)) {
+        snprintf(err, errlen, "more than %d interfaces", XDP_MAX_IFACES);
         return -1;
     }
-    h->links[i] = -1;
-    log_forwarding(prog, ifname);
-    return 0;
+    /* Every check, and the redirect devmap, before the first link switches. */
+    for (i = 0; i < n && rc == 0; i++) {
+        int ifindex = (int)if_nametoindex(ifnames[i]);
+
+        which[i] = ifindex ? find_link(h, ifindex) : -1;
+        rc = -1;
+        if (ifindex == 0)
+            snprintf(err, errlen, "%s: %s", ifnames[i], strerror(errno));
+        else if (has_iface(prog, ifindex))
+            snprintf(err, errlen, "%s: already attached", ifnames[i]);
+        else if (which[i] < 0)
+            snprintf(err, errlen, "%s: the previous process passed no XDP link for it", ifnames[i]);
+        else if ((rc = add_iface(prog, ifindex, h->links[which[i]])) != 0)
+            snprintf(err, errlen, "%s: adding to the redirect map failed: %s", ifnames[i],
+                     strerror(-rc));
+    }
+    for (switched = 0; switched < n && rc == 0; switched++) {
+        rc = bpf_link_update(h->links[which[switched]], xdp_prog_fd(prog), NULL);
+        if (rc) {
+            snprintf(err, errlen, "%s: taking over the previous process's XDP link failed: %s",
+                     ifnames[switched], strerror(-rc));
+            break;
+        }
+        h->links[which[switched]] = -1;
+        log_forwarding(prog, ifnames[switched]);
+    }
+    /* Only the links switched are this process's; the others stay the caller's (the manifest
+     * closes them). */
+    prog->n_ifaces = first + (int)switched;
+    return rc ? -1 : 0;
 }
 
 int xdp_prog_export(const struct xdp_prog *prog, struct xdp_handover *out)

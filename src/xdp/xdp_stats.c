@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "xdp/xdp_abi.h"
@@ -43,10 +44,101 @@ int xdp_prog_stats(struct xdp_prog *prog, struct xt_counter *out)
     return xdp_stats_read_fd(bpf_map__fd(prog->skel->maps.stats), out);
 }
 
+#define STATS_MAP "stats"
+
+/* ---- a live upgrade's counters ---- */
+
+bool xdp_stats_carry_map(const char *tag, uint32_t n_old, int *to)
+{
+    size_t plen = strlen(XT_STATS_TAG_PREFIX);
+    const char *p = tag && strncmp(tag, XT_STATS_TAG_PREFIX, plen) == 0 ? tag + plen : NULL;
+    uint32_t n = 0;
+
+    for (; p && *p && n < n_old; n++) {
+        size_t len = strcspn(p, ",");
+
+        to[n] = -1;
+        for (int k = 0; k < XT_STAT_COUNT; k++) {
+            const char *ours = xdp_stat_name((enum xt_stat)k);
+            if (strlen(ours) == len && memcmp(ours, p, len) == 0)
+                to[n] = k;
+        }
+        p += len + (p[len] == ',');
+    }
+    if (p && !*p && n == n_old)
+        return true;
+    for (n = 0; n < n_old; n++)
+        to[n] = n < XT_STAT_COUNT ? (int)n : -1;
+    return false;
+}
+
+/* to[] for the stats map described by info, from the XT_STATS_TAG among its BTF's tags (reading
+ * a BTF object by id needs CAP_SYS_ADMIN: without it, or without the tag, by position). */
+static bool carry_map_of(const struct bpf_map_info *info, int *to)
+{
+    struct btf *btf = info->btf_id ? btf__load_from_kernel_by_id(info->btf_id) : NULL;
+    const char *tag = NULL;
+    bool by_name;
+
+    for (uint32_t id = 1; btf && !tag && id < btf__type_cnt(btf); id++) {
+        const struct btf_type *t = btf__type_by_id(btf, id);
+        const char *name = btf_is_decl_tag(t) ? btf__name_by_offset(btf, t->name_off) : NULL;
+        if (name && strncmp(name, XT_STATS_TAG_PREFIX, strlen(XT_STATS_TAG_PREFIX)) == 0)
+            tag = name;
+    }
+    by_name = xdp_stats_carry_map(tag, info->max_entries, to);
+    btf__free(btf);
+    return by_name;
+}
+
+int xdp_prog_stats_carry(struct xdp_prog *prog, const struct xdp_handover *h, bool *by_name)
+{
+    int from_fd = xdp_handover_map(h, STATS_MAP), into_fd = bpf_map__fd(prog->skel->maps.stats);
+    int ncpu = libbpf_num_possible_cpus(), *to = NULL, rc;
+    struct xt_counter *from = NULL, *into = NULL;
+    struct bpf_map_info info;
+    uint32_t len = sizeof(info);
+
+    memset(&info, 0, sizeof(info));
+    if (from_fd < 0)
+        return -ENOENT;
+    if (bpf_obj_get_info_by_fd(from_fd, &info, &len) != 0)
+        return -errno;
+    if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.key_size != sizeof(uint32_t) ||
+        info.value_size != sizeof(struct xt_counter))
+        return -EPROTO;
+    if (ncpu <= 0)
+        return ncpu < 0 ? ncpu : -EINVAL;
+    to = calloc(info.max_entries ? info.max_entries : 1, sizeof(*to));
+    from = calloc((size_t)ncpu, sizeof(*from));
+    into = calloc((size_t)ncpu, sizeof(*into));
+    rc = to && from && into ? 0 : -ENOMEM;
+    if (rc == 0)
+        *by_name = carry_map_of(&info, to);
+    for (uint32_t i = 0; i < info.max_entries && rc == 0; i++) {
+        uint32_t k = (uint32_t)to[i];
+
+        if (to[i] < 0)
+            continue;
+        if (bpf_map_lookup_elem(from_fd, &i, from) != 0 ||
+            bpf_map_lookup_elem(into_fd, &k, into) != 0)
+            rc = -errno;
+        for (int c = 0; c < ncpu && rc == 0; c++) {
+            into[c].packets += from[c].packets;
+            into[c].bytes += from[c].bytes;
+        }
+        if (rc == 0 && bpf_map_update_elem(into_fd, &k, into, BPF_EXIST) != 0)
+            rc = -errno;
+    }
+    free(to);
+    free(from);
+    free(into);
+    return rc;
+}
+
 /* ---- `xturn stats` ---- */
 
-#define STATS_MAP "stats"
-#define MAX_MAPS  16
+#define MAX_MAPS 16
 
 int xdp_stats_map_of(int prog_fd)
 {

@@ -470,6 +470,91 @@ xdp_assert_at_least() {
     log "xdp $1 = $v"
 }
 
+# xdp_prog_id: the id of the XDP program on the relay's interface; empty without one.
+xdp_prog_id() {
+    ns_exec "$XT_NS_RELAY" ip -d link show dev "$XT_RELAY_DEV" | sed -nE 's/.*prog\/xdp id ([0-9]+).*/\1/p'
+}
+
+# xdp_links PID: "link_id prog_id" of every XDP link the process holds an fd of (the host may
+# hold other tests' xturn links).
+xdp_links() {
+    local f
+    for f in /proc/"$1"/fdinfo/*; do
+        awk '$1 == "link_type:" { t = $2 } $1 == "link_id:" { l = $2 } $1 == "prog_id:" { p = $2 }
+             END { if (t == "xdp" && l != "") print l, p }' "$f" 2>/dev/null
+    done | sort -u
+}
+
+# xdp_prog_maps PROG_ID: the ids of the program's maps, one a line, sorted.
+xdp_prog_maps() {
+    bpftool prog show id "$1" | sed -nE 's/.*map_ids ([0-9,]+).*/\1/p' | tr ',' '\n' | sort
+}
+
+# xdp_live_upgrade: a live upgrade of the daemon (started with --xdp on $XT_RELAY_DEV) while a
+# client relays ChannelData 4->4 through the kernel (8 s, 2 channels x 1600 messages, echoed by
+# the peer): SIGUSR2 once the kernel relayed 200; the old process exits 0; the new one runs
+# (XT_DAEMON_PID) and holds the old one's link (UP_LINK), running its own xturn_xdp program
+# (UP_PROG; UP_OLD_PROG before), which ip link shows; the session ends without loss; the XDP
+# counters went on counting across the switch, never back (UP_C2P: c2p_44 after the session).
+xdp_live_upgrade() {
+    local old_pid=$XT_DAEMON_PID old_link chan_pid before during back rc=0 links new_pid
+    UP_OLD_PROG=$(xdp_prog_id)
+    [ -n "$UP_OLD_PROG" ] || fail "no XDP program on $XT_RELAY_DEV after start"
+    read -r old_link _ <<<"$(xdp_links "$old_pid")"
+    [ -n "$old_link" ] || fail "the daemon holds no XDP link after start"
+    timeout -k 3 40 ip netns exec "$XT_NS_CLIENT" turnutils_uclient "${XT_REST_ARGS[@]}" -n 1600 \
+        -l 120 -z 5 -e "$XT_PEER4" "$XT_RELAY4" >"$XT_TMP/chan.out" 2>&1 </dev/null &
+    chan_pid=$!
+    XT_PIDS+=("$chan_pid")
+    for _ in $(seq 1 50); do
+        before=$(xdp_count c2p_44)
+        [ "${before:-0}" -ge 200 ] && break
+        sleep 0.1
+    done
+    [ "${before:-0}" -ge 200 ] || fail "the kernel relayed only ${before:-0} packets before the switch"
+
+    log "c2p_44 $before before the switch; SIGUSR2 to $old_pid (program $UP_OLD_PROG, link $old_link)"
+    kill -USR2 "$old_pid"
+    wait_gone "$old_pid" 15 || fail "the old process still runs 15 s after SIGUSR2"
+    wait "$old_pid" || rc=$?
+    xt_forget "$old_pid"
+    [ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0): $(tail -n 3 "$XT_LOG")"
+    during=$(xdp_count c2p_44)
+    new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
+    if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
+        fail "the new process ($new_pid) does not run"
+    fi
+    XT_DAEMON_PID=$new_pid
+    XT_PIDS+=("$new_pid")
+    grep -q '"message":"xdp taken over"' "$XT_LOG" || fail "no 'xdp taken over' log line"
+
+    # One xturn link: the same link, now running the new process's program, held by it.
+    links=$(xdp_links "$new_pid")
+    [ "$(wc -l <<<"$links")" -eq 1 ] || fail "the new process holds XDP links '$links' (want one)"
+    read -r UP_LINK UP_PROG <<<"$links"
+    [ "$UP_LINK" = "$old_link" ] || fail "the new process holds link $UP_LINK, not the old one ($old_link)"
+    [ "$UP_PROG" != "$UP_OLD_PROG" ] || fail "the link still runs the old program ($UP_OLD_PROG)"
+    [ "$(bpftool -j prog show id "$UP_PROG" | python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])')" = xturn_xdp ] ||
+        fail "the link runs program $UP_PROG, not an xturn_xdp"
+    if [ "$(ns_exec "$XT_NS_RELAY" ip -d link show dev "$XT_RELAY_DEV" | grep -c 'prog/xdp')" -ne 1 ] ||
+        [ "$(xdp_prog_id)" != "$UP_PROG" ]; then
+        fail "ip link shows program '$(xdp_prog_id)', the link runs $UP_PROG"
+    fi
+    log "link $UP_LINK runs program $UP_PROG (was $UP_OLD_PROG), held by the new process $new_pid"
+
+    wait "$chan_pid" || fail "the session across the switch exited with status $?"
+    xt_forget "$chan_pid"
+    assert_no_loss "$XT_TMP/chan.out"
+    UP_C2P=$(xdp_count c2p_44)
+    back=$(xdp_count p2c_44)
+    # The session sent 3200 ChannelData.
+    if [ "$during" -lt "$before" ] || [ "$UP_C2P" -le "$during" ] || [ "$UP_C2P" -lt 3000 ]; then
+        fail "c2p_44: $before before the switch, $during once handed over, $UP_C2P after the session"
+    fi
+    [ "$back" -ge 3000 ] || fail "p2c_44 counted $back (want the session's 3200 at least, most)"
+    log "c2p_44 $before, $during, $UP_C2P; p2c_44 $back; $(grep -o '"paused_ms":[0-9]*' "$XT_LOG" | tail -n 1)"
+}
+
 # capture_start NS DEV NAME: tcpdump of UDP on DEV in NS into $XT_TMP/NAME.pcap until the
 # test stops it with capture_stop (or the cleanup does).
 capture_start() {
@@ -512,6 +597,39 @@ capture_stop() {
 userspace_relayed() {
     grep '"message":"stats"' "$XT_LOG" | tail -n 1 |
         python3 -c 'import json,sys; s=json.loads(sys.stdin.read()); print(s["to_peer_packets"], s["to_client_packets"])'
+}
+
+# ---- live upgrade ----
+
+# upgradable_binary: XTURN becomes a copy of itself in $XT_TMP/bin (SRC_BIN: the original), whose
+# path replace_binary replaces.
+upgradable_binary() {
+    SRC_BIN=$XTURN
+    mkdir -p "$XT_TMP/bin"
+    cp "$SRC_BIN" "$XT_TMP/bin/xturn"
+    XTURN="$XT_TMP/bin/xturn"
+}
+
+# replace_binary FILE: FILE becomes the binary's path as a package upgrade does it (a new inode
+# renamed over the old one).
+replace_binary() {
+    cp "$1" "$XTURN.new"
+    chmod 0755 "$XTURN.new"
+    mv -f "$XTURN.new" "$XTURN"
+}
+
+# stop_upgraded PID: SIGTERM to the daemon a live upgrade started (not this shell's child: no exit
+# status to see), then what stop_xturn requires of the rest.
+stop_upgraded() {
+    kill -TERM "$1"
+    wait_gone "$1" 5 || fail "the new process still runs 5 s after SIGTERM"
+    xt_forget "$1"
+    grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 | grep -qF 'xturn stopped' ||
+        fail "the last log line is not 'xturn stopped'"
+    assert_json_log
+    if grep -qE 'Sanitizer|runtime error:' "$XT_ERR"; then
+        fail "sanitizer report on daemon stderr"
+    fi
 }
 
 # ---- TLS ----

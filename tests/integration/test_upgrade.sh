@@ -14,19 +14,7 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BIN_DIR="$XT_TMP/bin"
-SRC_BIN=$XTURN
-mkdir -p "$BIN_DIR"
-cp "$SRC_BIN" "$BIN_DIR/xturn"
-XTURN="$BIN_DIR/xturn"
-
-# replace_binary FILE: FILE becomes the binary's path as a package upgrade does it (a new inode
-# renamed over the old one).
-replace_binary() {
-    cp "$1" "$BIN_DIR/xturn.new"
-    chmod 0755 "$BIN_DIR/xturn.new"
-    mv -f "$BIN_DIR/xturn.new" "$BIN_DIR/xturn"
-}
+upgradable_binary
 
 TLS_PORT=5349
 topo_up
@@ -174,12 +162,5 @@ sys.exit(0 if d["setup_failures"] == 0 and d["sent"] > 0 and d["lost"] == 0 else
 EOF
 log "1000 allocations across the upgrade, no loss: $(grep -o '"paused_ms":[0-9]*' "$XT_LOG" | tail -n 1)"
 
-# The new process is not this shell's child: stop it by hand.
-kill -TERM "$new_pid"
-wait_gone "$new_pid" 5 || fail "the new process still runs 5 s after SIGTERM"
-xt_forget "$new_pid"
-grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 | grep -qF 'xturn stopped' ||
-    fail "the last log line is not 'xturn stopped'"
-assert_json_log
-grep -qE 'Sanitizer|runtime error:' "$XT_ERR" && fail "sanitizer report on daemon stderr"
+stop_upgraded "$new_pid"
 pass
