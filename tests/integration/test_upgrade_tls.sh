@@ -11,11 +11,7 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-90}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-BIN_DIR="$XT_TMP/bin"
-mkdir -p "$BIN_DIR"
-cp "$XTURN" "$BIN_DIR/xturn"
-SRC_BIN=$XTURN
-XTURN="$BIN_DIR/xturn"
+upgradable_binary
 TLS_PORT=5349
 DRAIN=30
 
@@ -47,8 +43,7 @@ hold_pid=$!
 XT_PIDS+=("$hold_pid")
 sleep 2
 
-cp "$SRC_BIN" "$BIN_DIR/xturn.new"
-mv -f "$BIN_DIR/xturn.new" "$BIN_DIR/xturn"
+replace_binary "$SRC_BIN"
 log "binary replaced; SIGUSR2 to $old_pid"
 kill -USR2 "$old_pid"
 line=
@@ -102,7 +97,8 @@ kill -0 "$new_pid" 2>/dev/null || fail "the new process died with the old one"
 uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 stun_ok "$XT_RELAY4"
 
-kill -INT "$new_pid" # not TERM: that would drain
+# Not TERM: with --drain-timeout that would drain.
+kill -INT "$new_pid"
 wait_gone "$new_pid" 5 || fail "the new process still runs 5 s after SIGINT"
 xt_forget "$new_pid"
 assert_json_log
