@@ -11,6 +11,7 @@
 
 #include "app/daemon_internal.h"
 #include "app/fastpath.h"
+#include "app/privileges.h"
 #include "app/service.h"
 #include "app/upgrade.h"
 #include "bpf/xdp_shared.h"
@@ -192,7 +193,23 @@ static int start_xdp(struct daemon *d, struct worker_deps *deps, const struct up
     x->abi = m->snap.xdp_abi;
     if (d->cfg->nxdp_ifaces == 0)
         return 0;
-    if (x->nlinks && x->abi != XT_ABI_VERSION)
+    /* Started by a process that dropped its privileges: this one cannot load a program, but can
+     * take the running one over with its maps, as long as their layout is this build's. */
+    x->keep_program = x->nlinks && !privileges_can_load_xdp();
+    if (x->keep_program && x->abi != XT_ABI_VERSION) {
+        snprintf(err, errlen,
+                 "the XDP maps' layout changed (version %u, this build's %u) and this process "
+                 "cannot load its program (no CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: privileges "
+                 "were dropped): restart instead",
+                 x->abi, XT_ABI_VERSION);
+        return -1;
+    }
+    if (x->keep_program)
+        xt_log(LOG_WARN,
+               "live upgrade: no privileges to load this build's XDP program; the running one "
+               "goes on with its maps (restart to run this build's)",
+               NULL);
+    else if (x->nlinks && x->abi != XT_ABI_VERSION)
         xt_log(LOG_INFO, "live upgrade: the XDP maps' layout changed, moving to new maps",
                XT_NUM("old_version", x->abi), XT_NUM("version", XT_ABI_VERSION), NULL);
     for (size_t i = 0; i < x->nmaps; i++)

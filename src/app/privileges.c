@@ -106,6 +106,20 @@ static bool holds(cap_t caps, cap_value_t c)
     return CAP_IS_SUPPORTED(c) && cap_get_flag(caps, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET;
 }
 
+bool privileges_can_load_xdp(void)
+{
+    cap_t caps = cap_get_proc();
+    bool admin, ok;
+
+    if (!caps)
+        return false;
+    admin = holds(caps, CAP_SYS_ADMIN);
+    ok = (admin || holds(caps, CAP_BPF)) && holds(caps, CAP_NET_ADMIN) &&
+         (admin || holds(caps, CAP_PERFMON));
+    cap_free(caps);
+    return ok;
+}
+
 /* Before Linux 6.5, with kernel.unprivileged_bpf_disabled set, every bpf() command needs CAP_BPF
  * (or CAP_SYS_ADMIN), even a map update through an fd the process holds; later kernels check
  * capabilities only where objects are created. Asked of the kernel directly: a lookup on fd -1

@@ -3,6 +3,7 @@
 #ifndef XTURN_APP_PRIVILEGES_H
 #define XTURN_APP_PRIVILEGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "app/config.h"
@@ -18,6 +19,10 @@ enum {
      * drop) may bind ports below 1024: CAP_NET_BIND_SERVICE. */
     PRIV_KEEP_LOW_PORTS = 1u << 1,
 };
+
+/* Whether the process may load and attach an XDP program (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON,
+ * or CAP_SYS_ADMIN for the first and the last): not after privileges_drop. */
+bool privileges_can_load_xdp(void);
 
 /* The keep bits for this configuration. */
 unsigned privileges_needed(const struct xturn_config *cfg);

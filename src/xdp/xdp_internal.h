@@ -26,6 +26,9 @@ struct xdp_prog {
     pthread_mutex_t bindings_lock;
     struct xt_bucket *buckets; /* map buckets, mapped into memory */
     size_t buckets_size;
+    void *bss; /* a kept program's .bss, mapped here (a loaded one's is libbpf's) */
+    size_t bss_size;
+    bool kept; /* a live upgrade's: the previous process's program runs on, not loaded here */
     uint32_t nbuckets;
     struct xdp_iface ifaces[XDP_MAX_IFACES];
     int n_ifaces;

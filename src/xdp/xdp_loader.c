@@ -26,18 +26,37 @@
 /* ---- load, attach, close ---- */
 
 /* The buckets map in this process's memory: userspace takes from the words the program does. */
-static int map_buckets(struct xdp_prog *prog)
+/* The first size bytes of a mappable map, shared with the kernel, rounded up to pages: the
+ * mapping, or MAP_FAILED. */
+static void *map_shared(const struct bpf_map *map, size_t size, size_t *mapped)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    void *p;
 
-    prog->buckets_size =
-        ((size_t)prog->nbuckets * sizeof(struct xt_bucket) + page - 1) / page * page;
-    p = mmap(NULL, prog->buckets_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-             bpf_map__fd(prog->skel->maps.buckets), 0);
+    *mapped = (size + page - 1) / page * page;
+    return mmap(NULL, *mapped, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+}
+
+static int map_buckets(struct xdp_prog *prog)
+{
+    void *p = map_shared(prog->skel->maps.buckets,
+                         (size_t)prog->nbuckets * sizeof(struct xt_bucket), &prog->buckets_size);
+
     if (p == MAP_FAILED)
         return -errno;
     prog->buckets = p;
+    return 0;
+}
+
+/* A program kept running (not loaded here): its .bss as libbpf maps it for a loaded one. */
+static int map_bss(struct xdp_prog *prog)
+{
+    void *p = map_shared(prog->skel->maps.bss, bpf_map__value_size(prog->skel->maps.bss),
+                         &prog->bss_size);
+
+    if (p == MAP_FAILED)
+        return -errno;
+    prog->bss = p;
+    prog->skel->bss = p;
     return 0;
 }
 
@@ -77,6 +96,7 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     struct xdp_prog *prog = calloc(1, sizeof(*prog));
     uint32_t entries = opt->map_entries ? opt->map_entries : XDP_DEFAULT_ENTRIES;
     bool reuse = opt->reuse && opt->reuse->abi == XT_ABI_VERSION;
+    bool keep = reuse && opt->reuse->keep_program;
     libbpf_print_fn_t prev;
     char what[128] = "";
     int rc = 0;
@@ -104,9 +124,10 @@ struct xdp_prog *xdp_prog_load(const struct xdp_options *opt, char *err, size_t 
     if (rc == 0 && reuse)
         rc = reuse_maps(prog, opt->reuse, what, sizeof(what));
     if (rc == 0)
-        rc = xturn_bpf__load(prog->skel);
+        rc = keep ? map_bss(prog) : xturn_bpf__load(prog->skel);
     if (rc == 0)
         rc = map_buckets(prog);
+    prog->kept = keep;
     if (rc)
         goto fail;
     xdp_log_end(prev);
@@ -372,7 +393,8 @@ int xdp_prog_adopt(struct xdp_prog *prog, char *const *ifnames, size_t n, struct
                      strerror(-rc));
     }
     for (switched = 0; switched < n && rc == 0; switched++) {
-        rc = bpf_link_update(h->links[which[switched]], xdp_prog_fd(prog), NULL);
+        /* Kept: the links go on running the program they run. */
+        rc = prog->kept ? 0 : bpf_link_update(h->links[which[switched]], xdp_prog_fd(prog), NULL);
         if (rc) {
             snprintf(err, errlen, "%s: taking over the previous process's XDP link failed: %s",
                      ifnames[switched], strerror(-rc));
@@ -413,6 +435,8 @@ void xdp_prog_close(struct xdp_prog *prog)
         close(prog->ifaces[i].link_fd);
     if (prog->buckets)
         munmap(prog->buckets, prog->buckets_size);
+    if (prog->bss)
+        munmap(prog->bss, prog->bss_size);
     xturn_bpf__destroy(prog->skel);
     pthread_mutex_destroy(&prog->bindings_lock);
     free(prog);

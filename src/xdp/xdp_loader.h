@@ -28,6 +28,10 @@ enum xdp_attach_mode { XDP_ATTACH_NATIVE, XDP_ATTACH_GENERIC };
  * build's. */
 struct xdp_handover {
     unsigned abi;
+    /* Set by the receiver without the capabilities to load a program (privileges dropped): of
+     * the same abi, the previous process's program runs on, on its maps; the links are taken
+     * over as they are. */
+    bool keep_program;
     size_t nmaps, nlinks;
     struct {
         char name[XDP_MAP_NAME_LEN];

@@ -11,7 +11,9 @@
 #     no_new_privs): that
 #     set is enough to load and attach the XDP program, xturn then trims it to what it still
 #     needs (here CAP_NET_BIND_SERVICE: --relay-ports below 1024), relays, re-reads its secret
-#     file on SIGHUP, detaches and exits 0.
+#     file on SIGHUP; a live upgrade (SIGUSR2) then starts the new process with those kept
+#     capabilities, which takes the running XDP program over without loading one, relays on
+#     without loss and binds low ports; it detaches and exits 0.
 # In both, the secret (XTURN_AUTH_SECRET / XTURN_AUTH_SECRET_FILE) is in neither the command
 # line nor the log. And: an unknown user, or root, is refused at start (exit 2) with nothing left
 # attached.
@@ -175,8 +177,41 @@ kill -HUP "$XT_DAEMON_PID"
 wait_log '"message":"reloaded: secrets re-read"'
 log "SIGHUP: the secret file re-read as $RUN_USER"
 assert_secret_hidden "$XT_SECRET"
-stop_xturn TERM
-assert_detached "started as the unit starts it"
+
+# A live upgrade as systemctl reload does it, while a session relays through XDP: the new
+# process starts with the kept capabilities (ambient), too few to load a program, so it takes the
+# running program over with its maps; the session ends without loss, the kernel relays on, and a
+# new allocation gets a port below 1000 (CAP_NET_BIND_SERVICE carried over).
+old_pid=$XT_DAEMON_PID
+prog=$(xdp_prog_id)
+bg_uclient "$XT_TMP/across.out" "${XT_REST_ARGS[@]}" -n 600 -l 120 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
+across_pid=$BG_PID
+sleep 1.5
+kill -USR2 "$old_pid"
+rc=0
+wait_gone "$old_pid" 15 || fail "the old process still runs 15 s after SIGUSR2"
+wait "$old_pid" || rc=$?
+xt_forget "$old_pid"
+[ "$rc" -eq 0 ] || fail "the old process exited with status $rc: $(tail -n 3 "$XT_LOG")"
+XT_DAEMON_PID=$(sed -nE 's/.*"message":"live upgrade: handed over.*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
+kill -0 "$XT_DAEMON_PID" 2>/dev/null || fail "the new process ($XT_DAEMON_PID) does not run"
+XT_PIDS+=("$XT_DAEMON_PID")
+grep -qF "no privileges to load this build's XDP program" "$XT_LOG" ||
+    fail "the new process did not say it keeps the running program"
+[ "$(xdp_prog_id)" = "$prog" ] || fail "program $(xdp_prog_id) on the interface, want $prog still"
+assert_dropped "" "$(cap_mask "$CAP_NET_ADMIN" "$CAP_BPF" "$CAP_PERFMON" "$CAP_NET_BIND_SERVICE")" \
+    "${keep_bpf[@]}" "$CAP_NET_BIND_SERVICE"
+bg_wait "$across_pid" "the session across the upgrade"
+assert_no_loss "$XT_TMP/across.out"
+low_ports() { grep -cE "\"message\":\"allocation created\".*\"relayed_ipv4\":\"$XT_RELAY4:9[0-9][0-9]\"" "$XT_LOG"; }
+before=$(xdp_count c2p_44)
+low=$(low_ports)
+uclient_ok "${XT_REST_ARGS[@]}" -n 100 -l 120 -z 2 -e "$XT_PEER4" "$XT_RELAY4"
+[ "$(xdp_count c2p_44)" -ge $((before + 190)) ] || fail "the kernel did not relay after the upgrade"
+[ "$(low_ports)" -gt "$low" ] || fail "no allocation on a port below 1000 after the upgrade"
+log "upgraded as $RUN_USER: program $prog kept, relaying in XDP, low ports bound"
+stop_upgraded "$XT_DAEMON_PID"
+assert_detached "started as the unit starts it, then upgraded"
 XTURN=$real_xturn
 
 # ---- 3. refused at start, nothing left attached ----
