@@ -26,59 +26,7 @@ void worker_update_time(struct worker *w)
     w->now.unix_s = time(NULL);
 }
 
-/* ---- sockets by handle ---- */
-
 static void on_readable(struct ev_handler *h, uint32_t events);
-
-static int grow_socks(struct worker *w)
-{
-    size_t n = w->nsocks ? w->nsocks * 2 : 64;
-    struct wsock **socks = realloc(w->socks, n * sizeof(*socks));
-    int *free_handles;
-    if (!socks)
-        return -ENOMEM;
-    w->socks = socks;
-    free_handles = realloc(w->free_handles, n * sizeof(*free_handles));
-    if (!free_handles)
-        return -ENOMEM;
-    w->free_handles = free_handles;
-    /* Lowest handles on top of the stack. */
-    for (size_t i = n; i > w->nsocks; i--) {
-        w->socks[i - 1] = NULL;
-        w->free_handles[w->nfree++] = (int)(i - 1);
-    }
-    w->nsocks = n;
-    return 0;
-}
-
-int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
-                    const struct xt_addr *local, ev_cb cb)
-{
-    struct wsock *s;
-    int handle, err;
-
-    if (w->nfree == 0 && (err = grow_socks(w)) != 0)
-        return err;
-    s = calloc(1, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    handle = w->free_handles[w->nfree - 1];
-    s->ev.fd = fd;
-    s->ev.cb = cb;
-    s->w = w;
-    s->handle = handle;
-    s->kind = kind;
-    s->owner = owner;
-    s->local = *local;
-    err = fd >= 0 ? ev_add(w->loop, &s->ev) : 0;
-    if (err) {
-        free(s);
-        return err;
-    }
-    w->nfree--;
-    w->socks[handle] = s;
-    return handle;
-}
 
 /* Sends what is queued, then frees the receive buffers the queue pointed into. */
 static void flush(struct worker *w)
@@ -95,43 +43,6 @@ static void flush(struct worker *w)
     udp_rx_release(&w->rx);
     dtls_flushed(w);
     streams_flush(w);
-}
-
-int worker_sock_detach(struct worker *w, int handle)
-{
-    struct wsock *s = w->socks[handle];
-    int fd = s->ev.fd;
-
-    /* A DTLS client's handle has no descriptor of its own (worker_dtls.c). */
-    if (fd >= 0)
-        ev_del(w->loop, &s->ev);
-    s->ev.fd = -1;
-    w->socks[handle] = NULL;
-    w->free_handles[w->nfree++] = handle;
-    s->next_dead = w->dead;
-    w->dead = s;
-    return fd;
-}
-
-void worker_sock_close(struct worker *w, int handle)
-{
-    /* Queued datagrams name this fd; send them before the fd number can be reused. */
-    int fd;
-
-    udp_tx_flush(&w->tx);
-    fd = worker_sock_detach(w, handle);
-    if (fd >= 0)
-        close(fd);
-}
-
-static void reap_dead(struct worker *w)
-{
-    while (w->dead) {
-        struct wsock *s = w->dead;
-        w->dead = s->next_dead;
-        free(s->conn);
-        free(s);
-    }
 }
 
 /* ---- the TURN core's I/O ---- */
@@ -297,7 +208,7 @@ static void *run(void *arg)
     while (!w->stopping) {
         /* Wake at the next second so expiries happen on time even when idle. */
         int n = ev_run_once(w->loop, streams_ready(w) ? 0 : (int)(1000 - w->now.ms % 1000));
-        reap_dead(w);
+        worker_reap_dead(w);
         streams_read_ready(w);
         if (n < 0) {
             xt_log(LOG_ERROR, "event loop failed", "error", strerror(-n), NULL);
@@ -310,7 +221,7 @@ static void *run(void *arg)
         refresh_filters(w);
         /* Once per round: replies and relayed datagrams of every socket read in it. */
         flush(w);
-        reap_dead(w);
+        worker_reap_dead(w);
         if (w->now.ms >= next_publish) {
             worker_publish(w);
             next_publish = w->now.ms + 1000;
@@ -470,7 +381,7 @@ void worker_free(struct worker *w)
     for (size_t i = 0; i < w->nsocks; i++)
         if (w->socks[i])
             worker_sock_close(w, (int)i);
-    reap_dead(w);
+    worker_reap_dead(w);
     free(w->socks);
     free(w->free_handles);
     if (w->stop.fd >= 0)

@@ -1,4 +1,5 @@
 /* The worker's state, shared by its files: worker.c (loop, datagram sockets, the core's I/O),
+ * worker_socks.c (its sockets by handle),
  * worker_stream.c (client stream connections), worker_tcp_relay.c and worker_tcp_pump.c (RFC 6062
  * TCP allocations: their sockets, and the bytes relayed between data and peer connections). */
 #ifndef XTURN_APP_WORKER_INTERNAL_H
@@ -115,7 +116,7 @@ struct worker {
     size_t adopted;                   /* of adopt.fds, taken */
 };
 
-/* worker.c */
+/* worker_socks.c */
 /* Watches fd under a new handle: the handle or -errno. */
 int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
                     const struct xt_addr *local, ev_cb cb);
@@ -123,6 +124,10 @@ int worker_sock_add(struct worker *w, int fd, enum wsock_kind kind, void *owner,
 void worker_sock_close(struct worker *w, int handle);
 /* The same without closing: the fd is returned, the caller's now. */
 int worker_sock_detach(struct worker *w, int handle);
+/* Frees the structs of the sockets closed during the last dispatch. */
+void worker_reap_dead(struct worker *w);
+
+/* worker.c */
 void worker_update_time(struct worker *w);
 /* Copies the counters for worker_counters (the loop does it once a second). */
 void worker_publish(struct worker *w);
