@@ -1,8 +1,9 @@
 /* Client stream connections (TCP, RFC 8656 §12.5; TLS, RFC 7065) in the worker's event loop:
  * read (and decrypted, worker_stream_tls.c) into the round's read buffer and cut into messages
  * there, every whole message handed to the core; what the core sends a connection is queued with
- * it and written once per loop round. A connection holds memory only for a message not complete
- * yet and for bytes its client has not read. Accepting and listening: worker_stream_accept.c. */
+ * it and written once per loop round (worker_stream_write.c). A connection holds memory only for a
+ * message not complete yet and for bytes its client has not read. Accepting and listening:
+ * worker_stream_accept.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,94 +91,6 @@ static enum stream_close close_reason(enum stream_frame_error e)
         return SC_STUN_LENGTH;
     default:
         return SC_NOT_TURN;
-    }
-}
-
-/* ---- writing ---- */
-
-/* EPOLLOUT while a write waits for room. (TLS writes its records into the same queue: it never
- * waits for the socket itself.) */
-static void update_events(struct worker *w, struct wconn *c)
-{
-    bool on = c->write_blocked;
-
-    if (c->write_watched != on && ev_watch_write(w->loop, &c->sock->ev, on) == 0)
-        c->write_watched = on;
-}
-
-/* One write of what waits: bytes written, 0 when the socket takes nothing now, -1 when the
- * connection failed (*why). */
-static ssize_t conn_send_some(struct wconn *c, enum stream_close *why)
-{
-    ssize_t n;
-
-    do
-        n = write(c->sock->ev.fd, stream_out_data(&c->out), stream_out_pending(&c->out));
-    while (n < 0 && errno == EINTR);
-    if (n > 0)
-        return n;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return 0;
-    *why = n < 0 && (errno == EPIPE || errno == ECONNRESET) ? SC_CLIENT_CLOSED : SC_WRITE_ERROR;
-    return -1;
-}
-
-/* Writes what waits, as far as the socket takes it. false: the connection was closed. */
-static bool conn_write(struct worker *w, struct wconn *c)
-{
-    enum stream_close why = SC_WRITE_ERROR;
-
-    c->write_blocked = false;
-    while (stream_out_pending(&c->out)) {
-        ssize_t n = conn_send_some(c, &why);
-        if (n < 0) {
-            wconn_close(w, c, why);
-            return false;
-        }
-        if (n == 0) {
-            c->write_blocked = true;
-            break;
-        }
-        stream_out_consume(&c->out, (size_t)n);
-    }
-    update_events(w, c);
-    return true;
-}
-
-/* On the queue for the round's write (unless a full socket waits for EPOLLOUT). */
-static void mark_dirty(struct worker *w, struct wconn *c)
-{
-    if (!c->dirty && !c->write_blocked && stream_out_pending(&c->out)) {
-        list_push(&w->streams.dirty, &c->dirty_entry);
-        c->dirty = true;
-    }
-}
-
-void streams_send(struct worker *w, int handle, const void *a, size_t alen, const void *b,
-                  size_t blen, size_t pad)
-{
-    struct wconn *c = w->socks[handle]->conn;
-    int rc = c->tls ? wconn_tls_send(w, c, a, alen, b, blen, pad)
-                    : stream_out_append(&c->out, a, alen, b, blen, pad, STREAM_OUT_MAX);
-
-    /* Whole messages or nothing: a cut one would break the stream's framing. */
-    if (rc != 0) {
-        wconn_counters(w, c)->slow_reader_drops++;
-        return;
-    }
-    /* A full socket is written to again when EPOLLOUT says it takes more. */
-    mark_dirty(w, c);
-}
-
-void streams_flush(struct worker *w)
-{
-    /* The round's datagrams are sent (worker.c flushes them first): the reads are free again. */
-    w->streams.reads_used = 0;
-    while (w->streams.dirty) {
-        struct wconn *c = container_of(w->streams.dirty, struct wconn, dirty_entry);
-        list_unlink(&c->dirty_entry);
-        c->dirty = false;
-        conn_write(w, c);
     }
 }
 
@@ -390,7 +303,7 @@ static void conn_read(struct worker *w, struct wconn *c, uint32_t events)
     /* Out of turns with decrypted bytes inside TLS: read again next round without an event. */
     wconn_set_ready(w, c, c->tls && tls_conn_pending(c->tls));
     /* A handshake flight (or a TLS 1.3 key update) to send. */
-    mark_dirty(w, c);
+    wconn_mark_dirty(w, c);
 }
 
 void wconn_on_event(struct ev_handler *h, uint32_t events)
@@ -399,7 +312,7 @@ void wconn_on_event(struct ev_handler *h, uint32_t events)
     struct worker *w = s->w;
     struct wconn *c = s->conn;
 
-    if ((events & EPOLLOUT) && !conn_write(w, c))
+    if ((events & EPOLLOUT) && !wconn_write(w, c))
         return;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         conn_read(w, c, events);

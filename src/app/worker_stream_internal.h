@@ -1,6 +1,6 @@
-/* What the three parts of the worker's stream connections share: worker_stream.c (reading,
- * framing, writing, closing), worker_stream_tls.c (the TLS side of a connection) and
- * worker_stream_accept.c (accepting under the limits, listening). */
+/* What the parts of the worker's stream connections share: worker_stream.c (reading, framing,
+ * closing), worker_stream_write.c (queueing and writing), worker_stream_tls.c (the TLS side of a
+ * connection) and worker_stream_accept.c (accepting under the limits, listening). */
 #ifndef XTURN_APP_WORKER_STREAM_INTERNAL_H
 #define XTURN_APP_WORKER_STREAM_INTERNAL_H
 
@@ -53,6 +53,12 @@ bool wconn_process(struct worker *w, struct wconn *c, uint8_t *buf, size_t len, 
 void wconn_set_ready(struct worker *w, struct wconn *c, bool ready);
 /* The connection's epoll callback. */
 void wconn_on_event(struct ev_handler *h, uint32_t events);
+
+/* worker_stream_write.c */
+/* Writes what waits, as far as the socket takes it. false: the connection was closed. */
+bool wconn_write(struct worker *w, struct wconn *c);
+/* On the queue for the round's write (unless a full socket waits for EPOLLOUT). */
+void wconn_mark_dirty(struct worker *w, struct wconn *c);
 
 /* worker_stream_tls.c */
 /* On a TLS port, the first byte decides TLS or plain TCP. false: closed, or not there yet. */

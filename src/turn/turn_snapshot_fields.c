@@ -85,8 +85,10 @@ void f_addr(struct cur *c, struct xt_addr *a, bool none_ok)
     in.family = fam == 4 ? AF_INET : fam == 6 ? AF_INET6 : 0;
     cur_check(c, fam == 4 || fam == 6 || (none_ok && fam == 0), "an address of an unknown family");
     cur_check(c, pad == 0, "an address with its reserved byte set");
-    cur_check(c, fam != 4 || memcmp(in.ip + 4, zero, 12) == 0, "an IPv4 address longer than 4 bytes");
-    cur_check(c, fam != 0 || (in.port == 0 && memcmp(in.ip, zero, 16) == 0), "an empty address set");
+    cur_check(c, fam != 4 || memcmp(in.ip + 4, zero, 12) == 0,
+              "an IPv4 address longer than 4 bytes");
+    cur_check(c, fam != 0 || (in.port == 0 && memcmp(in.ip, zero, 16) == 0),
+              "an empty address set");
     *a = in;
 }
 
@@ -156,7 +158,7 @@ void f_counters(struct cur *c, struct turn_counters k[TURN_TRANSPORT_COUNT])
         f_u16(c, &at);
         f_u64(c, &v);
         cur_check(c, at < TURN_TRANSPORT_COUNT * MONOTONIC && (j == 0 || at > prev) && v != 0,
-              "counters out of order, unknown or zero");
+                  "counters out of order, unknown or zero");
         if (!c->err)
             *slot[at] = v;
     }
