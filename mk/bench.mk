@@ -11,7 +11,8 @@
 #   make bench-scale              the largest number of live allocations, traffic beside them
 #                                 (bench/scale.sh writes bench/scale.md, which the report of
 #                                 `make bench` includes; run it before)
-#   make bench-gso                UDP GSO's effect, offloads on: xturn with and without it,
+#   make bench-gso                UDP GSO and GRO effect, offloads on: xturn with both, without GRO,
+#                                 without either,
 #                                 coturn (bench/gso.sh writes bench/gso.md, included likewise)
 #   make profile                  perf call graphs of xturn under load, userspace and XDP
 #                                 (bench/profile.sh; build/profile/)

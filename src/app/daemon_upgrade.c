@@ -122,6 +122,16 @@ void daemon_upgrade(struct daemon *d)
         xt_log(LOG_ERROR, "live upgrade refused: keeping on serving", "reason", "draining", NULL);
         return;
     }
+    /* The previous process's DTLS clients reach it through this one, which could not pass them
+     * on: they would be cut off. */
+    for (size_t i = 0; i < d->nworkers; i++)
+        if (worker_forwarding(d->workers[i])) {
+            xt_log(LOG_ERROR, "live upgrade refused: keeping on serving", "reason",
+                   "the previous process still serves DTLS clients through this one (until they "
+                   "end or its --drain-timeout passes)",
+                   NULL);
+            return;
+        }
     xt_log(LOG_INFO, "live upgrade: starting the new binary", NULL);
     if (upgrade_spawn(&c, err, sizeof(err)) != 0 || upgrade_wait(&c, "READY", err, sizeof(err)))
         goto fail;

@@ -69,6 +69,9 @@ int worker_export(struct worker *w, struct upgrade_manifest *m);
  * stayed (TLS, DTLS and RFC 6062 clients, connections that could not move) to serve it on. DTLS
  * clients' datagrams now come forwarded by the new process. 0, or -errno. */
 int worker_retire(struct worker *w);
+/* Whether the worker still forwards DTLS datagrams to the process it took over from (which serves
+ * those clients on): any thread. */
+bool worker_forwarding(struct worker *w);
 /* What worker_export kept for worker_retire, after a failed upgrade. */
 void worker_handover_free(struct worker *w);
 /* A new worker that took over the listen sockets of worker i of m: takes over its connections

@@ -2,11 +2,10 @@
  * associations are OpenSSL state there): their datagrams arrive on the listen socket this process
  * took over, and go on to the old process over a unix datagram socket it passed, with a header
  * naming the listen socket and the client (upgrade.h). A ClientHello is not forwarded: the
- * client starts over, here. Once the old process has gone, the socket refuses and the
+ * client starts over, here. Once the old process has gone, the socket hangs up and the
  * forwarding ends. */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -16,7 +15,8 @@
 #include "common/log.h"
 
 struct dtls_forwarding {
-    int fd;
+    struct ev_handler ev; /* the socket to the old process: only its hang-up is read */
+    struct worker *w;
     struct htab clients; /* struct stayed by address */
 };
 
@@ -44,16 +44,36 @@ static struct stayed *find(const struct dtls_forwarding *f, const struct xt_addr
     return NULL;
 }
 
+/* The old process has gone (its last client ended, or its --drain-timeout passed). */
+static void on_hangup(struct ev_handler *h, uint32_t events)
+{
+    struct dtls_forwarding *f = container_of(h, struct dtls_forwarding, ev);
+
+    (void)events;
+    xt_log(LOG_INFO, "live upgrade: the previous process has gone; its DTLS clients start over",
+           NULL);
+    dtls_forward_free(f->w);
+}
+
 int dtls_forward_start(struct worker *w, int fd)
 {
     struct dtls_forwarding *f = calloc(1, sizeof(*f));
+    int rc;
 
     if (!f || htab_init(&f->clients, 64) != 0) {
         free(f);
         return -ENOMEM;
     }
-    f->fd = fd;
+    f->ev.fd = fd;
+    f->ev.cb = on_hangup;
+    f->w = w;
+    if ((rc = ev_add(w->loop, &f->ev)) != 0) {
+        htab_free(&f->clients);
+        free(f);
+        return rc;
+    }
     w->dtls.fwd = f;
+    w->dtls.forwarding = true;
     return 0;
 }
 
@@ -87,9 +107,11 @@ void dtls_forward_free(struct worker *w)
             free(container_of(n, struct stayed, node));
         }
     htab_free(&f->clients);
-    close(f->fd);
+    ev_del(w->loop, &f->ev);
+    close(f->ev.fd);
     free(f);
     w->dtls.fwd = NULL;
+    w->dtls.forwarding = false;
 }
 
 void dtls_forward_end(struct worker *w, const struct xt_addr *src)
@@ -115,11 +137,7 @@ bool dtls_forwarded(struct worker *w, const struct wsock *ls, const struct xt_ad
         dtls_starts_client_hello(dg, len))
         return false;
     upgrade_fwd_header(head, s->listen, src);
-    if (sendmsg(f->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0 || errno == EAGAIN ||
-        errno == ENOBUFS)
-        return true; /* a full socket drops it, as a full network would */
-    xt_log(LOG_INFO, "live upgrade: the previous process has gone; its DTLS clients start over",
-           "error", strerror(errno), NULL);
-    dtls_forward_free(w);
+    /* A full socket drops it, as a full network would; a closed one is the hang-up's to see. */
+    (void)sendmsg(f->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     return true;
 }

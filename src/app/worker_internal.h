@@ -6,6 +6,7 @@
 #define XTURN_APP_WORKER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ struct worker_dtls {
     size_t arena_len;
     uint64_t next_tick_ms;
     struct dtls_forwarding *fwd; /* a live upgrade's new side: the old process's clients */
+    _Atomic bool forwarding;     /* fwd is set: read by the daemon's thread */
 };
 
 struct worker {

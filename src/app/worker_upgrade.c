@@ -66,6 +66,11 @@ int worker_adopt_listen(struct worker *w, const struct xt_addr *a, int type,
 
 /* ---- the old side ---- */
 
+bool worker_forwarding(struct worker *w)
+{
+    return w->dtls.forwarding;
+}
+
 /* From export to retire (or to a failed upgrade): what travelled, and what stays. */
 struct worker_handover {
     int *index;  /* by handle: in m->fds, or -1 */
@@ -198,7 +203,8 @@ static int export_dtls(struct worker_handover *ho)
         return -1;
     if (ho->uw->ndtls == 0)
         return 0;
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+    /* Datagrams, and a hang-up each side sees when the other goes. */
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
         return -1;
     ho->fwd.fd = sv[0];
     ho->fwd_peer = sv[1];
@@ -277,7 +283,13 @@ static void on_forwarded(struct ev_handler *h, uint32_t events)
         struct xt_addr src;
         uint32_t k;
 
-        if (n < 0)
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            /* The new process has gone: its clients cannot reach these ones any more. */
+            ev_del(w->loop, h);
+            close(h->fd);
+            h->fd = -1;
+        }
+        if (n <= 0)
             break;
         if (upgrade_fwd_parse(buf, (size_t)n, &k, &src) != 0 || k >= ho->nlisten ||
             !w->socks[ho->listen[k]] || w->socks[ho->listen[k]]->kind != WS_DTLS_LISTEN)
