@@ -367,6 +367,16 @@ start_echo() {
     fail "tcp_echo.py not listening after 5 s"
 }
 
+# wait_log TEXT [WHY]: up to 5 s for a daemon log line containing TEXT; else fail with WHY.
+wait_log() {
+    local _i
+    for _i in $(seq 1 50); do
+        grep -qF -- "$1" "$XT_LOG" && return 0
+        sleep 0.1
+    done
+    fail "${2:-no log line with '$1' after 5 s}"
+}
+
 # bg_uclient OUT ARGS...: turnutils_uclient in the client ns in the background, bounded (40 s);
 # its pid in BG_PID, its output in OUT.
 bg_uclient() {

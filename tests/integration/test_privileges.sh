@@ -111,16 +111,6 @@ xdp_moved() {
     log "xdp c2p_44 = $c2p, p2c_44 = $p2c"
 }
 
-# wait_log TEXT: up to 5 s for a log line containing TEXT.
-wait_log() {
-    local i
-    for i in $(seq 1 50); do
-        grep -qF -- "$1" "$XT_LOG" && return 0
-        sleep 0.1
-    done
-    fail "no log line with '$1' after 5 s"
-}
-
 keep_bpf=()
 if bpf_gated; then keep_bpf=("$CAP_BPF"); fi
 

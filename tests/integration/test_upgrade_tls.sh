@@ -67,12 +67,8 @@ log "handed over to $new_pid; $stayed allocations stayed with $old_pid"
 # Another upgrade now would cut the old process's DTLS clients off (they reach it through the new
 # one): refused.
 kill -USR2 "$new_pid"
-for _ in $(seq 1 50); do
-    grep -qF 'still serves DTLS clients through this one' "$XT_LOG" && break
-    sleep 0.1
-done
-grep -qF 'still serves DTLS clients through this one' "$XT_LOG" ||
-    fail "an upgrade while the old process serves DTLS clients was not refused"
+wait_log 'still serves DTLS clients through this one' \
+    "an upgrade while the old process serves DTLS clients was not refused"
 
 # The new process serves every transport at once, the old one still running.
 uclient_ok "${XT_REST_ARGS[@]}" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
@@ -103,12 +99,8 @@ xt_forget "$old_pid"
 grep -qE '"message":"(drained: no allocation left|drain timeout: stopping with allocations left)"' \
     "$XT_LOG" || fail "the old process's end is not logged"
 kill -0 "$new_pid" 2>/dev/null || fail "the new process died with the old one"
-for _ in $(seq 1 20); do
-    grep -qF 'the previous process has gone' "$XT_LOG" && break
-    sleep 0.1
-done
-grep -qF 'the previous process has gone' "$XT_LOG" ||
-    fail "the new process did not see the old one go (its DTLS forwarding)"
+wait_log 'the previous process has gone' \
+    "the new process did not see the old one go (its DTLS forwarding)"
 # Its DTLS clients' datagrams have nowhere to go now: a client starting over is served here.
 uclient_ok "${XT_REST_ARGS[@]}" -S -p "$TLS_PORT" -n 50 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
 stun_ok "$XT_RELAY4"
