@@ -47,20 +47,10 @@ for _ in $(seq 1 50); do
 done
 [ "${before:-0}" -ge 200 ] || fail "the kernel relayed only ${before:-0} packets before the switch"
 
-log "c2p_44 $before before the switch; SIGUSR2 to $old_pid (program $old_prog, link $old_link)"
-kill -USR2 "$old_pid"
-rc=0
-wait_gone "$old_pid" 15 || fail "the old process still runs 15 s after SIGUSR2"
-wait "$old_pid" || rc=$?
-xt_forget "$old_pid"
-[ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0): $(tail -n 3 "$XT_LOG")"
+log "c2p_44 $before before the switch (program $old_prog, link $old_link)"
+live_upgrade
 during=$(xdp_count c2p_44)
-new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
-if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
-    fail "the new process ($new_pid) does not run"
-fi
-XT_DAEMON_PID=$new_pid
-XT_PIDS+=("$new_pid")
+new_pid=$XT_DAEMON_PID
 grep -q '"message":"xdp taken over"' "$XT_LOG" || fail "no 'xdp taken over' log line"
 
 # One xturn link: the same link, now running the new process's program, held by it.
