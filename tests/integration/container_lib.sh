@@ -20,13 +20,6 @@ container_rm() {
 # shellcheck disable=SC2154 # rc is set in the trap itself
 trap 'rc=$?; container_rm; (exit $rc); xt_cleanup' EXIT
 
-# skip REASON: this test cannot run here; run.sh reports it as skipped, not failed.
-skip() {
-    log "SKIP: $*"
-    echo "SKIP: $*"
-    exit 77
-}
-
 # container_probe: skip unless podman runs a container at all (a root filesystem of /bin/true
 # and its libraries: no image, no registry).
 container_probe() {

@@ -3,7 +3,7 @@
 #   . "$(dirname "$0")/lib.sh"
 # It re-executes the test under an overall `timeout`, installs the cleanup trap,
 # and offers: topo_up, ns_exec, start_xturn, stop_xturn, start_peer, run_uclient,
-# assert_no_loss, fail.
+# assert_no_loss, fail, skip; live_upgrade and its helpers.
 #
 # Topology (all addresses in 198.18.0.0/15 and 2001:db8::/32 only):
 #
@@ -12,7 +12,7 @@
 #   relay  198.18.3.2 2001:db8:3::2 ---+     forwards IPv4 and IPv6
 #
 # Environment: XTURN_BIN (daemon to test, default build/xturn), XT_TEST_TIMEOUT
-# (overall guard in seconds, default 60), XT_KEEP_TMP=1 (keep the temp dir).
+# (overall guard in seconds, default 100), XT_KEEP_TMP=1 (keep the temp dir).
 set -euo pipefail
 
 # Overall guard: re-run this very test under `timeout`, once. The TERM it sends
@@ -65,6 +65,11 @@ XT_PEER_LOG="$XT_TMP/peer.log"
 XT_UCLIENT_OUT=""            # output file of the latest run_uclient
 XT_UCLIENT_N=0
 XT_DAEMON_PID=""
+# XT_REAP=1 (set by a test before start_xturn): the daemon runs under reaper.py, a child
+# subreaper, which records every generation's exit status in XT_REAP_FILE (live upgrades).
+XT_REAP=${XT_REAP:-0}
+XT_REAP_FILE="$XT_TMP/reaped"
+XT_STATUS=""                 # exit status found by the latest xt_reap
 XT_PEER_PID=""
 XT_PIDS=()                   # every background process this test started
 XT_TOPO=0
@@ -86,6 +91,13 @@ fail() {
         echo "---- end ----"
     } >&2
     exit 1
+}
+
+# skip REASON: this test cannot run here; run.sh reports it as skipped (exit 77), not failed.
+skip() {
+    log "SKIP: $*"
+    echo "SKIP: $*"
+    exit 77
 }
 
 need_root() {
@@ -123,6 +135,28 @@ xt_kill() {
     xt_forget "$pid"
 }
 
+# xt_reap PID: the exit status of a daemon of ours that has ended, in XT_STATUS, and the pid
+# forgotten. With XT_REAP=1 from the reaper's record (waited for at most 5 s): the first daemon
+# and every successor of a live upgrade; else from `wait`, which knows only this shell's children
+# (not a live upgrade's new process).
+xt_reap() {
+    local i st=""
+    XT_STATUS=0
+    if [ "$XT_REAP" = 1 ]; then
+        for i in $(seq 1 50); do
+            st=$(awk -v p="$1" '$1 == "exited" && $2 == p { s = $3 } END { print s }' "$XT_REAP_FILE")
+            [ -n "$st" ] && break
+            sleep 0.1
+        done
+        [ -n "$st" ] || fail "the reaper recorded no exit of pid $1"
+        XT_STATUS=$st
+    else
+        wait "$1" || XT_STATUS=$?
+        [ "$XT_STATUS" -ne 127 ] || log "pid $1: status 127, not a child of this shell? (XT_REAP=1)"
+    fi
+    xt_forget "$1"
+}
+
 # wait_gone PID SECONDS: until the process (ours or not) is gone, at most SECONDS; false if it
 # still runs then.
 wait_gone() {
@@ -144,7 +178,7 @@ xt_cleanup() {
     if [ "$XT_TOPO" = 1 ]; then
         topo_down
     fi
-    if [ "$rc" -eq 0 ] && [ "${XT_KEEP_TMP:-0}" != 1 ]; then
+    if { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; } && [ "${XT_KEEP_TMP:-0}" != 1 ]; then
         rm -rf "$XT_TMP"
     else
         echo "[$XT_NAME] files kept in $XT_TMP" >&2
@@ -192,18 +226,31 @@ start_xturn() {
     # with SIGINT ignored; the daemon must see signals as under a service manager.
     # `ip netns exec` directly, not ns_exec: a backgrounded function would be a
     # subshell and $! its pid, not the daemon's.
-    ip netns exec "$XT_NS_RELAY" env --default-signal "$XTURN" \
+    # With XT_REAP=1, reaper.py in between (it does the same `env --default-signal`).
+    local run=(env --default-signal) started
+    if [ "$XT_REAP" = 1 ]; then run=(python3 "$XT_DIR/reaper.py" "$XT_REAP_FILE"); fi
+    started=$(grep -c '^started ' "$XT_REAP_FILE" 2>/dev/null || true)
+    ip netns exec "$XT_NS_RELAY" "${run[@]}" "$XTURN" \
         --listen "$XT_RELAY4:$XT_PORT" --listen "[$XT_RELAY6]:$XT_PORT" \
         --realm "$XT_REALM" "${XT_AUTH_ARGS[@]}" --log-level info \
         "${XT_ALLOW_ARGS[@]}" "$@" >"$XT_LOG" 2>"$XT_ERR" </dev/null &
     XT_DAEMON_PID=$!
     XT_PIDS+=("$XT_DAEMON_PID")
+    if [ "$XT_REAP" = 1 ]; then
+        # Its "started PID" line: the first after those of earlier daemons of this test.
+        for i in $(seq 1 50); do
+            XT_DAEMON_PID=$(awk -v n="${started:-0}" '$1 == "started" && ++k > n { print $2; exit }' \
+                "$XT_REAP_FILE" 2>/dev/null || true)
+            [ -n "$XT_DAEMON_PID" ] && break
+            sleep 0.1
+        done
+        [ -n "$XT_DAEMON_PID" ] || fail "reaper.py did not start the daemon"
+        XT_PIDS+=("$XT_DAEMON_PID")
+    fi
     for i in $(seq 1 50); do
         if ! daemon_alive; then
-            local rc=0
-            wait "$XT_DAEMON_PID" || rc=$?
-            xt_forget "$XT_DAEMON_PID"
-            fail "daemon exited during startup (status $rc)"
+            xt_reap "$XT_DAEMON_PID"
+            fail "daemon exited during startup (status $XT_STATUS)"
         fi
         if udp_listening "$XT_NS_RELAY" "$XT_RELAY4:$XT_PORT" "[$XT_RELAY6]:$XT_PORT"; then
             log "daemon ready (pid $XT_DAEMON_PID) after ${i} polls"
@@ -228,16 +275,15 @@ stop_xturn() {
 # await_clean_exit WHAT SECONDS: the daemon gone within SECONDS of WHAT (a signal), with what
 # stop_xturn requires.
 await_clean_exit() {
-    local what=$1 secs=$2 i rc=0 last
+    local what=$1 secs=$2 i last
     for i in $(seq 1 $((secs * 10))); do
         daemon_alive || break
         sleep 0.1
     done
     daemon_alive && fail "daemon still running $secs s after $what"
-    wait "$XT_DAEMON_PID" || rc=$?
-    xt_forget "$XT_DAEMON_PID"
+    xt_reap "$XT_DAEMON_PID"
     XT_DAEMON_PID=""
-    [ "$rc" -eq 0 ] || fail "daemon exited with status $rc after $what (want 0)"
+    [ "$XT_STATUS" -eq 0 ] || fail "daemon exited with status $XT_STATUS after $what (want 0)"
     last=$(grep -v '^[[:space:]]*$' "$XT_LOG" | tail -n 1 || true)
     grep -qF 'xturn stopped' <<<"$last" || fail "last log line is not 'xturn stopped': $last"
     assert_json_log
@@ -374,20 +420,86 @@ wait_log() {
         grep -qF -- "$1" "$XT_LOG" && return 0
         sleep 0.1
     done
-    fail "${2:-no log line with '$1' after 5 s}"
+    fail "${2:-no log line with \"$1\" after 5 s}"
 }
 
-# bg_uclient OUT ARGS...: turnutils_uclient in the client ns in the background, bounded (40 s);
-# its pid in BG_PID, its output in OUT.
+# pass: the test's last word.
+pass() {
+    log "PASS ($((SECONDS - XT_START)) s)"
+    exit 0
+}
+
+# ---- live upgrade ----
+
+# The old process's log line once it has handed over (its text may grow: matched up to here).
+XT_HANDED_OVER='"message":"live upgrade: handed over'
+
+# upgrade_bin_init [FILE]: the daemon is to run from a copy of FILE (default: the binary under
+# test) at $XT_TMP/bin/xturn, which replace_binary replaces; XTURN names the copy.
+upgrade_bin_init() {
+    mkdir -p "$XT_TMP/bin"
+    cp "${1:-$XTURN}" "$XT_TMP/bin/xturn"
+    chmod 0755 "$XT_TMP/bin/xturn"
+    XTURN="$XT_TMP/bin/xturn"
+}
+
+# replace_binary FILE: FILE becomes the binary at $XTURN as a package upgrade does it (a new
+# inode renamed over the old one).
+replace_binary() {
+    cp "$1" "$XTURN.new"
+    chmod 0755 "$XTURN.new"
+    mv -f "$XTURN.new" "$XTURN"
+}
+
+# live_upgrade: SIGUSR2 to the daemon (XT_DAEMON_PID), then a bounded wait (15 s) until it is
+# gone: it must have logged its hand-over and exited 0 (xt_reap: start
+# the daemon with XT_REAP=1 to upgrade a daemon that is not this shell's child, or to read the
+# status of the one after). The new process, the new_pid of that log line, becomes
+# XT_DAEMON_PID (and is added to XT_PIDS); it must run, from the file now at $XTURN.
+live_upgrade() {
+    local old=$XT_DAEMON_PID secs=15 n new exe
+    daemon_alive || fail "no daemon running to upgrade"
+    n=$(grep -c "$XT_HANDED_OVER" "$XT_LOG" || true)
+    log "live upgrade: SIGUSR2 to $old"
+    kill -USR2 "$old"
+    wait_gone "$old" "$secs" || fail "the old process ($old) still runs $secs s after SIGUSR2"
+    xt_reap "$old"
+    XT_DAEMON_PID=""
+    [ "$XT_STATUS" -eq 0 ] || fail "the old process exited with status $XT_STATUS after SIGUSR2 (want 0)"
+    [ "$(grep -c "$XT_HANDED_OVER" "$XT_LOG" || true)" -gt "$n" ] ||
+        fail "the old process exited without logging its hand-over"
+    new=$(grep "$XT_HANDED_OVER" "$XT_LOG" | tail -n 1 | sed -nE 's/.*"new_pid":([0-9]+).*/\1/p')
+    [ -n "$new" ] || fail "no new_pid in the hand-over log line"
+    kill -0 "$new" 2>/dev/null || fail "the new process ($new) does not run"
+    XT_DAEMON_PID=$new
+    XT_PIDS+=("$new")
+    exe=$(readlink "/proc/$new/exe" || true)
+    [ "$exe" = "$(readlink -f "$XTURN")" ] || fail "the new process runs '$exe', not $XTURN"
+    [ "$(stat -L -c %i "/proc/$new/exe")" = "$(stat -c %i "$XTURN")" ] ||
+        fail "the new process does not run the file now at $XTURN (another inode)"
+    log "handed over to pid $new: $(grep "$XT_HANDED_OVER" "$XT_LOG" | tail -n 1 | grep -oE '"(allocations|sockets|paused_ms)":[0-9]+' | tr '\n' ' ')"
+}
+
+# taken_over NAME: the number NAME (allocations, sockets, ...) of the latest "live upgrade:
+# state taken over" log line (the new process's), empty without one.
+taken_over() {
+    { grep '"message":"live upgrade: state taken over' "$XT_LOG" || true; } | tail -n 1 |
+        sed -nE "s/.*\"$1\":([0-9]+).*/\1/p"
+}
+
+# bg_uclient OUT ARGS...: turnutils_uclient in the client ns, in the background, bounded by
+# XT_BG_TIMEOUT (40 s); output in OUT, pid in BG_PID.
 bg_uclient() {
     local out=$1
     shift
-    timeout -k 3 40 ip netns exec "$XT_NS_CLIENT" turnutils_uclient "$@" >"$out" 2>&1 </dev/null &
+    log "turnutils_uclient $* (in the background)"
+    timeout -k 3 "${XT_BG_TIMEOUT:-40}" ip netns exec "$XT_NS_CLIENT" turnutils_uclient "$@" \
+        >"$out" 2>&1 </dev/null &
     BG_PID=$!
     XT_PIDS+=("$BG_PID")
 }
 
-# bg_wait PID WHAT: a background job's exit status must be 0.
+# bg_wait PID WHAT: a background process of ours; its exit status must be 0.
 bg_wait() {
     local rc=0
     wait "$1" || rc=$?
@@ -395,10 +507,12 @@ bg_wait() {
     [ "$rc" -eq 0 ] || fail "$2 exited with status $rc"
 }
 
-# pass: the test's last word.
-pass() {
-    log "PASS ($((SECONDS - XT_START)) s)"
-    exit 0
+# bg_uclient_ok PID OUT WHAT: bg_wait, then assert_no_loss on OUT.
+bg_uclient_ok() {
+    XT_UCLIENT_OUT=$2
+    bg_wait "$1" "$3"
+    log "$3 ended:"
+    assert_no_loss "$2"
 }
 
 # ---- xturn-bench ----
@@ -507,7 +621,7 @@ xdp_prog_maps() {
 # (UP_PROG; UP_OLD_PROG before), which ip link shows; the session ends without loss; the XDP
 # counters went on counting across the switch, never back (UP_C2P: c2p_44 after the session).
 xdp_live_upgrade() {
-    local old_pid=$XT_DAEMON_PID old_link chan_pid before during back rc=0 links new_pid
+    local old_pid=$XT_DAEMON_PID old_link chan_pid before during back links new_pid
     UP_OLD_PROG=$(xdp_prog_id)
     [ -n "$UP_OLD_PROG" ] || fail "no XDP program on $XT_RELAY_DEV after start"
     read -r old_link _ <<<"$(xdp_links "$old_pid")"
@@ -523,19 +637,10 @@ xdp_live_upgrade() {
     done
     [ "${before:-0}" -ge 200 ] || fail "the kernel relayed only ${before:-0} packets before the switch"
 
-    log "c2p_44 $before before the switch; SIGUSR2 to $old_pid (program $UP_OLD_PROG, link $old_link)"
-    kill -USR2 "$old_pid"
-    wait_gone "$old_pid" 15 || fail "the old process still runs 15 s after SIGUSR2"
-    wait "$old_pid" || rc=$?
-    xt_forget "$old_pid"
-    [ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0): $(tail -n 3 "$XT_LOG")"
+    log "c2p_44 $before before the switch (program $UP_OLD_PROG, link $old_link)"
+    live_upgrade
     during=$(xdp_count c2p_44)
-    new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
-    if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
-        fail "the new process ($new_pid) does not run"
-    fi
-    XT_DAEMON_PID=$new_pid
-    XT_PIDS+=("$new_pid")
+    new_pid=$XT_DAEMON_PID
     grep -q '"message":"xdp taken over"' "$XT_LOG" || fail "no 'xdp taken over' log line"
 
     # One xturn link: the same link, now running the new process's program, held by it.
@@ -611,23 +716,6 @@ userspace_relayed() {
 
 # ---- live upgrade ----
 
-# upgradable_binary: XTURN becomes a copy of itself in $XT_TMP/bin (SRC_BIN: the original), whose
-# path replace_binary replaces.
-upgradable_binary() {
-    SRC_BIN=$XTURN
-    mkdir -p "$XT_TMP/bin"
-    cp "$SRC_BIN" "$XT_TMP/bin/xturn"
-    XTURN="$XT_TMP/bin/xturn"
-}
-
-# replace_binary FILE: FILE becomes the binary's path as a package upgrade does it (a new inode
-# renamed over the old one).
-replace_binary() {
-    cp "$1" "$XTURN.new"
-    chmod 0755 "$XTURN.new"
-    mv -f "$XTURN.new" "$XTURN"
-}
-
 # stop_upgraded PID: SIGTERM to the daemon a live upgrade started (not this shell's child: no exit
 # status to see), then what stop_xturn requires of the rest.
 stop_upgraded() {
@@ -664,4 +752,19 @@ body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read()
 print(sum(int(l.rsplit(" ", 1)[1]) for l in body.splitlines()
           if l.startswith(name + "{") and label in l))
 PY
+}
+
+# metrics_fetch: the daemon's /metrics, as metric reads it, into $XT_TMP/metrics.txt (false if
+# it does not answer); metric_of NAME [LABEL]: metric's sum from that copy (one scrape for
+# several values).
+metrics_fetch() {
+    ns_exec "$XT_NS_RELAY" python3 - "$XT_RELAY4" "${XT_MPORT:-9641}" >"$XT_TMP/metrics.txt" <<'PY'
+import sys, urllib.request
+host, port = sys.argv[1:]
+sys.stdout.write(urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode())
+PY
+}
+metric_of() {
+    awk -v n="$1{" -v l="${2:-}" 'index($0, n) == 1 && (l == "" || index($0, l)) { s += $NF } END { print s + 0 }' \
+        "$XT_TMP/metrics.txt"
 }

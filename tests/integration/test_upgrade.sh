@@ -14,7 +14,10 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-110}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-upgradable_binary
+# Under reaper.py: every generation's exit status is known (live_upgrade, stop_xturn).
+XT_REAP=1
+SRC_BIN=$XTURN
+upgrade_bin_init
 
 TLS_PORT=5349
 topo_up
@@ -22,7 +25,6 @@ start_peer
 make_cert
 start_xturn --workers 2 --tls-listen "$XT_RELAY4:$TLS_PORT" --tls-cert "$XT_CERT" \
     --tls-key "$XT_KEY" --metrics "$XT_RELAY4:9641"
-old_pid=$XT_DAEMON_PID
 
 # ---- sessions across the switch ----
 bg_uclient "$XT_TMP/chan.out" "${XT_REST_ARGS[@]}" -n 1200 -l 100 -z 5 -e "$XT_PEER4" "$XT_RELAY4"
@@ -66,23 +68,8 @@ for _ in $(seq 1 20); do
     sleep 0.25
 done
 replace_binary "$SRC_BIN"
-log "binary replaced; SIGUSR2 to $old_pid"
-kill -USR2 "$old_pid"
-rc=0
-wait_gone "$old_pid" 15 || fail "the old process still runs 15 s after SIGUSR2"
-wait "$old_pid" || rc=$?
-xt_forget "$old_pid"
-[ "$rc" -eq 0 ] || fail "the old process exited with status $rc (want 0)"
-grep -q '"message":"live upgrade: handed over, exiting"' "$XT_LOG" || fail "no hand-over logged"
-new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
-if [ -z "$new_pid" ] || ! kill -0 "$new_pid" 2>/dev/null; then
-    fail "the new process ($new_pid) does not run"
-fi
-XT_DAEMON_PID=$new_pid
-XT_PIDS+=("$new_pid")
-exe=$(readlink "/proc/$new_pid/exe")
-[ "$exe" = "$XTURN" ] || fail "the new process runs $exe, not $XTURN"
-log "handed over to pid $new_pid, running $exe: $(grep -o '"message":"live upgrade: state taken over".*' "$XT_LOG")"
+live_upgrade
+log "$(grep -o '"message":"live upgrade: state taken over".*' "$XT_LOG")"
 # No Allocate since the switch yet: the new process's count is the old one's.
 allocates_after=$(metric xturn_responses_total 'method="allocate"')
 if [ "$allocates_before" -lt 4 ] || [ "$allocates_after" -lt "$allocates_before" ]; then
@@ -120,7 +107,7 @@ failed_upgrade() {
     before=$(grep -c '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" || true)
     printf '#!/bin/sh\n%s\n' "$1" >"$XT_TMP/broken"
     replace_binary "$XT_TMP/broken"
-    kill -USR2 "$new_pid"
+    kill -USR2 "$XT_DAEMON_PID"
     for _ in $(seq 1 150); do
         [ "$(grep -c '"message":"live upgrade failed: keeping on serving"' "$XT_LOG")" -gt "$before" ] &&
             break
@@ -128,7 +115,7 @@ failed_upgrade() {
     done
     grep '"message":"live upgrade failed: keeping on serving"' "$XT_LOG" | tail -n 1 |
         grep -qF "$2" || fail "the failed upgrade ($1) is not logged with \"$2\""
-    kill -0 "$new_pid" 2>/dev/null || fail "the daemon died in a failed upgrade ($1)"
+    daemon_alive || fail "the daemon died in a failed upgrade ($1)"
     stun_ok "$XT_RELAY4"
     log "failed upgrade ($1): logged, still serving"
 }
@@ -149,11 +136,7 @@ ns_run "$XT_NS_CLIENT" 40 "$XT_TMP/bench.json" bash -c 'exec "$@" 2>"$0"' "$XT_T
     --echo &
 bench_pid=$!
 sleep 5 # the allocations set up, traffic running
-kill -USR2 "$new_pid"
-wait_gone "$new_pid" 15 || fail "the second upgrade: the old process still runs after 15 s"
-xt_forget "$new_pid"
-new_pid=$(sed -nE 's/.*"message":"live upgrade: handed over, exiting".*"new_pid":([0-9]+).*/\1/p' "$XT_LOG" | tail -n 1)
-XT_PIDS+=("$new_pid")
+live_upgrade
 wait "$bench_pid" || fail "xturn-bench failed: $(head -c 500 "$XT_TMP/bench.err")"
 python3 - "$XT_TMP/bench.json" <<'EOF' || fail "loss at scale: $(cat "$XT_TMP/bench.json")"
 import json, sys
@@ -162,5 +145,5 @@ sys.exit(0 if d["setup_failures"] == 0 and d["sent"] > 0 and d["lost"] == 0 else
 EOF
 log "1000 allocations across the upgrade, no loss: $(grep -o '"paused_ms":[0-9]*' "$XT_LOG" | tail -n 1)"
 
-stop_upgraded "$new_pid"
+stop_xturn
 pass

@@ -12,7 +12,8 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-90}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-upgradable_binary
+SRC_BIN=$XTURN
+upgrade_bin_init
 TLS_PORT=5349
 DRAIN=30
 

@@ -11,7 +11,8 @@ export XT_TEST_TIMEOUT=${XT_TEST_TIMEOUT:-60}
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-upgradable_binary
+SRC_BIN=$XTURN
+upgrade_bin_init
 NEXT="$(dirname "$SRC_BIN")/xturn-abi-next"
 [ -x "$NEXT" ] || fail "$NEXT missing (make $(dirname "$SRC_BIN")/xturn-abi-next)"
 XT_MPORT=9641
