@@ -140,6 +140,10 @@ chmod 0640 "$secret_file"
 chmod 0755 "$XT_TMP" # mktemp's 0700 would hide the file from the service user
 unit_caps=+net_admin,+bpf,+perfmon,+net_bind_service
 real_xturn=$XTURN
+# The unit's binary is where its user may run it (the build tree may not be: a live upgrade runs
+# the file at that path as the user).
+upgrade_bin_init
+unit_xturn=$XTURN
 # The unit's User=, AmbientCapabilities=, CapabilityBoundingSet= and NoNewPrivileges=, by
 # setpriv (exec, so the pid stays the daemon's). `xturn stats` keeps running as root.
 XTURN="$XT_TMP/xturn-as-unit"
@@ -147,7 +151,7 @@ cat >"$XTURN" <<EOF
 #!/bin/sh
 [ "\$1" = stats ] && exec "$real_xturn" "\$@"
 exec setpriv --reuid=$RUN_UID --regid=$RUN_GID --clear-groups --inh-caps=$unit_caps \\
-    --ambient-caps=$unit_caps --bounding-set=-all,$unit_caps --no-new-privs "$real_xturn" "\$@"
+    --ambient-caps=$unit_caps --bounding-set=-all,$unit_caps --no-new-privs "$unit_xturn" "\$@"
 EOF
 chmod 0755 "$XTURN"
 export XTURN_AUTH_SECRET_FILE=$secret_file
