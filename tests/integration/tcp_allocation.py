@@ -333,14 +333,22 @@ def handoffs(server, secret, peer, n):
     return check.finish()
 
 
-def rate(server, secret, peer, bps):
-    check = Checks()
+def one_data_connection(server, secret, peer, check):
+    """A TCP allocation permitted to peer with one data connection to it: (control stream, data
+    socket, pending bytes), the data socket None (and the check failed) when it could not be."""
     ctl = Stream(server, Signer(*rest_credentials(secret, user="tcp")))
     ctl.allocate_tcp()
     check(ctl.permit(peer[0]) == 0, "CreatePermission for the peer")
     data, pending = bound_pair(ctl, peer)
     if data is None:
         check(False, f"Connect and ConnectionBind: {pending}")
+    return ctl, data, pending
+
+
+def rate(server, secret, peer, bps):
+    check = Checks()
+    ctl, data, pending = one_data_connection(server, secret, peer, check)
+    if data is None:
         return check.finish()
     # Both ways count: n bytes out and back are 2n against the limit, a second's worth at once.
     n = int(bps * 1.5)
@@ -356,12 +364,8 @@ def rate(server, secret, peer, bps):
 
 def hold(server, secret, peer, secs):
     check = Checks()
-    ctl = Stream(server, Signer(*rest_credentials(secret, user="tcp")))
-    ctl.allocate_tcp()
-    check(ctl.permit(peer[0]) == 0, "CreatePermission for the peer")
-    data, pending = bound_pair(ctl, peer)
+    ctl, data, pending = one_data_connection(server, secret, peer, check)
     if data is None:
-        check(False, f"Connect and ConnectionBind: {pending}")
         return check.finish()
     rounds = refreshes = 0
     end = next_refresh = time.monotonic()
