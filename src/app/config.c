@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app/config_flags.h"
+#include "app/config_values.h"
 
 #define ECHO_MAX   100 /* bytes of a bad value quoted in its error */
 #define ENV_PREFIX "XTURN_"

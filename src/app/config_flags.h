@@ -12,8 +12,4 @@
 extern const struct opt config_flags[];
 extern const size_t config_nflags;
 
-/* NULL if s is valid UTF-8 (RFC 3629) without control characters, with its length in characters
- * in *chars; else why not. */
-const char *config_check_text(const char *s, size_t *chars);
-
 #endif
