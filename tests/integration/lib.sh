@@ -507,6 +507,40 @@ bg_wait() {
     [ "$rc" -eq 0 ] || fail "$2 exited with status $rc"
 }
 
+# await_sessions PIDS [XDP_COUNTER...]: at most 10 s until every session relays: to peers at
+# least 200 packets over TCP and in userspace from IPv4 and from IPv6 clients (the workers
+# publish their counts once a second; start_xturn with --metrics), and each XDP_COUNTER at least
+# 200 (their values then in XDP_AT[counter]). Then every session of PIDS (the name of an
+# associative array: session -> pid, output in $XT_TMP/session.out) must still run.
+await_sessions() {
+    local -n _pids=$1
+    shift
+    local R=xturn_relayed_packets_total deadline=$((SECONDS + 10)) counters="" ok n c s tcp udp4 udp6
+    declare -gA XDP_AT=()
+    while :; do
+        ok=1
+        metrics_fetch || true
+        tcp=$(metric_of $R 'transport="tcp",direction="to_peer"')
+        udp4=$(metric_of $R 'path="userspace",transport="udp",direction="to_peer",client_family="ipv4"')
+        udp6=$(metric_of $R 'path="userspace",transport="udp",direction="to_peer",client_family="ipv6"')
+        for n in "$tcp" "$udp4" "$udp6"; do
+            [ "$n" -ge 200 ] || ok=0
+        done
+        [ "$#" -eq 0 ] || counters=$(xdp_counters)
+        for c in "$@"; do
+            XDP_AT[$c]=$(awk -v n="$c" '$1 == n { print $2 }' <<<"$counters")
+            [ "${XDP_AT[$c]:-0}" -ge 200 ] || ok=0
+        done
+        if [ "$ok" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
+        sleep 0.2
+    done
+    [ "$ok" = 1 ] || fail "not every session relaying after 10 s: to peers $tcp over TCP, $udp4 and $udp6 from IPv4 and IPv6 clients in userspace${counters:+, XDP $(awk '$2 > 0' <<<"$counters" | tr '\n' ' ')}"
+    for s in "${!_pids[@]}"; do
+        kill -0 "${_pids[$s]}" 2>/dev/null || fail "the $s session ended before the switch: $(tail -n 3 "$XT_TMP/$s.out")"
+    done
+    log "relaying: to peers $tcp over TCP, $udp4 and $udp6 from IPv4 and IPv6 clients in userspace$(for c in "$@"; do printf ', %s %s' "$c" "${XDP_AT[$c]}"; done)"
+}
+
 # bg_uclient_ok PID OUT WHAT: bg_wait, then assert_no_loss on OUT.
 bg_uclient_ok() {
     XT_UCLIENT_OUT=$2

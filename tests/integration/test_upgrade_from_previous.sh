@@ -84,36 +84,13 @@ pid[send]=$BG_PID
 bg_uclient "$XT_TMP/tcp.out" "${XT_REST_ARGS[@]}" "${UC[@]}" -t -e "$XT_PEER4" "$XT_RELAY4"
 pid[tcp]=$BG_PID
 
-# Every session relaying before the switch (at most 10 s; the workers publish their counts once
-# a second): TCP; IPv6 clients (chan64) and IPv4 ones (send) in userspace; with --xdp, chan44
-# through the kernel.
-R=xturn_relayed_packets_total
-counters=""
-deadline=$((SECONDS + 10))
-while :; do
-    ok=1
-    metrics_fetch || true
-    tcp=$(metric_of $R 'transport="tcp",direction="to_peer"')
-    udp6=$(metric_of $R 'path="userspace",transport="udp",direction="to_peer",client_family="ipv6"')
-    udp4=$(metric_of $R 'path="userspace",transport="udp",direction="to_peer",client_family="ipv4"')
-    for n in "$tcp" "$udp6" "$udp4"; do
-        [ "$n" -ge 200 ] || ok=0
-    done
-    if [ "$xdp" = 1 ]; then
-        counters=$(xdp_counters)
-        for c in c2p_44 pass_cross_family; do
-            n=$(awk -v n="$c" '$1 == n { print $2 }' <<<"$counters")
-            [ "${n:-0}" -ge 200 ] || ok=0
-        done
-    fi
-    if [ "$ok" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
-    sleep 0.2
-done
-[ "$ok" = 1 ] || fail "not every session relaying after 10 s: to peers $tcp over TCP, $udp6 and $udp4 from IPv6 and IPv4 clients in userspace${counters:+, XDP $(awk '$2 > 0' <<<"$counters" | tr '\n' ' ')}"
-log "relaying: to peers $tcp over TCP, $udp6 and $udp4 from IPv6 and IPv4 clients in userspace"
-for s in "${!pid[@]}"; do
-    kill -0 "${pid[$s]}" 2>/dev/null || fail "the $s session ended before the switch: $(tail -n 3 "$XT_TMP/$s.out")"
-done
+# Every session relaying before the switch: TCP; IPv6 clients (chan64) and IPv4 ones (send) in
+# userspace; with --xdp, chan44 through the kernel.
+if [ "$xdp" = 1 ]; then
+    await_sessions pid c2p_44 pass_cross_family
+else
+    await_sessions pid
+fi
 before=0
 [ "$xdp" = 0 ] || before=$(xdp_count c2p_44)
 

@@ -42,34 +42,9 @@ pid[c2c_send]=$BG_PID
 bg_uclient "$XT_TMP/tcp.out" "${XT_REST_ARGS[@]}" "${UC[@]}" -t -e "$XT_PEER4" "$XT_RELAY4"
 pid[tcp]=$BG_PID
 
-# Every session relaying before the switch (at most 10 s): the kernel's paths; in userspace
-# (the workers publish their counts once a second) the TCP client, the IPv4 client's Send
-# indications and the IPv6 clients' (c2c_send).
-declare -A before
-R=xturn_relayed_packets_total
-deadline=$((SECONDS + 10))
-while :; do
-    counters=$(xdp_counters)
-    ok=1
-    metrics_fetch || true
-    tcp=$(metric_of $R 'transport="tcp",direction="to_peer"')
-    udp4=$(metric_of $R 'path="userspace",transport="udp",direction="to_peer",client_family="ipv4"')
-    udp6=$(metric_of $R 'path="userspace",transport="udp",direction="to_peer",client_family="ipv6"')
-    for n in "$tcp" "$udp4" "$udp6"; do
-        [ "$n" -ge 200 ] || ok=0
-    done
-    for c in c2p_44 c2p_64 c2c_self; do
-        before[$c]=$(awk -v n="$c" '$1 == n { print $2 }' <<<"$counters")
-        [ "${before[$c]:-0}" -ge 200 ] || ok=0
-    done
-    if [ "$ok" = 1 ] || [ "$SECONDS" -ge "$deadline" ]; then break; fi
-    sleep 0.2
-done
-[ "$ok" = 1 ] || fail "not every session relaying after 10 s: to peers $tcp over TCP, $udp4 and $udp6 from IPv4 and IPv6 clients in userspace, XDP $(awk '$2 > 0' <<<"$counters" | tr '\n' ' ')"
-for s in "${!pid[@]}"; do
-    kill -0 "${pid[$s]}" 2>/dev/null || fail "the $s session ended before the switch: $(tail -n 3 "$XT_TMP/$s.out")"
-done
-log "before the switch: c2p_44 ${before[c2p_44]}, c2p_64 ${before[c2p_64]}, c2c_self ${before[c2c_self]}; in userspace to peers $tcp over TCP, $udp4 and $udp6 from IPv4 and IPv6 clients"
+# Every session relaying before the switch: the kernel's paths; in userspace the TCP client, the
+# IPv4 client's Send indications and the IPv6 clients' (c2c_send).
+await_sessions pid c2p_44 c2p_64 c2c_self
 
 replace_binary "$SRC_BIN"
 live_upgrade
@@ -88,11 +63,11 @@ declare -A want=([c2p_44]=chan44 [c2p_64]=chan64 [c2c_self]=c2c)
 for c in c2p_44 c2p_64 c2c_self; do
     after=$(xdp_count "$c")
     n=$(sent "$XT_TMP/${want[$c]}.out")
-    if [ "${during[$c]}" -lt "${before[$c]}" ] || [ "$after" -le "${during[$c]}" ] ||
+    if [ "${during[$c]}" -lt "${XDP_AT[$c]}" ] || [ "$after" -le "${during[$c]}" ] ||
         [ "$after" -lt $((n * 95 / 100)) ]; then
-        fail "$c: ${before[$c]} before the switch, ${during[$c]} once handed over, $after after the ${want[$c]} session's $n messages"
+        fail "$c: ${XDP_AT[$c]} before the switch, ${during[$c]} once handed over, $after after the ${want[$c]} session's $n messages"
     fi
-    log "$c: ${before[$c]}, ${during[$c]}, $after (the ${want[$c]} session sent $n)"
+    log "$c: ${XDP_AT[$c]}, ${during[$c]}, $after (the ${want[$c]} session sent $n)"
 done
 xdp_assert_at_least p2c_44 $(($(sent "$XT_TMP/chan44.out") * 95 / 100))
 xdp_assert_at_least p2c_46 $(($(sent "$XT_TMP/chan64.out") * 95 / 100))
